@@ -1,0 +1,1 @@
+"""The Agent facade: build, run, stream and resume the five-layer graph."""

@@ -1,0 +1,313 @@
+"""The `Agent` facade: build the five-layer graph with its dependencies, then run it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lamina.agents.result import RunResult
+from lamina.config import Settings, get_settings
+from lamina.errors import ConfigError, UnknownModelError
+from lamina.graphs.context import AgentContext
+from lamina.layers.input import DEFAULT_USER, to_messages
+from lamina.models.catalog import DEFAULT_MODELS, ModelSpec
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.tools import BaseTool
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.graph.state import CompiledStateGraph, StateGraph
+
+    from lamina.layers.router import Route
+    from lamina.memory_store.chroma_store import MemoryStore
+    from lamina.memory_store.step_cache import StepCache
+    from lamina.models.pool import ModelPool
+
+__all__ = ["Agent", "PoolModels", "RunResult"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_SETTINGS: dict[str, Any] = {"temperature": 0.0, "max_tokens": 256}
+
+
+class PoolModels:
+    """A `ChatModelProvider` over a model pool, with one set of sampling settings."""
+
+    def __init__(self, pool: ModelPool, names: Sequence[str], settings: dict[str, Any]) -> None:
+        self.pool = pool
+        self._names = list(names)
+        self._settings = dict(settings)
+        self._cache: dict[str, BaseChatModel] = {}
+
+    def chat_model(self, name: str) -> BaseChatModel:
+        if name not in self._names:
+            raise UnknownModelError(name, self._names)
+        model = self._cache.get(name)
+        if model is None:
+            model = self.pool.chat_model(name, **self._settings)
+            self._cache[name] = model
+        return model
+
+    def names(self) -> list[str]:
+        return list(self._names)
+
+
+class Agent:
+    """A five-layer agent over local GGUF models.
+
+    With no arguments it uses lamina's defaults: SmolLM2-135M-Instruct answers, plans and calls
+    tools; Gemma 3 270M takes summarising; the default routes; the calculator; Chroma memory and a
+    step cache under `LAMINA_HOME`; SQLite checkpoints.
+
+    Args:
+        models: model names (catalog) or `ModelSpec`s the agent may use.
+        routes: the router's routes (default: `lamina.layers.routing_defaults.default_routes()`).
+        tools: LangChain tools / `lamina.tool` functions (default: the built-in calculator).
+        memory: a `MemoryStore`, a directory for one, or False for no long-term memory.
+        default_model: the model used when the router abstains.
+        max_steps: bound on the reasoning ⇄ execution loop.
+        checkpointer: a LangGraph checkpointer, a SQLite file path, or None for the default file.
+        step_cache: a `StepCache`, or False for none.
+        model_settings: sampling settings for every chat model (temperature, max_tokens, seed).
+        graph: an uncompiled graph from `build_agent_graph(...)` (possibly extended) to run.
+        settings: lamina settings (home, threads, seed); read from the environment by default.
+        pool: a model pool to share between agents.
+        chat_models: ready-made chat models by name instead of a pool (tests, remote models).
+        **graph_options: passed to `build_agent_graph` (rc_iterations, summariser_model, ...).
+    """
+
+    def __init__(
+        self,
+        models: Sequence[str | ModelSpec] | None = None,
+        routes: Sequence[Route] | None = None,
+        tools: Sequence[BaseTool | Callable[..., Any]] | None = None,
+        memory: MemoryStore | str | Path | bool = True,
+        default_model: str | None = None,
+        max_steps: int = 8,
+        checkpointer: BaseCheckpointSaver[Any] | str | Path | None = None,
+        step_cache: StepCache | bool = True,
+        model_settings: dict[str, Any] | None = None,
+        graph: StateGraph[Any, Any, Any, Any] | None = None,
+        settings: Settings | None = None,
+        pool: ModelPool | None = None,
+        chat_models: dict[str, BaseChatModel] | None = None,
+        **graph_options: Any,
+    ) -> None:
+        from lamina.graphs.agent_graph import build_agent_graph, recursion_limit_for
+        from lamina.layers.router import IntentRouter
+        from lamina.layers.routing_defaults import DEFAULT_MODEL, default_routes
+        from lamina.tools.calculator import default_tools
+        from lamina.tools.registry import ToolRegistry
+
+        if max_steps < 1:
+            raise ConfigError(f"max_steps must be at least 1; found {max_steps}.")
+        self.settings = settings or get_settings()
+        self.max_steps = max_steps
+        sampling = {**DEFAULT_MODEL_SETTINGS, "seed": self.settings.seed, **(model_settings or {})}
+
+        if chat_models is not None:
+            from lamina.graphs.context import StaticModels
+
+            provider: Any = StaticModels(chat_models)
+            self.pool = None
+        else:
+            from lamina.models.pool import ModelPool
+
+            self.pool = pool or ModelPool(self.settings)
+            specs = [self._register(self.pool, m) for m in (models or DEFAULT_MODELS)]
+            provider = PoolModels(self.pool, [s.name for s in specs], sampling)
+        known = provider.names()
+
+        self.default_model = default_model or (
+            DEFAULT_MODEL if DEFAULT_MODEL in known else known[0] if known else ""
+        )
+        if self.default_model not in known:
+            raise UnknownModelError(self.default_model, known)
+        if routes is not None:
+            route_list = list(routes)
+        else:  # the default routes that the configured models can serve
+            route_list = [r for r in default_routes() if r.model in known]
+            skipped = [r.name for r in default_routes() if r.model not in known]
+            if skipped:
+                logger.info("default routes %s skipped: their models are not configured", skipped)
+        router = IntentRouter(
+            route_list, default_model=self.default_model, cache_dir=self.settings.home / "router"
+        )
+        router.validate_models(known)
+        registry = ToolRegistry(list(tools) if tools is not None else default_tools())
+
+        self.context = AgentContext(
+            models=provider,
+            default_model=self.default_model,
+            router=router,
+            memory=self._memory(memory),
+            step_cache=self._step_cache(step_cache),
+            tools=registry.as_dict(),
+        )
+        summariser = graph_options.pop("summariser_model", None)
+        if summariser is not None and summariser not in known:
+            raise UnknownModelError(summariser, known)
+        self._builder = graph or build_agent_graph(
+            max_steps=max_steps, summariser_model=summariser, **graph_options
+        )
+        self.checkpointer = self._checkpointer(checkpointer)
+        self.graph: CompiledStateGraph[Any, Any, Any, Any] = self._builder.compile(
+            checkpointer=self.checkpointer
+        )
+        self._recursion_limit = recursion_limit_for(max_steps)
+
+    @classmethod
+    def from_config(cls, path: str | Path, **overrides: Any) -> Agent:
+        """Build an agent from a `lamina.toml` (models, routes, tools, settings)."""
+        from lamina.agents.config_file import load_config
+
+        config = load_config(path)
+        kwargs = config.build_agent_kwargs()
+        kwargs.setdefault("settings", get_settings(**config.settings))
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    # -- construction helpers ---------------------------------------------------------------
+    @staticmethod
+    def _register(pool: ModelPool, model: str | ModelSpec) -> ModelSpec:
+        from lamina.models.catalog import resolve_spec
+
+        spec = resolve_spec(model, {n: pool.spec(n) for n in pool.names()})
+        pool.register(spec)
+        return spec
+
+    def _memory(self, memory: MemoryStore | str | Path | bool) -> MemoryStore | None:
+        if memory is False:
+            return None
+        from lamina.memory_store.chroma_store import MemoryStore
+
+        if isinstance(memory, MemoryStore):
+            return memory
+        path = self.settings.home / "memory" if memory is True else Path(memory)
+        return MemoryStore(path=path)
+
+    def _step_cache(self, cache: StepCache | bool) -> StepCache | None:
+        if cache is False:
+            return None
+        from lamina.memory_store.step_cache import StepCache
+
+        if isinstance(cache, StepCache):
+            return cache
+        return StepCache(self.settings.home / "step_cache.sqlite")
+
+    def _checkpointer(
+        self, checkpointer: BaseCheckpointSaver[Any] | str | Path | None
+    ) -> BaseCheckpointSaver[Any]:
+        if checkpointer is not None and not isinstance(checkpointer, str | Path):
+            return checkpointer
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        path = Path(checkpointer) if checkpointer else self.settings.home / "checkpoints.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), check_same_thread=False)
+        self._sqlite = conn
+        return SqliteSaver(conn)
+
+    # -- running ------------------------------------------------------------------------------
+    def _prepare(
+        self, task: Any, thread_id: str | None, user_id: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any], str, str]:
+        thread = thread_id or uuid.uuid4().hex
+        user = user_id or DEFAULT_USER
+        payload = {"messages": to_messages(task), "user_id": user, "thread_id": thread}
+        config = {
+            "configurable": {"thread_id": thread},
+            "recursion_limit": self._recursion_limit,
+        }
+        return payload, config, thread, user
+
+    def run(self, task: Any, thread_id: str | None = None, user_id: str | None = None) -> RunResult:
+        """Run one task to its answer.
+
+        Args:
+            task: the request text, or a list of messages.
+            thread_id: continue this conversation (a new one when None).
+            user_id: whose long-term memory to use (a default user when None).
+        """
+        payload, config, thread, user = self._prepare(task, thread_id, user_id)
+        self.graph.invoke(payload, config, context=self.context)  # type: ignore[arg-type]
+        state = self.graph.get_state(config).values  # type: ignore[arg-type]
+        return RunResult.from_state(state, thread_id=thread, user_id=user)
+
+    async def arun(
+        self, task: Any, thread_id: str | None = None, user_id: str | None = None
+    ) -> RunResult:
+        """`run` without blocking the event loop (llama.cpp itself is synchronous)."""
+        return await asyncio.to_thread(self.run, task, thread_id, user_id)
+
+    def stream(
+        self,
+        task: Any,
+        thread_id: str | None = None,
+        user_id: str | None = None,
+        stream_mode: Sequence[str] = ("updates", "messages"),
+    ) -> Iterator[Any]:
+        """Yield LangGraph stream events (node updates, and model tokens as `messages`)."""
+        payload, config, _, _ = self._prepare(task, thread_id, user_id)
+        yield from self.graph.stream(
+            payload,  # type: ignore[arg-type]
+            config,  # type: ignore[arg-type]
+            context=self.context,
+            stream_mode=list(stream_mode),  # type: ignore[arg-type]
+        )
+
+    async def astream(
+        self,
+        task: Any,
+        thread_id: str | None = None,
+        user_id: str | None = None,
+        stream_mode: Sequence[str] = ("updates", "messages"),
+    ) -> AsyncIterator[Any]:
+        """`stream` as an async iterator (the graph runs in a worker thread)."""
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        done = object()
+
+        def pump() -> None:
+            try:
+                for event in self.stream(task, thread_id, user_id, stream_mode):
+                    loop.call_soon_threadsafe(queue.put_nowait, event)
+            except BaseException as exc:  # re-raised in the consumer
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, done)
+
+        worker = loop.run_in_executor(None, pump)
+        while True:
+            item = await queue.get()
+            if item is done:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+        await worker
+
+    def result(self, thread_id: str, user_id: str | None = None) -> RunResult:
+        """The `RunResult` of the latest run in `thread_id` (from its checkpoint)."""
+        config = {"configurable": {"thread_id": thread_id}}
+        state = self.graph.get_state(config).values  # type: ignore[arg-type]
+        return RunResult.from_state(state, thread_id=thread_id, user_id=user_id or DEFAULT_USER)
+
+    def close(self) -> None:
+        """Release models and the checkpoint database."""
+        if self.pool is not None:
+            self.pool.close()
+        conn = getattr(self, "_sqlite", None)
+        if conn is not None:
+            conn.close()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,134 @@
+"""`lamina.toml`: declare models, routes and tool modules for `lamina run` and `Agent.from_config`.
+
+    default_model = "smollm2-135m-instruct"
+    max_steps = 8
+    tools = ["lamina.tools.calculator:calculator", "my_package.tools:lookup_price"]
+
+    [[models]]
+    name = "qwen-0.5b"
+    path = "~/models/qwen2.5-0.5b-instruct-q4_k_m.gguf"
+    capabilities = ["chat", "tools"]
+
+    [[routes]]
+    name = "arithmetic"
+    model = "smollm2-135m-instruct"
+    utterances = ["what is 12 times 7", "add these numbers"]
+    threshold = 0.5
+
+Settings (`home`, `n_threads`, `seed`, ...) may sit at the top level too; see `lamina.config`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lamina.errors import ConfigError
+from lamina.models.catalog import ModelSpec
+
+__all__ = ["AgentConfig", "RouteConfig", "load_config", "load_tool"]
+
+SETTINGS_KEYS = frozenset({"home", "index_url", "n_threads", "seed", "memory_budget_bytes"})
+
+
+class RouteConfig(BaseModel):
+    """A `[[routes]]` table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    model: str
+    utterances: list[str]
+    threshold: float | None = None
+    description: str | None = None
+    fallbacks: list[str] = Field(default_factory=list)
+
+
+class AgentConfig(BaseModel):
+    """The agent part of `lamina.toml`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    settings: dict[str, Any] = Field(default_factory=dict, description="Top-level settings keys.")
+    models: list[ModelSpec] = Field(default_factory=list)
+    routes: list[RouteConfig] | None = None
+    tools: list[str] | None = None
+    default_model: str | None = None
+    max_steps: int = 8
+    memory: bool | str = True
+
+    def build_agent_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `Agent(...)`."""
+        from lamina.layers.router import Route
+        from lamina.models.catalog import DEFAULT_MODELS
+
+        kwargs: dict[str, Any] = {"max_steps": self.max_steps, "memory": self.memory}
+        if self.models:
+            kwargs["models"] = [*DEFAULT_MODELS, *self.models]
+        if self.routes is not None:
+            kwargs["routes"] = [
+                Route(
+                    name=r.name,
+                    utterances=r.utterances,
+                    model=r.model,
+                    threshold=r.threshold,
+                    description=r.description,
+                    fallbacks=tuple(r.fallbacks),
+                )
+                for r in self.routes
+            ]
+        if self.tools is not None:
+            kwargs["tools"] = [load_tool(ref) for ref in self.tools]
+        if self.default_model:
+            kwargs["default_model"] = self.default_model
+        return kwargs
+
+
+def load_tool(ref: str) -> Any:
+    """Import a tool named `module:attribute` (a list attribute adds several tools)."""
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(
+            f"Expected a tool reference 'module:attribute'; found {ref!r}. "
+            "Fix: e.g. tools = ['my_package.tools:lookup_price']."
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"Tool module {module_name!r} could not be imported ({exc}). "
+            "Fix: install it or put it on PYTHONPATH."
+        ) from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(
+            f"Module {module_name!r} has no attribute {attr!r} (tool reference {ref!r}). "
+            f"Fix: check the name; the module defines {sorted(vars(module))[:20]}."
+        ) from None
+
+
+def load_config(path: str | Path) -> AgentConfig:
+    """Read and validate the agent part of a `lamina.toml`."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"Expected a config file at {p}; found nothing. Fix: create it or drop --config."
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p} is not valid TOML ({exc}). Fix the syntax at that spot.") from None
+    agent_part = {k: v for k, v in raw.items() if k not in SETTINGS_KEYS}
+    agent_part["settings"] = {k: v for k, v in raw.items() if k in SETTINGS_KEYS}
+    try:
+        return AgentConfig.model_validate(agent_part)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise ConfigError(f"{p} does not match lamina's config format: {problems}.") from None

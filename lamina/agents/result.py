@@ -1,0 +1,140 @@
+"""`RunResult`: what one agent run did, read from the graph's final state and trace."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["RunResult", "ToolCallRecord"]
+
+
+@dataclass(frozen=True)
+class ToolCallRecord:
+    """One tool call of a run, successful or not."""
+
+    name: str
+    arguments: dict[str, Any]
+    result: str | None
+    error: str | None
+    seconds: float
+    step: int | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of `Agent.run`.
+
+    Attributes:
+        answer: the final answer text.
+        route: the intent the router chose (None when it abstained).
+        model: the model the router chose.
+        models_used: every model that generated text in this run.
+        tool_calls: every tool call, in order, with its result or error and seconds.
+        memories: memories retrieved before reasoning, with their store ids and scores.
+        reasoning: the plan's steps, `cache_hits` and `cache_misses`.
+        timings: seconds spent per layer.
+        tokens: tokens generated or read per layer, and the total.
+        thread_id: the conversation's thread (pass it again to continue).
+        user_id: whose memory was used.
+        trace: the raw trace events.
+    """
+
+    answer: str
+    route: str | None
+    model: str | None
+    models_used: list[str]
+    tool_calls: list[ToolCallRecord]
+    memories: list[dict[str, Any]]
+    reasoning: dict[str, Any]
+    timings: dict[str, float]
+    tokens: dict[str, int]
+    thread_id: str
+    user_id: str
+    trace: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict of every field."""
+        return _json_safe(asdict(self))  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], *, thread_id: str, user_id: str) -> RunResult:
+        """Build the result from the graph's final state (its `trace` above all)."""
+        trace: list[dict[str, Any]] = list(state.get("trace") or [])
+        route = state.get("route") or {}
+        model = route.get("model") or state.get("model")
+        timings: dict[str, float] = {}
+        tokens: dict[str, int] = {}
+        models_used: list[str] = []
+        tool_calls: list[ToolCallRecord] = []
+        memory_hits: list[dict[str, Any]] = []
+        hits = misses = 0
+
+        def used(name: Any) -> None:
+            if isinstance(name, str) and name and name not in models_used:
+                models_used.append(name)
+
+        for event in trace:
+            layer = str(event.get("layer"))
+            data = event.get("data") or {}
+            timings[layer] = timings.get(layer, 0.0) + float(event.get("seconds", 0.0))
+            if isinstance(data.get("tokens"), int):
+                tokens[layer] = tokens.get(layer, 0) + int(data["tokens"])
+            if layer == "reasoning":
+                hits += int(data.get("cache_hits", 0))
+                misses += int(data.get("cache_misses", 0))
+                for step in data.get("steps") or []:
+                    if not step.get("cached"):
+                        used(step.get("model"))
+                    used(step.get("summariser_model"))
+                for m in data.get("models") or []:
+                    used(m)
+            elif layer == "execution":
+                used(data.get("model"))
+                for call in data.get("tool_calls") or []:
+                    tool_calls.append(
+                        ToolCallRecord(
+                            name=str(call.get("name")),
+                            arguments=dict(call.get("args") or {}),
+                            result=None if call.get("result") is None else str(call["result"]),
+                            error=None if call.get("error") is None else str(call["error"]),
+                            seconds=float(call.get("seconds", 0.0)),
+                            step=data.get("step"),
+                        )
+                    )
+            elif layer == "memory":
+                memory_hits = list(data.get("hits") or [])
+        tokens["total"] = sum(tokens.values())
+        memories = list(state.get("memories") or [])
+        if not memories and memory_hits:
+            memories = memory_hits
+        plan = [s.get("instruction", "") for s in state.get("plan") or []]
+        return cls(
+            answer=str(state.get("answer") or ""),
+            route=route.get("route"),
+            model=model,
+            models_used=models_used,
+            tool_calls=tool_calls,
+            memories=memories,
+            reasoning={
+                "plan": plan,
+                "steps": list(state.get("step_results") or []),
+                "cache_hits": hits,
+                "cache_misses": misses,
+            },
+            timings=timings,
+            tokens=tokens,
+            thread_id=thread_id,
+            user_id=user_id,
+            trace=trace,
+        )
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

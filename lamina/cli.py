@@ -1,0 +1,27 @@
+"""The `lamina` command. Sub-commands import their heavy modules only when they run."""
+
+from __future__ import annotations
+
+import typer
+
+from lamina.agents.cli import run_command
+from lamina.models.cli import app as models_app
+
+app = typer.Typer(
+    name="lamina",
+    help="Agents on local GGUF models through llama.cpp.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models_app, name="models", help="List, pull and inspect GGUF models.")
+app.command("run")(run_command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

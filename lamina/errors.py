@@ -1,0 +1,81 @@
+"""The lamina error tree, split by whose fault an error is.
+
+* :class:`ConfigError` - a developer mistake (unknown model name, bad route, bad tool); raised
+  when something is built, before anything runs.
+* :class:`InputError` - the request a user sent is not acceptable (empty, too large, not UTF-8).
+* :class:`ModelError`, :class:`ToolError`, :class:`MemoryStoreError` - runtime failures of a model,
+  a tool or the memory store.
+
+Every message says what was expected, what was found, and what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChecksumError",
+    "ConfigError",
+    "InputError",
+    "LaminaError",
+    "MemoryStoreError",
+    "ModelError",
+    "ModelFileError",
+    "ModelOutputError",
+    "PullError",
+    "ToolError",
+    "UnknownModelError",
+]
+
+
+class LaminaError(Exception):
+    """Base class of every error lamina raises on purpose."""
+
+
+class ConfigError(LaminaError):
+    """A developer mistake found while building an agent, a route, a tool or a model spec."""
+
+
+class UnknownModelError(ConfigError, KeyError):
+    """A model name that is neither in the catalog nor registered by the user."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = sorted(known)
+        super().__init__(
+            f"Unknown model {name!r}; known: {', '.join(self.known) or '(none)'}. "
+            "Use one of these names, or a ModelSpec(path='file.gguf') for your own GGUF file."
+        )
+
+    def __str__(self) -> str:  # KeyError would add quotes around the message
+        return str(self.args[0])
+
+
+class InputError(LaminaError, ValueError):
+    """A request that the input layer refuses (empty, too long, not valid UTF-8, wrong type)."""
+
+
+class ModelError(LaminaError):
+    """A model could not be loaded or did not produce usable output."""
+
+
+class ModelFileError(ModelError):
+    """A model file is missing, unreadable or not a GGUF file."""
+
+
+class ModelOutputError(ModelError):
+    """A model's output was cut off or does not fit what was asked for (JSON schema, tool call)."""
+
+
+class PullError(ModelError):
+    """A model could not be fetched from the package index."""
+
+
+class ChecksumError(PullError):
+    """A fetched or assembled model file does not have the expected sha256."""
+
+
+class ToolError(LaminaError):
+    """A tool failed at run time (exception, timeout, invalid arguments)."""
+
+
+class MemoryStoreError(LaminaError):
+    """The long-term memory store failed (unreachable server, unreadable directory, bad record)."""

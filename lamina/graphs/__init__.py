@@ -1,0 +1,1 @@
+"""Graph state and the graph builders (a variant is a new builder, not a flag)."""

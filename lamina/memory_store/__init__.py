@@ -1,0 +1,1 @@
+"""Storage: the Chroma memory store, the shared sentence-transformers encoder, the step cache."""

@@ -1,0 +1,262 @@
+"""The model pool: models load lazily, stay resident within a memory budget, and are evicted
+least-recently-used first (and `close()`d). A llama.cpp context is not thread-safe, so each loaded
+model has one lock: concurrent callers queue on it instead of crashing."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lamina.config import Settings, get_settings
+from lamina.errors import ModelError, ModelFileError
+from lamina.models.catalog import CATALOG, ModelSpec, resolve_spec
+
+if TYPE_CHECKING:
+    from lamina.models.llama_chat import LlamaChatModel
+
+__all__ = ["Loader", "ModelPool", "default_pool", "load_llama", "reset_default_pool"]
+
+logger = logging.getLogger(__name__)
+
+Loader = Callable[[ModelSpec, Path, Settings], Any]
+"""Builds a loaded model (a `llama_cpp.Llama` by default) from a spec and its file path."""
+
+GGUF_MAGIC = b"GGUF"
+
+ALLOW_MODEL_LOADS = True
+"""Unit tests set this to False so that any attempt to load a real GGUF fails loudly."""
+
+
+def check_gguf_file(path: Path, name: str) -> None:
+    """Raise a clear `ModelFileError` unless `path` is a readable GGUF file."""
+    if not path.exists():
+        raise ModelFileError(
+            f"Model {name!r}: expected a GGUF file at {path}, found nothing there. "
+            f"Fix: run `lamina models pull {name}` or point ModelSpec(path=...) at the file."
+        )
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelFileError(
+            f"Model {name!r}: cannot read {path} ({exc.strerror}). Fix: check its permissions."
+        ) from exc
+    if magic != GGUF_MAGIC:
+        raise ModelFileError(
+            f"Model {name!r}: {path} is not a GGUF file (expected the magic bytes 'GGUF', found "
+            f"{magic!r}). Fix: point at a real .gguf model, or `lamina models pull` it again."
+        )
+
+
+def load_llama(spec: ModelSpec, path: Path, settings: Settings) -> Any:
+    """Load `path` with llama.cpp (the default loader)."""
+    if not ALLOW_MODEL_LOADS:
+        raise ModelError(
+            f"Real model loads are switched off (lamina.models.pool.ALLOW_MODEL_LOADS is False), "
+            f"yet {spec.name!r} was about to load from {path}. Fix: in unit tests use "
+            "lamina.models.testing.FakeChatModel or pass a fake loader to ModelPool."
+        )
+    check_gguf_file(path, spec.name)
+    from lamina.models.llama_logging import route_llama_logs
+
+    route_llama_logs()
+    from llama_cpp import Llama
+
+    try:
+        return Llama(
+            model_path=str(path),
+            n_ctx=spec.context_size,
+            n_threads=settings.n_threads,
+            n_threads_batch=settings.n_threads,
+            seed=settings.seed,
+            verbose=False,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise ModelFileError(
+            f"Model {spec.name!r}: llama.cpp could not load {path} ({exc}). Fix: check the file "
+            "is a complete GGUF model your llama-cpp-python version supports."
+        ) from exc
+
+
+@dataclass
+class _Resident:
+    spec: ModelSpec
+    model: Any
+    size_bytes: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class ModelPool:
+    """Loads models on first use and keeps them within `budget_bytes` (LRU eviction).
+
+    Args:
+        settings: lamina settings (models dir, threads, seed, default budget).
+        budget_bytes: the memory budget; a model's cost is its file size.
+        loader: how a model is loaded (tests pass a fake; the default is llama.cpp).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        budget_bytes: int | None = None,
+        loader: Loader | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.budget_bytes = (
+            budget_bytes if budget_bytes is not None else self.settings.memory_budget_bytes
+        )
+        self._loader: Loader = loader or load_llama
+        self._specs: dict[str, ModelSpec] = dict(CATALOG)
+        self._resident: OrderedDict[str, _Resident] = OrderedDict()
+        self._load_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.RLock()
+        self.evictions: list[str] = []
+
+    # -- registry -------------------------------------------------------------------------
+    def register(self, spec: ModelSpec) -> None:
+        """Make `spec` available by its name (replacing an unloaded spec of the same name)."""
+        with self._lock:
+            old = self._specs.get(spec.name)
+            if old is not None and old != spec and spec.name in self._resident:
+                raise ModelError(
+                    f"Model {spec.name!r} is loaded with another spec; expected the same spec "
+                    "or an unused name. Fix: give your ModelSpec a different name."
+                )
+            self._specs[spec.name] = spec
+
+    def spec(self, name: str) -> ModelSpec:
+        """The spec registered as `name`."""
+        with self._lock:
+            if name in self._specs:
+                return self._specs[name]
+        return resolve_spec(name, self._specs)
+
+    def names(self) -> list[str]:
+        """Every model name this pool can load."""
+        with self._lock:
+            return sorted(self._specs)
+
+    def path_of(self, name: str) -> Path:
+        """The file the model called `name` loads from."""
+        return self.spec(name).local_path(self.settings.models_dir)
+
+    # -- loading --------------------------------------------------------------------------
+    def loaded(self) -> list[str]:
+        """Names of resident models, least recently used first."""
+        with self._lock:
+            return list(self._resident)
+
+    def _cost(self, spec: ModelSpec, path: Path) -> int:
+        try:
+            return path.stat().st_size
+        except OSError:
+            return 0
+
+    def _get(self, name: str) -> _Resident:
+        spec = self.spec(name)
+        with self._lock:
+            resident = self._resident.get(name)
+            if resident is not None:
+                self._resident.move_to_end(name)
+                return resident
+            load_lock = self._load_locks.setdefault(name, threading.Lock())
+        with load_lock:  # one loader per model; other models keep serving meanwhile
+            with self._lock:
+                resident = self._resident.get(name)
+                if resident is not None:
+                    self._resident.move_to_end(name)
+                    return resident
+            path = spec.local_path(self.settings.models_dir)
+            cost = self._cost(spec, path)
+            self._make_room(cost, keep=name)
+            logger.info("loading model %s from %s", name, path)
+            model = self._loader(spec, path, self.settings)
+            resident = _Resident(spec=spec, model=model, size_bytes=cost)
+            with self._lock:
+                self._resident[name] = resident
+            return resident
+
+    def _make_room(self, cost: int, keep: str) -> None:
+        while True:
+            with self._lock:
+                used = sum(r.size_bytes for r in self._resident.values())
+                victims = [n for n in self._resident if n != keep]
+                if used + cost <= self.budget_bytes or not victims:
+                    return
+                victim = victims[0]
+            self.evict(victim)
+
+    def evict(self, name: str) -> bool:
+        """Unload `name` (waiting for a caller that is using it) and close it."""
+        with self._lock:
+            resident = self._resident.get(name)
+        if resident is None:
+            return False
+        with resident.lock:
+            with self._lock:
+                if self._resident.get(name) is not resident:
+                    return False
+                del self._resident[name]
+            close = getattr(resident.model, "close", None)
+            if callable(close):
+                close()
+        logger.info("evicted model %s", name)
+        self.evictions.append(name)
+        return True
+
+    @contextmanager
+    def use(self, name: str) -> Iterator[Any]:
+        """Hold the model called `name` (loading it if needed) for one exclusive call."""
+        while True:
+            resident = self._get(name)
+            with resident.lock:
+                with self._lock:
+                    still_here = self._resident.get(name) is resident
+                if still_here:
+                    yield resident.model
+                    return
+            # evicted between lookup and lock: load again
+
+    def chat_model(self, name: str, **settings: Any) -> LlamaChatModel:
+        """A LangChain chat model over the pooled model `name` (the `ChatModelProvider` API)."""
+        from lamina.models.llama_chat import LlamaChatModel
+
+        spec = self.spec(name)
+        if spec.name not in self._specs:
+            self.register(spec)
+        return LlamaChatModel(pool=self, model_name=spec.name, **settings)
+
+    def close(self) -> None:
+        """Evict and close every model."""
+        for name in self.loaded():
+            self.evict(name)
+
+
+_default: ModelPool | None = None
+_default_lock = threading.Lock()
+
+
+def default_pool() -> ModelPool:
+    """The process-wide pool, created with the current settings on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = ModelPool()
+        return _default
+
+
+def reset_default_pool() -> None:
+    """Close and forget the process-wide pool (tests; after changing settings)."""
+    global _default
+    with _default_lock:
+        if _default is not None:
+            _default.close()
+        _default = None
+

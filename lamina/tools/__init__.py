@@ -1,0 +1,1 @@
+"""Tools: lamina's stricter `@tool`, the registry and the built-in tools."""

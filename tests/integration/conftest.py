@@ -1,0 +1,57 @@
+"""Integration fixtures: the real GGUF models, loaded once per test session.
+
+Models are read from the normal models dir (`make test` provisions them); everything else lamina
+writes (memory, caches) goes to a temporary LAMINA_HOME-like directory per test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from lamina.config import get_settings  # noqa: E402
+from lamina.models.pool import ModelPool  # noqa: E402
+
+N_THREADS = 2
+SEED = 0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def pool() -> Iterator[ModelPool]:
+    """One model pool for the whole session: each model loads once."""
+    settings = get_settings(n_threads=N_THREADS, seed=SEED)
+    p = ModelPool(settings)
+    yield p
+    p.close()
+
+
+@pytest.fixture(scope="session")
+def smollm2(pool: ModelPool):  # type: ignore[no-untyped-def]
+    """SmolLM2-135M-Instruct, deterministic: temperature 0, fixed seed, capped tokens."""
+    return pool.chat_model("smollm2-135m-instruct", temperature=0.0, seed=SEED, max_tokens=128)
+
+
+@pytest.fixture(scope="session")
+def gemma(pool: ModelPool):  # type: ignore[no-untyped-def]
+    """Gemma 3 270M (base), deterministic."""
+    return pool.chat_model("gemma3-270m", temperature=0.0, seed=SEED, max_tokens=64)
+
+
+@pytest.fixture(scope="session")
+def encoder():  # type: ignore[no-untyped-def]
+    """The packaged all-MiniLM-L6-v2 encoder."""
+    from lamina.memory_store.embeddings import default_encoder
+
+    return default_encoder()
