@@ -1,0 +1,125 @@
+"""File tools confined to one directory (the agent's workspace).
+
+    >>> from lamina.tools.workspace import workspace_tools
+    >>> tools = workspace_tools("/tmp/my-workspace")  # doctest: +SKIP
+    >>> [t.name for t in tools]  # doctest: +SKIP
+    ['list_files', 'read_file', 'write_file']
+
+Every path the model sends is taken relative to the workspace and resolved (symbolic links
+included) before use; a path that lands outside the workspace is refused with a `ToolError`,
+which the execution layer hands back to the model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from langchain_core.tools import BaseTool
+
+from lamina.errors import ConfigError, ToolError
+from lamina.tools.decorator import tool
+
+__all__ = ["workspace_tools"]
+
+
+def workspace_tools(
+    root: str | Path,
+    *,
+    allow_write: bool = True,
+    max_read_chars: int = 20_000,
+    max_write_chars: int = 100_000,
+    max_entries: int = 200,
+) -> list[BaseTool]:
+    """Tools to list, read and (optionally) write text files under `root`.
+
+    Args:
+        root: The workspace directory; created if missing.
+        allow_write: Include `write_file`. Writes overwrite existing files.
+        max_read_chars: `read_file` returns at most this many characters (with a marker).
+        max_write_chars: `write_file` refuses longer content.
+        max_entries: `list_files` lists at most this many entries.
+
+    Returns:
+        `[list_files, read_file]`, plus `write_file` when `allow_write`.
+
+    Raises:
+        ConfigError: `root` exists and is not a directory, or a limit is not positive.
+    """
+    for label, value in (
+        ("max_read_chars", max_read_chars),
+        ("max_write_chars", max_write_chars),
+        ("max_entries", max_entries),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{label} must be a positive integer, found {value!r}.")
+    base = Path(root).expanduser()
+    if base.exists() and not base.is_dir():
+        raise ConfigError(
+            f"Workspace root {base} is a file; expected a directory. Fix: pass a directory path."
+        )
+    base.mkdir(parents=True, exist_ok=True)
+    base = base.resolve()
+
+    def inside(path: str) -> Path:
+        target = (base / path).resolve()
+        if not target.is_relative_to(base):
+            raise ToolError(
+                f"Path {path!r} is outside the workspace; expected a path relative to the "
+                "workspace, e.g. 'notes.txt' or 'data/report.md'."
+            )
+        return target
+
+    @tool
+    def list_files(
+        directory: Annotated[str, "A folder inside the workspace; '.' for the top."] = ".",
+    ) -> str:
+        """List the files and folders in a workspace folder (folders end with '/')."""
+        folder = inside(directory)
+        if not folder.is_dir():
+            raise ToolError(f"{directory!r} is not a folder in the workspace.")
+        entries = sorted(folder.iterdir())
+        names = [
+            str(p.relative_to(base)) + ("/" if p.is_dir() else "") for p in entries[:max_entries]
+        ]
+        if len(entries) > max_entries:
+            names.append(f"[... {len(entries) - max_entries} more entries not shown]")
+        return "\n".join(names) if names else "(empty)"
+
+    @tool
+    def read_file(path: Annotated[str, "The file's path inside the workspace."]) -> str:
+        """Read a text file from the workspace."""
+        target = inside(path)
+        if not target.is_file():
+            raise ToolError(f"No file {path!r} in the workspace; call list_files to see what is.")
+        try:
+            text = target.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ToolError(f"{path!r} is not a UTF-8 text file.") from None
+        if len(text) > max_read_chars:
+            return text[:max_read_chars] + (
+                f"\n[... file truncated: showing {max_read_chars} of {len(text)} characters]"
+            )
+        return text
+
+    @tool
+    def write_file(
+        path: Annotated[str, "The file's path inside the workspace."],
+        content: Annotated[str, "The full text to write (replaces the file)."],
+    ) -> str:
+        """Write a text file in the workspace, replacing it if it exists."""
+        if len(content) > max_write_chars:
+            raise ToolError(
+                f"Content too long: {len(content)} characters, the limit is {max_write_chars}."
+            )
+        target = inside(path)
+        if target.is_dir():
+            raise ToolError(f"{path!r} is a folder; expected a file path.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+        return f"Wrote {len(content)} characters to {target.relative_to(base)}."
+
+    tools: list[BaseTool] = [list_files, read_file]
+    if allow_write:
+        tools.append(write_file)
+    return tools

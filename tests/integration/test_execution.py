@@ -1,0 +1,151 @@
+"""The execution layer with the real SmolLM2-135M-Instruct and grammar-constrained tool calls.
+
+Assertions are on structure: which tools were called, with which arguments, and whether the
+number a tool produced reached the next tool and the step's result.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pytest
+from langchain_core.tools import BaseTool
+from langgraph.runtime import Runtime
+
+from lamina.graphs.context import AgentContext, StaticModels
+from lamina.layers.execution import make_execution_node
+from lamina.tools.calculator import calculator
+from lamina.tools.decorator import tool
+
+MODEL = "smollm2-135m-instruct"
+
+# Numbers a model would not produce without calling the tool.
+DISTANCES_KM = {"lyon": 467, "nice": 932, "lille": 225}
+
+
+@tool
+def get_distance(city: Annotated[str, "The name of a French city, e.g. 'Lyon'."]) -> int:
+    """Get the road distance from Paris to a city, in kilometres."""
+    key = city.strip().lower()
+    if key not in DISTANCES_KM:
+        raise ValueError(f"unknown city {city!r}; known: {', '.join(DISTANCES_KM)}")
+    return DISTANCES_KM[key]
+
+
+@tool
+def km_to_miles(km: Annotated[float, "A distance in kilometres."]) -> str:
+    """Convert a distance in kilometres to miles."""
+    return f"{km * 0.621371:.1f}"
+
+
+def run_step(
+    chat_model: Any, tools: list[BaseTool], state: dict[str, Any], *, max_retries: int = 2
+) -> dict[str, Any]:
+    context = AgentContext(
+        models=StaticModels({MODEL: chat_model}),
+        default_model=MODEL,
+        tools={t.name: t for t in tools},
+    )
+    node = make_execution_node(max_tool_calls=4, max_retries=max_retries, tool_timeout=10.0)
+    base: dict[str, Any] = {"messages": [], "model": MODEL, "trace": []}
+    return node({**base, **state}, Runtime(context=context))  # type: ignore[arg-type]
+
+
+def calls_of(update: dict[str, Any]) -> list[dict[str, Any]]:
+    (event,) = update["trace"]
+    assert event["layer"] == "execution"
+    calls: list[dict[str, Any]] = event["data"]["tool_calls"]
+    return calls
+
+
+@pytest.fixture(scope="module")
+def chat(pool: Any) -> Any:
+    # Short replies keep the runtime down: tool arguments and answers here are a few tokens.
+    return pool.chat_model(MODEL, temperature=0.0, seed=0, max_tokens=48)
+
+
+def test_arithmetic_step_calls_the_calculator(chat: Any) -> None:
+    update = run_step(chat, [calculator], {"task": "What is 12 times 7?"})
+    calls = calls_of(update)
+    succeeded = [c for c in calls if c["name"] == "calculator" and "result" in c]
+    assert succeeded, f"calculator was not called successfully: {calls}"
+    assert succeeded[0]["result"] == "84"
+    assert "84" in update["step_results"][0]["result"]
+
+
+def _converted_from_lookup(calls: list[dict[str, Any]], city: str) -> bool:
+    """Did get_distance(city) run, and did km_to_miles then get exactly its output?"""
+    lookups = [c for c in calls if c["name"] == "get_distance" and "result" in c]
+    conversions = [c for c in calls if c["name"] == "km_to_miles" and "result" in c]
+    if not lookups or not conversions:
+        return False
+    km = DISTANCES_KM[city]
+    first_lookup = calls.index(lookups[0])
+    return any(
+        calls.index(c) > first_lookup and float(c["args"].get("km", -1)) == km for c in conversions
+    )
+
+
+def test_two_tools_in_one_step_pass_the_value_on(chat: Any) -> None:
+    """One step whose tool loop must chain: look the distance up, then convert that number.
+
+    SmolLM2-135M rarely chains two tools inside one step: when this test was written it did so
+    for 0 of 3 phrasings (it called only one of the tools, or the right tool with a made-up
+    argument). The graph gives each tool its own plan step instead (next test). What holds
+    whatever the model does is asserted; the chain itself is an expected failure when the model
+    does not make it.
+    """
+    city = "lyon"
+    update = run_step(
+        chat,
+        [get_distance, km_to_miles],
+        {
+            "task": "How many miles is it from Paris to Lyon? First call get_distance for Lyon, "
+            "then call km_to_miles with the kilometres it returns."
+        },
+        max_retries=1,
+    )
+    calls = calls_of(update)
+    (result,) = update["step_results"]
+    assert calls, "the model answered without calling any tool"
+    assert result["tool_calls"] == calls
+    assert all(("result" in c) != ("error" in c) for c in calls)
+    assert result["result"].strip()
+    if not _converted_from_lookup(calls, city):
+        pytest.xfail(f"SmolLM2-135M did not chain get_distance -> km_to_miles in one step: {calls}")
+    miles = f"{DISTANCES_KM[city] * 0.621371:.1f}"
+    assert miles in result["result"]
+
+
+def test_two_tools_over_a_two_step_plan_pass_the_value_on(chat: Any) -> None:
+    """The graph's way: the reasoning layer's plan gives each tool its own step; the second step
+    reads the first step's result from the prompt."""
+    city = "lyon"
+    plan = [
+        {
+            "index": 0,
+            "instruction": "Get the distance from Paris to Lyon in km.",
+            "needs_tool": True,
+        },
+        {"index": 1, "instruction": "Convert that distance from km to miles.", "needs_tool": True},
+    ]
+    state: dict[str, Any] = {
+        "task": "How many miles is it from Paris to Lyon?",
+        "plan": plan,
+        "step_index": 0,
+        "step_results": [],
+        "steps_taken": 0,
+    }
+    tools = [get_distance, km_to_miles]
+    first = run_step(chat, tools, state)
+    state.update(
+        step_index=first["step_index"],
+        step_results=first["step_results"],
+        steps_taken=first["steps_taken"],
+    )
+    second = run_step(chat, tools, state)
+
+    calls = calls_of(first) + calls_of(second)
+    assert second["step_index"] == 2
+    assert second["steps_taken"] == 2
+    assert _converted_from_lookup(calls, city), f"tool chain not completed: {calls}"

@@ -1,0 +1,238 @@
+"""lamina's strict @tool and the tool registry."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pytest
+from langchain_core.tools import BaseTool
+from langchain_core.tools import tool as langchain_tool
+
+from lamina.errors import ConfigError
+from lamina.tools.calculator import calculator
+from lamina.tools.decorator import tool, tool_source, tool_timeout
+from lamina.tools.registry import ToolRegistry
+
+
+def _descriptions(t: BaseTool) -> dict[str, Any]:
+    schema = t.tool_call_schema.model_json_schema()  # type: ignore[union-attr]
+    return {k: v.get("description") for k, v in schema["properties"].items()}
+
+
+# -- the decorator --------------------------------------------------------------------------
+def test_docstring_args_become_descriptions() -> None:
+    @tool
+    def convert(value: float, unit: str = "km") -> str:
+        """Convert a distance.
+
+        Args:
+            value: The distance in miles.
+            unit: The unit to convert to.
+        """
+        return f"{value * 1.609:.1f} {unit}"
+
+    assert convert.name == "convert"
+    assert convert.description == "Convert a distance."
+    assert _descriptions(convert) == {
+        "value": "The distance in miles.",
+        "unit": "The unit to convert to.",
+    }
+    assert convert.invoke({"value": 10}) == "16.1 km"
+    assert convert.metadata == {"requires_approval": False, "timeout": None, "lamina_tool": True}
+
+
+def test_annotated_descriptions_need_no_args_section() -> None:
+    @tool
+    def shout(text: Annotated[str, "What to shout."]) -> str:
+        """Shout some text."""
+        return text.upper()
+
+    assert _descriptions(shout) == {"text": "What to shout."}
+    assert shout.invoke({"text": "hi"}) == "HI"
+
+
+def test_options_are_stored() -> None:
+    @tool(name="lookup_price", requires_approval=True, timeout=2.5)
+    def price(item: Annotated[str, "The item."]) -> float:
+        """Look up a price."""
+        return 1.0
+
+    assert price.name == "lookup_price"
+    assert price.metadata is not None
+    assert price.metadata["requires_approval"] is True
+    assert tool_timeout(price, 30.0) == 2.5
+    assert tool_timeout(calculator, 30.0) == 30.0
+
+    @tool("named")
+    def other() -> str:
+        """Return a constant."""
+        return "x"
+
+    assert other.name == "named"
+
+
+def test_missing_type_hint_is_refused_at_decoration() -> None:
+    with pytest.raises(ConfigError, match=r"'.*untyped'.*parameter 'value' has no type hint"):
+
+        @tool
+        def untyped(value) -> str:  # type: ignore[no-untyped-def]
+            """Do something.
+
+            Args:
+                value: A value.
+            """
+            return str(value)
+
+
+def test_missing_description_is_refused_at_decoration() -> None:
+    with pytest.raises(ConfigError, match=r"'.*half_documented'.*parameter 'b' has no description"):
+
+        @tool
+        def half_documented(a: int, b: int) -> int:
+            """Add numbers.
+
+            Args:
+                a: The first number.
+            """
+            return a + b
+
+    with pytest.raises(ConfigError, match=r"parameter 'a' has no description"):
+
+        @tool
+        def undocumented_args(a: int) -> int:
+            """Double a number."""
+            return 2 * a
+
+
+def test_missing_docstring_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"'.*no_doc' has no docstring"):
+
+        @tool
+        def no_doc(a: Annotated[int, "A number."]) -> int:
+            return a
+
+
+def test_docstring_naming_a_missing_parameter_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"'.*wrong_args'.*docstring could not be read"):
+
+        @tool
+        def wrong_args(a: int) -> int:
+            """Do something.
+
+            Args:
+                a: A number.
+                b: Not a parameter.
+            """
+            return a
+
+
+def test_varargs_and_bad_options_are_refused() -> None:
+    with pytest.raises(ConfigError, match="named parameters only"):
+
+        @tool
+        def many(*values: int) -> int:
+            """Sum numbers.
+
+            Args:
+                values: Numbers.
+            """
+            return sum(values)
+
+    with pytest.raises(ConfigError, match="Invalid tool name"):
+        tool(name="bad name!")
+    with pytest.raises(ConfigError, match="Invalid tool timeout"):
+        tool(timeout=0)
+    with pytest.raises(ConfigError, match="expected a function"):
+        tool(name="x")(42)  # type: ignore[arg-type]
+
+
+# -- the registry ---------------------------------------------------------------------------
+@langchain_tool
+def lc_echo(text: str) -> str:
+    """Echo text back."""
+    return text
+
+
+class Ping(BaseTool):
+    name: str = "ping"
+    description: str = "Answer pong."
+
+    def _run(self, *args: Any, **kwargs: Any) -> str:
+        return "pong"
+
+
+def plain_function(x: Annotated[int, "A number."]) -> int:
+    """Increment a number."""
+    return x + 1
+
+
+def test_registry_accepts_every_kind_of_tool() -> None:
+    registry = ToolRegistry([calculator, lc_echo, Ping(), plain_function])
+    assert registry.names() == ["calculator", "lc_echo", "ping", "plain_function"]
+    assert list(registry.as_dict()) == registry.names()
+    assert "ping" in registry
+    assert len(registry) == 4
+    assert registry.get("plain_function").invoke({"x": 1}) == 2
+    registry.add(calculator)  # the same object again is not a clash
+    assert len(registry) == 4
+
+
+def test_registry_name_clash_names_both_sources() -> None:
+    @tool(name="calculator")
+    def my_calculator(expression: Annotated[str, "Arithmetic."]) -> str:
+        """My own calculator."""
+        return "0"
+
+    with pytest.raises(ConfigError) as info:
+        ToolRegistry([calculator, my_calculator])
+    message = str(info.value)
+    assert "Two tools are named 'calculator'" in message
+    assert tool_source(calculator) in message
+    assert "my_calculator" in message
+    assert tool_source(calculator) != tool_source(my_calculator)
+
+
+def test_registry_refuses_non_tools_and_unknown_names() -> None:
+    with pytest.raises(ConfigError, match="Expected a tool"):
+        ToolRegistry([42])  # type: ignore[list-item]
+    with pytest.raises(ConfigError, match="Unknown tool 'nope'; known: calculator"):
+        ToolRegistry([calculator]).get("nope")
+    with pytest.raises(ConfigError, match="has no type hint"):
+        ToolRegistry([lambda_like])
+
+
+def lambda_like(x):  # type: ignore[no-untyped-def]
+    """A function without hints."""
+    return x
+
+
+# -- workspace tools ------------------------------------------------------------------------
+def test_workspace_tools_stay_inside_the_workspace(tmp_path: Any) -> None:
+    from lamina.errors import ToolError
+    from lamina.tools.workspace import workspace_tools
+
+    root = tmp_path / "ws"
+    tools = {t.name: t for t in workspace_tools(root, max_read_chars=10)}
+    assert list(tools) == ["list_files", "read_file", "write_file"]
+    assert tools["list_files"].invoke({}) == "(empty)"
+    assert "Wrote 5 characters" in tools["write_file"].invoke(
+        {"path": "a/b.txt", "content": "hello"}
+    )
+    assert tools["list_files"].invoke({"directory": "a"}) == "a/b.txt"
+    assert tools["read_file"].invoke({"path": "a/b.txt"}) == "hello"
+    tools["write_file"].invoke({"path": "long.txt", "content": "y" * 50})
+    assert "truncated: showing 10 of 50" in tools["read_file"].invoke({"path": "long.txt"})
+    (tmp_path / "secret.txt").write_text("no")
+    (root / "link").symlink_to(tmp_path)
+    for name, args in [
+        ("read_file", {"path": "../secret.txt"}),
+        ("read_file", {"path": "link/secret.txt"}),
+        ("read_file", {"path": str(tmp_path / "secret.txt")}),
+        ("write_file", {"path": "../x.txt", "content": "x"}),
+        ("list_files", {"directory": ".."}),
+    ]:
+        with pytest.raises(ToolError, match="outside the workspace"):
+            tools[name].invoke(args)
+    with pytest.raises(ToolError, match="No file"):
+        tools["read_file"].invoke({"path": "missing.txt"})
+    assert [t.name for t in workspace_tools(root, allow_write=False)] == ["list_files", "read_file"]
