@@ -1,0 +1,439 @@
+"""Reasoning layer: plan the task, reason on each step with the Reasoning Cache loop, answer.
+
+The Reasoning Cache loop (arXiv 2602.03773) refines an answer without a growing context:
+
+    summary = None
+    for i in range(N):
+        attempt = solve(problem, summary)
+        if last: break
+        summary = summarise(problem, summary, attempt)   # short, first person, no new reasoning
+    return attempt
+
+Each solve prompt carries only the problem and the latest summary; the earlier attempt is dropped.
+Every solve, summarise, plan and synthesis call goes through the step cache (when the runtime
+context has one), so a step computed before is served from disk, with hits counted in the trace.
+
+The node walks the plan: a step that needs a tool is handed to the execution layer (the node
+returns without an `answer`); any other step is reasoned here. When every step is done it sets
+`answer`: the only step's result, or a short synthesis of several results.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from lamina.errors import ConfigError
+from lamina.graphs.context import AgentContext
+from lamina.graphs.state import AgentState, TraceEvent
+from lamina.layers.context_text import render_memories, render_step_results
+from lamina.layers.planning import (
+    PlanStep,
+    PromptSet,
+    load_prompts,
+    make_plan,
+    with_max_tokens,
+)
+from lamina.memory_store.step_cache import StepCache, invoke_measured
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langgraph.runtime import Runtime
+
+__all__ = ["RCResult", "ReasoningNode", "make_reasoning_node", "rc_solve"]
+
+logger = logging.getLogger(__name__)
+
+
+class ReasoningNode(Protocol):
+    """What :func:`make_reasoning_node` returns: a LangGraph node taking the runtime."""
+
+    def __call__(self, state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+        """One visit: a partial state update."""
+        ...
+
+
+@dataclass(frozen=True)
+class RCResult:
+    """The outcome of one Reasoning Cache loop.
+
+    Attributes:
+        attempt: the last attempt (the loop's answer).
+        iterations: how many solve attempts were made.
+        summaries: the summaries written between attempts (N - 1 of them).
+        calls: model calls made or served from the cache (2N - 1).
+        hits: calls served from the step cache.
+        misses: calls computed by a model.
+        tokens: tokens spent on misses.
+        saved_tokens: tokens the hits did not spend again.
+    """
+
+    attempt: str
+    iterations: int
+    summaries: tuple[str, ...]
+    calls: int
+    hits: int
+    misses: int
+    tokens: int
+    saved_tokens: int
+
+    @property
+    def cached(self) -> bool:
+        """True when every call was served from the step cache."""
+        return self.calls > 0 and self.misses == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        data = asdict(self)
+        data["summaries"] = list(self.summaries)
+        return data
+
+
+class _Tally:
+    """Cache hits, misses and tokens of one node visit."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.misses = 0
+        self.tokens = 0
+        self.saved_tokens = 0
+
+    def record(self, hit: bool, tokens: int) -> None:
+        if hit:
+            self.hits += 1
+            self.saved_tokens += tokens
+        else:
+            self.misses += 1
+            self.tokens += tokens
+
+
+def _call(
+    cache: StepCache | None,
+    model: BaseChatModel,
+    messages: Sequence[BaseMessage],
+    template_version: str,
+    tally: _Tally,
+) -> tuple[str, bool]:
+    if cache is None:
+        text, tokens, _ = invoke_measured(model, messages)
+        hit = False
+    else:
+        text, hit, tokens = cache.cached_invoke(model, messages, template_version)
+    tally.record(hit, tokens)
+    return text.strip(), hit
+
+
+def _bounded(model: BaseChatModel, max_tokens: int) -> BaseChatModel:
+    """`model` with its `max_tokens` capped at `max_tokens`."""
+    return with_max_tokens(model, max_tokens, cap_only=True)
+
+
+def rc_solve(
+    problem: str,
+    solver: BaseChatModel,
+    summariser: BaseChatModel,
+    n: int,
+    cache: StepCache | None,
+    *,
+    prompts: PromptSet | None = None,
+) -> RCResult:
+    """Run the Reasoning Cache loop on `problem` for `n` attempts; the last attempt answers.
+
+    Args:
+        problem: the full problem text (context, task, step).
+        solver: writes the attempts.
+        summariser: writes the summaries (capped at `[summarise] max_tokens`).
+        n: number of attempts (at least 1); 2n - 1 model calls.
+        cache: the step cache (None: every call goes to the models).
+        prompts: the prompt file (default: lamina/prompts/reasoning.toml).
+
+    Raises:
+        ConfigError: `n` < 1.
+    """
+    if n < 1:
+        raise ConfigError(
+            f"The Reasoning Cache loop needs at least 1 iteration; found {n}. "
+            "Fix: pass rc_iterations >= 1 (2 refines once)."
+        )
+    p = prompts or load_prompts()
+    tally = _Tally()
+    bounded_summariser = _bounded(summariser, int(p.get("summarise", "max_tokens")))
+    system = SystemMessage(p.render("solve", "system"))
+    summary: str | None = None
+    summaries: list[str] = []
+    attempt = ""
+    for i in range(n):
+        if summary is None:
+            user = p.render("solve", "first", problem=problem)
+        else:
+            # the earlier attempt is dropped: only its summary is carried forward
+            user = p.render("solve", "refine", problem=problem, summary=summary)
+        attempt, _ = _call(
+            cache, solver, [system, HumanMessage(user)], p.template_version("solve"), tally
+        )
+        if i == n - 1:
+            break
+        summary_messages: list[BaseMessage] = [
+            SystemMessage(p.render("summarise", "system")),
+            HumanMessage(
+                p.render(
+                    "summarise",
+                    "user",
+                    problem=problem,
+                    summary=summary or p.render("summarise", "no_summary"),
+                    attempt=attempt,
+                )
+            ),
+        ]
+        summary, _ = _call(
+            cache, bounded_summariser, summary_messages, p.template_version("summarise"), tally
+        )
+        summaries.append(summary)
+    return RCResult(
+        attempt=attempt,
+        iterations=n,
+        summaries=tuple(summaries),
+        calls=tally.hits + tally.misses,
+        hits=tally.hits,
+        misses=tally.misses,
+        tokens=tally.tokens,
+        saved_tokens=tally.saved_tokens,
+    )
+
+
+def _task_of(state: AgentState) -> str:
+    task = state.get("task")
+    if not isinstance(task, str) or not task.strip():
+        raise ConfigError(
+            f"The reasoning node expected state['task'] as non-empty text; found {task!r:.80}. "
+            "Fix: put the input layer before reasoning (input → router → memory → reasoning)."
+        )
+    return task
+
+
+def _step_problem(
+    task: str,
+    step: PlanStep,
+    total: int,
+    state: AgentState,
+    results: list[dict[str, Any]],
+    p: PromptSet,
+) -> str:
+    blocks = [render_memories(state.get("memories") or []), render_step_results(results)]
+    context = "".join(f"{b}\n\n" for b in blocks if b)
+    if total == 1:
+        goal = p.render("solve", "goal_single", task=task)
+    else:
+        goal = p.render(
+            "solve",
+            "goal_step",
+            task=task,
+            number=step.index + 1,
+            total=total,
+            instruction=step.instruction,
+        )
+    return p.render("solve", "problem", context=context, goal=goal)
+
+
+def _budget_answer(
+    plan: list[PlanStep],
+    results: list[dict[str, Any]],
+    step_index: int,
+    steps_taken: int,
+    max_steps: int,
+    p: PromptSet,
+) -> str:
+    lines = [
+        p.render(
+            "budget",
+            "stopped",
+            taken=steps_taken,
+            max_steps=max_steps,
+            done=len(results),
+            total=len(plan),
+        )
+    ]
+    done = render_step_results(results)
+    lines.append(
+        p.render("budget", "done", results=done) if done else p.render("budget", "nothing_done")
+    )
+    remaining = [f"step {s.index + 1} ({s.instruction})" for s in plan[step_index:]]
+    if remaining:
+        lines.append(p.render("budget", "remaining", steps="; ".join(remaining)))
+    return "\n".join(lines)
+
+
+def make_reasoning_node(
+    *,
+    rc_iterations: int = 2,
+    summariser_model: str | None = None,
+    max_steps: int = 8,
+    max_plan_steps: int = 5,
+    prompts: PromptSet | None = None,
+) -> ReasoningNode:
+    """The reasoning layer's node.
+
+    Args:
+        rc_iterations: attempts of the Reasoning Cache loop per step (N; 1 = no refinement).
+        summariser_model: model name for the summaries (None: the routed model summarises).
+        max_steps: the step budget: once `steps_taken` reaches it with steps left, the node
+            answers with what was done instead of handing more steps to execution.
+        max_plan_steps: the longest plan the model may write (at least 2).
+        prompts: the prompt file (default: lamina/prompts/reasoning.toml).
+
+    Returns:
+        `node(state, runtime) -> partial state update`; reads `task`, `model`, `memories`,
+        `plan`, `step_index`, `step_results`, `steps_taken`; writes `plan`, `step_index`,
+        `step_results`, `answer` (only when done) and one `trace` event per visit.
+
+    Raises:
+        ConfigError: a bound is out of range.
+    """
+    if rc_iterations < 1:
+        raise ConfigError(
+            f"rc_iterations must be at least 1; found {rc_iterations}. Fix: pass 1 or more."
+        )
+    if max_steps < 1:
+        raise ConfigError(f"max_steps must be at least 1; found {max_steps}. Fix: pass 1 or more.")
+    if max_plan_steps < 2:
+        raise ConfigError(
+            f"max_plan_steps must be at least 2; found {max_plan_steps}. Fix: pass 2 or more."
+        )
+    p = prompts or load_prompts()
+
+    def reasoning_node(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+        start = time.perf_counter()
+        ctx = runtime.context
+        task = _task_of(state)
+        model_name = state.get("model") or ctx.default_model
+        solver = ctx.models.chat_model(model_name)
+        cache: StepCache | None = ctx.step_cache
+        tally = _Tally()
+        update: dict[str, Any] = {}
+        data: dict[str, Any] = {}
+
+        state_plan = state.get("plan") or []
+        if not state_plan:
+            outcome = make_plan(
+                solver, task, ctx.tools, max_steps=max_plan_steps, cache=cache, prompts=p
+            )
+            if outcome.cached is not None:
+                tally.record(outcome.cached, outcome.tokens)
+            plan = list(outcome.steps)
+            step_index = 0
+            results: list[dict[str, Any]] = []
+            update["plan"] = [s.to_dict() for s in plan]
+            data["plan_source"] = outcome.source
+            if outcome.note:
+                data["plan_note"] = outcome.note
+        else:
+            plan = [PlanStep.from_dict(d, i) for i, d in enumerate(state_plan)]
+            step_index = int(state.get("step_index", 0))
+            results = list(state.get("step_results") or [])
+        steps_taken = int(state.get("steps_taken", 0))
+
+        step_events: list[dict[str, Any]] = []
+        answer: str | None = None
+        if step_index < len(plan) and steps_taken >= max_steps:
+            answer = _budget_answer(plan, results, step_index, steps_taken, max_steps, p)
+            data["stopped"] = "max_steps"
+        else:
+            summariser: BaseChatModel | None = None
+            while step_index < len(plan):
+                step = plan[step_index]
+                if step.needs_tool and ctx.tools:
+                    data["handoff"] = step.index  # execution runs it, then comes back
+                    break
+                if summariser is None:
+                    summariser = (
+                        ctx.models.chat_model(summariser_model) if summariser_model else solver
+                    )
+                problem = _step_problem(task, step, len(plan), state, results, p)
+                rc = rc_solve(problem, solver, summariser, rc_iterations, cache, prompts=p)
+                tally.hits += rc.hits
+                tally.misses += rc.misses
+                tally.tokens += rc.tokens
+                tally.saved_tokens += rc.saved_tokens
+                results.append(
+                    {
+                        "index": step.index,
+                        "instruction": step.instruction,
+                        "result": rc.attempt,
+                        "model": model_name,
+                        "cached": rc.cached,
+                        "tool_calls": [],
+                    }
+                )
+                step_events.append(
+                    {
+                        "index": step.index,
+                        "model": model_name,
+                        "cached": rc.cached,
+                        "iterations": rc.iterations,
+                        "calls": rc.calls,
+                    }
+                )
+                step_index += 1
+            else:
+                answer = _final_answer(task, plan, results, solver, cache, tally, data, p)
+
+        update["step_index"] = step_index
+        update["step_results"] = results
+        if answer is not None:
+            update["answer"] = answer
+        data.update(
+            {
+                "plan": [s.to_dict() for s in plan],
+                "cache_hits": tally.hits,
+                "cache_misses": tally.misses,
+                "steps": step_events,
+                "tokens": tally.tokens,
+                "tokens_saved": tally.saved_tokens,
+            }
+        )
+        event: TraceEvent = {
+            "layer": "reasoning",
+            "seconds": time.perf_counter() - start,
+            "data": data,
+        }
+        update["trace"] = [event]
+        return update
+
+    return reasoning_node
+
+
+def _final_answer(
+    task: str,
+    plan: list[PlanStep],
+    results: list[dict[str, Any]],
+    model: BaseChatModel,
+    cache: StepCache | None,
+    tally: _Tally,
+    data: dict[str, Any],
+    p: PromptSet,
+) -> str:
+    if len(plan) == 1 and results:
+        answer = str(results[-1]["result"]).strip()
+        if not answer:
+            # an empty answer would not end the graph's loop; say what happened instead
+            data["answer_note"] = "the only step's result was empty"
+            return p.render("answer", "empty")
+        return answer
+    messages: list[BaseMessage] = [
+        SystemMessage(p.render("synthesise", "system")),
+        HumanMessage(
+            p.render("synthesise", "user", task=task, results=render_step_results(results))
+        ),
+    ]
+    bounded = _bounded(model, int(p.get("synthesise", "max_tokens")))
+    text, hit = _call(cache, bounded, messages, p.template_version("synthesise"), tally)
+    data["synthesis"] = {"cached": hit}
+    if not text:
+        data["answer_note"] = "the synthesis was empty; answered with the step results"
+        return render_step_results(results)
+    return text
