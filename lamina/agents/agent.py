@@ -8,7 +8,7 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lamina.agents.result import RunResult
 from lamina.config import Settings, get_settings
@@ -19,9 +19,11 @@ from lamina.models.catalog import DEFAULT_MODELS, ModelSpec
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import RunnableConfig
     from langchain_core.tools import BaseTool
     from langgraph.checkpoint.base import BaseCheckpointSaver
     from langgraph.graph.state import CompiledStateGraph, StateGraph
+    from langgraph.types import StreamMode
 
     from lamina.layers.router import Route
     from lamina.memory_store.chroma_store import MemoryStore
@@ -71,7 +73,8 @@ class Agent:
         memory: a `MemoryStore`, a directory for one, or False for no long-term memory.
         default_model: the model used when the router abstains.
         max_steps: bound on the reasoning ⇄ execution loop.
-        checkpointer: a LangGraph checkpointer, a SQLite file path, or None for the default file.
+        checkpointer: a LangGraph checkpointer, a SQLite file path, ":memory:", or None for
+            the default file under `LAMINA_HOME`.
         step_cache: a `StepCache`, or False for none.
         model_settings: sampling settings for every chat model (temperature, max_tokens, seed).
         graph: an uncompiled graph from `build_agent_graph(...)` (possibly extended) to run.
@@ -135,10 +138,14 @@ class Agent:
             skipped = [r.name for r in default_routes() if r.model not in known]
             if skipped:
                 logger.info("default routes %s skipped: their models are not configured", skipped)
-        router = IntentRouter(
-            route_list, default_model=self.default_model, cache_dir=self.settings.home / "router"
-        )
-        router.validate_models(known)
+        router = None
+        if route_list:  # no routes: every task goes to the default model
+            router = IntentRouter(
+                route_list,
+                default_model=self.default_model,
+                cache_dir=self.settings.home / "router",
+            )
+            router.validate_models(known)
         registry = ToolRegistry(list(tools) if tools is not None else default_tools())
 
         self.context = AgentContext(
@@ -149,6 +156,11 @@ class Agent:
             step_cache=self._step_cache(step_cache),
             tools=registry.as_dict(),
         )
+        if graph is not None and graph_options:
+            raise ConfigError(
+                f"Expected either graph=... or graph options, found both ({sorted(graph_options)}). "
+                "Fix: pass these options to build_agent_graph(...) when you build your graph."
+            )
         summariser = graph_options.pop("summariser_model", None)
         if summariser is not None and summariser not in known:
             raise UnknownModelError(summariser, known)
@@ -205,6 +217,10 @@ class Agent:
     ) -> BaseCheckpointSaver[Any]:
         if checkpointer is not None and not isinstance(checkpointer, str | Path):
             return checkpointer
+        if checkpointer == ":memory:":
+            from langgraph.checkpoint.memory import InMemorySaver
+
+            return InMemorySaver()
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         path = Path(checkpointer) if checkpointer else self.settings.home / "checkpoints.sqlite"
@@ -216,11 +232,11 @@ class Agent:
     # -- running ------------------------------------------------------------------------------
     def _prepare(
         self, task: Any, thread_id: str | None, user_id: str | None
-    ) -> tuple[dict[str, Any], dict[str, Any], str, str]:
+    ) -> tuple[dict[str, Any], RunnableConfig, str, str]:
         thread = thread_id or uuid.uuid4().hex
         user = user_id or DEFAULT_USER
         payload = {"messages": to_messages(task), "user_id": user, "thread_id": thread}
-        config = {
+        config: RunnableConfig = {
             "configurable": {"thread_id": thread},
             "recursion_limit": self._recursion_limit,
         }
@@ -235,8 +251,8 @@ class Agent:
             user_id: whose long-term memory to use (a default user when None).
         """
         payload, config, thread, user = self._prepare(task, thread_id, user_id)
-        self.graph.invoke(payload, config, context=self.context)  # type: ignore[arg-type]
-        state = self.graph.get_state(config).values  # type: ignore[arg-type]
+        self.graph.invoke(payload, config, context=self.context)
+        state = self.graph.get_state(config).values
         return RunResult.from_state(state, thread_id=thread, user_id=user)
 
     async def arun(
@@ -254,12 +270,8 @@ class Agent:
     ) -> Iterator[Any]:
         """Yield LangGraph stream events (node updates, and model tokens as `messages`)."""
         payload, config, _, _ = self._prepare(task, thread_id, user_id)
-        yield from self.graph.stream(
-            payload,  # type: ignore[arg-type]
-            config,  # type: ignore[arg-type]
-            context=self.context,
-            stream_mode=list(stream_mode),  # type: ignore[arg-type]
-        )
+        modes = cast("list[StreamMode]", list(stream_mode))
+        yield from self.graph.stream(payload, config, context=self.context, stream_mode=modes)
 
     async def astream(
         self,
@@ -294,8 +306,8 @@ class Agent:
 
     def result(self, thread_id: str, user_id: str | None = None) -> RunResult:
         """The `RunResult` of the latest run in `thread_id` (from its checkpoint)."""
-        config = {"configurable": {"thread_id": thread_id}}
-        state = self.graph.get_state(config).values  # type: ignore[arg-type]
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+        state = self.graph.get_state(config).values
         return RunResult.from_state(state, thread_id=thread_id, user_id=user_id or DEFAULT_USER)
 
     def close(self) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import uuid
 import sys
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -45,7 +45,8 @@ def _describe(node: str, update: dict[str, Any]) -> str:
     data = events[-1]["data"] if events else {}
     if node == "router" and update.get("route"):
         r = update["route"]
-        return f"router → [bold]{r.get('route') or 'none'}[/] → model {r.get('model')} ({r.get('reason')})"
+        name = r.get("route") or "none"
+        return f"router → [bold]{name}[/] → model {r.get('model')} ({r.get('reason')})"
     if node == "memory":
         hits = data.get("hits") or []
         return f"memory → {len(hits)} memories recalled"
@@ -60,7 +61,9 @@ def _describe(node: str, update: dict[str, Any]) -> str:
             f"{c.get('name')}({json.dumps(c.get('args'))}) = {c.get('result', c.get('error'))}"
             for c in data.get("tool_calls") or []
         )
-        return f"execution → step {data.get('step')} on {data.get('model')}: {calls or 'no tool call'}"
+        return (
+            f"execution → step {data.get('step')} on {data.get('model')}: {calls or 'no tool call'}"
+        )
     return _LAYER_LABEL.get(node, node)
 
 
@@ -76,7 +79,8 @@ def print_trace(result: RunResult, console: Console) -> None:
     memories = ", ".join(str(m.get("id", ""))[:8] for m in result.memories) or "none"
     reasoning = result.reasoning
     tools = "; ".join(
-        f"{c.name}({json.dumps(c.arguments)}) = {c.result if c.error is None else 'error: ' + c.error}"
+        f"{c.name}({json.dumps(c.arguments)}) = "
+        f"{c.result if c.error is None else 'error: ' + c.error}"
         for c in result.tool_calls
     )
     what = {
@@ -122,7 +126,9 @@ def run_command(
         console = Console()
         thread_id = thread or uuid.uuid4().hex
         with console.status("input …") as status:
-            for event in agent.stream(task, thread_id=thread_id, user_id=user, stream_mode=["updates"]):
+            for event in agent.stream(
+                task, thread_id=thread_id, user_id=user, stream_mode=["updates"]
+            ):
                 for node, update in (event or {}).items():
                     if not isinstance(update, dict):
                         continue

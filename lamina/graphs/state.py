@@ -7,11 +7,10 @@ context instead (:mod:`lamina.graphs.context`).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
-from typing_extensions import NotRequired
 
 __all__ = ["AgentInput", "AgentOutput", "AgentState", "TraceEvent", "merge_trace"]
 

@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -39,6 +39,7 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, ValidationError
 
 from lamina.errors import ConfigError, InputError, ModelOutputError, ToolError
+from lamina.graphs.nodes import LayerNode
 from lamina.layers.context_text import render_memories, render_step_results
 from lamina.tools.decorator import tool_timeout
 
@@ -48,11 +49,10 @@ if TYPE_CHECKING:
     from lamina.graphs.context import AgentContext
     from lamina.graphs.state import AgentState
 
-__all__ = ["FAILURE_TEMPLATE", "ExecutionNode", "ToolCallRecord", "make_execution_node"]
+__all__ = ["FAILURE_TEMPLATE", "ToolCallRecord", "make_execution_node"]
 
 logger = logging.getLogger(__name__)
 
-ExecutionNode = Callable[["AgentState", "Runtime[AgentContext]"], dict[str, Any]]
 
 FAILURE_TEMPLATE = "Tool call failed: {what}.\nError: {error}\nFix: {fix}"
 """The one template every failed tool call is reported to the model with."""
@@ -74,7 +74,7 @@ def make_execution_node(
     max_retries: int = 2,
     tool_timeout: float = 30.0,
     max_output_chars: int = 4000,
-) -> ExecutionNode:
+) -> LayerNode:
     """Build the execution layer's node.
 
     Args:

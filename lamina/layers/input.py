@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lamina.errors import InputError
+from lamina.graphs.nodes import StateNode
 from lamina.graphs.state import AgentState
 
 __all__ = [
@@ -120,9 +121,7 @@ def to_messages(task: str | bytes | Sequence[AnyMessage | dict[str, Any]]) -> li
         ) from None
 
 
-def make_input_node(
-    *, max_chars: int = DEFAULT_MAX_CHARS
-) -> Callable[[AgentState], dict[str, Any]]:
+def make_input_node(*, max_chars: int = DEFAULT_MAX_CHARS) -> StateNode:
     """The input layer's node: validates the last user message and resets per-run fields."""
 
     def input_node(state: AgentState) -> dict[str, Any]:

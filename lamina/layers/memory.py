@@ -22,8 +22,9 @@ import json
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from lamina.graphs.nodes import LayerNode
 from lamina.memory_store.chroma_store import MemoryItem, MemoryKind
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_USER",
-    "MemoryNode",
     "extract_memories",
     "is_noise",
     "make_memory_node",
@@ -175,15 +175,7 @@ def worth_remembering(text: str) -> bool:
     return bool(extract_memories(text))
 
 
-class MemoryNode(Protocol):
-    """The memory nodes' signature (the parameter must be called `runtime` for LangGraph)."""
-
-    def __call__(self, state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-        """Read the state, use `runtime.context.memory`, return the partial state update."""
-        ...
-
-
-def make_memory_node(k: int = 3, min_score: float = 0.35) -> MemoryNode:
+def make_memory_node(k: int = 3, min_score: float = 0.35) -> LayerNode:
     """Build the memory layer's retrieval node.
 
     The node searches the memories of `state["user_id"]` (default user "default") for
@@ -230,7 +222,7 @@ def make_memory_node(k: int = 3, min_score: float = 0.35) -> MemoryNode:
     return memory_node
 
 
-def make_memory_writeback_node(*, episodes: bool = False) -> MemoryNode:
+def make_memory_writeback_node(*, episodes: bool = False) -> LayerNode:
     """Build the node that writes an exchange back to long-term memory after the answer.
 
     It stores the statements of the user's request that :func:`extract_memories` keeps, for

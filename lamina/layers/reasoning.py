@@ -24,12 +24,13 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from lamina.errors import ConfigError
 from lamina.graphs.context import AgentContext
+from lamina.graphs.nodes import LayerNode
 from lamina.graphs.state import AgentState, TraceEvent
 from lamina.layers.context_text import render_memories, render_step_results
 from lamina.layers.planning import (
@@ -45,17 +46,9 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langgraph.runtime import Runtime
 
-__all__ = ["RCResult", "ReasoningNode", "make_reasoning_node", "rc_solve"]
+__all__ = ["RCResult", "make_reasoning_node", "rc_solve"]
 
 logger = logging.getLogger(__name__)
-
-
-class ReasoningNode(Protocol):
-    """What :func:`make_reasoning_node` returns: a LangGraph node taking the runtime."""
-
-    def __call__(self, state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-        """One visit: a partial state update."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -275,7 +268,7 @@ def make_reasoning_node(
     max_steps: int = 8,
     max_plan_steps: int = 5,
     prompts: PromptSet | None = None,
-) -> ReasoningNode:
+) -> LayerNode:
     """The reasoning layer's node.
 
     Args:

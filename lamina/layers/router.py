@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from lamina.errors import ConfigError, InputError
+from lamina.graphs.nodes import LayerNode
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,7 +44,6 @@ __all__ = [
     "IntentRouter",
     "Route",
     "RouteDecision",
-    "RouterNode",
     "TextEncoder",
     "make_router_node",
 ]
@@ -627,19 +627,7 @@ def _earlier_user_turns(state: AgentState) -> list[str]:
     return texts[:-1]
 
 
-class RouterNode(Protocol):
-    """The router node's signature.
-
-    A protocol rather than a `Callable[...]` so that the parameter is called `runtime`: LangGraph
-    injects the runtime by that name, and `StateGraph.add_node` type-checks against it.
-    """
-
-    def __call__(self, state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-        """Route `state["task"]` and return the partial state update."""
-        ...
-
-
-def make_router_node() -> RouterNode:
+def make_router_node() -> LayerNode:
     """Build the router layer's graph node.
 
     The node reads `state["task"]` (set by the input layer) and the router in

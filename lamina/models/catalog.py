@@ -37,7 +37,7 @@ class ModelSpec(BaseModel):
     """A model lamina can load: a catalog entry or your own GGUF file.
 
     Examples:
-        >>> ModelSpec(name="my-model", path="/models/qwen2.5-0.5b-instruct-q4_k_m.gguf")  # doctest: +SKIP
+        >>> ModelSpec(name="my-model", path="/models/my-model-q4_k_m.gguf")  # doctest: +SKIP
     """
 
     model_config = ConfigDict(frozen=True)
@@ -127,7 +127,9 @@ def known_model_names(extra: dict[str, ModelSpec] | None = None) -> list[str]:
     return sorted({*CATALOG, *(extra or {})})
 
 
-def resolve_spec(name_or_spec: str | ModelSpec, extra: dict[str, ModelSpec] | None = None) -> ModelSpec:
+def resolve_spec(
+    name_or_spec: str | ModelSpec, extra: dict[str, ModelSpec] | None = None
+) -> ModelSpec:
     """Turn a name (catalog or `extra`), a `.gguf` path or a spec into a :class:`ModelSpec`.
 
     Raises:

@@ -26,7 +26,7 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable, RunnableLambda
-from pydantic import BaseModel, PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr
 
 from lamina.errors import ModelOutputError
 
@@ -65,8 +65,8 @@ class FakeChatModel(BaseChatModel):
     model_name: str = "fake"
     _index: int = PrivateAttr(default=0)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    calls: list[list[BaseMessage]] = []
-    bound_tools: list[str] = []
+    calls: list[list[BaseMessage]] = Field(default_factory=list)
+    bound_tools: list[str] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
@@ -124,7 +124,7 @@ class FakeChatModel(BaseChatModel):
         self.bound_tools = names
         return self
 
-    def with_structured_output(  # type: ignore[override]
+    def with_structured_output(
         self, schema: type[BaseModel] | dict[str, Any], **kwargs: Any
     ) -> Runnable[LanguageModelInput, Any]:
         def parse(value: LanguageModelInput) -> Any:

@@ -10,7 +10,9 @@ import lamina.models.pool as pool_module
 
 
 @pytest.fixture(autouse=True)
-def _no_real_models(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _no_real_models(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     monkeypatch.setattr(pool_module, "ALLOW_MODEL_LOADS", False)
     monkeypatch.setenv("LAMINA_HOME", str(tmp_path_factory.mktemp("lamina_home")))
     pool_module.reset_default_pool()
