@@ -17,7 +17,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "default_home", "get_settings"]
+__all__ = ["Settings", "default_home", "get_settings", "passive_openmp"]
 
 
 def default_home() -> Path:
@@ -70,3 +70,15 @@ class Settings(BaseSettings):
 def get_settings(**overrides: Any) -> Settings:
     """Read settings now (the environment may have changed since import)."""
     return Settings(**overrides)
+
+
+def passive_openmp() -> None:
+    """Make OpenMP worker threads (llama.cpp's, torch's) sleep instead of spin while they wait.
+
+    OpenMP's default busy-wait collapses throughput whenever another process, or the other
+    library in this one, wants the same cores: measured on 2 cores with one competing process,
+    SmolLM2 took 7.7 s for a 6-token prompt with spinning threads and 0.5 s for a 32-token
+    answer with passive ones. The variable is read when each library loads, so this runs before
+    the first import of llama_cpp or torch; a value the user set wins.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

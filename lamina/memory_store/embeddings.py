@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lamina.config import passive_openmp
 from lamina.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class Encoder:
                 if self._model is None:
                     os.environ.setdefault("HF_HUB_OFFLINE", "1")
                     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                    passive_openmp()
                     from sentence_transformers import SentenceTransformer
 
                     self._model = SentenceTransformer(
