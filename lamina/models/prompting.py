@@ -1,0 +1,373 @@
+"""Render LangChain messages into one prompt string for a llama.cpp model.
+
+Two layouts, chosen by the model spec's ``prompt_format``:
+
+* ``chat-template``: the GGUF's own Jinja chat template (``tokenizer.chat_template``), rendered
+  with the model's BOS/EOS tokens and ``add_generation_prompt=True``. The compiled template is
+  cached per template text, so rendering costs microseconds.
+* ``completion``: a plain layout for base models (system text, then ``User:``/``Assistant:``
+  lines ending with ``Assistant:``). A lone human message with no system message is passed
+  through as raw text, so plain text completion works.
+
+Tool calls and tool results render the same way in both layouts, and the same way the chat model
+asks for them (``Action: <tool>`` then the JSON arguments on the next line), so a model sees its
+own earlier calls in the form it would write them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal
+
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    FunctionMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+
+from lamina.errors import InputError, ModelError
+
+if TYPE_CHECKING:
+    from jinja2 import Template
+
+__all__ = [
+    "ACTION_PREFIX",
+    "FINAL_ANSWER",
+    "ChatTemplate",
+    "Prompt",
+    "PromptRenderer",
+    "format_tool_call",
+    "message_text",
+    "tools_instructions",
+]
+
+PromptFormat = Literal["chat-template", "completion"]
+
+ACTION_PREFIX = "Action:"
+"""What an assistant turn that picks a tool starts with; the choice follows after one space."""
+
+FINAL_ANSWER = "final_answer"
+"""The pseudo-tool a model picks to answer in plain text instead of calling a tool."""
+
+COMPLETION_STOPS: tuple[str, ...] = ("\nUser:", "\nTool result", "\nSystem:")
+"""Where a base model that continues the conversation on its own is cut off."""
+
+
+def message_text(message: BaseMessage) -> str:
+    """The text of a message; content blocks of type 'text' are joined.
+
+    Raises:
+        InputError: the message holds non-text content (images, audio), which these models
+            cannot read.
+    """
+    content = message.content
+    if isinstance(content, str):
+        return content
+    parts: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, dict) and block.get("type") == "text":
+            parts.append(str(block.get("text", "")))
+        else:
+            kind = block.get("type") if isinstance(block, dict) else type(block).__name__
+            raise InputError(
+                f"Expected text content in a {message.type} message, found a {kind!r} block. "
+                "Fix: send text only; lamina's llama.cpp models read text."
+            )
+    return "".join(parts)
+
+
+def format_tool_call(name: str, args: dict[str, Any]) -> str:
+    """How an assistant turn that calls `name` with `args` reads (the model writes the same)."""
+    return f"{ACTION_PREFIX} {name}\n{json.dumps(args, ensure_ascii=False)}"
+
+
+def tools_instructions(tools: Sequence[dict[str, Any]], *, allow_final_answer: bool) -> str:
+    """The system section that lists the tools (compact) and says how to call one.
+
+    Args:
+        tools: OpenAI-format tool dicts (``{"type": "function", "function": {...}}``).
+        allow_final_answer: whether the model may answer without a tool.
+    """
+    lines = ["You can use these tools:"]
+    names: list[str] = []
+    for tool in tools:
+        function = tool["function"]
+        params = function.get("parameters") or {}
+        args = json.dumps(params.get("properties", {}), ensure_ascii=False, separators=(",", ":"))
+        description = " ".join(str(function.get("description", "")).split())
+        lines.append(f"- {function['name']}: {description} Arguments: {args}")
+        names.append(function["name"])
+    if allow_final_answer:
+        lines.append(f"- {FINAL_ANSWER}: Answer the user directly, without a tool.")
+        names.append(FINAL_ANSWER)
+    # Small models pick far better when the allowed names are spelled out once more at the end.
+    choices = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    lines.append(
+        f'Answer with "{ACTION_PREFIX}" and the name of one tool: {choices}. Then write the '
+        "tool's arguments as JSON on the next line."
+    )
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered prompt.
+
+    Attributes:
+        text: the prompt text.
+        stop: stop sequences the layout needs (a base model would go on writing the next turn).
+        raw: the text is a user's raw completion prompt, not a conversation.
+    """
+
+    text: str
+    stop: tuple[str, ...] = ()
+    raw: bool = False
+
+
+class _TemplateRenderError(Exception):
+    pass
+
+
+@lru_cache(maxsize=32)
+def _compile(source: str) -> Template:
+    import jinja2
+    import jinja2.ext
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.BaseLoader(),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=[jinja2.ext.loopcontrols],
+    )
+
+    def tojson(
+        value: Any,
+        ensure_ascii: bool = False,
+        indent: int | None = None,
+        separators: tuple[str, str] | None = None,
+        sort_keys: bool = False,
+    ) -> str:
+        # Match Transformers' chat-template rendering (no HTML escaping, unicode kept).
+        return json.dumps(
+            value,
+            ensure_ascii=ensure_ascii,
+            indent=indent,
+            separators=separators,
+            sort_keys=sort_keys,
+        )
+
+    env.filters["tojson"] = tojson
+    try:
+        return env.from_string(source)
+    except jinja2.TemplateError as exc:
+        raise ModelError(
+            f"The model's chat template does not compile ({exc}). Fix: use a GGUF with a valid "
+            "tokenizer.chat_template, or a ModelSpec with prompt_format='completion'."
+        ) from exc
+
+
+def _raise_exception(message: str) -> None:
+    raise _TemplateRenderError(message)
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    """A model's Jinja chat template with its special tokens.
+
+    Attributes:
+        source: the Jinja template text.
+        bos_token: the model's beginning-of-sequence token text.
+        eos_token: the model's end-of-sequence token text.
+    """
+
+    source: str
+    bos_token: str = ""
+    eos_token: str = ""
+    _supports_tool_role: list[bool] = field(default_factory=list, compare=False, repr=False)
+
+    @classmethod
+    def from_llama(cls, llama: Any, model_name: str) -> ChatTemplate:
+        """Read the template and special tokens from a loaded ``llama_cpp.Llama``.
+
+        Raises:
+            ModelError: the GGUF has no chat template.
+        """
+        source = llama.metadata.get("tokenizer.chat_template")
+        if not source:
+            raise ModelError(
+                f"Model {model_name!r} has no tokenizer.chat_template in its GGUF metadata, "
+                "but its spec says prompt_format='chat-template'. Fix: use "
+                "ModelSpec(..., prompt_format='completion') for this model."
+            )
+        return _template(
+            source, _token_text(llama, llama.token_bos()), _token_text(llama, llama.token_eos())
+        )
+
+    def render(self, messages: list[dict[str, str]], *, add_generation_prompt: bool = True) -> str:
+        """Render role/content dicts with the template.
+
+        Raises:
+            InputError: the template refuses the conversation (e.g. roles out of order).
+        """
+        import jinja2
+
+        try:
+            return _compile(self.source).render(
+                messages=messages,
+                bos_token=self.bos_token,
+                eos_token=self.eos_token,
+                add_generation_prompt=add_generation_prompt,
+                raise_exception=_raise_exception,
+            )
+        except (_TemplateRenderError, jinja2.TemplateError) as exc:
+            roles = [m["role"] for m in messages]
+            raise InputError(
+                f"The model's chat template refused the conversation ({exc}); roles in order: "
+                f"{roles}. Fix: alternate user and assistant turns after one system message."
+            ) from exc
+
+    @property
+    def supports_tool_role(self) -> bool:
+        """Whether the template renders a 'tool' role message (checked once, by rendering)."""
+        if not self._supports_tool_role:
+            probe = "lamina-tool-probe-8d1f"
+            try:
+                text = self.render(
+                    [
+                        {"role": "user", "content": "hi"},
+                        {"role": "assistant", "content": "ok"},
+                        {"role": "tool", "content": probe},
+                    ]
+                )
+                self._supports_tool_role.append(probe in text)
+            except InputError:
+                self._supports_tool_role.append(False)
+        return self._supports_tool_role[0]
+
+
+@lru_cache(maxsize=32)
+def _template(source: str, bos: str, eos: str) -> ChatTemplate:
+    return ChatTemplate(source=source, bos_token=bos, eos_token=eos)
+
+
+def _token_text(llama: Any, token: int) -> str:
+    if token < 0:
+        return ""
+    return str(llama._model.token_get_text(token))
+
+
+class PromptRenderer:
+    """Renders LangChain messages for one model.
+
+    Args:
+        prompt_format: ``'chat-template'`` or ``'completion'``.
+        template: the model's chat template (required for ``'chat-template'``).
+    """
+
+    def __init__(self, prompt_format: PromptFormat, template: ChatTemplate | None = None) -> None:
+        if prompt_format == "chat-template" and template is None:
+            raise ModelError(
+                "prompt_format 'chat-template' needs the model's chat template, found none. "
+                "Fix: build the renderer with ChatTemplate.from_llama(llama, name)."
+            )
+        self.prompt_format = prompt_format
+        self.template = template
+
+    def render(self, messages: Sequence[BaseMessage], *, instructions: str | None = None) -> Prompt:
+        """Render `messages`, with `instructions` appended to the system text.
+
+        Raises:
+            InputError: no messages, or content the model cannot read.
+        """
+        if not messages:
+            raise InputError(
+                "Expected at least one message, found none. Fix: pass a question or a list of "
+                "messages."
+            )
+        if self.prompt_format == "completion":
+            return self._render_completion(messages, instructions)
+        template = self.template
+        if template is None:  # guarded in __init__; keeps the type checker informed
+            raise ModelError("chat-template renderer without a template")
+        turns = _to_turns(messages, instructions, tool_role=template.supports_tool_role)
+        return Prompt(template.render(turns))
+
+    def _render_completion(
+        self, messages: Sequence[BaseMessage], instructions: str | None
+    ) -> Prompt:
+        if len(messages) == 1 and isinstance(messages[0], HumanMessage) and not instructions:
+            return Prompt(message_text(messages[0]), raw=True)
+        lines: list[str] = []
+        for turn in _to_turns(messages, instructions, tool_role=True):
+            role, content = turn["role"], turn["content"]
+            if role == "system":
+                lines.append(content + "\n")
+            elif role == "assistant":
+                lines.append(f"Assistant: {content}")
+            elif role == "tool":
+                lines.append(f"Tool result: {content}")
+            else:
+                lines.append(f"User: {content}")
+        lines.append("Assistant:")
+        return Prompt("\n".join(lines), stop=COMPLETION_STOPS)
+
+
+def _to_turns(
+    messages: Sequence[BaseMessage], instructions: str | None, *, tool_role: bool
+) -> list[dict[str, str]]:
+    """Role/content dicts: system texts merged first, tool calls and results as text."""
+    system: list[str] = []
+    turns: list[dict[str, str]] = []
+    call_names: dict[str, str] = {}
+    for message in messages:
+        if isinstance(message, SystemMessage):
+            system.append(message_text(message))
+            continue
+        role, content = _turn(message, call_names, tool_role)
+        if turns and turns[-1]["role"] == role and role == "user":
+            # Templates that demand alternating roles refuse two user turns in a row.
+            turns[-1]["content"] += "\n\n" + content
+        else:
+            turns.append({"role": role, "content": content})
+    if instructions:
+        system.append(instructions)
+    if system:
+        turns.insert(0, {"role": "system", "content": "\n\n".join(system)})
+    return turns
+
+
+def _turn(message: BaseMessage, call_names: dict[str, str], tool_role: bool) -> tuple[str, str]:
+    if isinstance(message, HumanMessage):
+        return "user", message_text(message)
+    if isinstance(message, AIMessage):
+        parts = [message_text(message)] if message.content else []
+        for call in message.tool_calls:
+            if call.get("id"):
+                call_names[str(call["id"])] = call["name"]
+            parts.append(format_tool_call(call["name"], call["args"]))
+        return "assistant", "\n".join(parts)
+    if isinstance(message, ToolMessage | FunctionMessage):
+        name = getattr(message, "name", None)
+        if not name and isinstance(message, ToolMessage):
+            name = call_names.get(message.tool_call_id)
+        label = f"({name}) " if name else ""
+        text = message_text(message)
+        if tool_role:
+            return "tool", f"{label}{text}"
+        return "user", f"Tool result {label}{text}".replace("  ", " ")
+    if isinstance(message, ChatMessage):
+        return message.role, message_text(message)
+    raise InputError(
+        f"Expected system, human, AI or tool messages, found a {type(message).__name__}. "
+        "Fix: convert it to one of langchain_core.messages' standard types."
+    )
