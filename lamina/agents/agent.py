@@ -158,8 +158,9 @@ class Agent:
         )
         if graph is not None and graph_options:
             raise ConfigError(
-                f"Expected either graph=... or graph options, found both ({sorted(graph_options)}). "
-                "Fix: pass these options to build_agent_graph(...) when you build your graph."
+                "Expected either graph=... or graph options, found both "
+                f"({sorted(graph_options)}). Fix: pass these options to build_agent_graph(...) "
+                "when you build your graph."
             )
         summariser = graph_options.pop("summariser_model", None)
         if summariser is not None and summariser not in known:

@@ -49,7 +49,7 @@ def build_agent_graph(
     max_input_chars: int | None = None,
     memory_k: int = 3,
     memory_min_score: float = 0.35,
-    rc_iterations: int = 2,
+    rc_iterations: int = 1,
     summariser_model: str | None = None,
     max_tool_calls: int = 4,
     max_retries: int = 2,
@@ -62,7 +62,9 @@ def build_agent_graph(
         max_input_chars: the input layer's size limit (default 32,000).
         memory_k: memories retrieved per run.
         memory_min_score: similarity below which a memory is not retrieved.
-        rc_iterations: Reasoning Cache iterations per reasoning step.
+        rc_iterations: Reasoning Cache attempts per reasoning step. The default, 1, is one
+            attempt: with the 135M/270M default models a refinement made answers worse in our
+            checks (it drifts from a correct first answer). Raise it for larger models.
         summariser_model: model that writes the RC summaries (default: the solver).
         max_tool_calls: tool calls per execution step.
         max_retries: failed tool calls fed back to the model before a step gives up.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["render_memories", "render_step_results"]
+__all__ = ["render_memories", "render_step_results", "resolve_references"]
 
 
 def render_memories(memories: Sequence[Mapping[str, Any]]) -> str:
@@ -30,3 +31,26 @@ def render_step_results(results: Sequence[Mapping[str, Any]]) -> str:
     for r in results:
         lines.append(f"- Step {int(r['index']) + 1} ({r['instruction']}): {r['result']}")
     return "\n".join(lines)
+
+
+_REFERENCE = re.compile(
+    r"\b(?:that|the|this|the previous|the last|the above|your) "
+    r"(?:result|number|value|answer|total)\b",
+    re.IGNORECASE,
+)
+_SHORT_VALUE = 40
+
+
+def resolve_references(instruction: str, results: Sequence[Mapping[str, Any]]) -> str:
+    """Write the previous step's value into a step that refers to it ("add 15 to that result").
+
+    Small models rarely carry a value from one step to the next on their own; a step whose
+    instruction names the value itself is one they execute correctly. Only a short value (a
+    number, a name) is written in; a long one stays a reference.
+    """
+    if not results:
+        return instruction
+    value = str(results[-1].get("result", "")).strip()
+    if not value or len(value) > _SHORT_VALUE or "\n" in value:
+        return instruction
+    return _REFERENCE.sub(lambda _: value, instruction)

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ValidationError
 
 from lamina.errors import ConfigError, InputError, ModelOutputError, ToolError
 from lamina.graphs.nodes import LayerNode
-from lamina.layers.context_text import render_memories, render_step_results
+from lamina.layers.context_text import render_memories, render_step_results, resolve_references
 from lamina.tools.decorator import tool_timeout
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ _SYSTEM_PROMPT = (
 def make_execution_node(
     *,
     max_tool_calls: int = 4,
+    max_tool_calls_per_plan_step: int = 1,
     max_retries: int = 2,
     tool_timeout: float = 30.0,
     max_output_chars: int = 4000,
@@ -80,6 +81,8 @@ def make_execution_node(
     Args:
         max_tool_calls: Successful tool calls allowed per step; reaching it ends the step with
             the last tool result.
+        max_tool_calls_per_plan_step: the same bound for a step of a plan of several steps,
+            where each step is meant to be one action.
         max_retries: Failed tool calls tolerated per step; one more failure ends the step.
         tool_timeout: Seconds a tool may run, unless it sets its own (`@tool(timeout=...)`).
             A synchronous tool cannot be killed: after its timeout it is abandoned in a daemon
@@ -93,13 +96,20 @@ def make_execution_node(
         ConfigError: A limit is out of range.
     """
     _check_int("max_tool_calls", max_tool_calls, 1)
+    _check_int("max_tool_calls_per_plan_step", max_tool_calls_per_plan_step, 1)
     _check_int("max_retries", max_retries, 0)
     _check_int("max_output_chars", max_output_chars, 100)
     if isinstance(tool_timeout, bool) or not isinstance(tool_timeout, int | float):
         raise ConfigError(f"tool_timeout must be a number of seconds, found {tool_timeout!r}.")
     if not tool_timeout > 0:
         raise ConfigError(f"tool_timeout must be > 0 seconds, found {tool_timeout!r}.")
-    limits = _Limits(max_tool_calls, max_retries, float(tool_timeout), max_output_chars)
+    limits = _Limits(
+        max_tool_calls,
+        max_retries,
+        float(tool_timeout),
+        max_output_chars,
+        max_tool_calls_per_plan_step,
+    )
 
     def execution(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
         return _StepRun(state, runtime.context, limits).run()
@@ -118,6 +128,7 @@ class _Limits:
     max_retries: int
     tool_timeout: float
     max_output_chars: int
+    max_tool_calls_per_plan_step: int
 
 
 @dataclass(frozen=True)
@@ -338,7 +349,7 @@ class _StepRun:
             self.last_success = text
             messages.append(ToolMessage(text, tool_call_id=call_id, name=name))
             successes = sum(1 for r in self.records if r.error is None and not r.repeated)
-            if successes >= self.limits.max_tool_calls:
+            if successes >= self._call_limit():
                 return "max_tool_calls"
         return None
 
@@ -464,19 +475,29 @@ class _StepRun:
             summary = (t.description or "").strip().splitlines()
             parts.append(f"- {t.name}: {summary[0]}" if summary else f"- {t.name}")
         text = "\n".join(parts)
-        for block in (
-            render_memories(self.state.get("memories", [])),
-            render_step_results(self.state.get("step_results", [])),
-        ):
-            if block:
-                text += "\n\n" + block
-        return text
+        memories = render_memories(self.state.get("memories", []))
+        return f"{text}\n\n{memories}" if memories else text
+
+    def _call_limit(self) -> int:
+        """Successful calls allowed in this step.
+
+        A step of a plan of several steps is one action by construction (the reasoning layer
+        split the task that way), so it ends after `max_tool_calls_per_plan_step` calls: small
+        models otherwise keep calling tools on numbers of their own invention.
+        """
+        if len(self.state.get("plan") or []) > 1:
+            return min(self.limits.max_tool_calls, self.limits.max_tool_calls_per_plan_step)
+        return self.limits.max_tool_calls
 
     def _step_prompt(self, instruction: str) -> str:
-        task = self.state.get("task", "")
-        if self.state.get("plan") and task and task.strip() != instruction.strip():
-            return f"Task: {task}\nYour step: {instruction}"
-        return instruction
+        # The step alone, with the results it may build on, and not the whole task: given the
+        # whole task, small models redo all of it in the first step.
+        earlier = self.state.get("step_results", [])
+        resolved = resolve_references(instruction, earlier)
+        if resolved != instruction:
+            return resolved  # the value it needs is written in; the rest would only distract
+        results = render_step_results(earlier)
+        return f"{results}\n\n{instruction}" if results else instruction
 
     def _count_tokens(self, reply: AIMessage) -> None:
         usage = reply.usage_metadata

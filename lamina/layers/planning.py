@@ -444,17 +444,24 @@ def _example_instructions(prompts: PromptSet) -> frozenset[str]:
     )
 
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
 def _usable_steps(
     data: Mapping[str, Any], task: str, copied: frozenset[str]
 ) -> list[tuple[str, bool]]:
-    """Non-empty steps, without steps copied verbatim from the few-shot example.
+    """Non-empty, grounded steps: not copied from the few-shot example, not several steps in
+    one, and with no number the task does not hold.
 
-    Small models often repeat the example's steps; such a step belongs to another task.
+    Small models often repeat the example's steps, copy the whole task into the first step, or
+    invent operands ("Add 15 to 12" for "add 15 to that result"); such a step would be executed
+    faithfully and give a wrong result, so it does not count.
     """
     steps = data.get("steps")
     if not isinstance(steps, list):
         return []
     usable: list[tuple[str, bool]] = []
+    task_numbers = set(_NUMBER.findall(task))
     for item in steps:
         if not isinstance(item, Mapping):
             continue
@@ -462,6 +469,10 @@ def _usable_steps(
         if not instruction:
             continue
         if instruction.lower() in copied and instruction.lower() not in task.lower():
+            continue
+        if len(split_task(instruction)) > 1:
+            continue
+        if not set(_NUMBER.findall(instruction)) <= task_numbers:
             continue
         usable.append((instruction, bool(item.get("needs_tool", False))))
     return usable
@@ -514,10 +525,10 @@ def make_plan(
     elif len(usable) < 2:
         note = (
             f"the model's plan had {len(usable)} usable step(s) (not empty, not copied from "
-            "the example); expected at least 2"
+            "the example, one action each, no invented numbers); expected at least 2"
         )
     if note:
-        logger.warning("plan for %r: %s; using the deterministic split", task[:60], note)
+        logger.info("plan for %r: %s; using the deterministic split", task[:60], note)
         steps = tuple(
             PlanStep(i, text, step_needs_tool(text, tools)) for i, text in enumerate(split)
         )

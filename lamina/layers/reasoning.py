@@ -21,7 +21,9 @@ returns without an `answer`); any other step is reasoned here. When every step i
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -64,6 +66,7 @@ class RCResult:
         misses: calls computed by a model.
         tokens: tokens spent on misses.
         saved_tokens: tokens the hits did not spend again.
+        stopped: why the loop ended before N attempts (a degenerate summary or attempt), or None.
     """
 
     attempt: str
@@ -74,6 +77,7 @@ class RCResult:
     misses: int
     tokens: int
     saved_tokens: int
+    stopped: str | None = None
 
     @property
     def cached(self) -> bool:
@@ -156,40 +160,53 @@ def rc_solve(
     p = prompts or load_prompts()
     tally = _Tally()
     bounded_summariser = _bounded(summariser, int(p.get("summarise", "max_tokens")))
+    if is_completion_model(bounded_summariser):
+        bounded_summariser = with_stop(
+            bounded_summariser, list(p.get("summarise_completion", "stop"))
+        )
     system = SystemMessage(p.render("solve", "system"))
     summary: str | None = None
     summaries: list[str] = []
     attempt = ""
+    stopped: str | None = None
+    iterations = 0
+    solve_completion = is_completion_model(solver)
+    if solve_completion:
+        solver = with_stop(solver, list(p.get("solve_completion", "stop")))
     for i in range(n):
-        if summary is None:
-            user = p.render("solve", "first", problem=problem)
+        # the earlier attempt is dropped: only its summary is carried forward
+        key = "first" if summary is None else "refine"
+        if solve_completion:
+            text = p.render("solve_completion", key, problem=problem, summary=summary or "")
+            solve_messages: list[BaseMessage] = [HumanMessage(text)]
         else:
-            # the earlier attempt is dropped: only its summary is carried forward
-            user = p.render("solve", "refine", problem=problem, summary=summary)
-        attempt, _ = _call(
-            cache, solver, [system, HumanMessage(user)], p.template_version("solve"), tally
-        )
+            text = p.render("solve", key, problem=problem, summary=summary or "")
+            solve_messages = [system, HumanMessage(text)]
+        new_attempt, _ = _call(cache, solver, solve_messages, p.template_version("solve"), tally)
+        iterations += 1
+        if attempt and degenerate(new_attempt):
+            # Small models sometimes answer a refine prompt by echoing its scaffolding; a
+            # refinement must not make the answer worse, so the earlier attempt stands.
+            stopped = "the refined attempt was degenerate; kept the earlier attempt"
+            break
+        attempt = new_attempt
         if i == n - 1:
             break
-        summary_messages: list[BaseMessage] = [
-            SystemMessage(p.render("summarise", "system")),
-            HumanMessage(
-                p.render(
-                    "summarise",
-                    "user",
-                    problem=problem,
-                    summary=summary or p.render("summarise", "no_summary"),
-                    attempt=attempt,
-                )
-            ),
-        ]
-        summary, _ = _call(
+        summary_messages = _summary_messages(problem, summary, attempt, bounded_summariser, p)
+        new_summary, _ = _call(
             cache, bounded_summariser, summary_messages, p.template_version("summarise"), tally
         )
+        if degenerate(new_summary):
+            stopped = "the summary was degenerate; stopped refining"
+            break
+        summary = new_summary
         summaries.append(summary)
+    if stopped:
+        logger.info("Reasoning Cache loop: %s", stopped)
     return RCResult(
         attempt=attempt,
-        iterations=n,
+        iterations=iterations,
+        stopped=stopped,
         summaries=tuple(summaries),
         calls=tally.hits + tally.misses,
         hits=tally.hits,
@@ -197,6 +214,51 @@ def rc_solve(
         tokens=tally.tokens,
         saved_tokens=tally.saved_tokens,
     )
+
+
+def is_completion_model(model: BaseChatModel) -> bool:
+    """True for a base model that continues text (lamina's `prompt_format == "completion"`)."""
+    return getattr(model, "prompt_format", "chat-template") == "completion"
+
+
+def with_stop(model: BaseChatModel, stop: list[str]) -> BaseChatModel:
+    """`model` with extra stop sequences (when it has a `stop` field; else unchanged)."""
+    if "stop" not in type(model).model_fields:
+        return model
+    return model.model_copy(update={"stop": [*(getattr(model, "stop", None) or []), *stop]})
+
+
+def _summary_messages(
+    problem: str, summary: str | None, attempt: str, summariser: BaseChatModel, p: PromptSet
+) -> list[BaseMessage]:
+    if is_completion_model(summariser):
+        text = p.render("summarise_completion", "user", problem=problem, attempt=attempt)
+        return [HumanMessage(text)]
+    if summary is None:
+        user = p.render("summarise", "user_first", problem=problem, attempt=attempt)
+    else:
+        user = p.render("summarise", "user", problem=problem, summary=summary, attempt=attempt)
+    return [SystemMessage(p.render("summarise", "system")), HumanMessage(user)]
+
+
+_SCAFFOLD = re.compile(
+    r"(my (latest|earlier) (attempt|summary)|the (new|original) summary|summary of my earlier)",
+    re.IGNORECASE,
+)
+
+
+def degenerate(text: str) -> bool:
+    """True for output no refinement should keep: empty, echoing the prompt, or looping.
+
+    A loop is a line (of some substance) repeated three times or more.
+    """
+    stripped = text.strip()
+    if not stripped or stripped.lower() in {"(none)", "none"}:
+        return True
+    if len(_SCAFFOLD.findall(stripped)) >= 2:
+        return True
+    lines = [line.strip().lower() for line in stripped.splitlines() if len(line.strip()) > 3]
+    return any(count >= 3 for count in Counter(lines).values())
 
 
 def _task_of(state: AgentState) -> str:
@@ -369,6 +431,10 @@ def make_reasoning_node(
                         "cached": rc.cached,
                         "iterations": rc.iterations,
                         "calls": rc.calls,
+                        "summariser_model": (
+                            (summariser_model or model_name) if rc.iterations > 1 else None
+                        ),
+                        **({"rc_stopped": rc.stopped} if rc.stopped else {}),
                     }
                 )
                 step_index += 1
@@ -417,6 +483,16 @@ def _final_answer(
             data["answer_note"] = "the only step's result was empty"
             return p.render("answer", "empty")
         return answer
+    if results and all(r.get("tool_calls") and r.get("status") != "failed" for r in results):
+        # Every result came from a tool: the exact values are the answer. A small model asked to
+        # restate them would garble numbers, so the synthesis is a template here.
+        data["synthesis"] = {"cached": False, "source": "tool results"}
+        return p.render(
+            "synthesise",
+            "from_tools",
+            results=render_step_results(results),
+            last=str(results[-1]["result"]).strip(),
+        )
     messages: list[BaseMessage] = [
         SystemMessage(p.render("synthesise", "system")),
         HumanMessage(
@@ -426,7 +502,7 @@ def _final_answer(
     bounded = _bounded(model, int(p.get("synthesise", "max_tokens")))
     text, hit = _call(cache, bounded, messages, p.template_version("synthesise"), tally)
     data["synthesis"] = {"cached": hit}
-    if not text:
-        data["answer_note"] = "the synthesis was empty; answered with the step results"
+    if degenerate(text):
+        data["answer_note"] = "the synthesis was empty or degenerate; answered with the results"
         return render_step_results(results)
     return text

@@ -204,13 +204,25 @@ def _schema_text_to_gbnf(schema_text: str) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     try:
-        return str(json_schema_to_gbnf(schema_text))
+        grammar = str(json_schema_to_gbnf(schema_text))
     except (AssertionError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(
             f"llama.cpp cannot turn this JSON schema into a grammar ({type(exc).__name__}: "
             f"{exc}); schema: {schema_text[:300]}. Fix: use plain types (object, array, string, "
             "number, integer, boolean, enum) in the schema."
         ) from exc
+    return _strict_json_chars(grammar)
+
+
+# llama-cpp-python's converter lets a JSON string hold raw control characters (a newline, say),
+# which no JSON parser accepts: small models then write arguments that cannot be parsed.
+_LOOSE_CHAR = r'char ::= [^"\\] |'
+_STRICT_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
+
+
+def _strict_json_chars(grammar: str) -> str:
+    """Forbid raw control characters inside JSON strings, as JSON itself does."""
+    return grammar.replace(_LOOSE_CHAR, _STRICT_CHAR)
 
 
 _RULE_DEF = re.compile(r"^([a-zA-Z0-9-]+)\s*::=", re.MULTILINE)

@@ -97,6 +97,12 @@ class LlamaChatModel(BaseChatModel):
 
     _renderer: PromptRenderer | None = PrivateAttr(default=None)
 
+    @property
+    def prompt_format(self) -> str:
+        """'chat-template' (an instruct model) or 'completion' (a base model: prompts that a
+        text continues read better than instructions)."""
+        return self.pool.spec(self.model_name).prompt_format
+
     # -- LangChain plumbing ----------------------------------------------------------------
     @property
     def _llm_type(self) -> str:

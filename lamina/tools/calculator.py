@@ -105,6 +105,10 @@ _GROUPED = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])")
 _CALL = re.compile(r"[A-Za-z_]\w*\s*\(")
 
 
+# an "=" that is not a keyword argument (`round(x, ndigits=1)`) nor a comparison
+_RESULT_SIGN = re.compile(r"(?<![A-Za-z_=!<>])=(?!=)")
+
+
 def normalise_expression(expression: str) -> str:
     """Rewrite the informal forms listed in the module docstring into Python arithmetic.
 
@@ -117,6 +121,9 @@ def normalise_expression(expression: str) -> str:
     text = expression.strip()
     text = _LEADING_PHRASE.sub("", text)
     text = text.rstrip(" \t\n=?.")
+    # "6 * 9 = 54" or "a / b = a / b = ...": small models add their own (often wrong) result or
+    # repeat themselves; the expression is what stands before the first "=".
+    text = _RESULT_SIGN.split(text, maxsplit=1)[0].strip()
     for old, new in (
         ("×", "*"),
         ("·", "*"),
@@ -292,7 +299,8 @@ def _call(node: ast.Call) -> Number:
 
 @tool
 def calculator(
-    expression: Annotated[str, "The arithmetic to compute, for example '12 * 7' or '(3 + 4) / 2'."],
+    # No example values in the description: small models copy them instead of the task's numbers.
+    expression: Annotated[str, "The arithmetic expression, with the numbers from the request."],
 ) -> str:
     """Compute an arithmetic expression and return the number. Use it for any arithmetic."""
     return format_number(evaluate(expression))

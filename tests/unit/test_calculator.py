@@ -138,3 +138,9 @@ def test_default_tools() -> None:
     assert [t.name for t in tools] == ["calculator"]
     tools.append(calculator)
     assert len(default_tools()) == 1  # a fresh list each time
+
+
+def test_text_after_an_equals_sign_is_ignored():
+    # small models append their own result ("6 * 9 = 54") or repeat themselves
+    assert evaluate("6 * 9 = 54") == 54
+    assert evaluate("{144} / 12 = {144} / 12 = {144}") == 12

@@ -148,8 +148,10 @@ def test_plan_step_memories_and_earlier_results_reach_the_prompt() -> None:
     assert update["step_results"][1]["result"] == "2400"
     system, human = fake.calls[0][:2]
     assert "The user lives in Lyon." in str(system.content)
-    assert "Step 1 (Find the population): 1200" in str(system.content)
-    assert str(human.content) == "Task: Double the population of Lyon\nYour step: Double it"
+    # the step sees the results it builds on, next to its own instruction (not the whole task)
+    assert "Step 1 (Find the population): 1200" in str(human.content)
+    assert str(human.content).endswith("\n\nDouble it")
+    assert "Double the population of Lyon" not in str(human.content)
 
 
 def test_without_task_the_last_human_message_is_the_step() -> None:

@@ -1,0 +1,107 @@
+"""Guards that keep small models from making a run worse: degenerate refinements, invented
+extra tool calls inside a plan step, and restated tool results."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from lamina.graphs.context import AgentContext, StaticModels
+from lamina.layers.execution import make_execution_node
+from lamina.layers.reasoning import degenerate, make_reasoning_node, rc_solve
+from lamina.models.testing import FakeChatModel, ToolCallScript
+from lamina.tools.calculator import calculator
+
+
+def test_degenerate_detects_echoes_and_loops():
+    assert degenerate("")
+    assert degenerate("(none)")
+    assert degenerate("My latest attempt: x\nMy earlier summary: y")
+    assert degenerate("The answer is 4.\nThe answer is 4.\nThe answer is 4.")
+    assert not degenerate("I found that 2 + 2 is 4, so the answer is 4.")
+
+
+def test_degenerate_summary_stops_refining_and_keeps_the_attempt():
+    fake = FakeChatModel(responses=["Four.", "(none)\n(none)\n(none)"])
+    result = rc_solve("What is 2 + 2?", fake, fake, 3, None)
+    assert result.attempt == "Four."
+    assert result.iterations == 1
+    assert result.stopped is not None and "summary" in result.stopped
+    assert fake.remaining == 0
+
+
+def test_degenerate_refinement_keeps_the_earlier_attempt():
+    loop = "My latest attempt:\nMy earlier summary:\nMy latest attempt:"
+    fake = FakeChatModel(responses=["Four.", "I answered four.", loop])
+    result = rc_solve("What is 2 + 2?", fake, fake, 2, None)
+    assert result.attempt == "Four."
+    assert result.stopped is not None and "attempt" in result.stopped
+
+
+def _runtime(fake: FakeChatModel) -> SimpleNamespace:
+    context = AgentContext(
+        models=StaticModels({"fake": fake}), default_model="fake", tools={"calculator": calculator}
+    )
+    return SimpleNamespace(context=context)
+
+
+def test_a_plan_step_ends_after_one_successful_call():
+    fake = FakeChatModel(
+        responses=[
+            ToolCallScript("calculator", {"expression": "12 * 7"}),
+            ToolCallScript("calculator", {"expression": "84 + 99"}),  # never requested
+        ]
+    )
+    state = {
+        "task": "First compute 12 times 7, then add 15.",
+        "model": "fake",
+        "plan": [
+            {"index": 0, "instruction": "Compute 12 times 7", "needs_tool": True},
+            {"index": 1, "instruction": "Add 15 to the result", "needs_tool": True},
+        ],
+        "step_index": 0,
+        "step_results": [],
+        "steps_taken": 0,
+    }
+    update = make_execution_node()(state, _runtime(fake))
+    assert update["step_results"][0]["result"] == "84"
+    assert len(update["step_results"][0]["tool_calls"]) == 1
+    assert fake.remaining == 1
+
+
+def test_tool_only_plans_answer_with_the_exact_values():
+    fake = FakeChatModel(responses=[])  # no synthesis call may happen
+    plan = [
+        {"index": 0, "instruction": "Compute 12 times 7", "needs_tool": True},
+        {"index": 1, "instruction": "Add 15 to the result", "needs_tool": True},
+    ]
+    results = [
+        {
+            "index": 0,
+            "instruction": plan[0]["instruction"],
+            "result": "84",
+            "model": "fake",
+            "cached": False,
+            "tool_calls": [{"name": "calculator"}],
+            "status": "ok",
+        },
+        {
+            "index": 1,
+            "instruction": plan[1]["instruction"],
+            "result": "99",
+            "model": "fake",
+            "cached": False,
+            "tool_calls": [{"name": "calculator"}],
+            "status": "ok",
+        },
+    ]
+    state = {
+        "task": "First compute 12 times 7, then add 15.",
+        "model": "fake",
+        "plan": plan,
+        "step_index": 2,
+        "step_results": results,
+        "steps_taken": 2,
+    }
+    update = make_reasoning_node()(state, _runtime(fake))
+    assert update["answer"].endswith("Answer: 99")
+    assert "84" in update["answer"]
