@@ -16,8 +16,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see lamina.config.passive_openmp
 
-from lamina.config import get_settings  # noqa: E402
-from lamina.models.pool import ModelPool  # noqa: E402
+from lamina.config import get_settings
+from lamina.models.pool import ModelPool
 
 N_THREADS = 2
 SEED = 0

@@ -56,7 +56,9 @@ def test_input_node_resets_per_run_fields_and_keeps_user():
     )
     assert update["task"] == "second"
     assert update["user_id"] == "ada"
-    assert update["plan"] == [] and update["step_results"] == [] and update["answer"] == ""
+    assert update["plan"] == []
+    assert update["step_results"] == []
+    assert update["answer"] == ""
     assert update["trace"][0]["layer"] == "input"
 
 

@@ -302,7 +302,14 @@ def test_single_step_task_without_tools(cache: StepCache) -> None:
     assert data["plan_source"] == "single"
     assert (data["cache_hits"], data["cache_misses"]) == (0, 3)
     assert data["steps"] == [
-        {"index": 0, "model": "fake", "cached": False, "iterations": 2, "calls": 3, "summariser_model": "fake"}
+        {
+            "index": 0,
+            "model": "fake",
+            "cached": False,
+            "iterations": 2,
+            "calls": 3,
+            "summariser_model": "fake",
+        }
     ]
     assert data["tokens"] == 6
 

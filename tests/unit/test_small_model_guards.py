@@ -25,7 +25,8 @@ def test_degenerate_summary_stops_refining_and_keeps_the_attempt():
     result = rc_solve("What is 2 + 2?", fake, fake, 3, None)
     assert result.attempt == "Four."
     assert result.iterations == 1
-    assert result.stopped is not None and "summary" in result.stopped
+    assert result.stopped is not None
+    assert "summary" in result.stopped
     assert fake.remaining == 0
 
 
@@ -34,7 +35,8 @@ def test_degenerate_refinement_keeps_the_earlier_attempt():
     fake = FakeChatModel(responses=["Four.", "I answered four.", loop])
     result = rc_solve("What is 2 + 2?", fake, fake, 2, None)
     assert result.attempt == "Four."
-    assert result.stopped is not None and "attempt" in result.stopped
+    assert result.stopped is not None
+    assert "attempt" in result.stopped
 
 
 def _runtime(fake: FakeChatModel) -> SimpleNamespace:
