@@ -20,9 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-TASK_1 = (
-    "My bike lock costs 15 dollars. First compute 12 times 7, then compute that result plus 15."
-)
+TASK_1 = "My bike lock costs 15 dollars. First compute 12 times 7, then compute that result plus 15"
 TASK_2 = "How much does my bike lock cost?"
 TASK_3 = (
     "Summarise this: The city council met on Tuesday to discuss the new bicycle lanes. "
