@@ -8,7 +8,7 @@ MODELS_STAMP := $(VENV)/.lamina-models
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
-export OMP_WAIT_POLICY ?= PASSIVE
+export GOMP_SPINCOUNT ?= 10000
 
 .PHONY: setup run test lint typecheck unit integration bench clean
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lamina.config import passive_openmp
+from lamina.config import bounded_openmp_spin
 from lamina.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class Encoder:
                     os.environ.setdefault("HF_HUB_OFFLINE", "1")
                     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                    passive_openmp()
+                    bounded_openmp_spin()
                     from sentence_transformers import SentenceTransformer
 
                     self._model = SentenceTransformer(

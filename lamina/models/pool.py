@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lamina.config import Settings, get_settings, passive_openmp
+from lamina.config import Settings, bounded_openmp_spin, get_settings
 from lamina.errors import ModelError, ModelFileError
 from lamina.models.catalog import CATALOG, ModelSpec, resolve_spec
 
@@ -63,7 +63,7 @@ def load_llama(spec: ModelSpec, path: Path, settings: Settings) -> Any:
             "lamina.models.testing.FakeChatModel or pass a fake loader to ModelPool."
         )
     check_gguf_file(path, spec.name)
-    passive_openmp()
+    bounded_openmp_spin()
     from lamina.models.llama_logging import route_llama_logs
 
     route_llama_logs()
