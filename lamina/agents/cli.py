@@ -129,7 +129,8 @@ def run_command(
             for event in agent.stream(
                 task, thread_id=thread_id, user_id=user, stream_mode=["updates"]
             ):
-                for node, update in (event or {}).items():
+                _mode, chunk = event  # (stream mode, data) since modes are given as a list
+                for node, update in (chunk or {}).items():
                     if not isinstance(update, dict):
                         continue
                     console.print(f"[cyan]●[/] {_describe(node, update)}")

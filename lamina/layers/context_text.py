@@ -23,11 +23,11 @@ def render_memories(memories: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def render_step_results(results: Sequence[Mapping[str, Any]]) -> str:
+def render_step_results(results: Sequence[Mapping[str, Any]], *, header: bool = True) -> str:
     """Results of earlier plan steps, so the next step can use them; "" when there are none."""
     if not results:
         return ""
-    lines = ["Results so far:"]
+    lines = ["Results so far:"] if header else []
     for r in results:
         lines.append(f"- Step {int(r['index']) + 1} ({r['instruction']}): {r['result']}")
     return "\n".join(lines)

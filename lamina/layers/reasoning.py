@@ -490,7 +490,7 @@ def _final_answer(
         return p.render(
             "synthesise",
             "from_tools",
-            results=render_step_results(results),
+            results=render_step_results(results, header=False),
             last=str(results[-1]["result"]).strip(),
         )
     messages: list[BaseMessage] = [
