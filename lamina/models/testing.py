@@ -14,12 +14,14 @@ A response may be a string (a plain answer), an `AIMessage` (e.g. with `tool_cal
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -30,7 +32,11 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from lamina.errors import ModelOutputError
 
-__all__ = ["FakeChatModel", "ToolCallScript"]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = ["FakeChatModel", "HashingEncoder", "ToolCallScript"]
 
 _ids = itertools.count(1)
 
@@ -136,3 +142,38 @@ class FakeChatModel(BaseChatModel):
 
         runnable: Callable[[LanguageModelInput], Any] = parse
         return RunnableLambda(runnable)
+
+
+class HashingEncoder:
+    """A deterministic stand-in for the sentence-transformers encoder (no model files).
+
+    Each word hashes to one dimension, so cosine similarity is word overlap. It has the
+    encoder's interface (`encode`, `identity`) and records every call in `calls`.
+
+    Args:
+        identity: the encoder id on-disk caches key on.
+        dim: vector length.
+        normalise: L2-normalise rows like the real encoder (False tests that callers normalise).
+    """
+
+    def __init__(
+        self, identity: str = "hashing-v1", dim: int = 512, normalise: bool = True
+    ) -> None:
+        self.identity = identity
+        self.dim = dim
+        self.normalise = normalise
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        import numpy as np
+
+        self.calls.append(list(texts))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"[a-z0-9]+", text.lower()):
+                out[i, int(hashlib.sha256(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        if self.normalise:
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            norms[norms == 0] = 1.0
+            out /= norms
+        return out

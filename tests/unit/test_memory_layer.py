@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-import numpy as np
 import pytest
 from langchain_core.messages import HumanMessage
 from langgraph.graph import END, START, StateGraph
@@ -26,30 +23,15 @@ from lamina.layers.memory import (
     worth_remembering,
 )
 from lamina.memory_store.chroma_store import MemoryStore
+from lamina.models.testing import HashingEncoder
 from lamina.tools.memory_tools import make_memory_tools
 
 DIM = 512
 
 
-class BagOfWordsEncoder:
-    """Hashed bag of words, L2-normalised: cosine = word overlap, no model files."""
-
-    identity = "test-bag-of-words"
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"[a-z0-9]+", text.lower()):
-                out[i, int(hashlib.sha256(word.encode()).hexdigest(), 16) % DIM] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        out /= norms
-        return out
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[MemoryStore]:
-    s = MemoryStore(tmp_path / "memory", encoder=BagOfWordsEncoder())
+    s = MemoryStore(tmp_path / "memory", encoder=HashingEncoder(dim=DIM))
     yield s
     s.close()
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from lamina.errors import MemoryStoreError
@@ -21,33 +18,14 @@ from lamina.memory_store.chroma_store import (
     MemoryItem,
     MemoryStore,
 )
+from lamina.models.testing import HashingEncoder
 
 DIM = 512
 
 
-class BagOfWordsEncoder:
-    """Hashed bag of words, L2-normalised: cosine = word overlap, no model files."""
-
-    identity = "test-bag-of-words"
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls += 1
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"[a-z0-9]+", text.lower()):
-                out[i, int(hashlib.sha256(word.encode()).hexdigest(), 16) % DIM] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        out /= norms
-        return out
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[MemoryStore]:
-    s = MemoryStore(tmp_path / "memory", encoder=BagOfWordsEncoder())
+    s = MemoryStore(tmp_path / "memory", encoder=HashingEncoder(dim=DIM))
     yield s
     s.close()
 
@@ -123,7 +101,7 @@ def test_dedupe_is_per_user(store: MemoryStore) -> None:
 def test_dedupe_threshold_decides_what_is_near_identical(
     tmp_path: Path, threshold: float, merged: bool
 ) -> None:
-    s = MemoryStore(tmp_path / "m", encoder=BagOfWordsEncoder(), dedupe_threshold=threshold)
+    s = MemoryStore(tmp_path / "m", encoder=HashingEncoder(dim=DIM), dedupe_threshold=threshold)
     try:
         # 4 of the 5 words shared: cosine 4 / sqrt(4 * 5) = 0.894.
         (a,) = s.add("I live in Paris.", "ada")
@@ -136,7 +114,7 @@ def test_dedupe_threshold_decides_what_is_near_identical(
 
 def test_forget_really_deletes(tmp_path: Path) -> None:
     path = tmp_path / "memory"
-    store = MemoryStore(path, encoder=BagOfWordsEncoder())
+    store = MemoryStore(path, encoder=HashingEncoder(dim=DIM))
     secret, keep = store.add(["My PIN is zebra-4242.", "My sister lives in Lyon."], "ada")
     (bobs,) = store.add("My PIN is zebra-4242.", "bob")
 
@@ -149,7 +127,7 @@ def test_forget_really_deletes(tmp_path: Path) -> None:
     assert store.get([bobs], user_id="bob")[0].text == "My PIN is zebra-4242."
     store.close()
 
-    reopened = MemoryStore(path, encoder=BagOfWordsEncoder())
+    reopened = MemoryStore(path, encoder=HashingEncoder(dim=DIM))
     try:
         assert reopened.get([secret], user_id="ada") == []
         assert [m.id for m in reopened.get([keep], user_id="ada")] == [keep]
@@ -285,11 +263,11 @@ def test_a_file_where_the_directory_should_be_is_an_error(tmp_path: Path) -> Non
     blocker.write_text("x")
 
     with pytest.raises(MemoryStoreError, match="found a file"):
-        MemoryStore(blocker, encoder=BagOfWordsEncoder())
+        MemoryStore(blocker, encoder=HashingEncoder(dim=DIM))
     # Tests run as root, for whom chmod does not make a directory unwritable; a path *below* a
     # file cannot be created by anyone.
     with pytest.raises(MemoryStoreError, match="Fix:"):
-        MemoryStore(blocker / "memory", encoder=BagOfWordsEncoder())
+        MemoryStore(blocker / "memory", encoder=HashingEncoder(dim=DIM))
 
 
 def test_a_corrupted_store_is_a_memory_store_error(tmp_path: Path) -> None:
@@ -298,7 +276,7 @@ def test_a_corrupted_store_is_a_memory_store_error(tmp_path: Path) -> None:
     (path / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
 
     with pytest.raises(MemoryStoreError) as info:
-        MemoryStore(path, encoder=BagOfWordsEncoder())
+        MemoryStore(path, encoder=HashingEncoder(dim=DIM))
 
     message = str(info.value)
     assert str(path) in message
@@ -311,11 +289,11 @@ def test_an_unreachable_server_is_a_memory_store_error() -> None:
     with pytest.raises(
         MemoryStoreError, match=r"Chroma server is running at http://127\.0\.0\.1:1\b"
     ):
-        MemoryStore.connect("127.0.0.1", 1, encoder=BagOfWordsEncoder())
+        MemoryStore.connect("127.0.0.1", 1, encoder=HashingEncoder(dim=DIM))
 
 
 def test_closed_store_refuses_use(tmp_path: Path) -> None:
-    store = MemoryStore(tmp_path / "m", encoder=BagOfWordsEncoder())
+    store = MemoryStore(tmp_path / "m", encoder=HashingEncoder(dim=DIM))
     store.close()
     store.close()  # idempotent
     with pytest.raises(MemoryStoreError, match="closed"):

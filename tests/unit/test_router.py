@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import FrozenInstanceError
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
@@ -21,24 +18,14 @@ from lamina.graphs.context import AgentContext, StaticModels
 from lamina.layers.router import IntentRouter, Route, RouteDecision, make_router_node
 from lamina.layers.routing_defaults import DEFAULT_MODEL, default_routes
 from lamina.models.catalog import known_model_names
+from lamina.models.testing import HashingEncoder
 
 DIM = 4096
 
 
-class BagOfWords:
-    """Each word hashes to one dimension; vectors are word counts. Records every encode call."""
-
-    def __init__(self, identity: str = "bow-v1") -> None:
-        self.identity = identity
-        self.calls: list[list[str]] = []
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls.append(list(texts))
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"[a-z0-9]+", text.lower()):
-                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
-        return out  # deliberately not normalised: the router must normalise
+def BagOfWords(identity: str = "bow-v1") -> HashingEncoder:  # noqa: N802 - a stand-in class
+    # deliberately not normalised: the router must normalise
+    return HashingEncoder(identity=identity, dim=DIM, normalise=False)
 
 
 def _routes() -> list[Route]:
@@ -50,12 +37,12 @@ def _routes() -> list[Route]:
 
 
 @pytest.fixture
-def enc() -> BagOfWords:
+def enc() -> HashingEncoder:
     return BagOfWords()
 
 
 @pytest.fixture
-def router(enc: BagOfWords, tmp_path: Path) -> IntentRouter:
+def router(enc: HashingEncoder, tmp_path: Path) -> IntentRouter:
     return IntentRouter(_routes(), encoder=enc, default_model="m-default", cache_dir=tmp_path)
 
 
@@ -92,7 +79,7 @@ def test_route_validation(kwargs: dict[str, Any], fragment: str) -> None:
 # -- IntentRouter construction -----------------------------------------------------------
 
 
-def test_duplicate_route_names(enc: BagOfWords, tmp_path: Path) -> None:
+def test_duplicate_route_names(enc: HashingEncoder, tmp_path: Path) -> None:
     routes = [*_routes(), Route("maths", ["sum"], "m-other")]
     with pytest.raises(ConfigError, match="duplicates: maths"):
         IntentRouter(routes, encoder=enc, cache_dir=tmp_path)
@@ -106,17 +93,17 @@ def test_duplicate_route_names(enc: BagOfWords, tmp_path: Path) -> None:
         {"default_threshold": 2.0},
     ],
 )
-def test_bad_router_options(enc: BagOfWords, tmp_path: Path, kwargs: dict[str, Any]) -> None:
+def test_bad_router_options(enc: HashingEncoder, tmp_path: Path, kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="expected"):
         IntentRouter(_routes(), encoder=enc, cache_dir=tmp_path, **kwargs)
 
 
-def test_no_routes(enc: BagOfWords, tmp_path: Path) -> None:
+def test_no_routes(enc: HashingEncoder, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="at least one Route"):
         IntentRouter([], encoder=enc, cache_dir=tmp_path)
 
 
-def test_encoder_is_lazy(router: IntentRouter, enc: BagOfWords) -> None:
+def test_encoder_is_lazy(router: IntentRouter, enc: HashingEncoder) -> None:
     assert enc.calls == []
     router.warm_up()
     # All utterances in one batch, in route order.
@@ -149,7 +136,7 @@ def test_candidates_best_first_and_complete(router: IntentRouter) -> None:
     assert dict(d.candidates)["maths"] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_mean_topk_aggregate(enc: BagOfWords, tmp_path: Path) -> None:
+def test_mean_topk_aggregate(enc: HashingEncoder, tmp_path: Path) -> None:
     routes = [Route("a", ["alpha beta", "alpha", "zeta"], "m"), Route("b", ["omega"], "m")]
     mx = IntentRouter(routes, encoder=enc, cache_dir=tmp_path, aggregate="max")
     mean2 = IntentRouter(routes, encoder=enc, cache_dir=tmp_path, aggregate="mean_topk", top_k=2)
@@ -183,7 +170,7 @@ def test_route_threshold_overrides_default(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("threshold", "chosen"), [(0.49, "a"), (0.51, None)])
 def test_threshold_decides(
-    enc: BagOfWords, tmp_path: Path, threshold: float, chosen: str | None
+    enc: HashingEncoder, tmp_path: Path, threshold: float, chosen: str | None
 ) -> None:
     r = IntentRouter(
         [Route("a", ["alpha beta"], "m", threshold=threshold)], encoder=enc, cache_dir=tmp_path
@@ -194,7 +181,7 @@ def test_threshold_decides(
     assert d.abstained is (chosen is None)
 
 
-def test_abstain_without_default_model_leaves_model_none(enc: BagOfWords, tmp_path: Path) -> None:
+def test_abstain_without_default_model_leaves_model_none(enc: HashingEncoder, tmp_path: Path) -> None:
     r = IntentRouter(_routes(), encoder=enc, cache_dir=tmp_path)
     d = r.route("nothing in common")
     assert d.abstained
@@ -228,7 +215,7 @@ def test_instruction_head_is_scored_on_its_own(router: IntentRouter) -> None:
         "x" * 200 + ": payload",  # too long to be an instruction
     ],
 )
-def test_no_instruction_head(router: IntentRouter, enc: BagOfWords, text: str) -> None:
+def test_no_instruction_head(router: IntentRouter, enc: HashingEncoder, text: str) -> None:
     router.warm_up()
     enc.calls.clear()
     router.route(text)
@@ -255,7 +242,7 @@ def test_validate_models_ok(router: IntentRouter) -> None:
     router.validate_models(["m-maths", "m-weather", "m-greet", "m-default"])
 
 
-def test_validate_models_lists_unknown_and_known(enc: BagOfWords, tmp_path: Path) -> None:
+def test_validate_models_lists_unknown_and_known(enc: HashingEncoder, tmp_path: Path) -> None:
     routes = [*_routes()[:2], Route("greet", ["hi"], "m-greet", fallbacks=["m-nope"])]
     r = IntentRouter(routes, encoder=enc, default_model="m-default", cache_dir=tmp_path)
     with pytest.raises(ConfigError) as info:
@@ -321,7 +308,7 @@ def test_damaged_cache_file_is_recomputed(tmp_path: Path, caplog: pytest.LogCapt
     assert "unreadable router cache" in caplog.text
 
 
-def test_default_cache_dir_is_under_lamina_home(enc: BagOfWords) -> None:
+def test_default_cache_dir_is_under_lamina_home(enc: HashingEncoder) -> None:
     from lamina.config import get_settings
 
     r = IntentRouter(_routes(), encoder=enc)
@@ -357,7 +344,7 @@ def test_node_without_router_uses_context_default() -> None:
     assert out["route"]["reason"] == "no router configured"
 
 
-def test_node_abstention_falls_back_to_context_default(enc: BagOfWords, tmp_path: Path) -> None:
+def test_node_abstention_falls_back_to_context_default(enc: HashingEncoder, tmp_path: Path) -> None:
     r = IntentRouter(_routes(), encoder=enc, cache_dir=tmp_path)
     out = make_router_node()({"task": "unrelated words", "messages": []}, _runtime(r))  # type: ignore[typeddict-item]
     assert out["model"] == "ctx-default"
