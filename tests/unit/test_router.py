@@ -181,7 +181,9 @@ def test_threshold_decides(
     assert d.abstained is (chosen is None)
 
 
-def test_abstain_without_default_model_leaves_model_none(enc: HashingEncoder, tmp_path: Path) -> None:
+def test_abstain_without_default_model_leaves_model_none(
+    enc: HashingEncoder, tmp_path: Path
+) -> None:
     r = IntentRouter(_routes(), encoder=enc, cache_dir=tmp_path)
     d = r.route("nothing in common")
     assert d.abstained
