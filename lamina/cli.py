@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from lamina.agents.cli import run_command
+from lamina.layers.router_cli import app as route_app
 from lamina.models.cli import app as models_app
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(models_app, name="models", help="List, pull and inspect GGUF models.")
 app.command("run")(run_command)
+app.add_typer(route_app, name="route", help="Explain routing decisions; evaluate the router.")
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from lamina.graphs.context import AgentContext
     from lamina.graphs.state import AgentState
+    from lamina.layers.router_fit import RouterReport
 
 __all__ = [
     "Aggregate",
@@ -304,6 +305,11 @@ class IntentRouter:
         self._matrix: npt.NDArray[np.float32] | None = None
         self._owner: npt.NDArray[np.intp] | None = None
         self._cache_hit: bool | None = None
+        self._encoder_warm = False
+        # Thresholds learnt by fit() (or read by load()); they take precedence over a route's own.
+        self._fitted: dict[str, float] = {}
+        # Set by load(): the encoder the saved thresholds were fitted with, checked on first use.
+        self._saved_identity: str | None = None
 
     # -- properties -----------------------------------------------------------------------
 
@@ -337,9 +343,128 @@ class IntentRouter:
         """Whether the utterance embeddings came from the disk cache (None: not prepared yet)."""
         return self._cache_hit
 
+    @property
+    def aggregate(self) -> Aggregate:
+        """How a route's utterance similarities become one score."""
+        return self._aggregate
+
+    @property
+    def top_k(self) -> int:
+        """Utterances averaged by the "mean_topk" aggregate."""
+        return self._top_k
+
+    @property
+    def encoder_identity(self) -> str:
+        """The identity of the router's encoder (creates the default encoder if none yet)."""
+        return self._get_encoder().identity
+
+    @property
+    def fitted_thresholds(self) -> dict[str, float]:
+        """Thresholds learnt by :meth:`fit` (or loaded with :meth:`load`), by route name."""
+        return dict(self._fitted)
+
     def threshold_of(self, route: Route) -> float:
-        """The threshold `route` is held to."""
+        """The threshold `route` is held to.
+
+        A fitted threshold (from :meth:`fit` or :meth:`load`) wins over the route's own
+        `threshold`, which wins over the router's `default_threshold`.
+        """
+        fitted = self._fitted.get(route.name)
+        if fitted is not None:
+            return fitted
         return route.threshold if route.threshold is not None else self._default_threshold
+
+    def set_fitted_thresholds(self, thresholds: dict[str, float]) -> None:
+        """Replace the fitted thresholds (route name → threshold); {} clears them.
+
+        Raises:
+            ConfigError: for an unknown route name or a threshold outside [-1, 1].
+        """
+        names = set(self.route_names)
+        checked: dict[str, float] = {}
+        for name, value in thresholds.items():
+            if name not in names:
+                raise ConfigError(
+                    f"Fitted threshold for unknown route {name!r}; known: "
+                    f"{', '.join(self.route_names)}. Fix: fit the router on these routes again."
+                )
+            checked[name] = _check_threshold(value, f"Fitted threshold of route {name!r}")
+        self._fitted = checked
+
+    # -- fitting, evaluation, persistence -------------------------------------------------
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str | None]) -> dict[str, float]:
+        """Tune each route's threshold on labelled requests (see :mod:`lamina.layers.router_fit`).
+
+        The fitted thresholds are stored on the router and take precedence over the routes' own
+        `threshold` values (which are kept unchanged, so `routes` still shows what was configured);
+        :meth:`set_fitted_thresholds` with {} undoes a fit.
+
+        Args:
+            texts: the requests.
+            labels: for each request, the route that should take it, or None when the router
+                should abstain.
+
+        Returns:
+            The fitted threshold of every route, by name.
+
+        Raises:
+            ConfigError: for no data, mismatched lengths or a label that names no route.
+            InputError: for a blank text.
+        """
+        from lamina.layers.router_fit import fit_thresholds
+
+        fitted = fit_thresholds(self, texts, labels)
+        self._fitted = dict(fitted)
+        return dict(fitted)
+
+    def evaluate(self, texts: Sequence[str], labels: Sequence[str | None]) -> RouterReport:
+        """Route every text and compare with its label (None: the router should abstain).
+
+        Returns:
+            A :class:`lamina.layers.router_fit.RouterReport` (accuracy, per-route precision,
+            recall and F1, abstention metrics, confusion table, latency percentiles).
+
+        Raises:
+            ConfigError: for no data, mismatched lengths or a label that names no route.
+            InputError: for a blank text.
+        """
+        from lamina.layers.router_fit import evaluate_router
+
+        return evaluate_router(self, texts, labels)
+
+    def save(self, path: str | Path) -> None:
+        """Write the router (routes, options, fitted thresholds, encoder identity) as JSON.
+
+        Raises:
+            ConfigError: when the file cannot be written.
+        """
+        from lamina.layers.router_fit import save_router
+
+        save_router(self, path)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        encoder: TextEncoder | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> IntentRouter:
+        """Read a router written by :meth:`save`.
+
+        Args:
+            path: the JSON file.
+            encoder: the encoder to route with (default: the packaged one). If its identity
+                differs from the one the file was saved with, a warning is logged on first use:
+                the fitted thresholds were tuned for another encoder's similarities.
+            cache_dir: where utterance embeddings are cached (as in the constructor).
+
+        Raises:
+            ConfigError: for a missing, unreadable or malformed file (what was found and the fix).
+        """
+        from lamina.layers.router_fit import load_router
+
+        return load_router(path, encoder=encoder, cache_dir=cache_dir)
 
     # -- validation -----------------------------------------------------------------------
 
@@ -376,7 +501,32 @@ class IntentRouter:
             from lamina.memory_store.embeddings import default_encoder
 
             self._encoder = default_encoder()
+        if self._saved_identity is not None:
+            saved, self._saved_identity = self._saved_identity, None
+            self._check_identity(saved, self._encoder)
         return self._encoder
+
+    def expect_encoder(self, identity: str) -> None:
+        """Warn if the router's encoder is not the one with `identity` (e.g. on :meth:`load`).
+
+        Thresholds are tuned to one encoder's similarities; another encoder's scores sit on a
+        different scale. The check runs now if the router has an encoder, else when the default
+        encoder is created on first use (so that it is not loaded early).
+        """
+        if self._encoder is not None:
+            self._check_identity(identity, self._encoder)
+        else:
+            self._saved_identity = identity
+
+    @staticmethod
+    def _check_identity(expected: str, encoder: TextEncoder) -> None:
+        if expected != encoder.identity:
+            logger.warning(
+                "Router thresholds were fitted with encoder %r but this router uses %r; they "
+                "may not suit it. Fix: fit the router again with this encoder.",
+                expected,
+                encoder.identity,
+            )
 
     def _cache_key(self) -> str:
         # Names and models are left out on purpose: renaming a route or changing its model does
@@ -394,6 +544,11 @@ class IntentRouter:
     def warm_up(self) -> None:
         """Load the encoder and the utterance embeddings now instead of on the first request."""
         self._prepare()
+        if self._cache_hit and not self._encoder_warm:
+            # The embeddings came from disk, so nothing was encoded yet, and the packaged encoder
+            # loads its model on the first encode: do that now, not in the first decision.
+            self._encode(["warm up"])
+        self._encoder_warm = True
 
     def _prepare(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.intp]]:
         if self._matrix is not None and self._owner is not None:

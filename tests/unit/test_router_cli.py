@@ -1,0 +1,173 @@
+"""`lamina route`: explain and eval, with the router built from a lamina.toml and a fake encoder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import lamina.memory_store.embeddings as embeddings
+from lamina.cli import app
+from lamina.models.testing import HashingEncoder
+
+TOML = """
+default_model = "m-default"
+
+[[routes]]
+name = "maths"
+model = "m-maths"
+utterances = ["add two numbers", "multiply numbers together"]
+
+[[routes]]
+name = "weather"
+model = "m-weather"
+utterances = ["weather forecast today", "will it rain"]
+threshold = 0.6
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # The router creates its default encoder through this function on first use.
+    monkeypatch.setattr(embeddings, "default_encoder", lambda: HashingEncoder(dim=4096))
+    path = tmp_path / "lamina.toml"
+    path.write_text(TOML, encoding="utf-8")
+    return path
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_explain_json(config: Path) -> None:
+    code, out = _invoke("route", "explain", "will it rain today", "--config", str(config), "--json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["text"] == "will it rain today"
+    assert data["decision"]["route"] == "weather"
+    assert data["decision"]["model"] == "m-weather"
+    assert data["decision"]["reason"].startswith("similarity 0.87 ≥ threshold 0.60")
+    rows = {r["route"]: r for r in data["routes"]}
+    assert set(rows) == {"maths", "weather"}
+    assert rows["weather"]["threshold"] == 0.6
+    assert rows["maths"]["threshold"] == 0.5
+    assert rows["weather"]["chosen"] is True
+    assert rows["maths"]["chosen"] is False
+
+
+def test_route_text_without_subcommand_is_explain(config: Path) -> None:
+    code, out = _invoke("route", "--json", "quantum physics", "--config", str(config))
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["decision"]["abstained"] is True
+    assert data["decision"]["model"] == "m-default"
+
+
+def test_explain_table(config: Path) -> None:
+    code, out = _invoke("route", "add two numbers", "--config", str(config))
+    assert code == 0, out
+    for text in ("maths", "weather", "m-maths", "1.000", "0.600", "reason", "similarity 1.00"):
+        assert text in out
+    code, out = _invoke("route", "quantum physics", "--config", str(config))
+    assert code == 0, out
+    assert "(abstain)" in out
+    assert "no route above threshold" in out
+
+
+def test_config_defaults_to_lamina_toml_in_cwd(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(config.parent)
+    code, out = _invoke("route", "explain", "will it rain", "--json")
+    assert code == 0, out
+    assert [r["route"] for r in json.loads(out)["routes"]] == ["weather", "maths"]
+
+
+CSV = """utterance,expected_route,split
+add two numbers,maths,train
+will it rain,weather,test
+good morning,weather,test
+quantum physics,,test
+multiply numbers together,,train
+"""
+
+
+def test_eval_json(config: Path, tmp_path: Path) -> None:
+    data_file = tmp_path / "data.csv"
+    data_file.write_text(CSV, encoding="utf-8")
+    code, out = _invoke(
+        "route", "eval", "--data", str(data_file), "--config", str(config), "--json"
+    )
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["n"] == 5
+    assert report["accuracy"] == pytest.approx(3 / 5)
+    assert report["confusion"]["weather"] == {"maths": 0, "weather": 1, "(abstain)": 1}
+    assert report["confusion"]["(abstain)"] == {"maths": 1, "weather": 0, "(abstain)": 1}
+    assert report["per_route"]["maths"]["precision"] == 0.5
+    assert report["abstention"]["recall"] == 0.5
+
+
+def test_eval_table(config: Path, tmp_path: Path) -> None:
+    data_file = tmp_path / "data.csv"
+    data_file.write_text(CSV, encoding="utf-8")
+    code, out = _invoke("route", "eval", "--data", str(data_file), "--config", str(config))
+    assert code == 0, out
+    for text in ("accuracy 0.600", "macro-F1", "per class", "confusion", "(abstain)", "p95"):
+        assert text in out
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (None, "found nothing"),
+        ("text,label\nhi,maths\n", "missing utterance, expected_route"),
+        ("utterance,expected_route\n", "found none"),
+        ("utterance,expected_route\nhello,nope\n", "Unknown route label"),
+    ],
+)
+def test_eval_errors_are_one_red_line(
+    config: Path, tmp_path: Path, content: str | None, fragment: str
+) -> None:
+    data_file = tmp_path / "data.csv"
+    if content is not None:
+        data_file.write_text(content, encoding="utf-8")
+    code, out = _invoke("route", "eval", "--data", str(data_file), "--config", str(config))
+    assert code == 1
+    assert out.startswith("error:")
+    assert fragment in out.replace("\n", " ")
+    assert "Traceback" not in out
+
+
+def test_bad_config_is_an_error_line(tmp_path: Path) -> None:
+    code, out = _invoke("route", "hello", "--config", str(tmp_path / "missing.toml"))
+    assert code == 1
+    assert "error:" in out
+    assert "Traceback" not in out
+
+
+def test_route_help_is_light() -> None:
+    code = textwrap.dedent(
+        """
+        import json, sys
+        from typer.testing import CliRunner
+        from lamina.cli import app
+        for args in (["route", "--help"], ["route", "eval", "--help"],
+                     ["route", "explain", "--help"]):
+            result = CliRunner().invoke(app, args)
+            assert result.exit_code == 0, (args, result.output)
+        heavy = ("torch", "sentence_transformers", "chromadb", "llama_cpp", "numpy")
+        print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
