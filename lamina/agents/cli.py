@@ -32,12 +32,10 @@ _LAYER_LABEL = {
 def build_agent(config: Path | None) -> Agent:
     """The agent `lamina run` uses: from `--config`, `./lamina.toml`, or the defaults."""
     from lamina.agents.agent import Agent
+    from lamina.agents.config_file import find_config
 
-    if config is not None:
-        return Agent.from_config(config)
-    if Path("lamina.toml").exists():
-        return Agent.from_config("lamina.toml")
-    return Agent()
+    path = find_config(config)
+    return Agent.from_config(path) if path is not None else Agent()
 
 
 def _describe(node: str, update: dict[str, Any]) -> str:

@@ -23,14 +23,17 @@ from __future__ import annotations
 import importlib
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lamina.errors import ConfigError
 from lamina.models.catalog import ModelSpec
 
-__all__ = ["AgentConfig", "RouteConfig", "load_config", "load_tool"]
+if TYPE_CHECKING:
+    from lamina.layers.router import Route
+
+__all__ = ["AgentConfig", "RouteConfig", "find_config", "load_config", "load_tool"]
 
 SETTINGS_KEYS = frozenset({"home", "index_url", "n_threads", "seed", "memory_budget_bytes"})
 
@@ -47,6 +50,19 @@ class RouteConfig(BaseModel):
     description: str | None = None
     fallbacks: list[str] = Field(default_factory=list)
 
+    def to_route(self) -> Route:
+        """This table as a router `Route` (validated there)."""
+        from lamina.layers.router import Route
+
+        return Route(
+            name=self.name,
+            utterances=self.utterances,
+            model=self.model,
+            threshold=self.threshold,
+            description=self.description,
+            fallbacks=tuple(self.fallbacks),
+        )
+
 
 class AgentConfig(BaseModel):
     """The agent part of `lamina.toml`."""
@@ -61,26 +77,19 @@ class AgentConfig(BaseModel):
     max_steps: int = 8
     memory: bool | str = True
 
+    def build_routes(self) -> list[Route]:
+        """The `[[routes]]` tables as router `Route`s (empty when the file declares none)."""
+        return [r.to_route() for r in self.routes or []]
+
     def build_agent_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `Agent(...)`."""
-        from lamina.layers.router import Route
         from lamina.models.catalog import DEFAULT_MODELS
 
         kwargs: dict[str, Any] = {"max_steps": self.max_steps, "memory": self.memory}
         if self.models:
             kwargs["models"] = [*DEFAULT_MODELS, *self.models]
         if self.routes is not None:
-            kwargs["routes"] = [
-                Route(
-                    name=r.name,
-                    utterances=r.utterances,
-                    model=r.model,
-                    threshold=r.threshold,
-                    description=r.description,
-                    fallbacks=tuple(r.fallbacks),
-                )
-                for r in self.routes
-            ]
+            kwargs["routes"] = self.build_routes()
         if self.tools is not None:
             kwargs["tools"] = [load_tool(ref) for ref in self.tools]
         if self.default_model:
@@ -110,6 +119,14 @@ def load_tool(ref: str) -> Any:
             f"Module {module_name!r} has no attribute {attr!r} (tool reference {ref!r}). "
             f"Fix: check the name; the module defines {sorted(vars(module))[:20]}."
         ) from None
+
+
+def find_config(config: str | Path | None) -> Path | None:
+    """The config file a command uses: `--config`, else `./lamina.toml` when it exists."""
+    if config is not None:
+        return Path(config)
+    default = Path("lamina.toml")
+    return default if default.exists() else None
 
 
 def load_config(path: str | Path) -> AgentConfig:

@@ -59,32 +59,21 @@ def build_router(config: Path | None) -> IntentRouter:
     Raises:
         ConfigError: for an invalid config file or invalid routes.
     """
-    from lamina.agents.config_file import load_config
+    from lamina.agents.config_file import find_config, load_config
     from lamina.config import get_settings
-    from lamina.layers.router import IntentRouter, Route
+    from lamina.layers.router import IntentRouter
     from lamina.layers.routing_defaults import DEFAULT_MODEL, default_routes
 
-    if config is None and Path("lamina.toml").exists():
-        config = Path("lamina.toml")
     routes = default_routes()
     default_model = DEFAULT_MODEL
     settings = get_settings()
-    if config is not None:
-        cfg = load_config(config)
+    path = find_config(config)
+    if path is not None:
+        cfg = load_config(path)
         settings = get_settings(**cfg.settings)
         default_model = cfg.default_model or DEFAULT_MODEL
         if cfg.routes is not None:
-            routes = [
-                Route(
-                    name=r.name,
-                    utterances=r.utterances,
-                    model=r.model,
-                    threshold=r.threshold,
-                    description=r.description,
-                    fallbacks=tuple(r.fallbacks),
-                )
-                for r in cfg.routes
-            ]
+            routes = cfg.build_routes()
     # The same cache directory as the agent's router, so both share utterance embeddings.
     return IntentRouter(routes, default_model=default_model, cache_dir=settings.home / "router")
 

@@ -18,3 +18,14 @@ def _no_real_models(
     pool_module.reset_default_pool()
     yield
     pool_module.reset_default_pool()
+
+
+@pytest.fixture
+def store(tmp_path):  # type: ignore[no-untyped-def]
+    """An embedded memory store with the hashing test encoder (no model files)."""
+    from lamina.memory_store.chroma_store import MemoryStore
+    from lamina.models.testing import HashingEncoder
+
+    s = MemoryStore(tmp_path / "memory", encoder=HashingEncoder(dim=512))
+    yield s
+    s.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -23,17 +21,9 @@ from lamina.layers.memory import (
     worth_remembering,
 )
 from lamina.memory_store.chroma_store import MemoryStore
-from lamina.models.testing import HashingEncoder
 from lamina.tools.memory_tools import make_memory_tools
 
 DIM = 512
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[MemoryStore]:
-    s = MemoryStore(tmp_path / "memory", encoder=HashingEncoder(dim=DIM))
-    yield s
-    s.close()
 
 
 def runtime(memory: MemoryStore | None) -> Runtime[AgentContext]:

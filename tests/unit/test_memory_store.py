@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,13 +20,6 @@ from lamina.memory_store.chroma_store import (
 from lamina.models.testing import HashingEncoder
 
 DIM = 512
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[MemoryStore]:
-    s = MemoryStore(tmp_path / "memory", encoder=HashingEncoder(dim=DIM))
-    yield s
-    s.close()
 
 
 def test_add_then_search_returns_the_closest_memory_first(store: MemoryStore) -> None:
