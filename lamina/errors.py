@@ -12,6 +12,7 @@ Every message says what was expected, what was found, and what to do about it.
 from __future__ import annotations
 
 __all__ = [
+    "AllModelsFailedError",
     "ChecksumError",
     "ConfigError",
     "InputError",
@@ -63,6 +64,10 @@ class ModelFileError(ModelError):
 
 class ModelOutputError(ModelError):
     """A model's output was cut off or does not fit what was asked for (JSON schema, tool call)."""
+
+
+class AllModelsFailedError(ModelError):
+    """Every model a layer may use (the route's model and its fallbacks) failed."""
 
 
 class PullError(ModelError):

@@ -31,6 +31,8 @@ class RunResult:
         model: the model the router chose.
         models_used: every model that generated text in this run.
         tool_calls: every tool call, in order, with its result or error and seconds.
+        escalations: each move to a fallback model: `{"layer", "stage"?, "from", "to",
+            "error"}` (empty when every model worked).
         memories: memories retrieved before reasoning, with their store ids and scores.
         reasoning: the plan's steps, `cache_hits` and `cache_misses`.
         timings: seconds spent per layer.
@@ -45,6 +47,7 @@ class RunResult:
     model: str | None
     models_used: list[str]
     tool_calls: list[ToolCallRecord]
+    escalations: list[dict[str, Any]]
     memories: list[dict[str, Any]]
     reasoning: dict[str, Any]
     timings: dict[str, float]
@@ -68,6 +71,7 @@ class RunResult:
         models_used: list[str] = []
         tool_calls: list[ToolCallRecord] = []
         memory_hits: list[dict[str, Any]] = []
+        escalations: list[dict[str, Any]] = []
         hits = misses = 0
 
         def used(name: Any) -> None:
@@ -78,6 +82,8 @@ class RunResult:
             layer = str(event.get("layer"))
             data = event.get("data") or {}
             timings[layer] = timings.get(layer, 0.0) + float(event.get("seconds", 0.0))
+            for move in data.get("escalations") or []:
+                escalations.append({"layer": layer, **move})
             if isinstance(data.get("tokens"), int):
                 tokens[layer] = tokens.get(layer, 0) + int(data["tokens"])
             if layer == "reasoning":
@@ -115,6 +121,7 @@ class RunResult:
             model=model,
             models_used=models_used,
             tool_calls=tool_calls,
+            escalations=escalations,
             memories=memories,
             reasoning={
                 "plan": plan,

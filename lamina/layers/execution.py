@@ -41,6 +41,7 @@ from pydantic import BaseModel, ValidationError
 from lamina.errors import ConfigError, InputError, ModelOutputError, ToolError
 from lamina.graphs.nodes import LayerNode
 from lamina.layers.context_text import render_memories, render_step_results, resolve_references
+from lamina.layers.escalation import fallback_chain, run_with_escalation
 from lamina.tools.decorator import tool_timeout
 
 if TYPE_CHECKING:
@@ -207,54 +208,24 @@ class _StepRun:
         started = time.perf_counter()
         index, instruction = self._current_step()
         tools = self._tools()
-        model_name = self.state.get("model") or self.context.default_model
-        chat_model = self.context.models.chat_model(model_name)
-        try:
-            bound = chat_model.bind_tools(list(tools.values()))
-        except NotImplementedError:
-            raise ConfigError(
-                f"Model {model_name!r} ({type(chat_model).__name__}) cannot call tools: its "
-                "bind_tools is not implemented. Fix: route tool steps to a model that supports "
-                "tools (lamina's LlamaChatModel does)."
-            ) from None
-        messages: list[BaseMessage] = [
-            SystemMessage(self._system_prompt(tools)),
-            HumanMessage(self._step_prompt(instruction)),
-        ]
+        first, route = self._step_model(index)
+        chain = fallback_chain(self.context, self.state, first, route)
 
-        ended_by: EndReason = "final_answer"
-        final_text = ""
-        while True:
-            try:
-                reply = bound.invoke(messages)
-            except ModelOutputError as exc:
-                # An unreadable reply is a failed attempt like a bad call: say so, then retry.
-                failure = _CallError(
-                    "model_output",
-                    "your reply could not be read as a tool call or an answer",
-                    str(exc),
-                    "call one of the tools with valid arguments, or give the final answer",
-                )
-                self._record_failure("", {}, 0.0, failure)
-                if self.failures > self.limits.max_retries:
-                    ended_by = "max_retries"
-                    break
-                messages.append(HumanMessage(failure.message()))
-                continue
-            if not isinstance(reply, AIMessage):
-                raise ModelOutputError(
-                    f"Model {model_name!r} returned {type(reply).__name__}; expected an AIMessage."
-                )
-            self._count_tokens(reply)
-            if not reply.tool_calls:
-                final_text = _text(reply).strip()
-                break
-            reply = _with_call_ids(reply)
-            messages.append(reply)
-            stop = self._run_calls(reply, tools, messages)
-            if stop is not None:
-                ended_by = stop
-                break
+        def attempt(name: str) -> tuple[EndReason, str]:
+            self.failures = 0
+            return self._attempt(name, tools, instruction)
+
+        (ended_by, final_text), model_name, escalations = run_with_escalation(
+            chain,
+            attempt,
+            layer="execution",
+            failed=lambda outcome: (
+                f"its tool calls still failed after {self.limits.max_retries} retries "
+                f"(last error: {self.last_error})"
+                if outcome[0] == "max_retries" and self.last_success is None
+                else None
+            ),
+        )
 
         result, source = self._result(ended_by, final_text, index)
         seconds = time.perf_counter() - started
@@ -272,11 +243,13 @@ class _StepRun:
             "step": index,
             "model": model_name,
             "tool_calls": calls,
-            "retries": self.failures,
+            "retries": sum(1 for r in self.records if r.error is not None),
             "tokens": self.tokens,
             "ended_by": ended_by,
             "result_source": source,
         }
+        if escalations:
+            data["escalations"] = escalations
         if source == "last_tool_result":
             data["note"] = (
                 "the model gave no final answer"
@@ -297,6 +270,62 @@ class _StepRun:
             "steps_taken": self.state.get("steps_taken", 0) + 1,
             "trace": [{"layer": "execution", "seconds": round(seconds, 4), "data": data}],
         }
+
+    def _step_model(self, index: int) -> tuple[str, str | None]:
+        """The model the reasoning layer routed this step to, else the run's model."""
+        plan = self.state.get("plan") or []
+        step = plan[index] if 0 <= index < len(plan) else {}
+        routed = step.get("model") if isinstance(step, dict) else None
+        if routed:
+            route = step.get("route")
+            return str(routed), None if route is None else str(route)
+        return str(self.state.get("model") or self.context.default_model), None
+
+    def _attempt(
+        self, model_name: str, tools: Mapping[str, BaseTool], instruction: str
+    ) -> tuple[EndReason, str]:
+        """The tool loop with one model: returns why it ended and the model's final text."""
+        chat_model = self.context.models.chat_model(model_name)
+        try:
+            bound = chat_model.bind_tools(list(tools.values()))
+        except NotImplementedError:
+            raise ConfigError(
+                f"Model {model_name!r} ({type(chat_model).__name__}) cannot call tools: its "
+                "bind_tools is not implemented. Fix: route tool steps to a model that supports "
+                "tools (lamina's LlamaChatModel does)."
+            ) from None
+        messages: list[BaseMessage] = [
+            SystemMessage(self._system_prompt(tools)),
+            HumanMessage(self._step_prompt(instruction)),
+        ]
+        while True:
+            try:
+                reply = bound.invoke(messages)
+            except ModelOutputError as exc:
+                # An unreadable reply is a failed attempt like a bad call: say so, then retry.
+                failure = _CallError(
+                    "model_output",
+                    "your reply could not be read as a tool call or an answer",
+                    str(exc),
+                    "call one of the tools with valid arguments, or give the final answer",
+                )
+                self._record_failure("", {}, 0.0, failure)
+                if self.failures > self.limits.max_retries:
+                    return "max_retries", ""
+                messages.append(HumanMessage(failure.message()))
+                continue
+            if not isinstance(reply, AIMessage):
+                raise ModelOutputError(
+                    f"Model {model_name!r} returned {type(reply).__name__}; expected an AIMessage."
+                )
+            self._count_tokens(reply)
+            if not reply.tool_calls:
+                return "final_answer", _text(reply).strip()
+            reply = _with_call_ids(reply)
+            messages.append(reply)
+            stop = self._run_calls(reply, tools, messages)
+            if stop is not None:
+                return stop, ""
 
     def _run_calls(
         self, reply: AIMessage, tools: Mapping[str, BaseTool], messages: list[BaseMessage]

@@ -133,10 +133,23 @@ class PlanStep:
     index: int
     instruction: str
     needs_tool: bool
+    # step-level routing (lamina.layers.escalation.step_model): the model for this step, the
+    # route that chose it, and why; None until the reasoning layer routes the step
+    model: str | None = None
+    route: str | None = None
+    route_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form: {"index", "instruction", "needs_tool"}."""
-        return {"index": self.index, "instruction": self.instruction, "needs_tool": self.needs_tool}
+        """JSON-safe form: {"index", "instruction", "needs_tool"} and, once routed, "model",
+        "route" and "route_reason"."""
+        data: dict[str, Any] = {
+            "index": self.index,
+            "instruction": self.instruction,
+            "needs_tool": self.needs_tool,
+        }
+        if self.model is not None:
+            data.update(model=self.model, route=self.route, route_reason=self.route_reason)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], position: int) -> PlanStep:
@@ -151,7 +164,14 @@ class PlanStep:
             index=int(data.get("index", position)),
             instruction=instruction,
             needs_tool=bool(data.get("needs_tool", False)),
+            model=_optional_str(data.get("model")),
+            route=_optional_str(data.get("route")),
+            route_reason=_optional_str(data.get("route_reason")),
         )
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -35,6 +35,7 @@ from lamina.graphs.context import AgentContext
 from lamina.graphs.nodes import LayerNode
 from lamina.graphs.state import AgentState, TraceEvent
 from lamina.layers.context_text import render_memories, render_step_results
+from lamina.layers.escalation import fallback_chain, run_with_escalation, step_model
 from lamina.layers.planning import (
     PlanStep,
     PromptSet,
@@ -365,21 +366,33 @@ def make_reasoning_node(
         start = time.perf_counter()
         ctx = runtime.context
         task = _task_of(state)
-        model_name = state.get("model") or ctx.default_model
-        solver = ctx.models.chat_model(model_name)
+        model_name = str(state.get("model") or ctx.default_model)
+        run_chain = fallback_chain(ctx, state, model_name, None)
         cache: StepCache | None = ctx.step_cache
         tally = _Tally()
         update: dict[str, Any] = {}
         data: dict[str, Any] = {}
+        escalations: list[dict[str, Any]] = []
 
         state_plan = state.get("plan") or []
         if not state_plan:
-            outcome = make_plan(
-                solver, task, ctx.tools, max_steps=max_plan_steps, cache=cache, prompts=p
+            outcome, planner, moves = run_with_escalation(
+                run_chain,
+                lambda name: make_plan(
+                    ctx.models.chat_model(name),
+                    task,
+                    ctx.tools,
+                    max_steps=max_plan_steps,
+                    cache=cache,
+                    prompts=p,
+                ),
+                layer="reasoning",
             )
+            escalations.extend({"stage": "plan", **m} for m in moves)
+            data["plan_model"] = planner
             if outcome.cached is not None:
                 tally.record(outcome.cached, outcome.tokens)
-            plan = list(outcome.steps)
+            plan = [_routed(ctx, state, s, len(outcome.steps)) for s in outcome.steps]
             step_index = 0
             results: list[dict[str, Any]] = []
             update["plan"] = [s.to_dict() for s in plan]
@@ -398,18 +411,27 @@ def make_reasoning_node(
             answer = _budget_answer(plan, results, step_index, steps_taken, max_steps, p)
             data["stopped"] = "max_steps"
         else:
-            summariser: BaseChatModel | None = None
             while step_index < len(plan):
                 step = plan[step_index]
                 if step.needs_tool and ctx.tools:
                     data["handoff"] = step.index  # execution runs it, then comes back
                     break
-                if summariser is None:
+                problem = _step_problem(task, step, len(plan), state, results, p)
+                step_first = step.model or model_name
+
+                def solve(name: str, problem: str = problem) -> RCResult:
+                    solver = ctx.models.chat_model(name)
                     summariser = (
                         ctx.models.chat_model(summariser_model) if summariser_model else solver
                     )
-                problem = _step_problem(task, step, len(plan), state, results, p)
-                rc = rc_solve(problem, solver, summariser, rc_iterations, cache, prompts=p)
+                    return rc_solve(problem, solver, summariser, rc_iterations, cache, prompts=p)
+
+                rc, used, moves = run_with_escalation(
+                    fallback_chain(ctx, state, step_first, step.route),
+                    solve,
+                    layer="reasoning",
+                )
+                escalations.extend({"stage": f"step {step.index}", **m} for m in moves)
                 tally.hits += rc.hits
                 tally.misses += rc.misses
                 tally.tokens += rc.tokens
@@ -419,7 +441,7 @@ def make_reasoning_node(
                         "index": step.index,
                         "instruction": step.instruction,
                         "result": rc.attempt,
-                        "model": model_name,
+                        "model": used,
                         "cached": rc.cached,
                         "tool_calls": [],
                     }
@@ -427,19 +449,27 @@ def make_reasoning_node(
                 step_events.append(
                     {
                         "index": step.index,
-                        "model": model_name,
+                        "model": used,
+                        "route": step.route,
                         "cached": rc.cached,
                         "iterations": rc.iterations,
                         "calls": rc.calls,
                         "summariser_model": (
-                            (summariser_model or model_name) if rc.iterations > 1 else None
+                            (summariser_model or used) if rc.iterations > 1 else None
                         ),
                         **({"rc_stopped": rc.stopped} if rc.stopped else {}),
                     }
                 )
                 step_index += 1
             else:
-                answer = _final_answer(task, plan, results, solver, cache, tally, data, p)
+                answer, _, moves = run_with_escalation(
+                    run_chain,
+                    lambda name: _final_answer(
+                        task, plan, results, ctx.models.chat_model(name), cache, tally, data, p
+                    ),
+                    layer="reasoning",
+                )
+                escalations.extend({"stage": "answer", **m} for m in moves)
 
         update["step_index"] = step_index
         update["step_results"] = results
@@ -455,6 +485,8 @@ def make_reasoning_node(
                 "tokens_saved": tally.saved_tokens,
             }
         )
+        if escalations:
+            data["escalations"] = escalations
         event: TraceEvent = {
             "layer": "reasoning",
             "seconds": time.perf_counter() - start,
@@ -464,6 +496,17 @@ def make_reasoning_node(
         return update
 
     return reasoning_node
+
+
+def _routed(ctx: AgentContext, state: AgentState, step: PlanStep, plan_length: int) -> PlanStep:
+    """The step with its own model (step-level routing; see lamina.layers.escalation).
+
+    A plan of one step is the request itself, already routed by the router layer.
+    """
+    if plan_length < 2:
+        return step
+    chosen = step_model(ctx, state, step.instruction, plan_length=plan_length)
+    return replace(step, model=chosen.model, route=chosen.route, route_reason=chosen.reason)
 
 
 def _final_answer(

@@ -305,6 +305,7 @@ def test_single_step_task_without_tools(cache: StepCache) -> None:
         {
             "index": 0,
             "model": "fake",
+            "route": None,
             "cached": False,
             "iterations": 2,
             "calls": 3,
