@@ -7,6 +7,7 @@ import typer
 from lamina.agents.cli import run_command
 from lamina.layers.router_cli import app as route_app
 from lamina.models.cli import app as models_app
+from lamina.serving.cli import serve_command
 
 app = typer.Typer(
     name="lamina",
@@ -18,6 +19,7 @@ app = typer.Typer(
 app.add_typer(models_app, name="models", help="List, pull and inspect GGUF models.")
 app.command("run")(run_command)
 app.add_typer(route_app, name="route", help="Explain routing decisions; evaluate the router.")
+app.command("serve")(serve_command)
 
 
 def main() -> None:
