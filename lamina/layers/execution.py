@@ -636,6 +636,9 @@ def _json_safe(value: Any) -> Any:
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_json_safe(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        # checkpoints are msgpack, which stops at 64 bits; a model can write any integer
+        return str(value)
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
