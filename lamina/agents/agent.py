@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
@@ -70,11 +69,13 @@ class Agent:
         models: model names (catalog) or `ModelSpec`s the agent may use.
         routes: the router's routes (default: `lamina.layers.routing_defaults.default_routes()`).
         tools: LangChain tools / `lamina.tool` functions (default: the built-in calculator).
-        memory: a `MemoryStore`, a directory for one, or False for no long-term memory.
+        memory: a `MemoryStore`, a directory for an embedded one, a Chroma server URL
+            (`http://host:port`, shared by several processes), or False for no long-term memory.
         default_model: the model used when the router abstains.
         max_steps: bound on the reasoning ⇄ execution loop.
-        checkpointer: a LangGraph checkpointer, a SQLite file path, ":memory:", or None for
-            the default file under `LAMINA_HOME`.
+        checkpointer: a LangGraph checkpointer, a SQLite file path, a PostgreSQL URL
+            (`postgresql://user@host:port/db`), ":memory:", or None for the default file under
+            `LAMINA_HOME`.
         step_cache: a `StepCache`, or False for none.
         model_settings: sampling settings for every chat model (temperature, max_tokens, seed).
         graph: an uncompiled graph from `build_agent_graph(...)` (possibly extended) to run.
@@ -201,8 +202,9 @@ class Agent:
 
         if isinstance(memory, MemoryStore):
             return memory
-        path = self.settings.home / "memory" if memory is True else Path(memory)
-        return MemoryStore(path=path)
+        from lamina.scaleout.backends import make_memory_store
+
+        return make_memory_store(self.settings.home / "memory" if memory is True else memory)
 
     def _step_cache(self, cache: StepCache | bool) -> StepCache | None:
         if cache is False:
@@ -218,17 +220,12 @@ class Agent:
     ) -> BaseCheckpointSaver[Any]:
         if checkpointer is not None and not isinstance(checkpointer, str | Path):
             return checkpointer
-        if checkpointer == ":memory:":
-            from langgraph.checkpoint.memory import InMemorySaver
+        from lamina.scaleout.backends import make_checkpointer
 
-            return InMemorySaver()
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
-        path = Path(checkpointer) if checkpointer else self.settings.home / "checkpoints.sqlite"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), check_same_thread=False)
-        self._sqlite = conn
-        return SqliteSaver(conn)
+        saver, self._close_checkpointer = make_checkpointer(
+            checkpointer or "", default_path=self.settings.home / "checkpoints.sqlite"
+        )
+        return saver
 
     # -- running ------------------------------------------------------------------------------
     def _prepare(
@@ -315,12 +312,17 @@ class Agent:
         """Release models and the checkpoint database."""
         if self.pool is not None:
             self.pool.close()
-        conn = getattr(self, "_sqlite", None)
-        if conn is not None:
-            conn.close()
+        close_checkpointer = getattr(self, "_close_checkpointer", None)
+        if close_checkpointer is not None:
+            self._close_checkpointer = _noop
+            close_checkpointer()
 
     def __enter__(self) -> Agent:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _noop() -> None:
+    """Closing twice is harmless."""

@@ -76,6 +76,7 @@ class AgentConfig(BaseModel):
     default_model: str | None = None
     max_steps: int = 8
     memory: bool | str = True
+    checkpointer: str | None = None
 
     def build_routes(self) -> list[Route]:
         """The `[[routes]]` tables as router `Route`s (empty when the file declares none)."""
@@ -86,6 +87,8 @@ class AgentConfig(BaseModel):
         from lamina.models.catalog import DEFAULT_MODELS
 
         kwargs: dict[str, Any] = {"max_steps": self.max_steps, "memory": self.memory}
+        if self.checkpointer is not None:
+            kwargs["checkpointer"] = self.checkpointer
         if self.models:
             kwargs["models"] = [*DEFAULT_MODELS, *self.models]
         if self.routes is not None:

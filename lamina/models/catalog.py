@@ -59,6 +59,42 @@ class ModelSpec(BaseModel):
     capabilities: frozenset[Capability] = frozenset({"chat"})
     role: str = Field(default="custom", description="What lamina's defaults use it for.")
     description: str = ""
+    endpoint: str | None = Field(
+        default=None,
+        description="An OpenAI-compatible server's base URL (e.g. http://host:8000/v1): the "
+        "model runs there, not in this process.",
+    )
+    remote_model: str | None = Field(
+        default=None, description="The model id the endpoint expects (default: `name`)."
+    )
+    api_key_env: str | None = Field(
+        default=None, description="Environment variable holding the endpoint's API key."
+    )
+    request_timeout: float = Field(default=120.0, gt=0, description="Seconds per request.")
+    max_retries: int = Field(
+        default=2, ge=0, description="Retries (with backoff) when the endpoint cannot be reached."
+    )
+    grammar_field: bool = Field(
+        default=True,
+        description="The endpoint takes llama.cpp's `grammar` field (llama.cpp servers, lamina); "
+        "False sends JSON schemas through `response_format` only (vLLM and others).",
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(
+                f"expected an http(s) URL such as http://127.0.0.1:8000/v1; found {value!r}"
+            )
+        return value.rstrip("/")
+
+    @property
+    def is_remote(self) -> bool:
+        """True when the model is served by `endpoint`."""
+        return self.endpoint is not None
 
     @field_validator("path")
     @classmethod

@@ -19,6 +19,7 @@ from lamina.models.catalog import CATALOG, ModelSpec, resolve_spec
 
 if TYPE_CHECKING:
     from lamina.models.llama_chat import LlamaChatModel
+    from lamina.models.remote_chat import RemoteChatModel
 
 __all__ = ["Loader", "ModelPool", "default_pool", "load_llama", "reset_default_pool"]
 
@@ -225,13 +226,20 @@ class ModelPool:
                     return
             # evicted between lookup and lock: load again
 
-    def chat_model(self, name: str, **settings: Any) -> LlamaChatModel:
-        """A LangChain chat model over the pooled model `name` (the `ChatModelProvider` API)."""
+    def chat_model(self, name: str, **settings: Any) -> LlamaChatModel | RemoteChatModel:
+        """A LangChain chat model over the pooled model `name` (the `ChatModelProvider` API).
+
+        A spec with an `endpoint` gives a :class:`RemoteChatModel` (nothing is loaded here).
+        """
         from lamina.models.llama_chat import LlamaChatModel
 
         spec = self.spec(name)
         if spec.name not in self._specs:
             self.register(spec)
+        if spec.is_remote:
+            from lamina.models.remote_chat import RemoteChatModel
+
+            return RemoteChatModel.from_spec(spec, **settings)
         return LlamaChatModel(pool=self, model_name=spec.name, **settings)
 
     def close(self) -> None:

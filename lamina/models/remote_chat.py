@@ -1,0 +1,460 @@
+"""A chat model served by another process: any OpenAI-compatible endpoint.
+
+`ModelSpec(name=..., endpoint="http://HOST:PORT/v1")` makes lamina talk to llama.cpp's server
+(`python -m llama_cpp.server`, `llama-server`), vLLM, or another `lamina serve` instead of loading
+a GGUF file. The same graph runs unchanged: tool calls and structured output keep their
+guarantees because the constraint travels with the request —
+
+- llama.cpp servers take a GBNF `grammar` field, so tool calls are lamina's two-stage grammar
+  (choose `Action: <tool>|final_answer`, then the arguments under the tool's JSON-schema grammar),
+  as in process;
+- other servers (`grammar_field=False`) get the same two stages as JSON schemas through OpenAI's
+  `response_format`.
+
+Every answer is still validated here (JSON schema of the tool's arguments). An endpoint that
+cannot be reached is retried with exponential backoff, then raises :class:`ModelError`, which the
+layers answer by escalating to the route's fallback model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableLambda
+from pydantic import BaseModel, Field, PrivateAttr
+
+from lamina.errors import ConfigError, ModelError, ModelOutputError
+from lamina.models.grammar import choice_grammar, json_schema_grammar
+from lamina.models.prompting import ACTION_PREFIX, FINAL_ANSWER, tools_instructions
+
+if TYPE_CHECKING:
+    import httpx
+    from langchain_core.tools import BaseTool
+
+    from lamina.models.catalog import ModelSpec
+
+__all__ = ["RemoteChatModel"]
+
+logger = logging.getLogger(__name__)
+
+_RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_CALL_KEYS = frozenset(
+    {"temperature", "max_tokens", "seed", "top_p", "tools", "tool_choice", "response_format"}
+)
+
+
+class RemoteChatModel(BaseChatModel):
+    """A LangChain chat model over an OpenAI-compatible `/v1/chat/completions` endpoint.
+
+    Args:
+        model_name: lamina's name for the model (routes and traces use it).
+        endpoint: the base URL, ending in `/v1`.
+        remote_model: the id the server expects in `model` (default: `model_name`).
+        api_key: sent as a bearer token when set.
+        grammar_field: the server takes llama.cpp's `grammar` field.
+        request_timeout: seconds per HTTP request.
+        max_retries: retries after a connection error, timeout, 429 or 5xx.
+        backoff: the first retry's delay in seconds; each further retry doubles it.
+    """
+
+    model_name: str
+    endpoint: str
+    remote_model: str | None = None
+    api_key: str | None = None
+    grammar_field: bool = True
+    request_timeout: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    backoff: float = Field(default=0.5, ge=0)
+    temperature: float = Field(default=0.0, ge=0.0)
+    max_tokens: int = Field(default=512, ge=1)
+    seed: int | None = 0
+    stop: list[str] | None = None
+    _client: Any = PrivateAttr(default=None)
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec, **settings: Any) -> RemoteChatModel:
+        """The chat model for a `ModelSpec` with an `endpoint`.
+
+        Raises:
+            ConfigError: the spec has no endpoint, or its API-key variable is unset.
+        """
+        if spec.endpoint is None:
+            raise ConfigError(
+                f"Model {spec.name!r} has no endpoint. Fix: give ModelSpec(endpoint='http://"
+                "HOST:PORT/v1') for a remote model, or a GGUF path for a local one."
+            )
+        api_key = None
+        if spec.api_key_env:
+            api_key = os.environ.get(spec.api_key_env)
+            if not api_key:
+                raise ConfigError(
+                    f"Model {spec.name!r} reads its API key from ${spec.api_key_env}, which is "
+                    f"unset. Fix: export {spec.api_key_env}=<key>, or drop api_key_env."
+                )
+        known = {k: v for k, v in settings.items() if k in cls.model_fields}
+        return cls(
+            model_name=spec.name,
+            endpoint=spec.endpoint,
+            remote_model=spec.remote_model,
+            api_key=api_key,
+            grammar_field=spec.grammar_field,
+            request_timeout=spec.request_timeout,
+            max_retries=spec.max_retries,
+            **known,
+        )
+
+    @property
+    def _llm_type(self) -> str:
+        return "lamina-remote"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "endpoint": self.endpoint,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+        }
+
+    # -- LangChain API ------------------------------------------------------------------------
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self._check_keys(kwargs)
+        turns = _turns(messages, None)
+        tools = kwargs.get("tools") or []
+        if tools:
+            return ChatResult(generations=[ChatGeneration(message=self._tool_call(turns, kwargs))])
+        body = self._body(turns, kwargs, stop)
+        fmt = kwargs.get("response_format")
+        if fmt is not None:
+            body.update(self._constraint(_schema_of_format(fmt)))
+        reply = self._post(body)
+        return ChatResult(generations=[ChatGeneration(message=_message(reply, self.model_name))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        # One request, one chunk: the endpoints stream, but the answer's guarantees (grammar,
+        # validation) hold for whole replies, and the agent's layers consume whole replies.
+        result = self._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        message = result.generations[0].message
+        chunk = AIMessageChunk(
+            content=message.content,
+            usage_metadata=getattr(message, "usage_metadata", None),
+            response_metadata=message.response_metadata,
+        )
+        if run_manager is not None:
+            run_manager.on_llm_new_token(
+                str(message.content), chunk=ChatGenerationChunk(message=chunk)
+            )
+        yield ChatGenerationChunk(message=chunk)
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | dict[str, Any] | bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools: each call chooses one tool (or `final_answer`) under a constraint, then
+        writes its arguments under the tool's JSON schema (see the module docstring)."""
+        from lamina.models.llama_chat import _normalise_tool_choice, _to_openai_tool
+
+        formatted = [_to_openai_tool(t) for t in tools]
+        names = [t["function"]["name"] for t in formatted]
+        if len(set(names)) != len(names) or FINAL_ANSWER in names:
+            raise ConfigError(
+                f"Expected distinct tool names other than {FINAL_ANSWER!r}; found {names}. "
+                "Fix: rename the tools."
+            )
+        choice = _normalise_tool_choice(tool_choice, names)
+        return self.bind(tools=formatted, tool_choice=choice, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type,
+        *,
+        include_raw: bool = False,
+        method: Literal["json_schema", "function_calling", "json_mode"] = "json_schema",
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """A runnable answering with an instance of `schema`, constrained by the server."""
+        from lamina.models.llama_chat import _json_schema_of, _parse_structured
+
+        pydantic_class = (
+            schema if isinstance(schema, type) and issubclass(schema, BaseModel) else None
+        )
+        json_schema = _json_schema_of(schema)
+        target = {"type": "object"} if method == "json_mode" else json_schema
+        json_schema_grammar(target)  # fail at build time, not on the first call
+        llm = self.bind(response_format={"schema": target}, **kwargs)
+
+        def parse(message: BaseMessage) -> dict[str, Any] | BaseModel:
+            return _parse_structured(message, pydantic_class, json_schema, self.model_name)
+
+        if not include_raw:
+            return llm | RunnableLambda(parse, name="lamina_structured_parser")
+
+        def with_raw(message: BaseMessage) -> dict[str, Any]:
+            try:
+                return {"raw": message, "parsed": parse(message), "parsing_error": None}
+            except ModelOutputError as exc:
+                return {"raw": message, "parsed": None, "parsing_error": exc}
+
+        return llm | RunnableLambda(with_raw, name="lamina_structured_parser_raw")
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- internals ----------------------------------------------------------------------------
+    def _check_keys(self, kwargs: dict[str, Any]) -> None:
+        unknown = set(kwargs) - _CALL_KEYS
+        if unknown:
+            raise ConfigError(
+                f"Unknown call options {sorted(unknown)} for RemoteChatModel; known: "
+                f"{sorted(_CALL_KEYS)}."
+            )
+
+    def _body(
+        self, turns: list[dict[str, str]], kwargs: dict[str, Any], stop: list[str] | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.remote_model or self.model_name,
+            "messages": turns,
+            "temperature": kwargs.get("temperature", self.temperature),
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+        }
+        seed = kwargs.get("seed", self.seed)
+        if seed is not None:
+            body["seed"] = seed
+        stops = stop if stop is not None else self.stop
+        if stops:
+            body["stop"] = list(stops)
+        return body
+
+    def _constraint(self, schema: dict[str, Any]) -> dict[str, Any]:
+        if self.grammar_field:
+            return {"grammar": json_schema_grammar(schema)}
+        return {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "lamina", "schema": schema, "strict": True},
+            }
+        }
+
+    def _tool_call(self, turns: list[dict[str, str]], kwargs: dict[str, Any]) -> AIMessage:
+        from lamina.models.llama_chat import _validate
+
+        tools: list[dict[str, Any]] = kwargs["tools"]
+        by_name = {t["function"]["name"]: t for t in tools}
+        choice = kwargs.get("tool_choice")
+        forced = choice if choice not in (None, "auto", "required", "any", "none") else None
+        allow_final = choice in (None, "auto")
+        options = [*by_name, FINAL_ANSWER] if allow_final else list(by_name)
+        instructions = tools_instructions(tools, allow_final_answer=allow_final)
+        with_tools = _with_instructions(turns, instructions)
+        usage = [0, 0]
+        if forced is not None:
+            chosen = str(forced)
+        else:
+            body = self._body(with_tools, kwargs, None)
+            body["max_tokens"] = max(len(n) for n in options) + len(ACTION_PREFIX) + 4
+            if self.grammar_field:
+                body["grammar"] = choice_grammar([f"{ACTION_PREFIX} {n}" for n in options])
+            else:
+                body.update(
+                    self._constraint(
+                        {
+                            "type": "object",
+                            "properties": {"action": {"enum": options}},
+                            "required": ["action"],
+                        }
+                    )
+                )
+            reply = self._post(body)
+            _add_usage(usage, reply)
+            text = _content(reply).strip()
+            picked = _chosen(text, options, self.grammar_field)
+            if picked is None:
+                raise ModelOutputError(
+                    f"Model {self.model_name!r} at {self.endpoint} did not choose a tool: "
+                    f"expected one of {options}, found {text[:120]!r}. Fix: check the server "
+                    "honours the constraint (grammar_field), or raise max_tokens."
+                )
+            chosen = picked
+        chosen_turn = {"role": "assistant", "content": f"{ACTION_PREFIX} {chosen}"}
+        if chosen == FINAL_ANSWER:
+            ask = {"role": "user", "content": "Write your final answer now."}
+            reply = self._post(self._body([*with_tools, chosen_turn, ask], kwargs, None))
+            _add_usage(usage, reply)
+            return AIMessage(
+                content=_content(reply).strip(),
+                usage_metadata=_usage_metadata(usage),
+                response_metadata={"model_name": self.model_name, "finish_reason": "stop"},
+            )
+        parameters = by_name[chosen]["function"].get("parameters") or {"type": "object"}
+        ask = {"role": "user", "content": f"Write the arguments of {chosen} as one JSON object."}
+        body = self._body([*with_tools, chosen_turn, ask], kwargs, None)
+        body.update(self._constraint(parameters))
+        reply = self._post(body)
+        _add_usage(usage, reply)
+        text = _content(reply)
+        try:
+            args = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelOutputError(
+                f"Model {self.model_name!r} at {self.endpoint} wrote arguments for {chosen!r} "
+                f"that are not JSON ({exc.msg}): {text[:120]!r}. Fix: raise max_tokens."
+            ) from None
+        _validate(args, parameters, self.model_name, f"the arguments of tool {chosen!r}")
+        if not isinstance(args, dict):
+            raise ModelOutputError(
+                f"Model {self.model_name!r} wrote {type(args).__name__} arguments for tool "
+                f"{chosen!r}; expected a JSON object. Fix: give the tool an object schema."
+            )
+        import uuid
+
+        return AIMessage(
+            content="",
+            tool_calls=[{"name": chosen, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}"}],
+            usage_metadata=_usage_metadata(usage),
+            response_metadata={"model_name": self.model_name, "finish_reason": "tool_calls"},
+        )
+
+    def _http(self) -> httpx.Client:
+        import httpx
+
+        if self._client is None:
+            headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+            self._client = httpx.Client(timeout=self.request_timeout, headers=headers)
+        client: httpx.Client = self._client
+        return client
+
+    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        import httpx
+
+        url = f"{self.endpoint}/chat/completions"
+        problem = ""
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                response = self._http().post(url, json=body)
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+                logger.warning("model %r at %s: %s", self.model_name, url, problem)
+                continue
+            if response.status_code in _RETRY_STATUS:
+                problem = f"HTTP {response.status_code}: {response.text[:200]}"
+                logger.warning("model %r at %s: %s", self.model_name, url, problem)
+                continue
+            if response.status_code >= 400:
+                raise ModelError(
+                    f"Model {self.model_name!r} at {url} refused the request: HTTP "
+                    f"{response.status_code} {response.text[:300]}. Fix: check the endpoint "
+                    "serves this model (remote_model) and takes these options."
+                )
+            try:
+                data = response.json()
+            except ValueError:
+                data = None
+            if not isinstance(data, dict) or not data.get("choices"):
+                raise ModelError(
+                    f"Model {self.model_name!r} at {url} answered {response.text[:200]!r}; "
+                    "expected an OpenAI chat completion. Fix: point `endpoint` at an "
+                    "OpenAI-compatible /v1 base URL."
+                )
+            return data
+        raise ModelError(
+            f"Model {self.model_name!r} at {url} could not be reached after "
+            f"{self.max_retries + 1} attempt(s): {problem}. Fix: start the server, check "
+            "the endpoint URL, or give the route a fallback model."
+        )
+
+
+def _turns(messages: list[BaseMessage], instructions: str | None) -> list[dict[str, str]]:
+    from lamina.models.prompting import _to_turns
+
+    return _to_turns(messages, instructions, tool_role=False)
+
+
+def _with_instructions(turns: list[dict[str, str]], instructions: str) -> list[dict[str, str]]:
+    if turns and turns[0]["role"] == "system":
+        first = {"role": "system", "content": f"{turns[0]['content']}\n\n{instructions}"}
+        return [first, *turns[1:]]
+    return [{"role": "system", "content": instructions}, *turns]
+
+
+def _schema_of_format(fmt: Any) -> dict[str, Any]:
+    if isinstance(fmt, dict):
+        schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema")
+        if isinstance(schema, dict):
+            return schema
+        if fmt.get("type") == "json_object":
+            return {"type": "object"}
+    raise ConfigError(
+        f"Expected response_format={{'schema': {{...}}}}; found {fmt!r}. Fix: pass a JSON schema."
+    )
+
+
+def _content(reply: dict[str, Any]) -> str:
+    message = reply["choices"][0].get("message") or {}
+    return str(message.get("content") or "")
+
+
+def _chosen(text: str, options: list[str], grammar: bool) -> str | None:
+    if grammar:
+        name = text.removeprefix(ACTION_PREFIX).strip()
+    else:
+        try:
+            name = str(json.loads(text).get("action", ""))
+        except (json.JSONDecodeError, AttributeError):
+            return None
+    return name if name in options else None
+
+
+def _add_usage(usage: list[int], reply: dict[str, Any]) -> None:
+    u = reply.get("usage") or {}
+    usage[0] += int(u.get("prompt_tokens") or 0)
+    usage[1] += int(u.get("completion_tokens") or 0)
+
+
+def _usage_metadata(usage: list[int]) -> Any:
+    from langchain_core.messages.ai import UsageMetadata
+
+    return UsageMetadata(
+        input_tokens=usage[0], output_tokens=usage[1], total_tokens=usage[0] + usage[1]
+    )
+
+
+def _message(reply: dict[str, Any], model_name: str) -> AIMessage:
+    usage = [0, 0]
+    _add_usage(usage, reply)
+    finish = reply["choices"][0].get("finish_reason") or "stop"
+    return AIMessage(
+        content=_content(reply),
+        usage_metadata=_usage_metadata(usage),
+        response_metadata={"model_name": model_name, "finish_reason": finish},
+    )

@@ -1,0 +1,43 @@
+"""Checkpointers and memory stores chosen by a string in config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lamina.errors import ConfigError
+from lamina.scaleout.backends import is_postgres_url, make_checkpointer
+from lamina.scaleout.servers import free_port
+
+
+def test_memory_and_sqlite_checkpointers(tmp_path: Path) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    saver, close = make_checkpointer(":memory:", default_path=tmp_path / "unused.sqlite")
+    assert isinstance(saver, InMemorySaver)
+    close()
+    saver, close = make_checkpointer("", default_path=tmp_path / "d" / "cp.sqlite")
+    assert isinstance(saver, SqliteSaver)
+    assert (tmp_path / "d" / "cp.sqlite").exists()
+    close()
+    saver, close = make_checkpointer(tmp_path / "own.sqlite", default_path=tmp_path / "x")
+    assert (tmp_path / "own.sqlite").exists()
+    close()
+
+
+def test_postgres_urls_are_recognised() -> None:
+    assert is_postgres_url("postgresql://u@h:5432/db")
+    assert is_postgres_url("postgres://h/db")
+    assert not is_postgres_url("/var/lib/cp.sqlite")
+    assert not is_postgres_url(None)
+
+
+def test_an_unreachable_postgres_is_a_clear_config_error(tmp_path: Path) -> None:
+    port = free_port()
+    with pytest.raises(ConfigError, match=f"127.0.0.1:{port}") as info:
+        make_checkpointer(
+            f"postgresql://postgres@127.0.0.1:{port}/db", default_path=tmp_path, connect_timeout=1
+        )
+    assert "Fix:" in str(info.value)

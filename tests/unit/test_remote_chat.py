@@ -1,0 +1,160 @@
+"""RemoteChatModel against a scripted OpenAI-compatible endpoint (httpx.MockTransport)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from lamina.errors import ConfigError, ModelError, ModelOutputError
+from lamina.models.catalog import ModelSpec
+from lamina.models.pool import ModelPool
+from lamina.models.remote_chat import RemoteChatModel
+from lamina.scaleout.servers import free_port
+from lamina.tools.calculator import calculator
+
+Handler = Callable[[dict[str, Any]], tuple[int, Any]]
+
+
+def completion(text: str, prompt: int = 5, completion_tokens: int = 3) -> dict[str, Any]:
+    return {
+        "id": "x",
+        "object": "chat.completion",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion_tokens},
+    }
+
+
+def remote(replies: list[Any], bodies: list[dict[str, Any]], **options: Any) -> RemoteChatModel:
+    """A model whose endpoint answers `replies` in order: a text, or (status, body)."""
+    queue = list(replies)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        reply = queue.pop(0)
+        if isinstance(reply, tuple):
+            return httpx.Response(reply[0], json=reply[1])
+        return httpx.Response(200, json=completion(reply))
+
+    model = RemoteChatModel(
+        model_name="far", endpoint="http://model-host:9/v1", backoff=0.0, **options
+    )
+    model._client = httpx.Client(transport=httpx.MockTransport(handle))
+    return model
+
+
+def test_a_plain_call_sends_openai_messages_and_reads_usage() -> None:
+    bodies: list[dict[str, Any]] = []
+    reply = remote(["Hello!"], bodies, remote_model="smollm2").invoke("Hi", max_tokens=7)
+    assert reply.content == "Hello!"
+    assert reply.usage_metadata["input_tokens"] == 5
+    (body,) = bodies
+    assert body["model"] == "smollm2"
+    assert body["messages"] == [{"role": "user", "content": "Hi"}]
+    assert (body["temperature"], body["max_tokens"], body["seed"]) == (0.0, 7, 0)
+
+
+def test_tool_calls_are_two_grammar_constrained_requests() -> None:
+    bodies: list[dict[str, Any]] = []
+    model = remote(["Action: calculator", '{"expression": "12 * 7"}'], bodies)
+    reply = model.bind_tools([calculator]).invoke("What is 12 times 7?")
+    assert reply.tool_calls[0]["name"] == "calculator"
+    assert reply.tool_calls[0]["args"] == {"expression": "12 * 7"}
+    choose, arguments = bodies
+    assert '"Action: calculator"' in choose["grammar"]
+    assert '"Action: final_answer"' in choose["grammar"]
+    assert "calculator" in choose["messages"][0]["content"]  # the tools are described
+    assert "root" in arguments["grammar"]
+    assert arguments["messages"][-2] == {"role": "assistant", "content": "Action: calculator"}
+    assert reply.usage_metadata["output_tokens"] == 6
+
+
+def test_final_answer_is_a_free_text_request() -> None:
+    bodies: list[dict[str, Any]] = []
+    model = remote(["Action: final_answer", "It is 84."], bodies)
+    reply = model.bind_tools([calculator]).invoke("Thanks")
+    assert reply.content == "It is 84."
+    assert not reply.tool_calls
+    assert "grammar" not in bodies[1]
+
+
+def test_servers_without_grammar_get_json_schemas() -> None:
+    bodies: list[dict[str, Any]] = []
+    model = remote(
+        ['{"action": "calculator"}', '{"expression": "2 + 2"}'], bodies, grammar_field=False
+    )
+    reply = model.bind_tools([calculator]).invoke("2 + 2?")
+    assert reply.tool_calls[0]["args"] == {"expression": "2 + 2"}
+    choose, arguments = bodies
+    assert "grammar" not in choose
+    schema = choose["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["action"]["enum"] == ["calculator", "final_answer"]
+    assert "expression" in arguments["response_format"]["json_schema"]["schema"]["properties"]
+
+
+def test_arguments_that_break_the_schema_are_a_model_output_error() -> None:
+    model = remote(["Action: calculator", '{"expr": 1}'], [])
+    with pytest.raises(ModelOutputError, match="calculator"):
+        model.bind_tools([calculator]).invoke("What is 12 times 7?")
+
+
+def test_structured_output_is_constrained_and_parsed() -> None:
+    class City(BaseModel):
+        name: str
+
+    bodies: list[dict[str, Any]] = []
+    city = remote(['{"name": "Paris"}'], bodies).with_structured_output(City).invoke("Capital?")
+    assert city == City(name="Paris")
+    assert "grammar" in bodies[0]
+
+
+def test_transient_failures_are_retried_then_succeed() -> None:
+    bodies: list[dict[str, Any]] = []
+    model = remote([(503, {"error": "busy"}), (502, {}), "ok"], bodies, max_retries=2)
+    assert model.invoke("hi").content == "ok"
+    assert len(bodies) == 3
+
+
+def test_a_refused_request_is_not_retried() -> None:
+    bodies: list[dict[str, Any]] = []
+    model = remote([(400, {"error": "bad model"}), "never"], bodies)
+    with pytest.raises(ModelError, match="HTTP 400"):
+        model.invoke("hi")
+    assert len(bodies) == 1
+
+
+def test_an_unreachable_endpoint_is_a_model_error_after_the_retries() -> None:
+    port = free_port()
+    model = RemoteChatModel(
+        model_name="far", endpoint=f"http://127.0.0.1:{port}/v1", max_retries=1, backoff=0.0
+    )
+    with pytest.raises(ModelError, match=r"could not be reached after 2 attempt\(s\)") as info:
+        model.invoke("hi")
+    assert "fallback" in str(info.value)
+
+
+def test_specs_with_an_endpoint_give_remote_models(tmp_path) -> None:
+    from lamina.config import get_settings
+
+    spec = ModelSpec(name="far", endpoint="http://10.0.0.5:8000/v1/", remote_model="smol")
+    assert spec.endpoint == "http://10.0.0.5:8000/v1"
+    assert spec.is_remote
+    pool = ModelPool(get_settings(home=tmp_path))
+    pool.register(spec)
+    model = pool.chat_model("far", max_tokens=9)
+    assert isinstance(model, RemoteChatModel)
+    assert (model.remote_model, model.max_tokens) == ("smol", 9)
+
+
+def test_bad_endpoint_specs_are_refused() -> None:
+    with pytest.raises(ValidationError, match="http"):
+        ModelSpec(name="far", endpoint="model-host:8000")
+    spec = ModelSpec(name="far", endpoint="http://h:1/v1", api_key_env="LAMINA_TEST_UNSET_KEY")
+    with pytest.raises(ConfigError, match="LAMINA_TEST_UNSET_KEY"):
+        RemoteChatModel.from_spec(spec)
