@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GOMP_SPINCOUNT ?= 10000
 
-.PHONY: setup run test lint typecheck unit integration bench clean
+.PHONY: setup run test lint typecheck unit integration bench clean postgres
 
 setup: $(MODELS_STAMP)
 
@@ -42,8 +42,22 @@ unit: $(STAMP)
 integration: setup
 	$(VENV)/bin/pytest tests/integration -q
 
-test: setup lint typecheck
+test: setup lint typecheck postgres
 	$(VENV)/bin/pytest -q
+
+# The scale-out tests start a throwaway PostgreSQL from its binaries. Install Debian's package
+# when we can (root with apt); otherwise those tests skip and say why.
+postgres:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  true; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing postgresql (Debian) for the scale-out tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql >/dev/null \
+	    || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql >/dev/null) \
+	    || echo "could not install postgresql: the Postgres tests will be skipped"; \
+	else \
+	  echo "postgresql is not installed and cannot be (not root or no apt): the Postgres tests will be skipped"; \
+	fi
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b --quick || exit 1; done

@@ -306,8 +306,9 @@ class RemoteChatModel(BaseChatModel):
             chosen = picked
         chosen_turn = {"role": "assistant", "content": f"{ACTION_PREFIX} {chosen}"}
         if chosen == FINAL_ANSWER:
-            ask = {"role": "user", "content": "Write your final answer now."}
-            reply = self._post(self._body([*with_tools, chosen_turn, ask], kwargs, None))
+            # The answer is an ordinary reply to the conversation (tool results included); with
+            # the tool protocol still in view small models answer with the protocol itself.
+            reply = self._post(self._body(turns, kwargs, None))
             _add_usage(usage, reply)
             return AIMessage(
                 content=_content(reply).strip(),
