@@ -45,21 +45,44 @@ class RouteConfig(BaseModel):
 
     name: str
     model: str
-    utterances: list[str]
+    utterances: list[str] | None = None
     threshold: float | None = None
     description: str | None = None
     fallbacks: list[str] = Field(default_factory=list)
 
     def to_route(self) -> Route:
-        """This table as a router `Route` (validated there)."""
-        from lamina.layers.router import Route
+        """This table as a router `Route` (validated there).
 
+        A table without `utterances` named like one of lamina's default routes (arithmetic,
+        summarise, recall, chat) takes that route's utterances, threshold and description, so a
+        deployment can move a default intent to another model in three lines.
+
+        Raises:
+            ConfigError: no utterances and no default route of that name.
+        """
+        from lamina.layers.router import Route
+        from lamina.layers.routing_defaults import default_routes
+
+        utterances = self.utterances
+        threshold, description = self.threshold, self.description
+        if utterances is None:
+            defaults = {r.name: r for r in default_routes()}
+            base = defaults.get(self.name)
+            if base is None:
+                raise ConfigError(
+                    f"Route {self.name!r} has no `utterances`; only lamina's default routes "
+                    f"({', '.join(defaults)}) may leave them out. Fix: add utterances = "
+                    '["an example request", ...].'
+                )
+            utterances = list(base.utterances)
+            threshold = base.threshold if threshold is None else threshold
+            description = base.description if description is None else description
         return Route(
             name=self.name,
-            utterances=self.utterances,
+            utterances=utterances,
             model=self.model,
-            threshold=self.threshold,
-            description=self.description,
+            threshold=threshold,
+            description=description,
             fallbacks=tuple(self.fallbacks),
         )
 

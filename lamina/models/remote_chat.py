@@ -61,6 +61,9 @@ class RemoteChatModel(BaseChatModel):
         remote_model: the id the server expects in `model` (default: `model_name`).
         api_key: sent as a bearer token when set.
         grammar_field: the server takes llama.cpp's `grammar` field.
+        prompt_format: "chat-template" sends messages to `/chat/completions` (the server applies
+            the model's template); "completion" renders lamina's plain layout for base models and
+            sends it to `/completions`, since a base model has no chat template to apply.
         request_timeout: seconds per HTTP request.
         max_retries: retries after a connection error, timeout, 429 or 5xx.
         backoff: the first retry's delay in seconds; each further retry doubles it.
@@ -71,6 +74,7 @@ class RemoteChatModel(BaseChatModel):
     remote_model: str | None = None
     api_key: str | None = None
     grammar_field: bool = True
+    prompt_format: Literal["chat-template", "completion"] = "chat-template"
     request_timeout: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
     backoff: float = Field(default=0.5, ge=0)
@@ -107,6 +111,7 @@ class RemoteChatModel(BaseChatModel):
             remote_model=spec.remote_model,
             api_key=api_key,
             grammar_field=spec.grammar_field,
+            prompt_format=spec.prompt_format,
             request_timeout=spec.request_timeout,
             max_retries=spec.max_retries,
             **known,
@@ -135,6 +140,9 @@ class RemoteChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         self._check_keys(kwargs)
+        if self.prompt_format == "completion":
+            message = self._complete_messages(messages, kwargs, stop)
+            return ChatResult(generations=[ChatGeneration(message=message)])
         turns = _turns(messages, None)
         tools = kwargs.get("tools") or []
         if tools:
@@ -344,6 +352,40 @@ class RemoteChatModel(BaseChatModel):
             response_metadata={"model_name": self.model_name, "finish_reason": "tool_calls"},
         )
 
+    def _complete_messages(
+        self, messages: list[BaseMessage], kwargs: dict[str, Any], stop: list[str] | None
+    ) -> AIMessage:
+        """Base models: lamina's completion layout through `/completions`, as in process."""
+        from lamina.models.prompting import PromptRenderer
+
+        renderer = PromptRenderer("completion")
+        tools = kwargs.get("tools") or []
+        if tools:
+            raise ConfigError(
+                f"Model {self.model_name!r} is a completion (base) model at {self.endpoint}; "
+                "remote tool calls need a chat model. Fix: route tool steps to a chat model."
+            )
+        prompt = renderer.render(messages)
+        body = self._body([], kwargs, None)
+        del body["messages"]
+        body["prompt"] = prompt.text
+        body["stop"] = [*(stop if stop is not None else self.stop or []), *prompt.stop]
+        fmt = kwargs.get("response_format")
+        if fmt is not None:
+            body.update(self._constraint(_schema_of_format(fmt)))
+        reply = self._post(body, path="/completions")
+        usage = [0, 0]
+        _add_usage(usage, reply)
+        choice = reply["choices"][0]
+        return AIMessage(
+            content=str(choice.get("text") or "").strip(),
+            usage_metadata=_usage_metadata(usage),
+            response_metadata={
+                "model_name": self.model_name,
+                "finish_reason": choice.get("finish_reason") or "stop",
+            },
+        )
+
     def _http(self) -> httpx.Client:
         import httpx
 
@@ -353,10 +395,10 @@ class RemoteChatModel(BaseChatModel):
         client: httpx.Client = self._client
         return client
 
-    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, body: dict[str, Any], path: str = "/chat/completions") -> dict[str, Any]:
         import httpx
 
-        url = f"{self.endpoint}/chat/completions"
+        url = f"{self.endpoint}{path}"
         problem = ""
         for attempt in range(self.max_retries + 1):
             if attempt:

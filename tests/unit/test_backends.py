@@ -41,3 +41,24 @@ def test_an_unreachable_postgres_is_a_clear_config_error(tmp_path: Path) -> None
             f"postgresql://postgres@127.0.0.1:{port}/db", default_path=tmp_path, connect_timeout=1
         )
     assert "Fix:" in str(info.value)
+
+
+def test_the_scale_out_example_config_is_valid() -> None:
+    from lamina.agents.config_file import load_config
+
+    root = Path(__file__).resolve().parents[2]
+    config = load_config(root / "examples" / "scale_out" / "lamina.toml")
+    routes = {r.name: r for r in config.build_routes()}
+    assert routes["arithmetic"].model == "smollm2-remote"
+    assert routes["arithmetic"].fallbacks == ("smollm2-135m-instruct",)
+    assert routes["arithmetic"].utterances  # taken from the default route of that name
+    assert all(m.is_remote for m in config.models)
+    assert is_postgres_url(config.checkpointer)
+    assert str(config.memory).startswith("http://")
+
+
+def test_a_route_without_utterances_must_be_a_default_one() -> None:
+    from lamina.agents.config_file import RouteConfig
+
+    with pytest.raises(ConfigError, match="only lamina's default routes"):
+        RouteConfig(name="billing", model="m").to_route()

@@ -158,3 +158,32 @@ def test_bad_endpoint_specs_are_refused() -> None:
     spec = ModelSpec(name="far", endpoint="http://h:1/v1", api_key_env="LAMINA_TEST_UNSET_KEY")
     with pytest.raises(ConfigError, match="LAMINA_TEST_UNSET_KEY"):
         RemoteChatModel.from_spec(spec)
+
+
+def test_base_models_get_lamina_completion_layout_on_completions() -> None:
+    paths: list[str] = []
+    bodies: list[dict[str, Any]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        bodies.append(json.loads(request.content))
+        return httpx.Response(
+            200,
+            json={
+                "choices": [{"text": " A short summary.", "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 9, "completion_tokens": 4},
+            },
+        )
+
+    model = RemoteChatModel(
+        model_name="base", endpoint="http://h:1/v1", prompt_format="completion", backoff=0.0
+    )
+    model._client = httpx.Client(transport=httpx.MockTransport(handle))
+    reply = model.invoke("Summarise: the train was late.")
+    assert reply.content == "A short summary."
+    assert paths == ["/v1/completions"]
+    (body,) = bodies
+    assert "messages" not in body
+    assert body["prompt"] == "Summarise: the train was late."  # a lone request is plain text
+    with pytest.raises(ConfigError, match="chat model"):
+        model.bind_tools([calculator]).invoke("2 + 2?")
