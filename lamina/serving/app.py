@@ -344,6 +344,13 @@ def _to_langchain(message: ChatMessage) -> BaseMessage:
 
 def _sampling(req: ChatCompletionRequest) -> dict[str, Any]:
     options: dict[str, Any] = {"max_tokens": req.token_limit() or DEFAULT_MAX_TOKENS}
+    try:
+        schema = req.json_schema()
+    except ValueError as exc:
+        raise ApiError(400, f"Invalid `response_format`: {exc}.", param="response_format") from None
+    if schema is not None:
+        # lamina's models decode under a grammar built from the schema
+        options["response_format"] = {"schema": schema}
     if req.temperature is not None:
         options["temperature"] = req.temperature
     if req.seed is not None:

@@ -91,7 +91,30 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1, le=8192)
     seed: int | None = None
     user: str | None = Field(default=None, max_length=200)
+    response_format: dict[str, Any] | None = None
     lamina: LaminaOptions | None = None
+
+    def json_schema(self) -> dict[str, Any] | None:
+        """The JSON schema `response_format` asks for (`json_schema` or `json_object`), if any.
+
+        Raises:
+            ValueError: a `response_format` lamina does not understand.
+        """
+        fmt = self.response_format
+        if fmt is None or fmt.get("type") == "text":
+            return None
+        if fmt.get("type") == "json_object":
+            schema = fmt.get("schema")
+            return schema if isinstance(schema, dict) else {"type": "object"}
+        if fmt.get("type") == "json_schema":
+            inner = fmt.get("json_schema")
+            schema = inner.get("schema") if isinstance(inner, dict) else None
+            if isinstance(schema, dict):
+                return schema
+        raise ValueError(
+            "expected response_format {'type': 'json_schema', 'json_schema': {'schema': {...}}}, "
+            f"{{'type': 'json_object'}} or {{'type': 'text'}}; found {str(fmt)[:120]}"
+        )
 
     def token_limit(self) -> int | None:
         """`max_completion_tokens` (the current name) or `max_tokens`."""

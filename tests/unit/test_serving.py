@@ -301,3 +301,21 @@ def test_fuzzed_bodies_get_a_clean_answer_never_a_5xx(served: httpx.Client, body
     assert reply.status_code < 500, reply.text
     if reply.status_code >= 400:
         assert reply.json()["error"]["message"]
+
+
+def test_response_format_is_parsed_or_refused(served: httpx.Client) -> None:
+    from lamina.serving.protocol import ChatCompletionRequest
+
+    req = ChatCompletionRequest.model_validate(
+        chat(
+            model="fake",
+            response_format={"type": "json_schema", "json_schema": {"schema": {"type": "object"}}},
+        )
+    )
+    assert req.json_schema() == {"type": "object"}
+    assert ChatCompletionRequest.model_validate(chat()).json_schema() is None
+    bad = served.post(
+        "/v1/chat/completions", json=chat(model="fake", response_format={"type": "xml"})
+    )
+    assert bad.status_code == 400
+    assert "response_format" in bad.json()["error"]["message"]
