@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(models_app, name="models", help="List, pull and inspect GGUF models.")
 app.command("run")(run_command)
-app.add_typer(route_app, name="route", help="Explain routing decisions; evaluate the router.")
+app.add_typer(route_app, name="route", help="Explain, evaluate and fit the router.")
 app.command("serve")(serve_command)
 
 

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from lamina.graphs.context import AgentContext
     from lamina.graphs.state import AgentState
     from lamina.layers.router_fit import RouterReport
+    from lamina.layers.router_llm import LLMFallback
 
 __all__ = [
     "Aggregate",
@@ -196,8 +197,13 @@ class RouteDecision:
         abstained: True when no route was chosen.
         reason: a human-readable explanation, e.g. "similarity 0.71 ≥ threshold 0.55".
         latency_ms: wall time of the decision in milliseconds.
-        threshold: the threshold the best route was held to (None when nothing was scored).
-        method: how the decision was made: "similarity", "similarity+history" or "none".
+        threshold: the threshold the chosen route (or, on abstention, the best route) was held
+            to (None when nothing was scored).
+        method: how the decision was made: "similarity", "similarity+history", "llm" (the LLM
+            fallback chose), "affinity" (session affinity kept the thread's previous route) or
+            "none" (no router).
+        probabilities: when the LLM fallback was asked, (choice, probability) for every choice
+            it was offered, most likely first ("none" is abstention); else empty.
     """
 
     route: str | None
@@ -209,6 +215,7 @@ class RouteDecision:
     latency_ms: float
     threshold: float | None = None
     method: str = "similarity"
+    probabilities: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as JSON-safe data (for graph state and the trace)."""
@@ -222,6 +229,7 @@ class RouteDecision:
             "latency_ms": round(float(self.latency_ms), 3),
             "threshold": self.threshold,
             "method": self.method,
+            "probabilities": [[name, round(float(p), 4)] for name, p in self.probabilities],
         }
 
 
@@ -240,10 +248,17 @@ class IntentRouter:
         top_k: utterances averaged by "mean_topk".
         default_threshold: the threshold of routes that set none.
         cache_dir: where utterance embeddings are cached (default: `<lamina home>/router_cache`).
+        llm_fallback: a :class:`lamina.layers.router_llm.LLMFallback` that lets a local chat
+            model choose when the best similarity lies in its uncertainty band around the
+            threshold; None (the default) decides on similarity alone.
+        affinity_margin: session affinity (opt-in). When set, :meth:`route` given the thread's
+            `previous` decision keeps that route unless the new message routes elsewhere by at
+            least this similarity margin (see :meth:`route`); None turns affinity off.
 
     Raises:
-        ConfigError: for no routes, duplicate route names, an unknown aggregate, `top_k` < 1 or a
-            threshold outside [-1, 1].
+        ConfigError: for no routes, duplicate route names, an unknown aggregate, `top_k` < 1, a
+            threshold outside [-1, 1], an affinity margin outside [0, 2], or a route called
+            "none" with an LLM fallback (the fallback's word for abstaining).
     """
 
     def __init__(
@@ -255,6 +270,8 @@ class IntentRouter:
         top_k: int = 3,
         default_threshold: float = 0.5,
         cache_dir: str | Path | None = None,
+        llm_fallback: LLMFallback | None = None,
+        affinity_margin: float | None = None,
     ) -> None:
         routes = list(routes)
         if not routes:
@@ -287,6 +304,29 @@ class IntentRouter:
             )
         if default_model is not None:
             _check_name(default_model, "IntentRouter default_model", "name a model or pass None.")
+        if affinity_margin is not None and (
+            isinstance(affinity_margin, bool)
+            or not isinstance(affinity_margin, int | float)
+            or not 0.0 <= affinity_margin <= 2.0
+        ):
+            raise ConfigError(
+                f"IntentRouter: expected affinity_margin to be a similarity margin between 0 and "
+                f"2 or None, found {affinity_margin!r}. Fix: pass affinity_margin=0.1 (or None "
+                "for no session affinity)."
+            )
+        if llm_fallback is not None:
+            from lamina.layers.router_llm import NONE_CHOICE, LLMFallback
+
+            if not isinstance(llm_fallback, LLMFallback):
+                raise ConfigError(
+                    f"IntentRouter: expected llm_fallback to be an LLMFallback or None, found "
+                    f"{llm_fallback!r}. Fix: pass LLMFallback(pool.chat_model(name))."
+                )
+            if NONE_CHOICE in counts:
+                raise ConfigError(
+                    f"IntentRouter: a route is called {NONE_CHOICE!r}, which the LLM fallback "
+                    "uses for 'no route'. Fix: rename that route."
+                )
         self._routes: tuple[Route, ...] = tuple(routes)
         self._default_model = default_model
         self._aggregate: Aggregate = aggregate
@@ -294,6 +334,8 @@ class IntentRouter:
         self._default_threshold = _check_threshold(
             default_threshold, "IntentRouter default_threshold"
         )
+        self._llm_fallback = llm_fallback
+        self._affinity_margin = None if affinity_margin is None else float(affinity_margin)
         if cache_dir is None:
             from lamina.config import get_settings
 
@@ -332,6 +374,16 @@ class IntentRouter:
     def default_threshold(self) -> float:
         """The threshold of routes that set none."""
         return self._default_threshold
+
+    @property
+    def llm_fallback(self) -> LLMFallback | None:
+        """The LLM fallback for uncertain decisions (None: similarity alone)."""
+        return self._llm_fallback
+
+    @property
+    def affinity_margin(self) -> float | None:
+        """The margin a new message needs to move a thread off its route (None: no affinity)."""
+        return self._affinity_margin
 
     @property
     def cache_path(self) -> Path:
@@ -436,6 +488,8 @@ class IntentRouter:
     def save(self, path: str | Path) -> None:
         """Write the router (routes, options, fitted thresholds, encoder identity) as JSON.
 
+        The LLM fallback is not written (it holds a model); pass it again to :meth:`load`.
+
         Raises:
             ConfigError: when the file cannot be written.
         """
@@ -449,6 +503,7 @@ class IntentRouter:
         path: str | Path,
         encoder: TextEncoder | None = None,
         cache_dir: str | Path | None = None,
+        llm_fallback: LLMFallback | None = None,
     ) -> IntentRouter:
         """Read a router written by :meth:`save`.
 
@@ -458,13 +513,14 @@ class IntentRouter:
                 differs from the one the file was saved with, a warning is logged on first use:
                 the fitted thresholds were tuned for another encoder's similarities.
             cache_dir: where utterance embeddings are cached (as in the constructor).
+            llm_fallback: the LLM fallback to use (a model is not saved with the router).
 
         Raises:
             ConfigError: for a missing, unreadable or malformed file (what was found and the fix).
         """
         from lamina.layers.router_fit import load_router
 
-        return load_router(path, encoder=encoder, cache_dir=cache_dir)
+        return load_router(path, encoder=encoder, cache_dir=cache_dir, llm_fallback=llm_fallback)
 
     # -- validation -----------------------------------------------------------------------
 
@@ -542,13 +598,19 @@ class IntentRouter:
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
 
     def warm_up(self) -> None:
-        """Load the encoder and the utterance embeddings now instead of on the first request."""
+        """Load the encoder, the utterance embeddings and the LLM fallback's model now.
+
+        Otherwise the first request pays for loading them (and the fallback's model for reading
+        the routing prompt, which it then keeps in its KV cache).
+        """
         self._prepare()
         if self._cache_hit and not self._encoder_warm:
             # The embeddings came from disk, so nothing was encoded yet, and the packaged encoder
             # loads its model on the first encode: do that now, not in the first decision.
             self._encode(["warm up"])
         self._encoder_warm = True
+        if self._llm_fallback is not None:
+            self._llm_fallback.warm_up(self._routes)
 
     def _prepare(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.intp]]:
         if self._matrix is not None and self._owner is not None:
@@ -675,32 +737,154 @@ class IntentRouter:
                 out[i] = float(np.sort(own)[-k:].mean())
         return out
 
-    def route(self, text: str, history: Sequence[str] | None = None) -> RouteDecision:
+    def route(
+        self,
+        text: str,
+        history: Sequence[str] | None = None,
+        previous: RouteDecision | Mapping[str, Any] | None = None,
+    ) -> RouteDecision:
         """Decide which route (and so which model) serves `text`.
+
+        The decision is made in up to four stages, each recorded in `method` and `reason`:
+
+        1. similarity: the best route takes the request if its score reaches its threshold;
+        2. history: if that abstains, a short follow-up is scored again with the previous user
+           turn in front of it;
+        3. LLM fallback (only with `llm_fallback`): if the best score lies in the fallback's
+           band around its threshold, a local chat model chooses among the routes and "none";
+        4. session affinity (only with `affinity_margin` and a `previous` decision): the thread
+           keeps its previous route unless the new decision moves away from it clearly. Moving
+           to another route needs that route's similarity to beat the previous route's by at
+           least the margin; moving to abstention needs the previous route's similarity to fall
+           short of its threshold by at least the margin; leaving a previous abstention needs the
+           new route's similarity to clear its threshold by at least the margin.
 
         Args:
             text: the request.
             history: earlier user turns, oldest first. Used only when `text` alone reaches no
                 threshold: a short follow-up ("now make it shorter") is scored again with the
                 most recent earlier turn in front of it.
+            previous: the thread's previous decision (a :class:`RouteDecision` or its
+                `to_dict()`), for session affinity; ignored when `affinity_margin` is None.
 
         Returns:
-            The decision; `abstained` is True when no route reached its threshold.
+            The decision; `abstained` is True when no route was chosen.
 
         Raises:
             InputError: when `text` is empty or blank.
+            ModelError: when the LLM fallback's model fails.
         """
         started = time.perf_counter()
         decision = self._decide(self._scores(text, use_head=True), "similarity", started)
-        previous = [h for h in (history or ()) if isinstance(h, str) and h.strip()]
-        if decision.abstained and previous:
+        asked = text
+        previous_turns = [h for h in (history or ()) if isinstance(h, str) and h.strip()]
+        if decision.abstained and previous_turns:
             # No head split here: the head would be the previous turn alone.
-            joined = self._scores(f"{previous[-1]}\n{text}", use_head=False)
+            joined_text = f"{previous_turns[-1]}\n{text}"
+            joined = self._scores(joined_text, use_head=False)
             retry = self._decide(joined, "similarity+history", started)
             if not retry.abstained:
                 decision = replace(retry, reason=f"{retry.reason} (with the previous turn)")
+                asked = joined_text
+        fallback = self._llm_fallback
+        if (
+            fallback is not None
+            and decision.threshold is not None
+            and fallback.in_band(decision.score, decision.threshold)
+        ):
+            decision = self._ask_llm(fallback, asked, decision)
+        if self._affinity_margin is not None and previous is not None:
+            decision = self._affinity(decision, previous, self._affinity_margin)
+        decision = replace(decision, latency_ms=(time.perf_counter() - started) * 1000.0)
         logger.debug("route %r -> %s (%s)", text[:60], decision.route, decision.reason)
         return decision
+
+    def _ask_llm(self, fallback: LLMFallback, text: str, decision: RouteDecision) -> RouteDecision:
+        by_name = {r.name: r for r in self._routes}
+        scores = dict(decision.candidates)
+        choice = fallback.choose(text, self._routes, decision.candidates)
+        band = (
+            f"similarity {decision.score:.2f} within {fallback.band:.2f} of threshold "
+            f"{decision.threshold:.2f}"
+        )
+        if choice.route is None:
+            return replace(
+                decision,
+                route=None,
+                model=self._default_model,
+                abstained=True,
+                reason=f"llm fallback p={choice.probability:.2f}: none of the routes ({band})",
+                method="llm",
+                probabilities=choice.probabilities,
+            )
+        chosen = by_name[choice.route]
+        return replace(
+            decision,
+            route=chosen.name,
+            model=chosen.model,
+            score=scores[chosen.name],
+            threshold=self.threshold_of(chosen),
+            abstained=False,
+            reason=f"llm fallback p={choice.probability:.2f}: {chosen.name!r} ({band})",
+            method="llm",
+            probabilities=choice.probabilities,
+        )
+
+    def _affinity(
+        self, decision: RouteDecision, previous: RouteDecision | Mapping[str, Any], margin: float
+    ) -> RouteDecision:
+        before = previous.route if isinstance(previous, RouteDecision) else previous.get("route")
+        if before == decision.route:
+            return decision
+        by_name = {r.name: r for r in self._routes}
+        if before is not None and before not in by_name:
+            # The routes changed since the previous run: nothing to stay on.
+            return decision
+        scores = dict(decision.candidates)
+        if before is None:
+            # Leaving an abstention: the new route must clear its threshold by the margin.
+            new = decision.route or ""
+            threshold = self.threshold_of(by_name[new])
+            gap = scores[new] - threshold
+            what = f"{new!r} similarity {scores[new]:.2f} vs its threshold {threshold:.2f}"
+        elif decision.route is None:
+            # Moving to abstention: the previous route must miss its threshold by the margin.
+            threshold = self.threshold_of(by_name[before])
+            gap = threshold - scores[before]
+            what = f"{before!r} similarity {scores[before]:.2f} vs its threshold {threshold:.2f}"
+        else:
+            gap = scores[decision.route] - scores[before]
+            what = (
+                f"{decision.route!r} similarity {scores[decision.route]:.2f} vs {before!r} "
+                f"{scores[before]:.2f}"
+            )
+        if gap >= margin:
+            return replace(
+                decision,
+                reason=f"{decision.reason}; left {before or 'abstention'!r} "
+                f"(margin {gap:.2f} ≥ affinity margin {margin:.2f})",
+            )
+        kept = f"margin {gap:.2f} < affinity margin {margin:.2f}"
+        if before is None:
+            return replace(
+                decision,
+                route=None,
+                model=self._default_model,
+                abstained=True,
+                reason=f"session affinity kept the thread's abstention: {what}, {kept}",
+                method="affinity",
+            )
+        route = by_name[before]
+        return replace(
+            decision,
+            route=route.name,
+            model=route.model,
+            score=scores[before],
+            threshold=self.threshold_of(route),
+            abstained=False,
+            reason=f"session affinity kept {before!r}: {what}, {kept}",
+            method="affinity",
+        )
 
     def _decide(
         self, scored: list[tuple[str, float, bool]], method: str, started: float
@@ -782,12 +966,26 @@ def _earlier_user_turns(state: AgentState) -> list[str]:
     return texts[:-1]
 
 
+def _previous_decision(state: AgentState) -> dict[str, Any] | None:
+    """The thread's decision of its previous run, for session affinity.
+
+    `route` lives in the thread's checkpointed state and the input layer does not reset it, so
+    before this node writes the new decision it still holds the previous run's.
+    """
+    previous = state.get("route")
+    if not isinstance(previous, dict) or previous.get("method") == "none":
+        return None  # no previous run, or a run without a router
+    return previous
+
+
 def make_router_node() -> LayerNode:
     """Build the router layer's graph node.
 
     The node reads `state["task"]` (set by the input layer) and the router in
     `runtime.context.router`. With no router it picks `runtime.context.default_model`. When the
-    router abstains without a default model of its own, the agent's default model is used.
+    router abstains without a default model of its own, the agent's default model is used. The
+    earlier user turns go to the router as `history`, and the thread's previous decision (the
+    `route` a checkpointed thread kept from its last run) as `previous`, for session affinity.
 
     Returns:
         A node returning `{"route": decision dict, "model": name, "trace": [event]}`.
@@ -816,7 +1014,9 @@ def make_router_node() -> LayerNode:
                 method="none",
             )
         else:
-            decision = router.route(task, history=_earlier_user_turns(state))
+            decision = router.route(
+                task, history=_earlier_user_turns(state), previous=_previous_decision(state)
+            )
             if decision.model is None:
                 decision = replace(
                     decision,

@@ -1,11 +1,14 @@
-"""`lamina route`: explain the router's decision for a request, or evaluate it on labelled data.
+"""`lamina route`: explain the router's decision for a request, evaluate it, or fit it.
 
     lamina route "What is 12 times 7?"            # same as: lamina route explain "..."
     lamina route explain "..." --json
     lamina route eval --data routes.csv [--json]
+    lamina route fit --data routes.csv --out router.json [--json]
+    lamina route eval --data test.csv --router router.json --llm smollm2-135m-instruct
 
-The router comes from `--config` (the `[[routes]]` of a lamina.toml), else `./lamina.toml`, else
-lamina's default routes. No chat model is loaded: routing only needs the encoder.
+The router comes from `--router` (a file written by `lamina route fit`), else `--config` (the
+`[[routes]]` of a lamina.toml), else `./lamina.toml`, else lamina's default routes. No chat
+model is loaded unless `--llm` names one for the LLM fallback: routing only needs the encoder.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,8 +24,11 @@ import typer
 from typer.core import TyperGroup
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from lamina.layers.router import IntentRouter, RouteDecision
     from lamina.layers.router_fit import RouterReport
+    from lamina.layers.router_llm import LLMFallback
 
 __all__ = ["app", "build_router", "read_labelled_csv"]
 
@@ -51,10 +58,30 @@ ConfigOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object, nothing else.")]
+RouterOption = Annotated[
+    Path | None,
+    typer.Option("--router", help="A router saved by `lamina route fit` (overrides --config)."),
+]
+LlmOption = Annotated[
+    str | None,
+    typer.Option(
+        "--llm",
+        help="Let this local chat model settle decisions near a threshold (the LLM fallback), "
+        "e.g. smollm2-135m-instruct. Off by default.",
+    ),
+]
+BandOption = Annotated[
+    float,
+    typer.Option("--band", help="The LLM fallback's band around a threshold (with --llm)."),
+]
 
 
-def build_router(config: Path | None) -> IntentRouter:
+def build_router(config: Path | None, llm_fallback: LLMFallback | None = None) -> IntentRouter:
     """The router of `--config`, `./lamina.toml`, or lamina's default routes (no model loads).
+
+    Args:
+        config: a lamina.toml, or None to look for ./lamina.toml.
+        llm_fallback: an LLM fallback for the router (None: similarity alone).
 
     Raises:
         ConfigError: for an invalid config file or invalid routes.
@@ -75,7 +102,41 @@ def build_router(config: Path | None) -> IntentRouter:
         if cfg.routes is not None:
             routes = cfg.build_routes()
     # The same cache directory as the agent's router, so both share utterance embeddings.
-    return IntentRouter(routes, default_model=default_model, cache_dir=settings.home / "router")
+    return IntentRouter(
+        routes,
+        default_model=default_model,
+        cache_dir=settings.home / "router",
+        llm_fallback=llm_fallback,
+    )
+
+
+@contextmanager
+def _open_router(
+    config: Path | None, router_file: Path | None, llm: str | None, band: float
+) -> Iterator[IntentRouter]:
+    """The router the options ask for, with its LLM fallback's model pool closed afterwards."""
+    from lamina.config import get_settings
+    from lamina.layers.router import IntentRouter
+
+    pool = None
+    fallback = None
+    try:
+        if llm is not None:
+            from lamina.layers.router_llm import LLMFallback
+            from lamina.models.pool import ModelPool
+
+            pool = ModelPool(get_settings())
+            fallback = LLMFallback(pool.chat_model(llm), band=band)
+        if router_file is not None:
+            router = IntentRouter.load(
+                router_file, cache_dir=get_settings().home / "router", llm_fallback=fallback
+            )
+        else:
+            router = build_router(config, llm_fallback=fallback)
+        yield router
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 def read_labelled_csv(path: Path) -> tuple[list[str], list[str | None]]:
@@ -203,15 +264,18 @@ def _fail(exc: Exception) -> typer.Exit:
 def explain_command(
     text: Annotated[str, typer.Argument(help="The request to route.")],
     config: ConfigOption = None,
+    router_file: RouterOption = None,
+    llm: LlmOption = None,
+    band: BandOption = 0.05,
     as_json: JsonOption = False,
 ) -> None:
     """Show how the router scores TEXT: every route, its threshold, and the decision."""
     from lamina.errors import LaminaError
 
     try:
-        router = build_router(config)
-        router.warm_up()  # so the decision's latency is routing, not loading the encoder
-        decision = router.route(text)
+        with _open_router(config, router_file, llm, band) as router:
+            router.warm_up()  # so the decision's latency is routing, not loading the encoder
+            decision = router.route(text)
     except LaminaError as exc:
         raise _fail(exc) from None
     data = _explain_data(text, router, decision)
@@ -228,6 +292,9 @@ def eval_command(
         typer.Option("--data", help="CSV with columns utterance,expected_route (empty: abstain)."),
     ],
     config: ConfigOption = None,
+    router_file: RouterOption = None,
+    llm: LlmOption = None,
+    band: BandOption = 0.05,
     as_json: JsonOption = False,
 ) -> None:
     """Route every row of a labelled CSV and report accuracy, per-route metrics, confusion."""
@@ -235,11 +302,71 @@ def eval_command(
 
     try:
         texts, labels = read_labelled_csv(data)
-        router = build_router(config)
-        report = router.evaluate(texts, labels)
+        with _open_router(config, router_file, llm, band) as router:
+            report = router.evaluate(texts, labels)
     except LaminaError as exc:
         raise _fail(exc) from None
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
         return
     _print_report(report)
+
+
+@app.command("fit")
+def fit_command(
+    data: Annotated[
+        Path,
+        typer.Option("--data", help="CSV with columns utterance,expected_route (empty: abstain)."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to save the fitted router (JSON).")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fit per-route thresholds on a labelled CSV and save the router to --out.
+
+    Use the saved router with `lamina route eval --router OUT` (on other data) or
+    `IntentRouter.load(OUT)`.
+    """
+    from lamina.errors import LaminaError
+
+    try:
+        texts, labels = read_labelled_csv(data)
+        router = build_router(config)
+        before = {r.name: router.threshold_of(r) for r in router.routes}
+        accuracy_before = router.evaluate(texts, labels).accuracy
+        fitted = router.fit(texts, labels)
+        accuracy_after = router.evaluate(texts, labels).accuracy
+        router.save(out)
+    except LaminaError as exc:
+        raise _fail(exc) from None
+    result = {
+        "out": str(out),
+        "n": len(texts),
+        "accuracy_before": accuracy_before,
+        "accuracy_after": accuracy_after,
+        "thresholds": [
+            {"route": name, "before": before[name], "fitted": fitted[name]} for name in fitted
+        ],
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        return
+    _print_fit(result)
+
+
+def _print_fit(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"thresholds fitted on {result['n']} labelled requests")
+    table.add_column("route")
+    table.add_column("before", justify="right")
+    table.add_column("fitted", justify="right")
+    for row in result["thresholds"]:
+        table.add_row(row["route"], f"{row['before']:.3f}", f"{row['fitted']:.3f}")
+    console.print(table)
+    console.print(
+        f"accuracy on the same data: {result['accuracy_before']:.3f} → "
+        f"{result['accuracy_after']:.3f}; saved to {result['out']}"
+    )

@@ -24,10 +24,13 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lamina.errors import ConfigError, InputError
 from lamina.layers.router import IntentRouter, Route, TextEncoder
+
+if TYPE_CHECKING:
+    from lamina.layers.router_llm import LLMFallback
 
 __all__ = [
     "ABSTAIN",
@@ -315,6 +318,7 @@ def save_router(router: IntentRouter, path: str | Path) -> None:
         "top_k": router.top_k,
         "default_threshold": router.default_threshold,
         "default_model": router.default_model,
+        "affinity_margin": router.affinity_margin,
         "fitted_thresholds": router.fitted_thresholds,
         "encoder": router.encoder_identity,
     }
@@ -342,6 +346,7 @@ def load_router(
     path: str | Path,
     encoder: TextEncoder | None = None,
     cache_dir: str | Path | None = None,
+    llm_fallback: LLMFallback | None = None,
 ) -> IntentRouter:
     """Read a router written by :func:`save_router` (see :meth:`IntentRouter.load`).
 
@@ -385,6 +390,8 @@ def load_router(
             top_k=raw.get("top_k", 3),
             default_threshold=raw.get("default_threshold", 0.5),
             cache_dir=cache_dir,
+            llm_fallback=llm_fallback,
+            affinity_margin=raw.get("affinity_margin"),
         )
         router.set_fitted_thresholds(fitted)
     except KeyError as exc:

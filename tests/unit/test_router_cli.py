@@ -159,7 +159,7 @@ def test_route_help_is_light() -> None:
         from typer.testing import CliRunner
         from lamina.cli import app
         for args in (["route", "--help"], ["route", "eval", "--help"],
-                     ["route", "explain", "--help"]):
+                     ["route", "explain", "--help"], ["route", "fit", "--help"]):
             result = CliRunner().invoke(app, args)
             assert result.exit_code == 0, (args, result.output)
         heavy = ("torch", "sentence_transformers", "chromadb", "llama_cpp", "numpy")
@@ -171,3 +171,95 @@ def test_route_help_is_light() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+# -- fit ----------------------------------------------------------------------------------------
+
+FIT_CSV = """utterance,expected_route
+add two numbers,maths
+will it rain,weather
+multiply numbers,
+"""
+
+
+@pytest.fixture
+def fit_data(tmp_path: Path) -> Path:
+    path = tmp_path / "fit.csv"
+    path.write_text(FIT_CSV, encoding="utf-8")
+    return path
+
+
+def test_fit_saves_a_router_that_eval_can_use(config: Path, fit_data: Path, tmp_path: Path) -> None:
+    out_file = tmp_path / "out" / "router.json"
+    code, out = _invoke(
+        "route", "fit", "--data", str(fit_data), "--config", str(config), "--out", str(out_file),
+        "--json",
+    )  # fmt: skip
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["out"] == str(out_file)
+    assert result["n"] == 3
+    # "multiply numbers" scores 0.82 on maths but should abstain: the fit raises that threshold.
+    assert result["accuracy_before"] == pytest.approx(2 / 3)
+    assert result["accuracy_after"] == 1.0
+    rows = {r["route"]: r for r in result["thresholds"]}
+    assert rows["maths"]["before"] == 0.5
+    assert 0.82 < rows["maths"]["fitted"] <= 1.0
+    assert rows["weather"]["before"] == 0.6
+    saved = json.loads(out_file.read_text(encoding="utf-8"))
+    assert saved["kind"] == "lamina-router"
+    assert saved["fitted_thresholds"]["maths"] == rows["maths"]["fitted"]
+
+    code, out = _invoke(
+        "route", "eval", "--data", str(fit_data), "--router", str(out_file), "--json"
+    )
+    assert code == 0, out
+    assert json.loads(out)["accuracy"] == 1.0
+    code, out = _invoke("route", "eval", "--data", str(fit_data), "--config", str(config), "--json")
+    assert json.loads(out)["accuracy"] == pytest.approx(2 / 3)  # the config alone is unfitted
+    code, out = _invoke("route", "multiply numbers", "--router", str(out_file), "--json")
+    assert code == 0, out
+    assert json.loads(out)["decision"]["abstained"] is True
+
+
+def test_fit_table(config: Path, fit_data: Path, tmp_path: Path) -> None:
+    out_file = tmp_path / "router.json"
+    code, out = _invoke(
+        "route", "fit", "--data", str(fit_data), "--config", str(config), "--out", str(out_file)
+    )
+    assert code == 0, out
+    for text in ("thresholds fitted on 3", "maths", "0.500", "0.667 → 1.000", "saved to"):
+        assert text in out.replace("\n", " ")
+
+
+def test_fit_needs_out(config: Path, fit_data: Path) -> None:
+    code, out = _invoke("route", "fit", "--data", str(fit_data), "--config", str(config))
+    assert code == 2
+    assert "--out" in out
+
+
+def test_fit_to_an_unwritable_path_is_an_error_line(config: Path, fit_data: Path) -> None:
+    code, out = _invoke(
+        "route", "fit", "--data", str(fit_data), "--config", str(config), "--out", "/proc/x.json"
+    )
+    assert code == 1
+    assert out.startswith("error:")
+    assert "Could not write the router" in out.replace("\n", " ")
+
+
+def test_missing_router_file_is_an_error_line(tmp_path: Path) -> None:
+    code, out = _invoke("route", "hello", "--router", str(tmp_path / "nope.json"))
+    assert code == 1
+    assert "no file" in out
+
+
+def test_llm_option_wires_the_fallback(config: Path) -> None:
+    # Unit tests block real model loads, so reaching the load proves the fallback is in place.
+    code, out = _invoke(
+        "route", "will it rain", "--config", str(config), "--llm", "smollm2-135m-instruct"
+    )
+    assert code == 1
+    assert "loads are switched off" in out.replace("\n", " ")
+    code, out = _invoke("route", "will it rain", "--config", str(config), "--llm", "no-such-model")
+    assert code == 1
+    assert "no-such-model" in out
