@@ -12,13 +12,15 @@ __all__ = ["render_memories", "render_step_results", "resolve_references"]
 def render_memories(memories: Sequence[Mapping[str, Any]]) -> str:
     """Retrieved memories as dated lines, or "" when there are none.
 
-    Each memory is a dict with at least `text`; `created_at` (ISO date-time) is shown when present.
+    Each memory is a dict with at least `text`. Its date is the day its current wording was
+    stored (`updated_at`, else `created_at`), so the model can tell an old statement from a
+    newer one that replaced it: `- (2026-01-31) I live in Lyon.`
     """
     if not memories:
         return ""
-    lines = ["What you remember about this user:"]
+    lines = ["What you remember about this user (with the date you learned it):"]
     for m in memories:
-        date = str(m.get("created_at", ""))[:10]
+        date = str(m.get("updated_at") or m.get("created_at") or "")[:10]
         lines.append(f"- ({date}) {m['text']}" if date else f"- {m['text']}")
     return "\n".join(lines)
 

@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lamina.graphs.nodes import LayerNode
@@ -175,11 +176,22 @@ def worth_remembering(text: str) -> bool:
     return bool(extract_memories(text))
 
 
-def make_memory_node(k: int = 3, min_score: float = 0.35) -> LayerNode:
+def make_memory_node(
+    k: int = 3,
+    min_score: float = 0.35,
+    *,
+    recency_weight: float = 0.1,
+    half_life_days: float = 30.0,
+    kinds: Sequence[MemoryKind] | None = None,
+) -> LayerNode:
     """Build the memory layer's retrieval node.
 
     The node searches the memories of `state["user_id"]` (default user "default") for
-    `state["task"]` and returns the best `k` with a cosine similarity of at least `min_score`.
+    `state["task"]` and returns the best `k` with a cosine similarity of at least `min_score`,
+    ranked by `(1 - recency_weight) * similarity + recency_weight * 0.5 ** (age_days /
+    half_life_days)`: among relevant memories, a newer one ("I moved to Lyon") beats an older
+    one ("I live in Paris") of similar relevance. The reasoning and execution layers show the
+    memories to the model with their dates (:func:`~lamina.layers.context_text.render_memories`).
     Without a store (`runtime.context.memory is None`) or a task it returns no memories.
     A failing store raises :class:`~lamina.errors.MemoryStoreError`: a run never silently
     forgets what the user told it.
@@ -187,16 +199,35 @@ def make_memory_node(k: int = 3, min_score: float = 0.35) -> LayerNode:
     Args:
         k: at most this many memories per run.
         min_score: similarity below which a memory is not shown to the model.
+        recency_weight: weight of recency in the ranking, in [0, 1] (0: similarity only).
+        half_life_days: age at which a memory's recency term halves.
+        kinds: only these kinds of memory (None: all).
 
     Returns:
         A node returning `{"memories": [memory dicts], "trace": [event]}`; the event is
-        `{"layer": "memory", "data": {"hits": [{"id", "score"}], "user_id"}}`.
-    """
-    # A developer mistake, so it is refused when the graph is built.
-    if k < 1:
-        from lamina.errors import ConfigError
+        `{"layer": "memory", "data": {"hits": [{"id", "score", "similarity"}], "user_id"}}`.
 
+    Raises:
+        ConfigError: k < 1, a weight outside [0, 1], a half-life <= 0 or an unknown kind.
+    """
+    from lamina.errors import ConfigError
+    from lamina.memory_store.chroma_store import KINDS
+
+    # Developer mistakes, so they are refused when the graph is built.
+    if k < 1:
         raise ConfigError(f"Expected memory k >= 1, found {k}. Fix: pass k=3 or similar.")
+    if not 0.0 <= recency_weight <= 1.0:
+        raise ConfigError(
+            f"Expected recency_weight in [0, 1], found {recency_weight}. Fix: use 0 to about 0.2."
+        )
+    if not half_life_days > 0:
+        raise ConfigError(f"Expected half_life_days > 0, found {half_life_days}. Fix: use 30.")
+    if kinds is not None and (not kinds or any(kd not in KINDS for kd in kinds)):
+        raise ConfigError(
+            f"Expected memory kinds among {', '.join(KINDS)}, found {list(kinds)}. "
+            "Fix: pass known kinds, or None for all."
+        )
+    wanted = list(kinds) if kinds is not None else None
 
     def memory_node(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
         start = time.perf_counter()
@@ -210,9 +241,19 @@ def make_memory_node(k: int = 3, min_score: float = 0.35) -> LayerNode:
         elif not task:
             data["skipped"] = "no task"
         else:
-            found = store.search(task, user_id, k=k, min_score=min_score)
+            found = store.search(
+                task,
+                user_id,
+                k=k,
+                min_score=min_score,
+                kinds=wanted,
+                recency_weight=recency_weight,
+                half_life_days=half_life_days,
+            )
             memories = [m.to_dict() for m in found]
-            data["hits"] = [{"id": m.id, "score": m.score} for m in found]
+            data["hits"] = [
+                {"id": m.id, "score": m.score, "similarity": m.similarity} for m in found
+            ]
             logger.debug("memory: %d hits for user %s", len(found), user_id)
         return {
             "memories": memories,

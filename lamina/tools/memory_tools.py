@@ -78,8 +78,11 @@ def make_memory_tools(
             raise ToolError(f"Could not search the memories: {exc}") from exc
         if not found:
             return "No memories found."
+        # The date of the current wording, as in the memory layer's context block.
         return "\n".join(
-            f"- ({m.created_at[:10]}, {m.kind}, score {m.score:.2f}) {m.text}" for m in found
+            f"- ({(m.updated_at or m.created_at)[:10]}, {m.kind}, score {m.score or 0.0:.2f}) "
+            f"{m.text}"
+            for m in found
         )
 
     return [remember, recall]

@@ -47,7 +47,8 @@ def test_cli_help_is_light() -> None:
     from lamina.cli import app
     runner = CliRunner()
     for args in (["--help"], ["models", "--help"], ["models", "pull", "--help"],
-                 ["models", "info", "--help"]):
+                 ["models", "info", "--help"], ["memory", "--help"], ["serve", "--help"],
+                 ["route", "--help"]):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, (args, result.output)
         assert "Usage" in result.output

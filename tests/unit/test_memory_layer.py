@@ -125,7 +125,9 @@ def test_memory_node_returns_the_users_memories_with_the_fields_layers_need(
     assert memories[0]["user_id"] == "ada"
     (event,) = out["trace"]
     assert event["layer"] == "memory"
-    assert event["data"]["hits"] == [{"id": teal, "score": memories[0]["score"]}]
+    assert event["data"]["hits"] == [
+        {"id": teal, "score": memories[0]["score"], "similarity": memories[0]["similarity"]}
+    ]
     assert event["data"]["user_id"] == "ada"
     assert event["seconds"] >= 0
     assert "teal" in render_memories(memories)
@@ -286,3 +288,95 @@ def test_remember_tool_refuses_noise(store: MemoryStore) -> None:
     with pytest.raises(ToolError, match="Nothing to remember"):
         remember.invoke({"text": "You are a helpful assistant.", "kind": "fact"})
     assert store.count() == 0
+
+
+# --- recency, kinds and dates in the model's context ------------------------------------------
+
+
+def test_memory_node_prefers_the_newer_of_two_relevant_memories(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import lamina.memory_store.chroma_store as chroma_store
+
+    year_ago = datetime.now(UTC) - timedelta(days=365)
+    monkeypatch.setattr(chroma_store, "_now", lambda: year_ago)
+    (old,) = store.add("I live in Paris.", "ada")
+    monkeypatch.undo()
+    (new,) = store.add("I moved to Lyon.", "ada")
+    task = state("where do I live", user_id="ada")
+
+    plain = make_memory_node(k=2, min_score=0.2, recency_weight=0.0)(task, runtime(store))
+    recent = make_memory_node(k=2, min_score=0.2, recency_weight=0.5)(task, runtime(store))
+
+    assert [m["id"] for m in plain["memories"]] == [old, new]
+    assert [m["id"] for m in recent["memories"]] == [new, old]
+    hit = recent["trace"][0]["data"]["hits"][0]
+    assert hit["score"] > hit["similarity"]
+    text = render_memories(recent["memories"])
+    assert text.index("Lyon") < text.index("Paris")
+    assert f"({year_ago.date().isoformat()}) I live in Paris." in text
+
+
+def test_memory_node_filters_kinds(store: MemoryStore) -> None:
+    store.add("I like green tea.", "ada", kind="preference")
+    store.add("I drank green tea.", "ada", kind="episode")
+
+    out = make_memory_node(min_score=0.1, kinds=["preference"])(
+        state("green tea", user_id="ada"), runtime(store)
+    )
+
+    assert [m["kind"] for m in out["memories"]] == ["preference"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"recency_weight": 1.5}, "recency_weight"),
+        ({"half_life_days": 0}, "half_life_days"),
+        ({"kinds": ["secret"]}, "kinds"),
+        ({"kinds": []}, "kinds"),
+    ],
+)
+def test_memory_node_refuses_bad_settings(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        make_memory_node(**kwargs)
+
+
+def test_render_memories_dates_each_memory_by_its_current_wording() -> None:
+    moved = {
+        "text": "I moved to Lyon.",
+        "created_at": "2025-01-02T10:00",
+        "updated_at": "2026-03-04T09:00",
+    }
+    text = render_memories(
+        [
+            moved,
+            {"text": "My cat is Tom.", "created_at": "2024-05-06T00:00:00"},
+            {"text": "Undated."},
+        ]
+    )
+
+    lines = text.splitlines()
+    assert lines[0].startswith("What you remember about this user")
+    assert lines[1:] == [
+        "- (2026-03-04) I moved to Lyon.",
+        "- (2024-05-06) My cat is Tom.",
+        "- Undated.",
+    ]
+    assert render_memories([]) == ""
+
+
+def test_recall_shows_dates_and_remember_refuses_a_document(store: MemoryStore) -> None:
+    from lamina.memory_store.chroma_store import MAX_TEXT_CHARS
+
+    remember, recall = make_memory_tools(store, "ada")
+    remember.invoke({"text": "The user's sister lives in Lyon.", "kind": "fact"})
+
+    reply = recall.invoke({"query": "sister", "k": 1})
+    (m,) = store.search("sister", "ada", k=1)
+    assert f"({m.updated_at[:10]}, fact, score" in reply
+    with pytest.raises(ToolError, match=f"at most {MAX_TEXT_CHARS} characters"):
+        remember.invoke({"text": "The user wrote " + "a very long text " * 80, "kind": "fact"})
+    assert store.count("ada") == 1

@@ -240,7 +240,8 @@ def test_chroma_never_uses_its_own_embedding_model(
     ef = LaminaEmbeddingFunction(store.encoder)
     validate_embedding_function(ef)
     assert ef.is_legacy() is False
-    assert store._collection.configuration_json["embedding_function"]["name"] == "lamina"
+    col = store._collection_of("ada", create=False)
+    assert col.configuration_json["embedding_function"]["name"] == "lamina"
     rebuilt = LaminaEmbeddingFunction.build_from_config(ef.get_config())
     with pytest.raises(MemoryStoreError, match="custom encoder"):
         rebuilt(["text"])
@@ -301,3 +302,197 @@ def test_importing_lamina_memory_modules_does_not_import_chromadb() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "False"
+
+
+# --- ranking: similarity and recency ----------------------------------------------------------
+
+
+def _add_at(store: MemoryStore, monkeypatch: pytest.MonkeyPatch, when: datetime, text: str) -> str:
+    import lamina.memory_store.chroma_store as chroma_store
+
+    monkeypatch.setattr(chroma_store, "_now", lambda: when)
+    (mid,) = store.add(text, "ada")
+    monkeypatch.undo()
+    return mid
+
+
+def test_recency_weight_ranks_a_newer_memory_above_an_older_more_similar_one(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = datetime.now(UTC)
+    old = _add_at(store, monkeypatch, now - timedelta(days=365), "I live in Paris.")
+    new = store.add("I moved to Lyon.", "ada")[0]
+    query = "where do I live"  # shares 2 of 4 words with the old memory, 1 with the new one
+
+    plain = store.search(query, "ada", k=2)
+    recent = store.search(query, "ada", k=2, recency_weight=0.5, half_life_days=30)
+
+    assert [m.id for m in plain] == [old, new]
+    assert [m.id for m in recent] == [new, old]
+    by_id = {m.id: m for m in recent}
+    assert by_id[old].similarity == pytest.approx(0.5, abs=1e-4)
+    assert by_id[new].similarity == pytest.approx(0.25, abs=1e-4)
+    # score = (1 - w) * similarity + w * 0.5 ** (age_days / half_life_days)
+    assert by_id[new].score == pytest.approx(0.5 * 0.25 + 0.5 * 1.0, abs=1e-3)
+    assert by_id[old].score == pytest.approx(0.5 * 0.5 + 0.5 * 0.5 ** (365 / 30), abs=1e-3)
+    assert all(m.score == m.similarity for m in plain)
+
+
+def test_min_score_applies_to_similarity_so_recency_never_lets_an_irrelevant_memory_in(
+    store: MemoryStore,
+) -> None:
+    store.add(["I live in Paris.", "My dog is called Rex."], "ada")
+
+    hits = store.search("where do I live", "ada", k=5, min_score=0.3, recency_weight=1.0)
+
+    assert [m.text for m in hits] == ["I live in Paris."]
+    assert hits[0].score == pytest.approx(1.0, abs=1e-3)  # all recency, but it is relevant
+
+
+def test_the_stores_default_recency_weight_applies_and_is_validated(tmp_path: Path) -> None:
+    from lamina.errors import ConfigError
+
+    s = MemoryStore(tmp_path / "m", encoder=HashingEncoder(dim=DIM), recency_weight=0.2)
+    try:
+        s.add("I live in Paris.", "ada")
+        (hit,) = s.search("where do I live", "ada", k=1)
+        assert hit.score == pytest.approx(0.8 * 0.5 + 0.2, abs=1e-3)
+        with pytest.raises(MemoryStoreError, match="recency_weight"):
+            s.search("where", "ada", recency_weight=1.5)
+    finally:
+        s.close()
+    for bad in ({"recency_weight": -0.1}, {"half_life_days": 0}, {"dedupe_threshold": 0}):
+        with pytest.raises(ConfigError):
+            MemoryStore(tmp_path / "bad", encoder=HashingEncoder(dim=DIM), **bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="collection name"):
+        MemoryStore(tmp_path / "bad", encoder=HashingEncoder(dim=DIM), collection="a b")
+    with pytest.raises(ConfigError, match="Unknown HNSW settings"):
+        MemoryStore(tmp_path / "bad", encoder=HashingEncoder(dim=DIM), hnsw={"space": "l2"})
+
+
+def test_search_filters_by_thread_through_where(store: MemoryStore) -> None:
+    store.add("I like green tea.", "ada", thread_id="t1")
+    store.add("I like black tea.", "ada", thread_id="t2")
+
+    hits = store.search("tea", "ada", k=5, where={"thread_id": "t2"})
+
+    assert [m.text for m in hits] == ["I like black tea."]
+    with pytest.raises(MemoryStoreError, match="user_id"):
+        store.search("tea", "ada", where={"user_id": "bob"})
+
+
+# --- bad input: nothing already stored is lost ------------------------------------------------
+
+
+def test_text_over_the_size_limit_is_refused_and_the_batch_is_not_written(
+    store: MemoryStore,
+) -> None:
+    from lamina.memory_store.chroma_store import MAX_TEXT_CHARS
+
+    (kept,) = store.add("My sister lives in Lyon.", "ada")
+    longest = "word " * (MAX_TEXT_CHARS // 5)
+
+    with pytest.raises(MemoryStoreError, match=f"at most {MAX_TEXT_CHARS} characters") as info:
+        store.add(["I like tea.", longest + "x" * 10], "ada")
+
+    assert "Nothing was stored" in str(info.value)
+    assert "Fix:" in str(info.value)
+    assert store.count("ada") == 1
+    assert store.get([kept], user_id="ada")[0].text == "My sister lives in Lyon."
+    assert len(store.add(longest.strip(), "ada")) == 1  # exactly at the limit is fine
+
+
+def test_the_size_limit_is_configurable(tmp_path: Path) -> None:
+    s = MemoryStore(tmp_path / "m", encoder=HashingEncoder(dim=DIM), max_chars=20)
+    try:
+        s.add("Short enough.", "ada")
+        with pytest.raises(MemoryStoreError, match="at most 20 characters"):
+            s.add("This sentence is longer than twenty.", "ada")
+    finally:
+        s.close()
+
+
+def test_a_bad_item_in_a_large_batch_writes_nothing(store: MemoryStore) -> None:
+    texts = [f"memory a{i} b{i} c{i}" for i in range(1200)]
+
+    with pytest.raises(MemoryStoreError, match="empty"):
+        store.add([*texts, "  "], "ada")
+
+    assert store.count() == 0
+
+
+# --- batch writes -----------------------------------------------------------------------------
+
+
+def test_large_batches_are_written_in_rounds_and_deduplicated_across_them(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lamina.memory_store.chroma_store as chroma_store
+
+    monkeypatch.setattr(chroma_store, "_WRITE_BATCH", 512)  # three rounds for 1,100 items
+    texts = [f"memory a{i} b{i} c{i}" for i in range(1100)]
+    texts[1050] = texts[3]  # a duplicate in a later round of the same call
+
+    ids = store.add(texts, "ada")
+
+    assert len(ids) == 1100
+    assert ids[1050] == ids[3]
+    assert len(set(ids)) == 1099
+    assert store.count("ada") == 1099
+    calls = store.encoder.calls  # type: ignore[attr-defined]
+    assert [len(call) for call in calls] == [512, 512, 76]
+
+
+def test_precomputed_vectors_skip_the_encoder(store: MemoryStore) -> None:
+    texts = ["I live in Paris.", "My dog is called Rex."]
+    vectors = HashingEncoder(dim=DIM).encode(texts) * 3.0  # not normalised: the store does it
+    encoder: HashingEncoder = store.encoder  # type: ignore[assignment]
+
+    ids = store.add(texts, "ada", vectors=vectors)
+
+    assert encoder.calls == []
+    (hit,) = store.search("I live in Paris", "ada", k=1)
+    assert hit.id == ids[0]
+    assert hit.similarity == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(MemoryStoreError, match="one embedding row per item"):
+        store.add(texts, "ada", vectors=vectors[:1])
+
+
+def test_in_batch_near_duplicates_chain_to_the_first_memory(tmp_path: Path) -> None:
+    s = MemoryStore(tmp_path / "m", encoder=HashingEncoder(dim=4096), dedupe_threshold=0.8)
+    try:
+        ids = s.add(
+            [
+                "my locker code is qwerty alpha",
+                "my locker code is qwerty beta",
+                "the weather is nice",
+            ],
+            "ada",
+            importance=0.3,
+        )
+        assert ids[0] == ids[1] != ids[2]
+        (m,) = s.get([ids[0]], user_id="ada")
+        assert m.text == "my locker code is qwerty beta"  # the newest wording wins
+    finally:
+        s.close()
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+def test_any_user_id_works_and_stats_and_users_report_per_user(store: MemoryStore) -> None:
+    odd = "ada@example.com / Zoë ✓"
+    store.add(["I like tea.", "My cat is Tom."], odd)
+    store.add("Talked about tea.", "bob", kind="episode")
+    store.add("Temporary.", "carol")
+    store.forget(user_id="carol")
+
+    assert store.users() == sorted([odd, "bob"])
+    assert store.search("tea", odd, k=1)[0].user_id == odd
+    mine = store.stats(odd)
+    assert (mine["count"], mine["kinds"], mine["user_id"]) == (2, {"fact": 2}, odd)
+    assert "users" not in mine
+    assert store.stats()["users"] == {odd: 2, "bob": 1}
+    assert store.stats("nobody")["count"] == 0
+    assert store.count("nobody") == 0
+    assert store.forget(user_id="nobody") == 0
