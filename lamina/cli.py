@@ -6,6 +6,7 @@ import typer
 
 from lamina.agents.cli import run_command
 from lamina.layers.router_cli import app as route_app
+from lamina.memory_store.cache_cli import app as cache_app
 from lamina.memory_store.cli import app as memory_app
 from lamina.models.cli import app as models_app
 from lamina.serving.cli import serve_command
@@ -22,6 +23,7 @@ app.command("run")(run_command)
 app.add_typer(route_app, name="route", help="Explain, evaluate and fit the router.")
 app.add_typer(memory_app, name="memory", help="Add, search, forget and count long-term memories.")
 app.command("serve")(serve_command)
+app.add_typer(cache_app, name="cache", help="Show or clear the reasoning layer's step cache.")
 
 
 def main() -> None:

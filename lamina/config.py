@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -48,6 +48,27 @@ class Settings(BaseSettings):
     seed: int = Field(default=0, description="Sampling seed.")
     memory_budget_bytes: int = Field(
         default=4 * 1024**3, ge=0, description="RAM the model pool may hold before it evicts."
+    )
+    kv_cache: Literal["ram", "disk", "off"] = Field(
+        default="ram",
+        description="llama.cpp's KV prefix cache per loaded model: 'ram' (LlamaRAMCache), "
+        "'disk' (LlamaDiskCache under home/kv_cache) or 'off'.",
+    )
+    kv_cache_bytes: int = Field(
+        default=256 * 1024**2,
+        ge=0,
+        description="Capacity of each model's KV prefix cache (0 switches it off).",
+    )
+    step_cache_max_entries: int = Field(
+        default=10_000, ge=1, description="Step-cache entries kept before LRU eviction."
+    )
+    step_cache_ttl_seconds: float | None = Field(
+        default=None, gt=0, description="Step-cache entries older than this are not served."
+    )
+    step_cache_semantic_threshold: float | None = Field(
+        default=None,
+        description="Opt-in nearest-neighbour reuse in the step cache (cosine >= this; at least "
+        "0.97). Unset: exact matches only.",
     )
 
     @property

@@ -3,10 +3,13 @@
 A task is multi-step when it carries explicit sequencing: a numbered or bulleted list, markers
 such as "then", "after that", "next,", "finally", or several sentences that each ask for
 something. That test is deterministic (:func:`split_task`); a single-step task becomes a
-one-step plan without any model call. For a multi-step task the model writes the plan as
-grammar-constrained JSON (:class:`Plan`, at least two steps) from a short few-shot prompt; when
-its plan is unusable the deterministic split is used instead, and the outcome says so
-(:attr:`PlanOutcome.source` is "fallback" with a `note`), so the trace shows it.
+one-step plan without any model call. A task written as a numbered or bulleted list is already
+a plan: its items are the steps, again without a model call (source "list"), since a model can
+only rephrase them (and a rephrased step no longer matches the same step of another task in the
+step cache). For any other multi-step task the model writes the plan as grammar-constrained JSON
+(:class:`Plan`, at least two steps) from a short few-shot prompt; when its plan is unusable the
+deterministic split is used instead, and the outcome says so (:attr:`PlanOutcome.source` is
+"fallback" with a `note`), so the trace shows it.
 
 Whether a step needs a tool is a heuristic (:func:`step_needs_tool`): only when tools exist,
 and the step names a tool, contains arithmetic, or asks to look something up. The model's own
@@ -41,6 +44,7 @@ __all__ = [
     "PlanStep",
     "PlanStepModel",
     "PromptSet",
+    "explicit_steps",
     "is_multi_step",
     "load_prompts",
     "make_plan",
@@ -48,12 +52,13 @@ __all__ = [
     "plan_task",
     "split_task",
     "step_needs_tool",
+    "task_preamble",
     "with_max_tokens",
 ]
 
 logger = logging.getLogger(__name__)
 
-PlanSource = Literal["single", "model", "fallback"]
+PlanSource = Literal["single", "list", "model", "fallback"]
 
 
 # -- prompts as data -------------------------------------------------------------------------
@@ -180,11 +185,15 @@ class PlanOutcome:
 
     Attributes:
         steps: the plan.
-        source: "single" (one step, no model call), "model" (the model's JSON plan) or
-            "fallback" (the model's plan was unusable; the deterministic split was used).
+        source: "single" (one step, no model call), "list" (the task's own numbered or
+            bulleted list, no model call), "model" (the model's JSON plan) or "fallback" (the
+            model's plan was unusable; the deterministic split was used).
         cached: whether the model's plan came from the step cache (None: no model call).
         tokens: tokens spent (miss) or saved (hit) on the model call.
         note: why the fallback was taken ("" otherwise).
+        prompt_tokens: prompt tokens the plan call sent (0 on a hit or without a call).
+        prompt_tokens_evaluated: of those, the ones the model evaluated (the rest came from
+            llama.cpp's KV prefix cache; None when the model does not report it).
     """
 
     steps: tuple[PlanStep, ...]
@@ -192,6 +201,8 @@ class PlanOutcome:
     cached: bool | None = None
     tokens: int = 0
     note: str = ""
+    prompt_tokens: int = 0
+    prompt_tokens_evaluated: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form for the trace."""
@@ -201,6 +212,8 @@ class PlanOutcome:
             "cached": self.cached,
             "tokens": self.tokens,
             "note": self.note,
+            "prompt_tokens": self.prompt_tokens,
+            "prompt_tokens_evaluated": self.prompt_tokens_evaluated,
         }
 
 
@@ -379,6 +392,30 @@ def split_task(task: str, max_steps: int = 5) -> list[str]:
     return merged
 
 
+def explicit_steps(task: str) -> list[str]:
+    """The items of the task's numbered or bulleted list when they read as steps, else [].
+
+    Two or more items, each a request or at least two words with a letter in them: "- 10\n- 30"
+    or "- apples\n- pears" is data to work on, not a plan.
+    """
+    items = [_clean(m.group(1)) for m in _LIST_ITEM.finditer(task)]
+    items = [i for i in items if len(i) > 1]
+    if len(items) < 2:
+        return []
+    for item in items:
+        words = re.findall(r"[A-Za-z]{2,}", item)
+        if not words or (len(item.split()) < 2 and not _is_request(item)):
+            return []
+    return items
+
+
+def task_preamble(task: str) -> str:
+    """The text of a list task outside its items ("Anna buys 4 boxes of 12 eggs."), else ""."""
+    if not explicit_steps(task):
+        return ""
+    return " ".join(_LIST_ITEM.sub("", task).split())
+
+
 def is_multi_step(task: str) -> bool:
     """True when the task has explicit sequencing (see :func:`split_task`)."""
     return len(split_task(task, max_steps=1_000)) >= 2
@@ -403,10 +440,58 @@ def _tool_names(tools: Sequence[Any] | Mapping[str, Any]) -> list[str]:
     return [str(getattr(t, "name", t)) for t in tools]
 
 
+# Verbs and fillers in tool names that say nothing about what the tool is for.
+_GENERIC_NAME_WORDS = frozenset(
+    {
+        "get",
+        "set",
+        "put",
+        "add",
+        "make",
+        "do",
+        "run",
+        "use",
+        "call",
+        "list",
+        "read",
+        "write",
+        "fetch",
+        "find",
+        "load",
+        "save",
+        "show",
+        "tool",
+        "tools",
+        "the",
+        "for",
+        "from",
+        "with",
+        "and",
+        "into",
+        "data",
+        "info",
+        "value",
+        "values",
+        "item",
+        "items",
+        "text",
+    }
+)
+
+
+def _name_words(name: str) -> list[str]:
+    """The telling words of a tool name: `get_distance` → ["distance"], `km_to_miles` →
+    ["miles"] ("km" is shorter than three letters), `searchFlights` → ["search", "flights"]."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
+    words = re.split(r"[^A-Za-z]+", spaced.lower())
+    return [w for w in words if len(w) >= 3 and w not in _GENERIC_NAME_WORDS]
+
+
 def step_needs_tool(instruction: str, tools: Sequence[Any] | Mapping[str, Any]) -> bool:
     """Heuristic: does this step need a tool? Never without tools.
 
-    True when the step names a tool, contains arithmetic (digits with an operator, or digits
+    True when the step names a tool or a telling word of a tool's name ("distance" for
+    `get_distance`), contains arithmetic (digits with an operator, or digits
     with a word like "multiply"), or asks to look something up ("search", "weather", ...).
     """
     names = _tool_names(tools)
@@ -417,6 +502,9 @@ def step_needs_tool(instruction: str, tools: Sequence[Any] | Mapping[str, Any]) 
         if (
             re.search(rf"\b{re.escape(name.lower())}\b", lowered)
             or name.lower().replace("_", " ") in lowered
+            or any(
+                re.search(rf"\b{re.escape(word)}(?:s|es)?\b", lowered) for word in _name_words(name)
+            )
         ):
             return True
     has_digit = any(ch.isdigit() for ch in instruction)
@@ -507,7 +595,8 @@ def make_plan(
     cache: StepCache | None = None,
     prompts: PromptSet | None = None,
 ) -> PlanOutcome:
-    """Plan `task`: one step without a model call, or 2..`max_steps` steps from the model.
+    """Plan `task`: one step or the task's own list without a model call, else 2..`max_steps`
+    steps from the model.
 
     Args:
         model: writes multi-step plans (under a JSON-schema grammar).
@@ -529,6 +618,11 @@ def make_plan(
     if len(split) < 2:
         step = PlanStep(0, task.strip(), step_needs_tool(task, tools))
         return PlanOutcome(steps=(step,), source="single")
+    if explicit_steps(task):
+        steps = tuple(
+            PlanStep(i, text, step_needs_tool(text, tools)) for i, text in enumerate(split)
+        )
+        return PlanOutcome(steps=steps, source="list")
     names = _tool_names(tools)
     messages = _plan_messages(task, names, max_steps, prompts)
     schema = plan_schema(max_steps)
@@ -538,6 +632,7 @@ def make_plan(
     else:
         reply, _ = structured_call(model, schema, messages)
     cached, tokens = reply.hit, reply.tokens
+    prompt_tokens, evaluated = reply.prompt_tokens, reply.prompt_tokens_evaluated
     usable = _usable_steps(reply.data or {}, task, _example_instructions(prompts))
     note = ""
     if reply.error:
@@ -552,7 +647,15 @@ def make_plan(
         steps = tuple(
             PlanStep(i, text, step_needs_tool(text, tools)) for i, text in enumerate(split)
         )
-        return PlanOutcome(steps=steps, source="fallback", cached=cached, tokens=tokens, note=note)
+        return PlanOutcome(
+            steps=steps,
+            source="fallback",
+            cached=cached,
+            tokens=tokens,
+            note=note,
+            prompt_tokens=prompt_tokens,
+            prompt_tokens_evaluated=evaluated,
+        )
     if len(usable) > max_steps:
         tail = " ".join(text for text, _ in usable[max_steps - 1 :])
         usable = [*usable[: max_steps - 1], (tail, any(f for _, f in usable[max_steps - 1 :]))]
@@ -560,7 +663,14 @@ def make_plan(
         PlanStep(i, text, bool(names) and (flag or step_needs_tool(text, tools)))
         for i, (text, flag) in enumerate(usable)
     )
-    return PlanOutcome(steps=steps, source="model", cached=cached, tokens=tokens)
+    return PlanOutcome(
+        steps=steps,
+        source="model",
+        cached=cached,
+        tokens=tokens,
+        prompt_tokens=prompt_tokens,
+        prompt_tokens_evaluated=evaluated,
+    )
 
 
 def plan_task(

@@ -10,8 +10,25 @@ The Reasoning Cache loop (arXiv 2602.03773) refines an answer without a growing 
     return attempt
 
 Each solve prompt carries only the problem and the latest summary; the earlier attempt is dropped.
-Every solve, summarise, plan and synthesis call goes through the step cache (when the runtime
-context has one), so a step computed before is served from disk, with hits counted in the trace.
+The solver and the summariser are separate models (QED-Nano pairs a reasoning model with a
+smaller instruct summariser); summaries are capped at `[summarise] max_tokens`.
+
+N, the number of attempts: the published algorithm and `rc_solve`/`make_reasoning_node` default to
+:data:`RC_ITERATIONS` (3). lamina's default agent graph (`build_agent_graph`) uses 1, because the
+135M/270M default models gain nothing from refinement: on bench/reasoning.py's eight multi-step
+tasks SmolLM2-135M gets 0/8 at N = 1, 2 and 3 without the verifier and 5/8 at each N with it,
+whether it or Gemma 3 270M summarises, while N = 3 costs up to five calls per step instead of
+one. Raise N for models large enough to use a summary of their own attempt.
+
+Every solve, summarise, plan, refinement and synthesis call goes through the step cache (when the
+runtime context has one), so a step computed before is served from disk; the trace counts hits,
+misses, tokens and seconds spent and saved, semantic hits, and the prompt tokens llama.cpp really
+evaluated (the rest came from its KV prefix cache).
+
+After a step is reasoned, verifiers check its result (:mod:`lamina.layers.verification`; by
+default arithmetic the calculator can evaluate). A failed check triggers one refinement with the
+verifier's feedback; if that fails too and the verifier knows the right value, that value is
+passed on instead of a wrong one. Verdicts go into the trace.
 
 The node walks the plan: a step that needs a tool is handed to the execution layer (the node
 returns without an `answer`); any other step is reasoned here. When every step is done it sets
@@ -39,19 +56,33 @@ from lamina.layers.escalation import fallback_chain, run_with_escalation, step_m
 from lamina.layers.planning import (
     PlanStep,
     PromptSet,
+    explicit_steps,
     load_prompts,
     make_plan,
+    task_preamble,
     with_max_tokens,
 )
-from lamina.memory_store.step_cache import StepCache, invoke_measured
+from lamina.layers.verification import Verdict, Verifier, default_verifiers, verify
+from lamina.memory_store.step_cache import StepCache, StepCall, measured_call
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langgraph.runtime import Runtime
 
-__all__ = ["RCResult", "make_reasoning_node", "rc_solve"]
+__all__ = [
+    "RC_ITERATIONS",
+    "RCResult",
+    "StepCheck",
+    "check_step",
+    "degenerate",
+    "make_reasoning_node",
+    "rc_solve",
+]
 
 logger = logging.getLogger(__name__)
+
+RC_ITERATIONS = 3
+"""Attempts of the Reasoning Cache loop by default (the published algorithm's N)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +99,11 @@ class RCResult:
         tokens: tokens spent on misses.
         saved_tokens: tokens the hits did not spend again.
         stopped: why the loop ended before N attempts (a degenerate summary or attempt), or None.
+        seconds: model time spent on misses.
+        saved_seconds: model time the hits did not spend again.
+        prompt_tokens: prompt tokens sent on misses.
+        prompt_tokens_evaluated: of those, the ones llama.cpp evaluated (None: not reported).
+        semantic_hits: hits served by the step cache's nearest-neighbour reuse.
     """
 
     attempt: str
@@ -79,6 +115,11 @@ class RCResult:
     tokens: int
     saved_tokens: int
     stopped: str | None = None
+    seconds: float = 0.0
+    saved_seconds: float = 0.0
+    prompt_tokens: int = 0
+    prompt_tokens_evaluated: int | None = None
+    semantic_hits: int = 0
 
     @property
     def cached(self) -> bool:
@@ -93,21 +134,76 @@ class RCResult:
 
 
 class _Tally:
-    """Cache hits, misses and tokens of one node visit."""
+    """Cache hits, misses, tokens and seconds of one node visit (or one RC loop)."""
 
     def __init__(self) -> None:
         self.hits = 0
         self.misses = 0
         self.tokens = 0
         self.saved_tokens = 0
+        self.seconds = 0.0
+        self.saved_seconds = 0.0
+        self.prompt_tokens = 0
+        self.evaluated: int | None = None
+        self.semantic_hits = 0
 
-    def record(self, hit: bool, tokens: int) -> None:
+    def record(
+        self,
+        hit: bool,
+        tokens: int,
+        *,
+        seconds: float = 0.0,
+        prompt_tokens: int = 0,
+        evaluated: int | None = None,
+        semantic: bool = False,
+    ) -> None:
+        if evaluated is not None:  # a hit evaluates nothing: 0, a known count
+            self.evaluated = (self.evaluated or 0) + evaluated
         if hit:
             self.hits += 1
             self.saved_tokens += tokens
-        else:
-            self.misses += 1
-            self.tokens += tokens
+            self.saved_seconds += seconds
+            self.semantic_hits += int(semantic)
+            return
+        self.misses += 1
+        self.tokens += tokens
+        self.seconds += seconds
+        self.prompt_tokens += prompt_tokens
+
+    def record_call(self, call: StepCall) -> None:
+        self.record(
+            call.hit,
+            call.tokens,
+            seconds=call.seconds,
+            prompt_tokens=call.prompt_tokens,
+            evaluated=call.prompt_tokens_evaluated,
+            semantic=call.semantic,
+        )
+
+    def add(self, other: _Tally | RCResult) -> None:
+        self.hits += other.hits
+        self.misses += other.misses
+        self.tokens += other.tokens
+        self.saved_tokens += other.saved_tokens
+        self.seconds += other.seconds
+        self.saved_seconds += other.saved_seconds
+        self.prompt_tokens += other.prompt_tokens
+        self.semantic_hits += other.semantic_hits
+        evaluated = other.evaluated if isinstance(other, _Tally) else other.prompt_tokens_evaluated
+        if evaluated is not None:
+            self.evaluated = (self.evaluated or 0) + evaluated
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cache_hits": self.hits,
+            "cache_misses": self.misses,
+            "cache_semantic_hits": self.semantic_hits,
+            "tokens": self.tokens,
+            "tokens_saved": self.saved_tokens,
+            "seconds_saved": round(self.saved_seconds, 4),
+            "prompt_tokens": self.prompt_tokens,
+            "prompt_tokens_evaluated": self.evaluated,
+        }
 
 
 def _call(
@@ -118,12 +214,11 @@ def _call(
     tally: _Tally,
 ) -> tuple[str, bool]:
     if cache is None:
-        text, tokens, _ = invoke_measured(model, messages)
-        hit = False
+        call = measured_call(model, messages)
     else:
-        text, hit, tokens = cache.cached_invoke(model, messages, template_version)
-    tally.record(hit, tokens)
-    return text.strip(), hit
+        call = cache.call(model, messages, template_version)
+    tally.record_call(call)
+    return call.text.strip(), call.hit
 
 
 def _bounded(model: BaseChatModel, max_tokens: int) -> BaseChatModel:
@@ -135,8 +230,8 @@ def rc_solve(
     problem: str,
     solver: BaseChatModel,
     summariser: BaseChatModel,
-    n: int,
-    cache: StepCache | None,
+    n: int = RC_ITERATIONS,
+    cache: StepCache | None = None,
     *,
     prompts: PromptSet | None = None,
 ) -> RCResult:
@@ -145,8 +240,9 @@ def rc_solve(
     Args:
         problem: the full problem text (context, task, step).
         solver: writes the attempts.
-        summariser: writes the summaries (capped at `[summarise] max_tokens`).
-        n: number of attempts (at least 1); 2n - 1 model calls.
+        summariser: writes the summaries (capped at `[summarise] max_tokens`); may be another
+            model than the solver, e.g. a smaller instruct model.
+        n: number of attempts (at least 1; default :data:`RC_ITERATIONS`); 2n - 1 model calls.
         cache: the step cache (None: every call goes to the models).
         prompts: the prompt file (default: lamina/prompts/reasoning.toml).
 
@@ -214,7 +310,108 @@ def rc_solve(
         misses=tally.misses,
         tokens=tally.tokens,
         saved_tokens=tally.saved_tokens,
+        seconds=tally.seconds,
+        saved_seconds=tally.saved_seconds,
+        prompt_tokens=tally.prompt_tokens,
+        prompt_tokens_evaluated=tally.evaluated,
+        semantic_hits=tally.semantic_hits,
     )
+
+
+@dataclass(frozen=True)
+class StepCheck:
+    """What verification did to one step's result.
+
+    Attributes:
+        result: the result to pass on (the attempt, its refinement, or the correction).
+        verdict: the first check (None: no verifier applies to the step).
+        refined: whether a refinement was asked for (the first check failed).
+        after: the check of the refinement (None without one).
+        corrected: whether the verifier's `correction` replaced a refinement that still failed.
+    """
+
+    result: str
+    verdict: Verdict | None = None
+    refined: bool = False
+    after: Verdict | None = None
+    corrected: bool = False
+
+    @property
+    def passed(self) -> bool | None:
+        """Whether the result passed on holds up (None: not checked)."""
+        if self.verdict is None:
+            return None
+        if self.corrected:
+            return True
+        final = self.after if self.after is not None else self.verdict
+        return final.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form for the trace."""
+        return {
+            "verdict": self.verdict.to_dict() if self.verdict else None,
+            "refined": self.refined,
+            "after_refinement": self.after.to_dict() if self.after else None,
+            "corrected": self.corrected,
+            "passed": self.passed,
+        }
+
+
+def check_step(
+    instruction: str,
+    problem: str,
+    result: str,
+    solver: BaseChatModel,
+    cache: StepCache | None,
+    verifiers: Sequence[Verifier],
+    *,
+    earlier: Sequence[dict[str, Any]] = (),
+    prompts: PromptSet | None = None,
+    tally: _Tally | None = None,
+) -> StepCheck:
+    """Verify a reasoned step's result; on a failed check refine once, then correct if need be.
+
+    Args:
+        instruction: the step's instruction (what the verifiers read).
+        problem: the step's full problem text (as `rc_solve` got it).
+        result: the step's result so far.
+        solver: the model that writes the refinement.
+        cache: the step cache (the refinement is cached like any call).
+        verifiers: checks to run, first applicable wins (empty: nothing is checked).
+        earlier: results of earlier steps ("the result" in an instruction refers to them).
+        prompts: the prompt file (default: lamina/prompts/reasoning.toml).
+        tally: where the refinement's call is counted.
+    """
+    verdict = verify(verifiers, instruction, result, earlier) if verifiers else None
+    if verdict is None or verdict.passed:
+        return StepCheck(result=result, verdict=verdict)
+    p = prompts or load_prompts()
+    section = "verify_completion" if is_completion_model(solver) else "verify"
+    text = p.render(section, "refine", problem=problem, feedback=verdict.feedback)
+    if is_completion_model(solver):
+        model = with_stop(solver, list(p.get("solve_completion", "stop")))
+        messages: list[BaseMessage] = [HumanMessage(text)]
+    else:
+        model = solver
+        messages = [SystemMessage(p.render("solve", "system")), HumanMessage(text)]
+    refined, _ = _call(cache, model, messages, p.template_version("verify"), tally or _Tally())
+    after = verify(verifiers, instruction, refined, earlier)
+    if degenerate(refined) and (after is None or after.correction is None):
+        # an echo or a loop is no better than the checked attempt; keep that, marked failed
+        return StepCheck(result=result, verdict=verdict, refined=True, after=after)
+    if after is None or after.passed:
+        return StepCheck(result=refined, verdict=verdict, refined=True, after=after)
+    if after.correction is not None:
+        logger.info(
+            "step %r: the refinement failed its check too (%s); passing on %s",
+            instruction[:60],
+            after.feedback,
+            after.correction,
+        )
+        return StepCheck(
+            result=after.correction, verdict=verdict, refined=True, after=after, corrected=True
+        )
+    return StepCheck(result=refined, verdict=verdict, refined=True, after=after)
 
 
 def is_completion_model(model: BaseChatModel) -> bool:
@@ -284,6 +481,13 @@ def _step_problem(
     context = "".join(f"{b}\n\n" for b in blocks if b)
     if total == 1:
         goal = p.render("solve", "goal_single", task=task)
+    elif explicit_steps(task):
+        # The user's own list: the step depends on the text around the list and the earlier
+        # results, not on the other items, so the same step of another task is the same prompt
+        # (and a step-cache hit).
+        preamble = task_preamble(task)
+        given = p.render("solve", "given", preamble=preamble) if preamble else ""
+        goal = p.render("solve", "goal_list_step", given=given, instruction=step.instruction)
     else:
         goal = p.render(
             "solve",
@@ -326,26 +530,34 @@ def _budget_answer(
 
 def make_reasoning_node(
     *,
-    rc_iterations: int = 2,
+    rc_iterations: int = RC_ITERATIONS,
     summariser_model: str | None = None,
     max_steps: int = 8,
     max_plan_steps: int = 5,
     prompts: PromptSet | None = None,
+    verifiers: Sequence[Verifier] | None = None,
 ) -> LayerNode:
     """The reasoning layer's node.
 
     Args:
         rc_iterations: attempts of the Reasoning Cache loop per step (N; 1 = no refinement).
+            The default is the published algorithm's 3; lamina's default graph passes 1 for
+            its tiny default models (see the module docstring).
         summariser_model: model name for the summaries (None: the routed model summarises).
         max_steps: the step budget: once `steps_taken` reaches it with steps left, the node
             answers with what was done instead of handing more steps to execution.
         max_plan_steps: the longest plan the model may write (at least 2).
         prompts: the prompt file (default: lamina/prompts/reasoning.toml).
+        verifiers: checks of each reasoned step's result (None: `default_verifiers()`, the
+            arithmetic verifier; () checks nothing).
 
     Returns:
         `node(state, runtime) -> partial state update`; reads `task`, `model`, `memories`,
         `plan`, `step_index`, `step_results`, `steps_taken`; writes `plan`, `step_index`,
-        `step_results`, `answer` (only when done) and one `trace` event per visit.
+        `step_results`, `answer` (only when done) and one `trace` event per visit, whose data
+        holds the plan, per-step events (model, cache use, RC iterations, verification), cache
+        hits/misses/semantic hits, tokens and seconds spent and saved, and the prompt tokens
+        sent and evaluated.
 
     Raises:
         ConfigError: a bound is out of range.
@@ -361,6 +573,7 @@ def make_reasoning_node(
             f"max_plan_steps must be at least 2; found {max_plan_steps}. Fix: pass 2 or more."
         )
     p = prompts or load_prompts()
+    checks: tuple[Verifier, ...] = default_verifiers() if verifiers is None else tuple(verifiers)
 
     def reasoning_node(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
         start = time.perf_counter()
@@ -391,7 +604,12 @@ def make_reasoning_node(
             escalations.extend({"stage": "plan", **m} for m in moves)
             data["plan_model"] = planner
             if outcome.cached is not None:
-                tally.record(outcome.cached, outcome.tokens)
+                tally.record(
+                    outcome.cached,
+                    outcome.tokens,
+                    prompt_tokens=outcome.prompt_tokens,
+                    evaluated=outcome.prompt_tokens_evaluated,
+                )
             plan = [_routed(ctx, state, s, len(outcome.steps)) for s in outcome.steps]
             step_index = 0
             results: list[dict[str, Any]] = []
@@ -419,47 +637,69 @@ def make_reasoning_node(
                 problem = _step_problem(task, step, len(plan), state, results, p)
                 step_first = step.model or model_name
 
-                def solve(name: str, problem: str = problem) -> RCResult:
+                def solve(
+                    name: str, problem: str = problem, step: PlanStep = step
+                ) -> tuple[RCResult, StepCheck, _Tally]:
                     solver = ctx.models.chat_model(name)
                     summariser = (
                         ctx.models.chat_model(summariser_model) if summariser_model else solver
                     )
-                    return rc_solve(problem, solver, summariser, rc_iterations, cache, prompts=p)
+                    rc = rc_solve(problem, solver, summariser, rc_iterations, cache, prompts=p)
+                    extra = _Tally()
+                    check = check_step(
+                        step.instruction,
+                        problem,
+                        rc.attempt,
+                        solver,
+                        cache,
+                        checks,
+                        earlier=results,
+                        prompts=p,
+                        tally=extra,
+                    )
+                    return rc, check, extra
 
-                rc, used, moves = run_with_escalation(
+                (rc, check, extra), used, moves = run_with_escalation(
                     fallback_chain(ctx, state, step_first, step.route),
                     solve,
                     layer="reasoning",
                 )
                 escalations.extend({"stage": f"step {step.index}", **m} for m in moves)
-                tally.hits += rc.hits
-                tally.misses += rc.misses
-                tally.tokens += rc.tokens
-                tally.saved_tokens += rc.saved_tokens
-                results.append(
-                    {
-                        "index": step.index,
-                        "instruction": step.instruction,
-                        "result": rc.attempt,
-                        "model": used,
-                        "cached": rc.cached,
-                        "tool_calls": [],
-                    }
-                )
-                step_events.append(
-                    {
-                        "index": step.index,
-                        "model": used,
-                        "route": step.route,
-                        "cached": rc.cached,
-                        "iterations": rc.iterations,
-                        "calls": rc.calls,
-                        "summariser_model": (
-                            (summariser_model or used) if rc.iterations > 1 else None
-                        ),
-                        **({"rc_stopped": rc.stopped} if rc.stopped else {}),
-                    }
-                )
+                tally.add(rc)
+                tally.add(extra)
+                cached = rc.cached and extra.misses == 0
+                result: dict[str, Any] = {
+                    "index": step.index,
+                    "instruction": step.instruction,
+                    "result": check.result,
+                    "model": used,
+                    "cached": cached,
+                    "tool_calls": [],
+                }
+                if check.verdict is not None:
+                    result["verified"] = check.passed
+                    final = check.after if check.after is not None else check.verdict
+                    if check.passed and final.expected:
+                        # the exact value, for later steps and the answer: a small model's
+                        # text may hold other numbers after it ("45 is 15 pens at 3 dollars")
+                        result["value"] = final.expected
+                results.append(result)
+                event: dict[str, Any] = {
+                    "index": step.index,
+                    "model": used,
+                    "route": step.route,
+                    "cached": cached,
+                    "iterations": rc.iterations,
+                    "calls": rc.calls + extra.hits + extra.misses,
+                    "summariser_model": ((summariser_model or used) if rc.iterations > 1 else None),
+                }
+                if rc.stopped:
+                    event["rc_stopped"] = rc.stopped
+                if rc.semantic_hits or extra.semantic_hits:
+                    event["semantic_hits"] = rc.semantic_hits + extra.semantic_hits
+                if check.verdict is not None:
+                    event["verification"] = check.to_dict()
+                step_events.append(event)
                 step_index += 1
             else:
                 answer, _, moves = run_with_escalation(
@@ -475,24 +715,15 @@ def make_reasoning_node(
         update["step_results"] = results
         if answer is not None:
             update["answer"] = answer
-        data.update(
-            {
-                "plan": [s.to_dict() for s in plan],
-                "cache_hits": tally.hits,
-                "cache_misses": tally.misses,
-                "steps": step_events,
-                "tokens": tally.tokens,
-                "tokens_saved": tally.saved_tokens,
-            }
-        )
+        data.update({"plan": [s.to_dict() for s in plan], "steps": step_events, **tally.to_dict()})
         if escalations:
             data["escalations"] = escalations
-        event: TraceEvent = {
+        trace_event: TraceEvent = {
             "layer": "reasoning",
             "seconds": time.perf_counter() - start,
             "data": data,
         }
-        update["trace"] = [event]
+        update["trace"] = [trace_event]
         return update
 
     return reasoning_node
@@ -526,15 +757,20 @@ def _final_answer(
             data["answer_note"] = "the only step's result was empty"
             return p.render("answer", "empty")
         return answer
-    if results and all(r.get("tool_calls") and r.get("status") != "failed" for r in results):
-        # Every result came from a tool: the exact values are the answer. A small model asked to
-        # restate them would garble numbers, so the synthesis is a template here.
-        data["synthesis"] = {"cached": False, "source": "tool results"}
+    if results and all(_exact(r) for r in results):
+        # Every result is exact (a tool's, or checked by a verifier): the values are the answer.
+        # A small model asked to restate them garbles numbers ("48 - 7 = 32" after steps that
+        # gave 48 and 41), so the synthesis is a template here.
+        tools_only = all(r.get("tool_calls") for r in results)
+        data["synthesis"] = {
+            "cached": False,
+            "source": "tool results" if tools_only else "exact results",
+        }
         return p.render(
             "synthesise",
             "from_tools",
             results=render_step_results(results, header=False),
-            last=str(results[-1]["result"]).strip(),
+            last=str(results[-1].get("value") or results[-1]["result"]).strip(),
         )
     messages: list[BaseMessage] = [
         SystemMessage(p.render("synthesise", "system")),
@@ -549,3 +785,10 @@ def _final_answer(
         data["answer_note"] = "the synthesis was empty or degenerate; answered with the results"
         return render_step_results(results)
     return text
+
+
+def _exact(result: dict[str, Any]) -> bool:
+    """A step result whose value is known to be right: a tool's, or one a verifier passed."""
+    if result.get("tool_calls"):
+        return result.get("status") != "failed"
+    return result.get("verified") is True

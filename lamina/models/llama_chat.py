@@ -5,7 +5,10 @@ Plain answers, token streaming, grammar-constrained tool calls and structured ou
 * Tool calls are two-stage. The prompt lists the tools; stage 1 the model picks one of
   ``{tool names..., final_answer}`` under a choice grammar; stage 2 it writes the arguments under
   a grammar made from the tool's JSON schema (or, for ``final_answer``, the answer in plain text).
-  Stage 2's prompt is stage 1's prompt plus the choice, so llama.cpp reuses the KV prefix.
+  Stage 2's prompt is stage 1's prompt plus the choice, so llama.cpp reuses the KV prefix. With
+  parallel calls on, after each call's arguments the model either ends its turn or writes
+  ``Action: <tool>`` again (a grammar allows only these two), so one reply may hold several
+  calls, in the same form the prompt renders earlier calls.
 * Structured output writes JSON under a grammar made from the schema, then validates it.
 
 A constrained output cut off by ``max_tokens`` raises :class:`~lamina.errors.ModelOutputError`;
@@ -14,6 +17,7 @@ broken JSON is never returned.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -25,7 +29,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
-from langchain_core.messages.tool import tool_call, tool_call_chunk
+from langchain_core.messages.tool import ToolCall, tool_call, tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.tools import BaseTool
@@ -33,7 +37,13 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from lamina.errors import ConfigError, ModelOutputError
-from lamina.models.grammar import choice_grammar, clean_schema, compile_grammar, json_schema_grammar
+from lamina.models.grammar import (
+    choice_grammar,
+    clean_schema,
+    compile_grammar,
+    continuation_grammar,
+    json_schema_grammar,
+)
 from lamina.models.pool import ModelPool
 from lamina.models.prompting import (
     ACTION_PREFIX,
@@ -47,14 +57,23 @@ from lamina.models.prompting import (
 if TYPE_CHECKING:
     from llama_cpp import LlamaGrammar
 
-__all__ = ["LlamaChatModel"]
+__all__ = ["PARALLEL_TOOL_CALLS", "LlamaChatModel"]
 
 logger = logging.getLogger(__name__)
 
 _SAMPLING_KEYS = frozenset(
     {"temperature", "max_tokens", "top_p", "top_k", "repeat_penalty", "seed"}
 )
-_CALL_KEYS = frozenset({"tools", "tool_choice", "response_format"}) | _SAMPLING_KEYS
+_CALL_KEYS = (
+    frozenset({"tools", "tool_choice", "response_format", "parallel_tool_calls"}) | _SAMPLING_KEYS
+)
+PARALLEL_TOOL_CALLS = False
+"""Whether one reply may hold several tool calls when `bind_tools` does not say. Off by default:
+small models asked for two dependent calls tend to write the second at once, with an invented
+input, instead of waiting for the first call's result."""
+
+_MAX_CALLS_PER_REPLY = 8
+"""Bound on the calls of one reply: a model that keeps adding calls is cut off here."""
 
 
 @dataclass(frozen=True)
@@ -63,14 +82,65 @@ class _Completion:
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
+    # prompt tokens llama.cpp evaluated; the rest came from its KV cache (None: not measured)
+    prompt_evaluated: int | None = None
 
 
-def _usage(input_tokens: int, output_tokens: int) -> UsageMetadata:
-    return UsageMetadata(
+def _usage(input_tokens: int, output_tokens: int, evaluated: int | None = None) -> UsageMetadata:
+    usage = UsageMetadata(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         total_tokens=input_tokens + output_tokens,
     )
+    if evaluated is not None:
+        # LangChain's field for prompt tokens served from a cache: here, llama.cpp's KV cache.
+        usage["input_token_details"] = {"cache_read": max(0, input_tokens - evaluated)}
+    return usage
+
+
+def _sum_evaluated(*counts: int | None) -> int | None:
+    known = [c for c in counts if c is not None]
+    return sum(known) if known else None
+
+
+class _PromptEvalProbe:
+    """Counts the prompt tokens llama.cpp really evaluates in a completion.
+
+    `create_completion` reports the whole prompt as `prompt_tokens` even when most of it came
+    from the KV cache (the previous prompt's prefix, or a state of the prefix cache). The first
+    `Llama.eval` of a completion receives exactly the tokens left to evaluate, so the probe wraps
+    that method on the instance and records the length of its first call after `arm()`.
+    """
+
+    def __init__(self, llama: Any) -> None:
+        self._eval = llama.eval
+        self._armed = False
+        self.evaluated: int | None = None
+
+    def arm(self) -> None:
+        self._armed = True
+        self.evaluated = None
+
+    def __call__(self, tokens: Sequence[int]) -> Any:
+        if self._armed:
+            self._armed = False
+            self.evaluated = len(tokens)
+        return self._eval(tokens)
+
+
+def _eval_probe(llama: Any) -> _PromptEvalProbe | None:
+    probe = getattr(llama, "_lamina_eval_probe", None)
+    if isinstance(probe, _PromptEvalProbe):
+        return probe
+    if not callable(getattr(llama, "eval", None)):
+        return None
+    probe = _PromptEvalProbe(llama)
+    try:
+        llama.eval = probe
+        llama._lamina_eval_probe = probe
+    except AttributeError:  # an object that takes no new attributes: nothing measured
+        return None
+    return probe
 
 
 class LlamaChatModel(BaseChatModel):
@@ -149,7 +219,9 @@ class LlamaChatModel(BaseChatModel):
                 done = self._complete(llama, prompt.text, call, stop=self._stops(stop, prompt))
                 message = AIMessage(
                     content=done.text,
-                    usage_metadata=_usage(done.prompt_tokens, done.completion_tokens),
+                    usage_metadata=_usage(
+                        done.prompt_tokens, done.completion_tokens, done.prompt_evaluated
+                    ),
                     response_metadata=self._metadata(done.finish_reason),
                 )
         return ChatResult(generations=[ChatGeneration(message=message)])
@@ -176,6 +248,9 @@ class LlamaChatModel(BaseChatModel):
             tokens = _tokenize(llama, prompt.text)
             finish_reason = "length"
             pieces: list[str] = []
+            probe = _eval_probe(llama)
+            if probe is not None:
+                probe.arm()
             stream = llama.create_completion(
                 tokens, stream=True, stop=self._stops(stop, prompt), **call.sampling_args()
             )
@@ -197,7 +272,9 @@ class LlamaChatModel(BaseChatModel):
         yield ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",
-                usage_metadata=_usage(len(tokens), output_tokens),
+                usage_metadata=_usage(
+                    len(tokens), output_tokens, probe.evaluated if probe is not None else None
+                ),
                 response_metadata=self._metadata(finish_reason),
                 chunk_position="last",
             )
@@ -209,15 +286,20 @@ class LlamaChatModel(BaseChatModel):
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
         tool_choice: str | dict[str, Any] | bool | None = None,
+        parallel_tool_calls: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Bind tools; the model then answers with a grammar-constrained tool call or text.
+        """Bind tools; the model then answers with grammar-constrained tool calls or text.
 
         Args:
             tools: LangChain tools (``@tool`` functions, ``BaseTool``), pydantic classes, or
                 OpenAI-format tool dicts.
             tool_choice: ``None``/``"auto"`` (a tool or a plain answer), ``"required"``/
                 ``"any"``/``True`` (some tool), a tool name (that tool), or ``"none"``.
+            parallel_tool_calls: let one reply hold several calls (after each call the model
+                may add another ``Action:`` or end its turn); ``None`` means
+                :data:`PARALLEL_TOOL_CALLS`. Only chat-template models take it: a base model
+                rarely ends its turn, so it makes one call per reply.
             **kwargs: further call options (sampling settings such as ``max_tokens``).
 
         Raises:
@@ -236,6 +318,8 @@ class LlamaChatModel(BaseChatModel):
                 "without a tool). Fix: rename the tool."
             )
         choice = _normalise_tool_choice(tool_choice, names)
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = bool(parallel_tool_calls)
         return self.bind(tools=formatted, tool_choice=choice, **kwargs)
 
     def with_structured_output(
@@ -296,11 +380,13 @@ class LlamaChatModel(BaseChatModel):
                 f"{sorted(_CALL_KEYS)}."
             )
         sampling = {key: kwargs.get(key, getattr(self, key)) for key in _SAMPLING_KEYS}
+        parallel = kwargs.get("parallel_tool_calls")
         return _CallOptions(
             sampling=sampling,
             tools=kwargs.get("tools") or [],
             tool_choice=kwargs.get("tool_choice"),
             response_format=kwargs.get("response_format"),
+            parallel_tool_calls=PARALLEL_TOOL_CALLS if parallel is None else bool(parallel),
         )
 
     def _get_renderer(self, llama: Any) -> PromptRenderer:
@@ -336,6 +422,9 @@ class LlamaChatModel(BaseChatModel):
         args = call.sampling_args()
         if max_tokens is not None:
             args["max_tokens"] = max_tokens
+        probe = _eval_probe(llama)
+        if probe is not None:
+            probe.arm()
         result = llama.create_completion(tokens, stop=stop or [], grammar=grammar, **args)
         choice = result["choices"][0]
         usage = result["usage"]
@@ -344,6 +433,7 @@ class LlamaChatModel(BaseChatModel):
             finish_reason=choice["finish_reason"] or "stop",
             prompt_tokens=int(usage["prompt_tokens"]),
             completion_tokens=int(usage["completion_tokens"]),
+            prompt_evaluated=probe.evaluated if probe is not None else None,
         )
 
     def _tool_call(
@@ -359,11 +449,11 @@ class LlamaChatModel(BaseChatModel):
         forced = choice if choice not in (None, "auto", "required", "any", "none") else None
         allow_final = choice in (None, "auto")
         options = [*by_name, FINAL_ANSWER] if allow_final else list(by_name)
-        prompt = renderer.render(
-            messages, instructions=tools_instructions(call.tools, allow_final_answer=allow_final)
-        )
+        instructions = tools_instructions(call.tools, allow_final_answer=allow_final)
+        prompt = renderer.render(messages, instructions=instructions)
         stage1 = prompt.text + ACTION_PREFIX
         input_tokens = output_tokens = 0
+        evaluated: int | None = None
         if forced is not None:
             chosen = str(forced)
         else:
@@ -373,6 +463,7 @@ class LlamaChatModel(BaseChatModel):
             budget = max(len(name) for name in options) + 2
             done = self._complete(llama, stage1, call, grammar=grammar, max_tokens=budget)
             input_tokens, output_tokens = done.prompt_tokens, done.completion_tokens
+            evaluated = done.prompt_evaluated
             chosen = done.text.strip()
             if done.finish_reason == "length" or chosen not in options:
                 raise ModelOutputError(
@@ -386,28 +477,82 @@ class LlamaChatModel(BaseChatModel):
             return AIMessage(
                 content=done.text.strip(),
                 usage_metadata=_usage(
-                    input_tokens or done.prompt_tokens, output_tokens + done.completion_tokens
+                    input_tokens or done.prompt_tokens,
+                    output_tokens + done.completion_tokens,
+                    _sum_evaluated(evaluated, done.prompt_evaluated),
                 ),
                 response_metadata=self._metadata(done.finish_reason),
             )
-        parameters = by_name[chosen]["function"].get("parameters") or {"type": "object"}
+        calls: list[ToolCall] = []
+        text = stage2
+        while True:
+            done = self._arguments(llama, text, call, by_name[chosen])
+            output_tokens += done.completion_tokens
+            evaluated = _sum_evaluated(evaluated, done.prompt_evaluated)
+            input_tokens = input_tokens or done.prompt_tokens
+            args = json.loads(done.text)  # checked by _arguments
+            if any(c["name"] == chosen and c["args"] == args for c in calls):
+                break  # the same call again: the model is looping, not adding a call
+            calls.append(tool_call(name=chosen, args=args, id=f"call_{uuid.uuid4().hex}"))
+            text += done.text
+            if not self._parallel(call, renderer) or len(calls) >= _MAX_CALLS_PER_REPLY:
+                break
+            # Another call, or the end of the turn: the model's choice, under a grammar that
+            # allows only these two (an end-of-turn token ends it, as after any reply).
+            more = compile_grammar(continuation_grammar(list(by_name), ACTION_PREFIX))
+            budget = len(ACTION_PREFIX) + max(len(name) for name in by_name) + 4
+            done = self._complete(llama, text, call, grammar=more, max_tokens=budget)
+            output_tokens += done.completion_tokens
+            evaluated = _sum_evaluated(evaluated, done.prompt_evaluated)
+            picked = done.text.strip()[len(ACTION_PREFIX) :].strip()
+            if done.finish_reason == "length" or picked not in by_name:
+                break  # the turn ended (or was cut off before a name): the calls so far stand
+            chosen = picked
+            text += f"\n{ACTION_PREFIX} {chosen}\n"
+        return AIMessage(
+            content="",
+            tool_calls=calls,
+            usage_metadata=_usage(input_tokens, output_tokens, evaluated),
+            response_metadata=self._metadata("tool_calls"),
+        )
+
+    def _parallel(self, call: _CallOptions, renderer: PromptRenderer) -> bool:
+        return call.parallel_tool_calls and renderer.prompt_format == "chat-template"
+
+    def _arguments(
+        self, llama: Any, text: str, call: _CallOptions, tool: dict[str, Any]
+    ) -> _Completion:
+        """The JSON arguments of one call, written under the grammar of the tool's schema."""
+        name = tool["function"]["name"]
+        parameters = tool["function"].get("parameters") or {"type": "object"}
         grammar = compile_grammar(json_schema_grammar(parameters))
-        done = self._complete(llama, stage2, call, grammar=grammar)
-        args = _load_json(done, self.model_name, f"the arguments of tool {chosen!r}")
-        _validate(args, parameters, self.model_name, f"the arguments of tool {chosen!r}")
+        done = self._complete(llama, text, call, grammar=grammar)
+        if done.finish_reason == "length" and _is_loop(done.text):
+            # Greedy decoding of a small model can fall into a loop inside a string or an array
+            # ("Santa Barbara", "Santa Barbara", ...) until max_tokens. Decoding once more with
+            # a repetition penalty lets the grammar's closing quote or bracket win; a long value
+            # that does not repeat itself is left alone (and reported as cut off).
+            logger.info("tool %r: arguments looped; decoding again with a repeat penalty", name)
+            penalised = dataclasses.replace(
+                call,
+                sampling={
+                    **call.sampling,
+                    "repeat_penalty": max(call.sampling["repeat_penalty"], _LOOP_PENALTY),
+                },
+            )
+            first = done
+            done = self._complete(llama, text, penalised, grammar=grammar)
+            done = dataclasses.replace(
+                done, completion_tokens=first.completion_tokens + done.completion_tokens
+            )
+        args = _load_json(done, self.model_name, f"the arguments of tool {name!r}")
+        _validate(args, parameters, self.model_name, f"the arguments of tool {name!r}")
         if not isinstance(args, dict):
             raise ModelOutputError(
                 f"Model {self.model_name!r} wrote {type(args).__name__} arguments for tool "
-                f"{chosen!r}; expected a JSON object. Fix: give the tool an object schema."
+                f"{name!r}; expected a JSON object. Fix: give the tool an object schema."
             )
-        return AIMessage(
-            content="",
-            tool_calls=[tool_call(name=chosen, args=args, id=f"call_{uuid.uuid4().hex}")],
-            usage_metadata=_usage(
-                input_tokens or done.prompt_tokens, output_tokens + done.completion_tokens
-            ),
-            response_metadata=self._metadata("tool_calls"),
-        )
+        return done
 
     def _structured(
         self,
@@ -426,7 +571,9 @@ class LlamaChatModel(BaseChatModel):
         _load_json(done, self.model_name, "the structured output")
         return AIMessage(
             content=done.text.strip(),
-            usage_metadata=_usage(done.prompt_tokens, done.completion_tokens),
+            usage_metadata=_usage(
+                done.prompt_tokens, done.completion_tokens, done.prompt_evaluated
+            ),
             response_metadata=self._metadata(done.finish_reason),
         )
 
@@ -437,6 +584,7 @@ class _CallOptions:
     tools: list[dict[str, Any]]
     tool_choice: str | None
     response_format: dict[str, Any] | None
+    parallel_tool_calls: bool = False
 
     def sampling_args(self) -> dict[str, Any]:
         s = self.sampling
@@ -448,6 +596,22 @@ class _CallOptions:
             "repeat_penalty": s["repeat_penalty"],
             "seed": s["seed"],
         }
+
+
+_LOOP_PENALTY = 1.3
+"""The repeat penalty of the second decode of arguments that looped."""
+
+
+def _is_loop(text: str, *, min_span: int = 48, max_period: int = 40) -> bool:
+    """Does `text` end in one short piece repeated (at least 3 times, over `min_span` chars)?"""
+    for period in range(1, max_period + 1):
+        span = max(min_span, 3 * period)
+        if span > len(text):
+            break
+        tail = text[-span:]
+        if all(tail[i] == tail[i - period] for i in range(period, span)):
+            return True
+    return False
 
 
 def _tokenize(llama: Any, text: str, *, bos: bool = True) -> list[int]:

@@ -16,15 +16,17 @@ from lamina.graphs.context import AgentContext, StaticModels
 from lamina.layers.context_text import render_step_results
 from lamina.layers.planning import (
     PlanStep,
+    explicit_steps,
     is_multi_step,
     load_prompts,
     make_plan,
     plan_task,
     split_task,
     step_needs_tool,
+    task_preamble,
     with_max_tokens,
 )
-from lamina.layers.reasoning import _bounded, make_reasoning_node, rc_solve
+from lamina.layers.reasoning import RC_ITERATIONS, _bounded, make_reasoning_node, rc_solve
 from lamina.memory_store.step_cache import StepCache
 from lamina.models.testing import FakeChatModel
 
@@ -139,6 +141,22 @@ def test_split_merges_beyond_max_steps() -> None:
 def test_step_needs_tool(instruction: str, expected: bool) -> None:
     assert step_needs_tool(instruction, [calculator]) is expected
     assert step_needs_tool(instruction, []) is False  # never without tools
+
+
+@pytest.mark.parametrize(
+    ("instruction", "expected"),
+    [
+        ("Get the distance from Paris to Nice in km.", True),  # "distance" of get_distance
+        ("Convert that to miles", True),  # "miles" of km_to_miles
+        ("Find the cheapest flights to Rome", True),  # "flights" of searchFlights
+        ("Get the answer from the text", False),  # only generic words ("get") in common
+        ("Write a poem about the sea", False),
+    ],
+)
+def test_a_telling_word_of_a_tool_name_marks_a_tool_step(instruction: str, expected: bool) -> None:
+    assert (
+        step_needs_tool(instruction, ["get_distance", "km_to_miles", "searchFlights"]) is expected
+    )
 
 
 # -- planning --------------------------------------------------------------------------------
@@ -328,7 +346,7 @@ def test_multi_step_plan_from_the_model(cache: StepCache) -> None:
             "FINAL ANSWER",
         ]
     )
-    update = make_reasoning_node()(
+    update = make_reasoning_node(rc_iterations=2)(
         {"task": COLOURS, "model": "fake"}, runtime({"fake": fake}, cache)
     )
     assert [s["instruction"] for s in update["plan"]] == [
@@ -472,7 +490,7 @@ def test_step_budget_stops_with_an_answer(cache: StepCache) -> None:
 
 def test_second_identical_run_hits_the_cache_for_every_step(cache: StepCache) -> None:
     script = [PLAN_REPLY, "a1", "s1", "a2", "b1", "s2", "b2", "final"]
-    node = make_reasoning_node()
+    node = make_reasoning_node(rc_iterations=2)
     state = {"task": COLOURS, "model": "fake"}
     first = node(state, runtime({"fake": FakeChatModel(responses=script)}, cache))
     first_data = reasoning_event(first)
@@ -508,7 +526,7 @@ def test_a_new_prompt_version_is_never_served_old_entries(cache: StepCache) -> N
 def test_summariser_model_is_used_for_summaries(cache: StepCache) -> None:
     solver = FakeChatModel(responses=["attempt 1", "attempt 2"])
     summariser = FakeChatModel(responses=["short summary"], model_name="summ")
-    node = make_reasoning_node(summariser_model="summ")
+    node = make_reasoning_node(rc_iterations=2, summariser_model="summ")
     update = node(
         {"task": "Tell me about cats.", "model": "solver"},
         runtime({"solver": solver, "summ": summariser}, cache, default="solver"),
@@ -568,3 +586,186 @@ def test_node_runs_inside_a_langgraph_graph(cache: StepCache) -> None:
     )
     assert out["answer"] == "Cats purr."
     assert [e["layer"] for e in out["trace"]] == ["reasoning"]
+
+
+# -- defaults, list plans, overlap, verification, KV counts ----------------------------------
+def test_the_default_is_the_published_n(cache: StepCache) -> None:
+    assert RC_ITERATIONS == 3
+    fake = FakeChatModel(responses=["a1", "s1", "a2", "s2", "a3"])
+    update = make_reasoning_node()(
+        {"task": "Tell me about cats.", "model": "fake"}, runtime({"fake": fake}, cache)
+    )
+    assert update["answer"] == "a3"
+    assert reasoning_event(update)["steps"][0]["iterations"] == 3
+    result = rc_solve(
+        "p", FakeChatModel(responses=["x", "y", "z", "w", "v"]), FakeChatModel(responses=["s", "t"])
+    )
+    assert result.iterations == 3  # rc_solve's default N is the same
+
+
+LIST_TASK = "Anna buys 4 boxes of 12 eggs.\n1. Multiply 4 by 12.\n2. Subtract 7 from the result."
+
+
+def test_a_list_task_is_its_own_plan(cache: StepCache) -> None:
+    fake = FakeChatModel(responses=["48", "41"])
+    update = make_reasoning_node(rc_iterations=1)(
+        {"task": LIST_TASK, "model": "fake"}, runtime({"fake": fake}, cache)
+    )
+    data = reasoning_event(update)
+    assert data["plan_source"] == "list"  # no plan call: the first call is step 1
+    assert [s["instruction"] for s in update["plan"]] == [
+        "Multiply 4 by 12.",
+        "Subtract 7 from the result.",
+    ]
+    first, second = text_of(fake.calls[0]), text_of(fake.calls[1])
+    assert "Given: Anna buys 4 boxes of 12 eggs." in first
+    assert "Subtract" not in first  # a step's prompt holds only what it depends on
+    assert "Results so far" in second
+    assert "48" in second
+    # both results passed the arithmetic check: the answer states them, no synthesis call
+    assert update["answer"].endswith("Answer: 41")
+    assert reasoning_event(update)["synthesis"]["source"] == "exact results"
+    assert fake.remaining == 0
+
+
+def test_a_shared_step_of_another_task_is_served_from_the_cache(cache: StepCache) -> None:
+    node = make_reasoning_node(rc_iterations=1)
+    node(
+        {"task": LIST_TASK, "model": "fake"},
+        runtime({"fake": FakeChatModel(responses=["48", "41", "final"])}, cache),
+    )
+    overlap = "Anna buys 4 boxes of 12 eggs.\n1. Multiply 4 by 12.\n2. Add 10 to the result."
+    fake = FakeChatModel(responses=["58"])  # step 1 is never asked again
+    update = node({"task": overlap, "model": "fake"}, runtime({"fake": fake}, cache))
+    steps = reasoning_event(update)["steps"]
+    assert [s["cached"] for s in steps] == [True, False]
+    assert update["step_results"][0]["result"] == "48"
+    assert update["answer"].endswith("Answer: 58")
+    assert len(fake.calls) == 1
+
+
+def test_a_wrong_arithmetic_step_is_refined_and_the_verdict_traced(cache: StepCache) -> None:
+    fake = FakeChatModel(responses=["4 * 12 = 46", "4 * 12 = 48", "48 - 7 = 41"])
+    update = make_reasoning_node(rc_iterations=1)(
+        {"task": LIST_TASK, "model": "fake"}, runtime({"fake": fake}, cache)
+    )
+    first, second = update["step_results"]
+    assert (first["result"], first["verified"]) == ("4 * 12 = 48", True)
+    assert "46" in text_of(fake.calls[1])  # the refinement saw the feedback
+    assert "4 * 12 = 48" in text_of(fake.calls[2])  # step 2 builds on the refined value
+    steps = reasoning_event(update)["steps"]
+    v1 = steps[0]["verification"]
+    assert (v1["verdict"]["passed"], v1["refined"], v1["corrected"], v1["passed"]) == (
+        False,
+        True,
+        False,
+        True,
+    )
+    assert steps[0]["calls"] == 2
+    assert (second["result"], second["verified"]) == ("48 - 7 = 41", True)
+    assert update["answer"].endswith("Answer: 41")
+    assert fake.remaining == 0
+
+
+def test_a_still_wrong_step_passes_the_correction_on(cache: StepCache) -> None:
+    fake = FakeChatModel(responses=["46", "47", "41"])
+    update = make_reasoning_node(rc_iterations=1)(
+        {"task": LIST_TASK, "model": "fake"}, runtime({"fake": fake}, cache)
+    )
+    assert update["step_results"][0]["result"] == "48"  # never 46 or 47
+    verification = reasoning_event(update)["steps"][0]["verification"]
+    assert verification["corrected"] is True
+    assert verification["after_refinement"]["found"] == "47"
+    assert "48" in text_of(fake.calls[2])
+
+
+def test_verifiers_can_be_switched_off(cache: StepCache) -> None:
+    fake = FakeChatModel(responses=["46", "39", "final"])
+    update = make_reasoning_node(rc_iterations=1, verifiers=())(
+        {"task": LIST_TASK, "model": "fake"}, runtime({"fake": fake}, cache)
+    )
+    assert update["step_results"][0]["result"] == "46"
+    assert "verified" not in update["step_results"][0]
+    assert "verification" not in reasoning_event(update)["steps"][0]
+
+
+class KVFake(FakeChatModel):
+    """Reports 20 prompt tokens of which its KV cache supplied 15."""
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
+        result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        result.generations[0].message.usage_metadata = {
+            "input_tokens": 20,
+            "output_tokens": 2,
+            "total_tokens": 22,
+            "input_token_details": {"cache_read": 15},
+        }
+        return result
+
+
+def test_the_trace_counts_prompt_tokens_evaluated_and_seconds_saved(cache: StepCache) -> None:
+    node = make_reasoning_node(rc_iterations=2)
+    state = {"task": "Tell me about cats.", "model": "fake"}
+    first = reasoning_event(
+        node(state, runtime({"fake": KVFake(responses=["a", "s", "b"])}, cache))
+    )
+    assert (first["prompt_tokens"], first["prompt_tokens_evaluated"]) == (60, 15)
+    assert first["cache_semantic_hits"] == 0
+    warm = reasoning_event(node(state, runtime({"fake": KVFake(responses=[])}, cache)))
+    assert (warm["cache_hits"], warm["prompt_tokens"], warm["prompt_tokens_evaluated"]) == (3, 0, 0)
+    assert warm["seconds_saved"] >= 0.0
+    # a model that does not report it leaves the count unknown rather than 0
+    plain = reasoning_event(
+        make_reasoning_node(rc_iterations=1)(
+            state, runtime({"fake": FakeChatModel(responses=["x"])}, None)
+        )
+    )
+    assert plain["prompt_tokens_evaluated"] is None
+
+
+def test_a_semantic_hit_is_marked_in_the_trace(tmp_path: Path) -> None:
+    from lamina.models.testing import HashingEncoder
+
+    cache = StepCache(tmp_path / "s.sqlite", semantic_threshold=0.97, encoder=HashingEncoder())
+    node = make_reasoning_node(rc_iterations=1)
+    node(
+        {"task": "Tell me about cats.", "model": "fake"},
+        runtime({"fake": FakeChatModel(responses=["Cats purr."])}, cache),
+    )
+    update = node(
+        {"task": "tell me about cats!", "model": "fake"},
+        runtime({"fake": FakeChatModel(responses=[])}, cache),
+    )
+    data = reasoning_event(update)
+    assert data["cache_semantic_hits"] == 1
+    assert data["steps"][0]["semantic_hits"] == 1
+    assert update["answer"] == "Cats purr."
+
+
+def test_explicit_steps_and_preamble() -> None:
+    assert explicit_steps(LIST_TASK) == ["Multiply 4 by 12.", "Subtract 7 from the result."]
+    assert task_preamble(LIST_TASK) == "Anna buys 4 boxes of 12 eggs."
+    assert explicit_steps(COLOURS) == []
+    assert task_preamble(COLOURS) == ""
+    assert task_preamble("- a cat\n- a dog") == ""
+    outcome = make_plan(FakeChatModel(responses=[]), "- name a cat\n- name a dog", [])
+    assert (outcome.source, outcome.cached) == ("list", None)
+
+
+def test_the_exact_value_is_passed_on_not_the_text(cache: StepCache) -> None:
+    fake = FakeChatModel(responses=["48 eggs, in 4 boxes", "41 eggs, from 48"])
+    update = make_reasoning_node(rc_iterations=1)(
+        {"task": LIST_TASK, "model": "fake"}, runtime({"fake": fake}, cache)
+    )
+    first, second = update["step_results"]
+    assert (first["value"], second["value"]) == ("48", "41")
+    assert update["answer"].endswith("Answer: 41")  # not "Answer: 41 eggs, from 48"
+    assert fake.remaining == 0  # step 2 checked 48 - 7, not 4 - 7
+
+
+@pytest.mark.parametrize(
+    "task",
+    ["Sort these:\n- 10\n- 30\n- 20", "Buy these today:\n- apples\n- pears"],
+)
+def test_a_list_of_data_is_not_a_plan(task: str) -> None:
+    assert explicit_steps(task) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -13,14 +14,16 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
+from lamina.config import get_settings
 from lamina.errors import ConfigError
 from lamina.memory_store.step_cache import (
     StepCache,
+    measured_call,
     model_identity,
     prompt_text,
     sampling_params,
 )
-from lamina.models.testing import FakeChatModel
+from lamina.models.testing import FakeChatModel, HashingEncoder
 
 
 class TunableFake(FakeChatModel):
@@ -32,6 +35,23 @@ class TunableFake(FakeChatModel):
 
 
 MESSAGES = [SystemMessage("Be brief."), HumanMessage("Name a colour.")]
+
+
+class KVFake(FakeChatModel):
+    """A fake that reports, like the llama.cpp chat model, prompt tokens its KV cache supplied."""
+
+    prompt_tokens: int = 30
+    cache_read: int = 25
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
+        result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        result.generations[0].message.usage_metadata = {
+            "input_tokens": self.prompt_tokens,
+            "output_tokens": 4,
+            "total_tokens": self.prompt_tokens + 4,
+            "input_token_details": {"cache_read": self.cache_read},
+        }
+        return result
 
 
 @pytest.fixture
@@ -146,6 +166,141 @@ def test_unusable_structured_output_is_cached_as_an_error(cache: StepCache) -> N
     assert again.error == first.error
 
 
+def test_call_reports_prompt_tokens_evaluated(cache: StepCache) -> None:
+    fake = KVFake(responses=["red"])
+    first = cache.call(fake, MESSAGES, "t/1")
+    assert (first.hit, first.tokens, first.prompt_tokens, first.prompt_tokens_evaluated) == (
+        False,
+        34,
+        30,
+        5,
+    )
+    again = cache.call(fake, MESSAGES, "t/1")
+    assert (again.hit, again.tokens, again.prompt_tokens_evaluated) == (True, 34, 0)
+    assert again.seconds == pytest.approx(first.seconds)  # the hit saved the miss's time
+    # a model that does not say what its KV cache supplied: evaluated is unknown, not 0
+    plain = measured_call(FakeChatModel(responses=["x"]), MESSAGES)
+    assert plain.prompt_tokens_evaluated is None
+
+
+def test_structured_call_reports_prompt_tokens_evaluated(cache: StepCache) -> None:
+    fake = KVFake(responses=[{"colour": "red"}], prompt_tokens=50, cache_read=10)
+    reply = cache.cached_structured(fake, Pick, MESSAGES, "t/1")
+    assert (reply.prompt_tokens, reply.prompt_tokens_evaluated) == (50, 40)
+
+
+# -- semantic reuse --------------------------------------------------------------------------
+def semantic_cache(tmp_path: Path, **kwargs: object) -> StepCache:
+    return StepCache(
+        tmp_path / "steps.sqlite",
+        semantic_threshold=0.97,
+        encoder=HashingEncoder(),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def ask(text: str, system: str = "Be brief.") -> list[SystemMessage | HumanMessage]:
+    return [SystemMessage(system), HumanMessage(text)]
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.9, 0.969, 1.01])
+def test_semantic_threshold_below_097_is_refused(tmp_path: Path, threshold: float) -> None:
+    with pytest.raises(ConfigError, match=r"0\.97"):
+        StepCache(tmp_path / "s.sqlite", semantic_threshold=threshold, encoder=HashingEncoder())
+
+
+def test_semantic_reuse_is_off_by_default(cache: StepCache) -> None:
+    fake = FakeChatModel(responses=["blue", "azure"])
+    assert cache.call(fake, ask("What colour is the sky?"), "t/1").text == "blue"
+    second = cache.call(fake, ask("What colour is the sky ?!"), "t/1")
+    assert (second.text, second.hit, second.semantic) == ("azure", False, False)
+
+
+def test_semantic_hit_is_served_logged_and_marked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = semantic_cache(tmp_path)
+    fake = FakeChatModel(responses=["blue"])  # a second model call would raise
+    first = cache.call(fake, ask("What colour is the sky?"), "t/1")
+    assert not first.hit
+    with caplog.at_level(logging.WARNING, logger="lamina.memory_store.step_cache"):
+        near = cache.call(fake, ask("what colour is the sky ?!"), "t/1")
+    assert (near.text, near.hit, near.semantic) == ("blue", True, True)
+    assert near.similarity is not None
+    assert near.similarity >= 0.97
+    assert any("semantic hit" in r.getMessage() for r in caplog.records)
+    stats = cache.stats()
+    assert (stats.hits, stats.misses, stats.semantic_hits) == (1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("What is 12 * 7?", "What is 12 * 8?"),  # another number
+        ("What is 12 - 7?", "What is 7 - 12?"),  # the same numbers, another order
+        ("What is 12 - 7?", "What is 12 + 7?"),  # another operator
+        ("Which of these is a fruit?", "Which of these is not a fruit?"),  # negated
+        ("Name the largest planet.", "Name the smallest planet."),
+    ],
+)
+def test_semantic_reuse_refuses_near_opposite_questions(
+    tmp_path: Path, first: str, second: str
+) -> None:
+    cache = semantic_cache(tmp_path)
+    fake = FakeChatModel(responses=["a", "b"])
+    cache.call(fake, ask(first), "t/1")
+    other = cache.call(fake, ask(second), "t/1")
+    assert (other.text, other.hit) == ("b", False)
+
+
+def test_semantic_reuse_needs_the_same_model_params_template_and_context(tmp_path: Path) -> None:
+    cache = semantic_cache(tmp_path)
+    cache.call(TunableFake(responses=["blue"]), ask("What colour is the sky?"), "t/1")
+    variants = [
+        (TunableFake(responses=["x"], temperature=0.5), ask("what colour is the sky"), "t/1"),
+        (TunableFake(responses=["x"], model_name="other"), ask("what colour is the sky"), "t/1"),
+        (TunableFake(responses=["x"]), ask("what colour is the sky"), "t/2"),
+        (TunableFake(responses=["x"]), ask("what colour is the sky", "Be long."), "t/1"),
+    ]
+    for model, messages, template in variants:
+        assert cache.call(model, messages, template).hit is False
+
+
+def test_semantic_reuse_respects_the_ttl(tmp_path: Path) -> None:
+    now = [1000.0]
+    cache = semantic_cache(tmp_path, ttl_seconds=60, clock=lambda: now[0])
+    fake = FakeChatModel(responses=["blue", "fresh"])
+    cache.call(fake, ask("What colour is the sky?"), "t/1")
+    now[0] += 120
+    assert cache.call(fake, ask("what colour is the sky"), "t/1").text == "fresh"
+
+
+def test_eviction_and_clear_drop_semantic_vectors(tmp_path: Path) -> None:
+    cache = semantic_cache(tmp_path, max_entries=1)
+    fake = FakeChatModel(responses=["blue", "green", "again"])
+    cache.call(fake, ask("What colour is the sky?"), "t/1")
+    cache.call(fake, ask("What colour is grass?"), "t/1")  # evicts the sky
+    assert cache.call(fake, ask("what colour is the sky"), "t/1").text == "again"
+    assert cache.clear() == 1
+    conn = sqlite3.connect(cache.path)
+    assert conn.execute("SELECT count(*) FROM vectors").fetchone()[0] == 0
+    conn.close()
+
+
+def test_from_settings_reads_the_cache_settings(tmp_path: Path) -> None:
+    settings = get_settings(
+        home=tmp_path,
+        step_cache_max_entries=7,
+        step_cache_ttl_seconds=30.0,
+        step_cache_semantic_threshold=0.98,
+    )
+    cache = StepCache.from_settings(settings)
+    assert cache.path == tmp_path / "step_cache.sqlite"
+    assert (cache.max_entries, cache.ttl_seconds, cache.semantic_threshold) == (7, 30.0, 0.98)
+    with pytest.raises(ConfigError):
+        StepCache.from_settings(get_settings(home=tmp_path, step_cache_semantic_threshold=0.9))
+
+
 # -- persistence -----------------------------------------------------------------------------
 def test_persists_across_instances(tmp_path: Path) -> None:
     path = tmp_path / "steps.sqlite"
@@ -244,7 +399,7 @@ def test_clear_resets_entries_and_stats(cache: StepCache) -> None:
     cache.put("k", "v")
     cache.get("k")
     cache.get("missing")
-    cache.clear()
+    assert cache.clear() == 1
     assert len(cache) == 0
     assert cache.stats().to_dict() == {
         "hits": 0,
@@ -252,6 +407,7 @@ def test_clear_resets_entries_and_stats(cache: StepCache) -> None:
         "saved_tokens": 0,
         "saved_seconds": 0.0,
         "entries": 0,
+        "semantic_hits": 0,
     }
 
 
