@@ -123,6 +123,7 @@ class Agent:
             from lamina.models.pool import ModelPool
 
             self.pool = pool or ModelPool(self.settings)
+            self._owns_pool = pool is None  # a pool passed in is the caller's to close
             specs = [self._register(self.pool, m) for m in (models or DEFAULT_MODELS)]
             provider = PoolModels(self.pool, [s.name for s in specs], sampling)
         known = provider.names()
@@ -213,7 +214,7 @@ class Agent:
 
         if isinstance(cache, StepCache):
             return cache
-        return StepCache(self.settings.home / "step_cache.sqlite")
+        return StepCache.from_settings(self.settings)
 
     def _checkpointer(
         self, checkpointer: BaseCheckpointSaver[Any] | str | Path | None
@@ -250,8 +251,70 @@ class Agent:
         """
         payload, config, thread, user = self._prepare(task, thread_id, user_id)
         self.graph.invoke(payload, config, context=self.context)
-        state = self.graph.get_state(config).values
-        return RunResult.from_state(state, thread_id=thread, user_id=user)
+        return self._result(config, thread, user)
+
+    def _result(self, config: RunnableConfig, thread: str, user: str) -> RunResult:
+        snapshot = self.graph.get_state(config)
+        return RunResult.from_state(
+            snapshot.values, thread_id=thread, user_id=user, interrupts=snapshot.interrupts
+        )
+
+    def _resume_input(self, thread_id: str, approve: bool) -> tuple[Any, RunnableConfig, str]:
+        """The `Command` that answers the thread's pending approval, and the run's config."""
+        from langgraph.types import Command
+
+        from lamina.errors import InputError
+
+        if not isinstance(approve, bool):
+            raise InputError(f"approve must be True or False, found {approve!r}.")
+        config: RunnableConfig = {
+            "configurable": {"thread_id": thread_id},
+            "recursion_limit": self._recursion_limit,
+        }
+        snapshot = self.graph.get_state(config)
+        if not snapshot.interrupts:
+            raise InputError(
+                f"Thread {thread_id!r} has no run waiting for an approval; expected the "
+                "thread_id of a RunResult with interrupted=True. Fix: check "
+                "result.pending_approval before calling resume()."
+            )
+        user = str(snapshot.values.get("user_id") or DEFAULT_USER)
+        return Command(resume={"approved": approve}), config, user
+
+    def resume(self, thread_id: str, approve: bool) -> RunResult:
+        """Answer the pending approval of an interrupted run and let the run go on.
+
+        A tool made with `@tool(requires_approval=True)` pauses the run before it runs:
+        `RunResult.interrupted` is True and `RunResult.pending_approval` names the tool and its
+        arguments. `approve=True` runs the call; `approve=False` tells the model the call was
+        refused. The run may pause again at the next call that needs approval. A new `run` on
+        the thread instead drops the pending call (the tool never runs).
+
+        Args:
+            thread_id: the interrupted run's thread (`RunResult.thread_id`).
+            approve: whether the pending tool call may run.
+
+        Raises:
+            InputError: the thread has no run waiting for an approval.
+        """
+        command, config, user = self._resume_input(thread_id, approve)
+        self.graph.invoke(command, config, context=self.context)
+        return self._result(config, thread_id, user)
+
+    async def aresume(self, thread_id: str, approve: bool) -> RunResult:
+        """`resume` without blocking the event loop."""
+        return await asyncio.to_thread(self.resume, thread_id, approve)
+
+    def stream_resume(
+        self,
+        thread_id: str,
+        approve: bool,
+        stream_mode: Sequence[str] = ("updates", "messages"),
+    ) -> Iterator[Any]:
+        """`resume`, yielding LangGraph stream events like `stream` does."""
+        command, config, _ = self._resume_input(thread_id, approve)
+        modes = cast("list[StreamMode]", list(stream_mode))
+        yield from self.graph.stream(command, config, context=self.context, stream_mode=modes)
 
     async def arun(
         self, task: Any, thread_id: str | None = None, user_id: str | None = None
@@ -305,12 +368,11 @@ class Agent:
     def result(self, thread_id: str, user_id: str | None = None) -> RunResult:
         """The `RunResult` of the latest run in `thread_id` (from its checkpoint)."""
         config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-        state = self.graph.get_state(config).values
-        return RunResult.from_state(state, thread_id=thread_id, user_id=user_id or DEFAULT_USER)
+        return self._result(config, thread_id, user_id or DEFAULT_USER)
 
     def close(self) -> None:
-        """Release models and the checkpoint database."""
-        if self.pool is not None:
+        """Release the checkpoint database, and the models unless the pool was passed in."""
+        if self.pool is not None and getattr(self, "_owns_pool", False):
             self.pool.close()
         close_checkpointer = getattr(self, "_close_checkpointer", None)
         if close_checkpointer is not None:

@@ -1,10 +1,16 @@
-"""`lamina run`: one task through the five layers, with a live view of what each layer does."""
+"""`lamina run`: one task through the five layers, with a live view of what each layer does.
+
+A tool that needs approval (`@tool(requires_approval=True)`) pauses the run; `lamina run` then
+asks at the prompt whether the call may run. `--yes` approves every such call without asking;
+without a terminal to ask (stdin closed or not interactive input), a call is refused.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,7 +22,7 @@ if TYPE_CHECKING:
     from lamina.agents.agent import Agent
     from lamina.agents.result import RunResult
 
-__all__ = ["build_agent", "print_trace", "run_command"]
+__all__ = ["ask_approval", "build_agent", "print_trace", "run_command"]
 
 _LAYER_LABEL = {
     "input": "input: validated the request",
@@ -65,6 +71,29 @@ def _describe(node: str, update: dict[str, Any]) -> str:
     return _LAYER_LABEL.get(node, node)
 
 
+def ask_approval(result: RunResult, *, yes: bool, console: Console) -> bool:
+    """Whether the run's pending tool call may run: `--yes`, else the user's answer.
+
+    Without an answer (no terminal, end of input) the call is refused: a tool that needs
+    approval never runs unattended.
+    """
+    request = result.pending_approval
+    if request is None:  # paused for something else: nothing to approve
+        return False
+    args = json.dumps(request.args, ensure_ascii=False)
+    console.print(f"[yellow]approval needed:[/] {request.tool}({args})")
+    if request.description:
+        console.print(f"  {request.description}")
+    if yes:
+        console.print("  approved (--yes)")
+        return True
+    try:
+        return bool(typer.confirm(f"Run {request.tool}?", default=False, err=True))
+    except typer.Abort:
+        console.print("  refused (no answer: not an interactive terminal)")
+        return False
+
+
 def print_trace(result: RunResult, console: Console) -> None:
     """A short table of what each layer did and how long it took."""
     from rich.table import Table
@@ -96,6 +125,18 @@ def print_trace(result: RunResult, console: Console) -> None:
     console.print(f"models used: {', '.join(result.models_used) or '-'}; thread {result.thread_id}")
 
 
+def _show(console: Console, events: Iterable[Any]) -> None:
+    """Print one line per layer update of a streamed run."""
+    with console.status("input …") as status:
+        for event in events:
+            _mode, chunk = event  # (stream mode, data) since modes are given as a list
+            for node, update in (chunk or {}).items():
+                if not isinstance(update, dict):
+                    continue  # LangGraph's own entries (interrupts, durable tool/model steps)
+                console.print(f"[cyan]●[/] {_describe(node, update)}")
+                status.update(f"after {node} …")
+
+
 def run_command(
     task: Annotated[str, typer.Argument(help="What the agent should do.")],
     config: Annotated[
@@ -108,6 +149,12 @@ def run_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print RunResult.to_dict() as JSON, nothing else.")
     ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Approve every tool call that needs approval, without asking."
+        ),
+    ] = False,
 ) -> None:
     """Run TASK through input → router → memory → reasoning → execution."""
     from rich.console import Console
@@ -119,21 +166,21 @@ def run_command(
         agent = build_agent(config)
         if as_json:
             result = agent.run(task, thread_id=thread, user_id=user)
+            while result.interrupted and result.pending_approval is not None:
+                approve = ask_approval(result, yes=yes, console=err)
+                result = agent.resume(result.thread_id, approve=approve)
             sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
             return
         console = Console()
         thread_id = thread or uuid.uuid4().hex
-        with console.status("input …") as status:
-            for event in agent.stream(
-                task, thread_id=thread_id, user_id=user, stream_mode=["updates"]
-            ):
-                _mode, chunk = event  # (stream mode, data) since modes are given as a list
-                for node, update in (chunk or {}).items():
-                    if not isinstance(update, dict):
-                        continue
-                    console.print(f"[cyan]●[/] {_describe(node, update)}")
-                    status.update(f"after {node} …")
+        _show(
+            console, agent.stream(task, thread_id=thread_id, user_id=user, stream_mode=["updates"])
+        )
         result = agent.result(thread_id, user_id=user)
+        while result.interrupted and result.pending_approval is not None:
+            approve = ask_approval(result, yes=yes, console=console)
+            _show(console, agent.stream_resume(thread_id, approve, stream_mode=["updates"]))
+            result = agent.result(thread_id, user_id=user)
         console.print(f"\n[bold green]answer:[/] {result.answer}\n")
         print_trace(result, console)
     except LaminaError as exc:

@@ -6,12 +6,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["RunResult", "ToolCallRecord"]
+from lamina.layers.execution import ApprovalRequest
+
+__all__ = ["ApprovalRequest", "RunResult", "ToolCallRecord"]
 
 
 @dataclass(frozen=True)
 class ToolCallRecord:
-    """One tool call of a run, successful or not."""
+    """One tool call of a run, successful or not.
+
+    Attributes:
+        name: the tool.
+        arguments: what the model sent.
+        result: the tool's output (None for a failed call).
+        error: what went wrong (None for a success).
+        seconds: how long the call took.
+        step: the plan step it belongs to.
+        kind: the failure kind (`unknown_tool`, `invalid_arguments`, `exception`, `timeout`,
+            `model_output`, `refused`, `copied_example`), "" for a success.
+        approval: "approved"/"refused" for a tool that needs approval, else "".
+        repeated: the model sent an identical earlier call again; it was not run a second
+            time (its earlier result was reused, and the step ended there).
+    """
 
     name: str
     arguments: dict[str, Any]
@@ -19,6 +35,9 @@ class ToolCallRecord:
     error: str | None
     seconds: float
     step: int | None = None
+    kind: str = ""
+    approval: str = ""
+    repeated: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,6 +59,10 @@ class RunResult:
         thread_id: the conversation's thread (pass it again to continue).
         user_id: whose memory was used.
         trace: the raw trace events.
+        interrupted: the run is paused, waiting for a human (see `pending_approval`); continue
+            it with `agent.resume(thread_id, approve=True|False)`.
+        pending_approval: the tool call waiting for approval, with its arguments (None when
+            the run is not waiting for one).
     """
 
     answer: str
@@ -55,14 +78,30 @@ class RunResult:
     thread_id: str
     user_id: str
     trace: list[dict[str, Any]] = field(default_factory=list)
+    interrupted: bool = False
+    pending_approval: ApprovalRequest | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict of every field."""
         return _json_safe(asdict(self))  # type: ignore[no-any-return]
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any], *, thread_id: str, user_id: str) -> RunResult:
-        """Build the result from the graph's final state (its `trace` above all)."""
+    def from_state(
+        cls,
+        state: Mapping[str, Any],
+        *,
+        thread_id: str,
+        user_id: str,
+        interrupts: Sequence[Any] = (),
+    ) -> RunResult:
+        """Build the result from the graph's final state (its `trace` above all).
+
+        Args:
+            state: the graph state's values.
+            thread_id: the run's thread.
+            user_id: whose memory the run used.
+            interrupts: the state snapshot's pending interrupts (LangGraph `Interrupt`s).
+        """
         trace: list[dict[str, Any]] = list(state.get("trace") or [])
         route = state.get("route") or {}
         model = route.get("model") or state.get("model")
@@ -106,6 +145,9 @@ class RunResult:
                             error=None if call.get("error") is None else str(call["error"]),
                             seconds=float(call.get("seconds", 0.0)),
                             step=data.get("step"),
+                            kind=str(call.get("kind") or ""),
+                            approval=str(call.get("approval") or ""),
+                            repeated=bool(call.get("repeated", False)),
                         )
                     )
             elif layer == "memory":
@@ -134,6 +176,17 @@ class RunResult:
             thread_id=thread_id,
             user_id=user_id,
             trace=trace,
+            interrupted=bool(interrupts),
+            pending_approval=next(
+                (
+                    request
+                    for request in (
+                        ApprovalRequest.from_value(getattr(i, "value", None)) for i in interrupts
+                    )
+                    if request is not None
+                ),
+                None,
+            ),
         )
 
 

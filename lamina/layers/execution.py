@@ -1,13 +1,23 @@
 """The execution layer: runs one plan step as a tool loop.
 
-The model (with the tools bound) either calls tools or answers. Each call's arguments are checked
-against the tool's schema before the tool runs; the tool runs in a worker thread with a timeout;
-its output is serialised to text, truncated if long, and handed back as a `ToolMessage`. A bad
-call (unknown tool, invalid arguments, exception, timeout) goes back to the model as a tool
-message built from one template, and counts against a retry budget. The loop ends on a final
-answer, on `max_tool_calls` successful calls, on the retry budget, or when the model repeats a
-call it already made (the earlier result is reused). Every attempt, failed or not, is in the
-trace, so a run never ends silently on a bad call.
+The model (with the tools bound) either calls tools or answers. A reply may hold several calls:
+each is checked against its tool's schema before anything runs, then the valid ones run
+concurrently, each in its own worker thread with its own timeout, and their results go back in
+the order the model wrote the calls. Output is serialised to text, truncated if long, and handed
+back as a `ToolMessage`. A bad call (unknown tool, invalid arguments, exception, timeout, a call
+the user refused) goes back to the model as a tool message built from one template, and counts
+against a retry budget; an identical call that already failed is not run again. The loop ends
+on a final answer, on `max_tool_calls` successful calls, on the retry budget, or when the model
+repeats a call it already made (the earlier result is reused). Every attempt, failed or not, is
+in the trace, so a run never ends silently on a bad call.
+
+**Approval.** A tool marked `requires_approval` (`@tool(requires_approval=True)`) pauses the run
+with LangGraph's `interrupt()` before it runs; the interrupt's value is an
+:class:`ApprovalRequest` as a dict. Resuming with `Command(resume=True)` (or
+`{"approved": True}`) runs the call; `False` turns it into a "refused" tool message. A resumed
+node starts again from its beginning, so model replies and tool results are LangGraph tasks
+inside a graph run: they are checkpointed and replayed on resume, never computed (or, for a
+tool, executed) twice. Outside a graph (the node called directly) they simply run.
 
 Graph contract: reads `task`, `model`, `memories`, `plan`, `step_index`, `step_results`,
 `steps_taken`; returns `step_results` (one more entry), `step_index` + 1, `steps_taken` + 1 and
@@ -21,12 +31,15 @@ import contextvars
 import dataclasses
 import json
 import logging
+import re
 import threading
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from langchain_core.messages import (
     AIMessage,
@@ -36,9 +49,11 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.tools import BaseTool, StructuredTool
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, StrictBool, ValidationError
+from typing_extensions import TypedDict
 
-from lamina.errors import ConfigError, InputError, ModelOutputError, ToolError
+from lamina import errors
+from lamina.errors import ConfigError, InputError, ModelError, ModelOutputError, ToolError
 from lamina.graphs.nodes import LayerNode
 from lamina.layers.context_text import render_memories, render_step_results, resolve_references
 from lamina.layers.escalation import fallback_chain, run_with_escalation
@@ -50,15 +65,34 @@ if TYPE_CHECKING:
     from lamina.graphs.context import AgentContext
     from lamina.graphs.state import AgentState
 
-__all__ = ["FAILURE_TEMPLATE", "ToolCallRecord", "make_execution_node"]
+__all__ = [
+    "APPROVAL_REQUEST",
+    "FAILURE_TEMPLATE",
+    "ApprovalRequest",
+    "ToolCallRecord",
+    "make_execution_node",
+    "requires_approval",
+]
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 
 FAILURE_TEMPLATE = "Tool call failed: {what}.\nError: {error}\nFix: {fix}"
 """The one template every failed tool call is reported to the model with."""
 
-FailureKind = Literal["unknown_tool", "invalid_arguments", "exception", "timeout", "model_output"]
+APPROVAL_REQUEST = "tool_approval"
+"""The `type` of the interrupt value the execution layer raises for a call needing approval."""
+
+FailureKind = Literal[
+    "unknown_tool",
+    "invalid_arguments",
+    "copied_example",
+    "exception",
+    "timeout",
+    "model_output",
+    "refused",
+]
 EndReason = Literal["final_answer", "max_tool_calls", "max_retries", "repeated_call"]
 
 _SYSTEM_PROMPT = (
@@ -68,6 +102,8 @@ _SYSTEM_PROMPT = (
     "reply with a short final answer that states the result."
 )
 
+_AFTER_RESULT = 'The tool returned {result}. If that answers "{step}", give the final answer.'
+
 
 def make_execution_node(
     *,
@@ -76,12 +112,14 @@ def make_execution_node(
     max_retries: int = 2,
     tool_timeout: float = 30.0,
     max_output_chars: int = 4000,
+    parallel_tool_calls: bool | None = None,
+    concurrent_tool_calls: bool = True,
 ) -> LayerNode:
     """Build the execution layer's node.
 
     Args:
         max_tool_calls: Successful tool calls allowed per step; reaching it ends the step with
-            the last tool result.
+            the last tool result. Calls of one reply beyond it are not run.
         max_tool_calls_per_plan_step: the same bound for a step of a plan of several steps,
             where each step is meant to be one action.
         max_retries: Failed tool calls tolerated per step; one more failure ends the step.
@@ -89,6 +127,12 @@ def make_execution_node(
             A synchronous tool cannot be killed: after its timeout it is abandoned in a daemon
             thread and the run moves on.
         max_output_chars: Longer tool output is cut to this many characters, with a marker.
+        parallel_tool_calls: Passed to the model's `bind_tools`: whether one reply may hold
+            several calls (None: the model's default; lamina's llama.cpp model makes one call
+            per reply unless asked). Whatever a reply holds is run.
+        concurrent_tool_calls: Run the calls of one reply concurrently (False: one after
+            another, for tools that must not overlap). Results reach the model in call order
+            either way.
 
     Returns:
         `node(state, runtime) -> dict`, a partial state update.
@@ -110,12 +154,19 @@ def make_execution_node(
         float(tool_timeout),
         max_output_chars,
         max_tool_calls_per_plan_step,
+        bool(concurrent_tool_calls),
+        parallel_tool_calls,
     )
 
     def execution(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
         return _StepRun(state, runtime.context, limits).run()
 
     return execution
+
+
+def requires_approval(t: BaseTool) -> bool:
+    """Whether calls of `t` wait for a human's approval (`@tool(requires_approval=True)`)."""
+    return bool((t.metadata or {}).get("requires_approval"))
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:
@@ -130,6 +181,55 @@ class _Limits:
     tool_timeout: float
     max_output_chars: int
     max_tool_calls_per_plan_step: int
+    concurrent: bool = True
+    parallel_tool_calls: bool | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """A tool call waiting for a human's approval (the value of the run's interrupt).
+
+    Attributes:
+        tool: The tool the model wants to call.
+        args: The arguments it sent (already checked against the tool's schema).
+        call_id: The call's id in the model's reply.
+        step: The plan step (0-based) the call belongs to.
+        model: The model that made the call.
+        description: The tool's description, for the person deciding.
+    """
+
+    tool: str
+    args: dict[str, Any]
+    call_id: str
+    step: int
+    model: str
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form, tagged ``{"type": "tool_approval", ...}``."""
+        return {
+            "type": APPROVAL_REQUEST,
+            "tool": self.tool,
+            "args": _json_safe(self.args),
+            "call_id": self.call_id,
+            "step": self.step,
+            "model": self.model,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_value(cls, value: Any) -> ApprovalRequest | None:
+        """The request in an interrupt's value, or None when the value is not one."""
+        if not isinstance(value, Mapping) or value.get("type") != APPROVAL_REQUEST:
+            return None
+        return cls(
+            tool=str(value.get("tool", "")),
+            args=dict(value.get("args") or {}),
+            call_id=str(value.get("call_id", "")),
+            step=int(value.get("step", 0)),
+            model=str(value.get("model", "")),
+            description=str(value.get("description", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -144,8 +244,10 @@ class ToolCallRecord:
         result: The (possibly truncated) output, for a successful call.
         error: What went wrong, for a failed call.
         kind: The failure kind (`unknown_tool`, `invalid_arguments`, `exception`, `timeout`,
-            `model_output`), or "" for a success.
-        repeated: The model repeated an earlier identical call; its result was reused.
+            `model_output`, `refused`), or "" for a success.
+        repeated: The model repeated an earlier identical call; its result (or its failure)
+            was reused instead of running the tool again.
+        approval: "approved" or "refused" for a tool that needs approval, else "".
     """
 
     name: str
@@ -156,6 +258,7 @@ class ToolCallRecord:
     error: str | None = None
     kind: str = ""
     repeated: bool = False
+    approval: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form: `result` for a success, `error` and `kind` for a failure."""
@@ -172,6 +275,8 @@ class ToolCallRecord:
             data["result"] = self.result
         if self.repeated:
             data["repeated"] = True
+        if self.approval:
+            data["approval"] = self.approval
         return data
 
 
@@ -180,7 +285,7 @@ class _CallError(Exception):
 
     def __init__(self, kind: FailureKind, what: str, error: str, fix: str) -> None:
         super().__init__(error)
-        self.kind = kind
+        self.kind: FailureKind = kind
         self.what = what
         self.error = error
         self.fix = fix
@@ -188,20 +293,55 @@ class _CallError(Exception):
     def message(self) -> str:
         return FAILURE_TEMPLATE.format(what=self.what, error=self.error, fix=self.fix)
 
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "what": self.what, "error": self.error, "fix": self.fix}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> _CallError:
+        return cls(data["kind"], str(data["what"]), str(data["error"]), str(data["fix"]))
+
+
+@dataclass
+class _Planned:
+    """What happens to one call of a reply: a ready outcome, or a job to run."""
+
+    name: str
+    args: Any
+    call_id: str
+    key: str
+    failure: _CallError | None = None
+    reused: str | None = None  # the result of an earlier identical call
+    job: int | None = None  # index into the batch of calls to run
+    approval: str = ""
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One valid, approved call to run."""
+
+    tool: BaseTool
+    args: dict[str, Any]
+    timeout: float
+
+
+@dataclass
 class _StepRun:
     """The tool loop of one step (state for one call of the node)."""
 
-    def __init__(self, state: AgentState, context: AgentContext, limits: _Limits) -> None:
-        self.state = state
-        self.context = context
-        self.limits = limits
-        self.records: list[ToolCallRecord] = []
-        self.failures = 0
-        self.tokens = 0
-        self.last_success: str | None = None
-        self.last_error: str | None = None
-        self.seen: dict[str, str] = {}
+    state: AgentState
+    context: AgentContext
+    limits: _Limits
+    records: list[ToolCallRecord] = field(default_factory=list)
+    failures: int = 0
+    tokens: int = 0
+    skipped: int = 0
+    last_success: str | None = None
+    last_error: str | None = None
+    seen: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, _CallError] = field(default_factory=dict)
+    model_name: str = ""
+    echoed: str = ""  # a final text that only restated the tool instructions
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -213,7 +353,8 @@ class _StepRun:
 
         def attempt(name: str) -> tuple[EndReason, str]:
             self.failures = 0
-            return self._attempt(name, tools, instruction)
+            self.model_name = name
+            return self._attempt(name, tools, instruction, index)
 
         (ended_by, final_text), model_name, escalations = run_with_escalation(
             chain,
@@ -227,6 +368,12 @@ class _StepRun:
             ),
         )
 
+        if final_text and self.last_success is not None and _echoes_instructions(final_text, tools):
+            # A 135M model sometimes "answers" with its tool list or an argument's description;
+            # that is not an answer, so the step falls back to its last tool result.
+            logger.info("execution step %d: final text echoes the tool instructions", index)
+            self.echoed = final_text
+            final_text = ""
         result, source = self._result(ended_by, final_text, index)
         seconds = time.perf_counter() - started
         calls = [r.to_dict() for r in self.records]
@@ -248,11 +395,15 @@ class _StepRun:
             "ended_by": ended_by,
             "result_source": source,
         }
+        if self.skipped:
+            data["skipped_calls"] = self.skipped
         if escalations:
             data["escalations"] = escalations
         if source == "last_tool_result":
             data["note"] = (
-                "the model gave no final answer"
+                "the model's final text restated its tool instructions"
+                if self.echoed
+                else "the model gave no final answer"
                 if ended_by == "final_answer"
                 else f"the loop ended by {ended_by}"
             ) + "; the step's result is the last successful tool result"
@@ -282,12 +433,15 @@ class _StepRun:
         return str(self.state.get("model") or self.context.default_model), None
 
     def _attempt(
-        self, model_name: str, tools: Mapping[str, BaseTool], instruction: str
+        self, model_name: str, tools: Mapping[str, BaseTool], instruction: str, index: int
     ) -> tuple[EndReason, str]:
         """The tool loop with one model: returns why it ended and the model's final text."""
         chat_model = self.context.models.chat_model(model_name)
+        options: dict[str, Any] = {}
+        if self.limits.parallel_tool_calls is not None:
+            options["parallel_tool_calls"] = self.limits.parallel_tool_calls
         try:
-            bound = chat_model.bind_tools(list(tools.values()))
+            bound = chat_model.bind_tools(list(tools.values()), **options)
         except NotImplementedError:
             raise ConfigError(
                 f"Model {model_name!r} ({type(chat_model).__name__}) cannot call tools: its "
@@ -300,7 +454,7 @@ class _StepRun:
         ]
         while True:
             try:
-                reply = bound.invoke(messages)
+                reply = _invoke_model(bound, messages)
             except ModelOutputError as exc:
                 # An unreadable reply is a failed attempt like a bad call: say so, then retry.
                 failure = _CallError(
@@ -323,118 +477,210 @@ class _StepRun:
                 return "final_answer", _text(reply).strip()
             reply = _with_call_ids(reply)
             messages.append(reply)
-            stop = self._run_calls(reply, tools, messages)
+            succeeded = self._successes()
+            stop = self._run_calls(reply, tools, messages, index)
             if stop is not None:
                 return stop, ""
+            if self._successes() > succeeded and self.last_success is not None:
+                # Small models keep calling tools on numbers of their own after the answer is
+                # in; asked this, they answer or repeat the call (which ends the step).
+                messages.append(
+                    HumanMessage(
+                        _AFTER_RESULT.format(
+                            result=_truncate(self.last_success, 200), step=instruction
+                        )
+                    )
+                )
 
+    # -- one reply's calls ------------------------------------------------------------------
     def _run_calls(
-        self, reply: AIMessage, tools: Mapping[str, BaseTool], messages: list[BaseMessage]
+        self,
+        reply: AIMessage,
+        tools: Mapping[str, BaseTool],
+        messages: list[BaseMessage],
+        index: int,
     ) -> EndReason | None:
-        """Run the reply's tool calls in order; return why the loop must end, or None."""
+        """Check, approve and run the reply's calls; return why the loop must end, or None."""
+        planned: list[_Planned] = []
+        jobs: list[_Job] = []
+        in_batch: dict[str, int] = {}
+        repeated = False
+        budget = self._call_limit() - self._successes()
         for call in reply.tool_calls:
             name = str(call.get("name", ""))
             args = call.get("args")
-            call_id = str(call["id"])
             key = _call_key(name, args)
+            item = _Planned(name=name, args=args, call_id=str(call["id"]), key=key)
+            planned.append(item)
             if key in self.seen:
                 # An identical call gives the identical answer; asking again means the model is
                 # looping, so the step ends with the result it already has.
-                self.records.append(
-                    ToolCallRecord(
-                        name=name,
-                        args=dict(args) if isinstance(args, dict) else {"value": args},
-                        seconds=0.0,
-                        attempt=len(self.records) + 1,
-                        result=self.seen[key],
-                        repeated=True,
-                    )
-                )
-                self.last_success = self.seen[key]
-                return "repeated_call"
-            started = time.perf_counter()
-            try:
-                output = self._invoke(name, args, tools)
-            except _CallError as failure:
-                self._record_failure(name, args, time.perf_counter() - started, failure)
-                messages.append(
-                    ToolMessage(
-                        failure.message(), tool_call_id=call_id, name=name or None, status="error"
-                    )
-                )
-                if self.failures > self.limits.max_retries:
-                    return "max_retries"
+                item.reused = self.seen[key]
+                repeated = True
                 continue
-            text = _truncate(_serialise(output), self.limits.max_output_chars)
-            self.records.append(
-                ToolCallRecord(
-                    name=name,
-                    args=dict(args) if isinstance(args, dict) else {},
-                    seconds=time.perf_counter() - started,
-                    attempt=len(self.records) + 1,
-                    result=text,
+            if key in self.failed:
+                # At temperature 0 a model may send the same bad call again; running it again
+                # would fail the same way, so it gets the same error and a stronger hint.
+                earlier = self.failed[key]
+                item.failure = _CallError(
+                    earlier.kind,
+                    earlier.what,
+                    earlier.error,
+                    "this exact call already failed; change the arguments, call another tool, "
+                    "or give the final answer",
                 )
+                continue
+            if key in in_batch:
+                item.job = planned[in_batch[key]].job  # the same call twice in one reply
+                continue
+            try:
+                t = _checked_tool(name, args, tools)
+                _check_grounded(t, args, messages)
+            except _CallError as failure:
+                item.failure = failure
+                continue
+            if len(jobs) >= budget:
+                item.skipped = True
+                continue
+            if requires_approval(t):
+                approved = self._ask_approval(t, item, index)
+                item.approval = "approved" if approved else "refused"
+                if not approved:
+                    item.failure = _CallError(
+                        "refused",
+                        f"the user did not approve calling {name!r}",
+                        "the call was refused, so the tool did not run",
+                        "do not call it again with these arguments; answer without it, or tell "
+                        "the user what you would need",
+                    )
+                    continue
+            in_batch[key] = len(planned) - 1
+            item.job = len(jobs)
+            jobs.append(_Job(t, dict(args), tool_timeout(t, self.limits.tool_timeout)))
+
+        outcomes: list[dict[str, Any]] = (
+            _durable(
+                "execution_tools",
+                execution_tools,
+                jobs,
+                self.limits.max_output_chars,
+                self.limits.concurrent,
             )
-            self.seen[key] = text
-            self.last_success = text
-            messages.append(ToolMessage(text, tool_call_id=call_id, name=name))
-            successes = sum(1 for r in self.records if r.error is None and not r.repeated)
-            if successes >= self._call_limit():
-                return "max_tool_calls"
+            if jobs
+            else []
+        )
+        for item in planned:
+            self._settle(item, outcomes, messages)
+        if self.failures > self.limits.max_retries:
+            return "max_retries"
+        if repeated:
+            return "repeated_call"
+        if self._successes() >= self._call_limit():
+            return "max_tool_calls"
         return None
 
-    def _invoke(self, name: str, args: Any, tools: Mapping[str, BaseTool]) -> Any:
-        t = tools.get(name)
-        if t is None:
-            known = ", ".join(tools)
-            raise _CallError(
-                "unknown_tool",
-                f"there is no tool named {name!r}",
-                f"unknown tool {name!r}; the tools are: {known}",
-                f"call one of: {known}; or give the final answer",
+    def _settle(
+        self, item: _Planned, outcomes: list[dict[str, Any]], messages: list[BaseMessage]
+    ) -> None:
+        """Record one call's outcome and give the model its tool message (in call order)."""
+        args = item.args if isinstance(item.args, dict) else {"value": _json_safe(item.args)}
+        attempt = len(self.records) + 1
+        if item.skipped:
+            self.skipped += 1
+            messages.append(
+                ToolMessage(
+                    f"Tool call not run: this step allows {self._call_limit()} tool call(s).",
+                    tool_call_id=item.call_id,
+                    name=item.name,
+                    status="error",
+                )
             )
-        if not isinstance(args, dict):
-            raise _CallError(
-                "invalid_arguments",
-                f"invalid arguments for {name!r}",
-                f"expected a JSON object of arguments, found {type(args).__name__}",
-                f"call {_signature(t)} with its arguments as an object",
+            return
+        if item.reused is not None and item.job is None:
+            self.records.append(
+                ToolCallRecord(item.name, dict(args), 0.0, attempt, item.reused, repeated=True)
             )
-        error = _validation_error(t, args)
-        if error is not None:
-            raise _CallError(
-                "invalid_arguments",
-                f"invalid arguments for {name!r}",
-                error,
-                f"call {_signature(t)} again with arguments that match",
+            self.last_success = item.reused
+            messages.append(ToolMessage(item.reused, tool_call_id=item.call_id, name=item.name))
+            return
+        failure = item.failure
+        seconds = 0.0
+        text = ""
+        if failure is None and item.job is not None:
+            outcome = outcomes[item.job]
+            seconds = float(outcome["seconds"])
+            if outcome["ok"]:
+                text = str(outcome["text"])
+            else:
+                failure = _CallError.from_dict(outcome)
+        if failure is not None:
+            self._record_failure(item.name, item.args, seconds, failure, item.approval)
+            self.failed.setdefault(item.key, failure)
+            messages.append(
+                ToolMessage(
+                    failure.message(),
+                    tool_call_id=item.call_id,
+                    name=item.name or None,
+                    status="error",
+                )
             )
-        timeout = tool_timeout(t, self.limits.tool_timeout)
-        try:
-            return _run_with_timeout(t, args, timeout)
-        except TimeoutError:
-            raise _CallError(
-                "timeout",
-                f"{name!r} did not finish",
-                f"timed out after {timeout:g} s",
-                "try simpler arguments, another tool, or answer without this tool",
-            ) from None
-        except ValidationError as exc:
-            raise _CallError(
-                "invalid_arguments",
-                f"invalid arguments for {name!r}",
-                _summarise_validation(exc),
-                f"call {_signature(t)} again with arguments that match",
-            ) from None
-        except Exception as exc:
-            logger.info("tool %s raised %s: %s", name, type(exc).__name__, exc)
-            detail = str(exc) if isinstance(exc, ToolError) else f"{type(exc).__name__}: {exc}"
-            raise _CallError(
-                "exception",
-                f"{name!r} raised an error",
-                detail,
-                "read the error, correct the arguments and call again, or answer without it",
-            ) from None
+            return
+        repeat = item.key in self.seen
+        self.records.append(
+            ToolCallRecord(
+                item.name,
+                dict(args),
+                seconds,
+                attempt,
+                result=text,
+                repeated=repeat,
+                approval=item.approval,
+            )
+        )
+        self.seen[item.key] = text
+        self.last_success = text
+        messages.append(ToolMessage(text, tool_call_id=item.call_id, name=item.name))
 
-    def _record_failure(self, name: str, args: Any, seconds: float, failure: _CallError) -> None:
+    def _ask_approval(self, t: BaseTool, item: _Planned, index: int) -> bool:
+        """Pause the run until a human approves or refuses the call (LangGraph `interrupt`)."""
+        request = ApprovalRequest(
+            tool=item.name,
+            args=dict(item.args),
+            call_id=item.call_id,
+            step=index,
+            model=self.model_name,
+            description=" ".join((t.description or "").split()),
+        )
+        try:
+            from langgraph.config import get_config
+
+            get_config()
+        except RuntimeError:
+            raise ConfigError(
+                f"Tool {item.name!r} requires approval, which pauses the run with LangGraph's "
+                "interrupt(); that needs the execution node to run inside a compiled graph with "
+                "a checkpointer, found a direct call. Fix: run it through lamina.Agent (it has "
+                "a checkpointer), or graph.compile(checkpointer=...)."
+            ) from None
+        from langgraph.types import interrupt
+
+        logger.info("tool call %r waits for approval", item.name)
+        try:
+            # The schema is checked before LangGraph saves the answer, so a bad resume value
+            # leaves the question open instead of being replayed on every later resume.
+            answer = interrupt(request.to_dict(), response_schema=_approval_schema())
+        except ValidationError as exc:
+            raise InputError(
+                f"The run was resumed with an answer that is not an approval for tool "
+                f"{item.name!r}; expected True, False or {{'approved': True/False}} "
+                f"({_summarise_validation(exc)}). Fix: agent.resume(thread_id, approve=True) or "
+                "Command(resume=True)."
+            ) from exc
+        return answer if isinstance(answer, bool) else bool(answer["approved"])
+
+    def _record_failure(
+        self, name: str, args: Any, seconds: float, failure: _CallError, approval: str = ""
+    ) -> None:
         self.failures += 1
         self.last_error = failure.error
         self.records.append(
@@ -445,9 +691,13 @@ class _StepRun:
                 attempt=len(self.records) + 1,
                 error=failure.error,
                 kind=failure.kind,
+                approval=approval,
             )
         )
         logger.info("tool call %r failed (%s): %s", name, failure.kind, failure.error)
+
+    def _successes(self) -> int:
+        return sum(1 for r in self.records if r.error is None and not r.repeated)
 
     def _result(self, ended_by: EndReason, final_text: str, index: int) -> tuple[str, str]:
         """The step's result and where it came from (`final_answer`, `last_tool_result`, `none`)."""
@@ -534,13 +784,215 @@ class _StepRun:
             self.tokens += int(usage.get("total_tokens", 0))
 
 
-# -- tool running ---------------------------------------------------------------------------
-def _run_with_timeout(t: BaseTool, args: dict[str, Any], timeout: float) -> Any:
-    """Run the tool in a daemon thread; raise `TimeoutError` if it takes longer than `timeout`.
+class _ApprovalAnswer(TypedDict):
+    approved: StrictBool
 
-    Python cannot stop a thread, so a hung tool keeps running in the background; being a daemon,
-    it does not keep the process alive.
+
+@lru_cache(maxsize=1)
+def _approval_schema() -> Any:
+    """What a resume value may be: True/False, or {"approved": True/False}."""
+    return StrictBool | _ApprovalAnswer
+
+
+def _checked_tool(name: str, args: Any, tools: Mapping[str, BaseTool]) -> BaseTool:
+    """The tool a call names, after checking its arguments against the tool's schema."""
+    t = tools.get(name)
+    if t is None:
+        known = ", ".join(tools)
+        raise _CallError(
+            "unknown_tool",
+            f"there is no tool named {name!r}",
+            f"unknown tool {name!r}; the tools are: {known}",
+            f"call one of: {known}; or give the final answer",
+        )
+    if not isinstance(args, dict):
+        raise _CallError(
+            "invalid_arguments",
+            f"invalid arguments for {name!r}",
+            f"expected a JSON object of arguments, found {type(args).__name__}",
+            f"call {_signature(t)} with its arguments as an object",
+        )
+    error = _validation_error(t, args)
+    if error is not None:
+        raise _CallError(
+            "invalid_arguments",
+            f"invalid arguments for {name!r}",
+            error,
+            f"call {_signature(t)} again with arguments that match",
+        )
+    return t
+
+
+def _check_grounded(t: BaseTool, args: dict[str, Any], messages: Sequence[BaseMessage]) -> None:
+    """Refuse a string argument copied from the tool's own description instead of the task.
+
+    Small models copy the example in an argument's description (`"e.g. 'Lyon'"`) in place of
+    the value the task names; the call is valid and runs, and the wrong value flows on. A value
+    that appears in the tool's description or argument descriptions, while neither it nor any of
+    its words appears in what the model was given (the task, the step, earlier results), is sent
+    back as a failed call.
     """
+    described = _description_text(t).lower()
+    if not described:
+        return
+    given = "\n".join(_text(m) for m in messages if not isinstance(m, AIMessage)).lower()
+    for key, value in args.items():
+        if not isinstance(value, str):
+            continue
+        lowered = value.strip().lower()
+        if len(lowered) < 2 or lowered in given or lowered not in described:
+            continue
+        if any(re.search(rf"\b{re.escape(w)}\b", given) for w in re.findall(r"\w+", lowered)):
+            continue  # built from the task's own words or numbers ("12 * 7" for "12 times 7")
+        raise _CallError(
+            "copied_example",
+            f"the argument {key!r} of {t.name!r} is copied from the tool's description",
+            f"{value!r} is the example in the tool's description; the task does not mention it",
+            f"call {t.name!r} again with the {key} the task names",
+        )
+
+
+def _echoes_instructions(text: str, tools: Mapping[str, BaseTool]) -> bool:
+    """Is this "final answer" only the model's instructions played back?
+
+    True for a JSON object (a tool's argument schema, or a call written as the answer) and for
+    text holding a tool's description or an argument's description word for word.
+    """
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            if isinstance(json.loads(stripped), dict):
+                return True
+        except json.JSONDecodeError:
+            pass
+    lowered = " ".join(stripped.lower().split())
+    for t in tools.values():
+        for part in _description_text(t).split("\n"):
+            part = " ".join(part.lower().split())
+            if len(part) >= 20 and part in lowered:
+                return True
+    return False
+
+
+def _description_text(t: BaseTool) -> str:
+    """The tool's description and its arguments' descriptions (not enums or defaults)."""
+    parts = [t.description or ""]
+    schema = t.tool_call_schema
+    properties: Mapping[str, Any] = {}
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        properties = schema.model_json_schema().get("properties", {})
+    elif isinstance(schema, dict):
+        properties = schema.get("properties", {})
+    for prop in properties.values():
+        if isinstance(prop, dict):
+            parts.append(str(prop.get("description", "")))
+    return "\n".join(parts)
+
+
+# -- durable steps: LangGraph tasks inside a graph run, plain calls outside -----------------
+def _durable(name: str, fn: Callable[..., T], *args: Any) -> T:
+    """Run `fn(*args)`, as a LangGraph task when inside a graph run.
+
+    A task's result is checkpointed: when a run interrupted for an approval resumes, the node
+    starts again and its earlier tasks return their saved results instead of calling the model
+    or running a tool a second time. The result must therefore be serialisable.
+    """
+    try:
+        from langgraph.config import get_config
+
+        configurable = get_config().get("configurable", {})
+    except RuntimeError:  # not inside a graph run: the node was called directly
+        return fn(*args)
+    if _CONFIG_KEY_CALL not in configurable:
+        return fn(*args)
+    future = _task(name, fn)(*args)
+    result: T = future.result()
+    return result
+
+
+_CONFIG_KEY_CALL = "__pregel_call"  # where LangGraph puts the task scheduler in a node's config
+
+
+@lru_cache(maxsize=8)
+def _task(name: str, fn: Callable[..., Any]) -> Callable[..., Future[Any]]:
+    from langgraph.func import task
+
+    made: Callable[..., Future[Any]] = task(name=name)(fn)
+    return made
+
+
+def execution_model(bound: Any, messages: list[BaseMessage]) -> tuple[str, Any, str]:
+    """One model reply (a durable step): `("ok", reply, "")` or `("error", class, message)`.
+
+    A model failure is returned, not raised: a failed task would be run again on resume.
+    """
+    try:
+        reply = bound.invoke(messages)
+    except ModelError as exc:
+        return "error", type(exc).__name__, str(exc)
+    huge = _huge_int(getattr(reply, "tool_calls", None) or [])
+    if huge is not None:
+        # Checkpoints are msgpack, which stops at 64 bits: such a reply cannot be saved. No tool
+        # takes integers that large, so it is an unusable call like any other.
+        return (
+            "error",
+            "ModelOutputError",
+            (
+                f"the model wrote the integer {huge} in a tool call; expected integers within 64 "
+                "bits. Fix: write the number as a string or a float."
+            ),
+        )
+    return "ok", reply, ""
+
+
+def _huge_int(value: Any) -> int | None:
+    """The first integer in `value` (nested) that msgpack cannot store, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if -(2**63) <= value < 2**64 else value
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        for item in value:
+            found = _huge_int(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _invoke_model(bound: Any, messages: list[BaseMessage]) -> Any:
+    status, value, message = _durable("execution_model", execution_model, bound, list(messages))
+    if status == "ok":
+        return value
+    cls = getattr(errors, str(value), ModelError)
+    if not (isinstance(cls, type) and issubclass(cls, ModelError)):
+        cls = ModelError
+    raise cls(message)
+
+
+def execution_tools(jobs: Sequence[_Job], max_chars: int, concurrent: bool) -> list[dict[str, Any]]:
+    """Run valid, approved calls (a durable step); one outcome dict per job, in order.
+
+    Each call runs in its own daemon thread with its own timeout; with `concurrent` they all
+    start at once, so the batch takes about as long as its slowest call. Daemon threads rather
+    than a `ThreadPoolExecutor`: a hung tool is abandoned, and an executor would wait for it at
+    exit.
+    """
+    if not concurrent:
+        return [_finish(job, _start(job), max_chars) for job in jobs]
+    started = [_start(job) for job in jobs]
+    return [_finish(job, run, max_chars) for job, run in zip(jobs, started, strict=True)]
+
+
+@dataclass
+class _Running:
+    done: threading.Event
+    box: dict[str, Any]
+    started: float
+
+
+def _start(job: _Job) -> _Running:
     box: dict[str, Any] = {}
     done = threading.Event()
     # Callbacks and tracing live in context variables; carry them into the worker.
@@ -548,21 +1000,61 @@ def _run_with_timeout(t: BaseTool, args: dict[str, Any], timeout: float) -> Any:
 
     def target() -> None:
         try:
-            box["value"] = ctx.run(_invoke_tool, t, args)
+            box["value"] = ctx.run(_invoke_tool, job.tool, job.args)
         except Exception as exc:
             box["error"] = exc
         finally:
             done.set()
 
-    worker = threading.Thread(target=target, name=f"lamina-tool-{t.name}", daemon=True)
+    worker = threading.Thread(target=target, name=f"lamina-tool-{job.tool.name}", daemon=True)
+    running = _Running(done, box, time.perf_counter())
     worker.start()
-    if not done.wait(timeout):
-        raise TimeoutError(f"tool {t.name!r} timed out after {timeout} s")
-    if "error" in box:
-        raise box["error"]
-    if "value" not in box:
-        raise ToolError(f"Tool {t.name!r} stopped without a result or an exception.")
-    return box["value"]
+    return running
+
+
+def _finish(job: _Job, run: _Running, max_chars: int) -> dict[str, Any]:
+    """Wait for one call until its own deadline; its outcome as a serialisable dict."""
+    remaining = job.timeout - (time.perf_counter() - run.started)
+    finished = run.done.wait(max(remaining, 0.0))
+    seconds = time.perf_counter() - run.started
+    try:
+        if not finished:
+            raise TimeoutError
+        if "error" in run.box:
+            raise run.box["error"]
+        if "value" not in run.box:
+            raise ToolError(f"Tool {job.tool.name!r} stopped without a result or an exception.")
+        text = _truncate(_serialise(run.box["value"]), max_chars)
+    except Exception as exc:
+        failure = _tool_failure(job, exc)
+        return {"ok": False, "seconds": seconds, **failure.to_dict()}
+    return {"ok": True, "seconds": seconds, "text": text}
+
+
+def _tool_failure(job: _Job, exc: Exception) -> _CallError:
+    name = job.tool.name
+    if isinstance(exc, TimeoutError):
+        return _CallError(
+            "timeout",
+            f"{name!r} did not finish",
+            f"timed out after {job.timeout:g} s",
+            "try simpler arguments, another tool, or answer without this tool",
+        )
+    if isinstance(exc, ValidationError):
+        return _CallError(
+            "invalid_arguments",
+            f"invalid arguments for {name!r}",
+            _summarise_validation(exc),
+            f"call {_signature(job.tool)} again with arguments that match",
+        )
+    logger.info("tool %s raised %s: %s", name, type(exc).__name__, exc)
+    detail = str(exc) if isinstance(exc, ToolError) else f"{type(exc).__name__}: {exc}"
+    return _CallError(
+        "exception",
+        f"{name!r} raised an error",
+        detail,
+        "read the error, correct the arguments and call again, or answer without it",
+    )
 
 
 def _invoke_tool(t: BaseTool, args: dict[str, Any]) -> Any:

@@ -25,6 +25,7 @@ __all__ = [
     "choice_grammar",
     "clean_schema",
     "compile_grammar",
+    "continuation_grammar",
     "grammar_rule_names",
     "json_schema_grammar",
 ]
@@ -75,6 +76,11 @@ _SUBSCHEMA = frozenset({"items", "additionalProperties"})
 _SUBSCHEMA_LISTS = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
 _SUBSCHEMA_MAPS = frozenset({"properties"})
 _DEFINITION_KEYS = ("$defs", "definitions")
+# Keywords that say what a value is; a sub-schema with none of them allows any JSON value.
+_SHAPE_KEYWORDS = frozenset(
+    {"type", "enum", "const", "anyOf", "oneOf", "allOf", "properties", "items", "prefixItems"}
+)
+_ANY_TYPE = ["string", "number", "boolean", "object", "array", "null"]
 
 
 def clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +89,8 @@ def clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
     Local ``$ref``s (``#/$defs/...``, ``#/definitions/...``) are inlined and the definitions
     removed; the keywords in :data:`DROPPED_KEYWORDS` are dropped at every level; types, enums,
     consts, nested objects, arrays (with ``minItems``/``maxItems``), ``required`` and unions stay.
+    A sub-schema that says nothing about its value (``{}``, or only a description) allows any
+    JSON value, spelled as a list of every type: llama.cpp's converter would read it as an object.
 
     Args:
         schema: a JSON schema (e.g. from ``Model.model_json_schema()``). It is not modified.
@@ -106,6 +114,13 @@ def clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
             defs.update({f"#/{key}/{name}": value for name, value in found.items()})
     cleaned: dict[str, Any] = _clean(schema, defs, ())
     return cleaned
+
+
+def _any_value(node: dict[str, Any]) -> dict[str, Any]:
+    """`node`, with every JSON type allowed when it does not say what its value is."""
+    if _SHAPE_KEYWORDS.isdisjoint(node):
+        return {**node, "type": list(_ANY_TYPE)}
+    return node
 
 
 def _clean(node: Any, defs: dict[str, Any], resolving: tuple[str, ...]) -> Any:
@@ -141,13 +156,18 @@ def _clean(node: Any, defs: dict[str, Any], resolving: tuple[str, ...]) -> Any:
 
 def _clean_value(key: str, value: Any, defs: dict[str, Any], resolving: tuple[str, ...]) -> Any:
     if key in _SUBSCHEMA:
-        return _clean(value, defs, resolving)
+        return _sub(value, defs, resolving)
     if key in _SUBSCHEMA_LISTS and isinstance(value, list):
-        return [_clean(item, defs, resolving) for item in value]
+        return [_sub(item, defs, resolving) for item in value]
     if key in _SUBSCHEMA_MAPS and isinstance(value, dict):
-        return {name: _clean(sub, defs, resolving) for name, sub in value.items()}
+        return {name: _sub(sub, defs, resolving) for name, sub in value.items()}
     # Data, not schema: enum/const/required/default/description stay as they are.
     return value
+
+
+def _sub(node: Any, defs: dict[str, Any], resolving: tuple[str, ...]) -> Any:
+    cleaned = _clean(node, defs, resolving)
+    return _any_value(cleaned) if isinstance(cleaned, dict) else cleaned
 
 
 _GBNF_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -186,6 +206,24 @@ def choice_grammar(options: list[str]) -> str:
         )
     unique = list(dict.fromkeys(options))
     return "root ::= " + " | ".join(_gbnf_literal(option) for option in unique) + "\n"
+
+
+def continuation_grammar(names: list[str], prefix: str) -> str:
+    """What may follow a tool call's arguments: another call's header, or nothing.
+
+    The header is a newline, `prefix` and one of `names` after a space (``"\\nAction: add"``).
+    The empty alternative lets the model end its turn: llama.cpp allows the end-of-turn token
+    only where the grammar may end, so the model chooses between the two, and nothing else.
+
+    Args:
+        names: the tool names the model may call next, non-empty.
+        prefix: what a call's header starts with (``"Action:"``).
+
+    Raises:
+        ConfigError: no names, or an empty name.
+    """
+    choices = choice_grammar([f" {name}" for name in names]).split("::=", 1)[1].strip()
+    return f"root ::= ({_gbnf_literal(chr(10) + prefix)} ({choices}))?\n"
 
 
 def json_schema_grammar(schema: dict[str, Any]) -> str:

@@ -5,9 +5,12 @@
     >>> [t.name for t in tools]  # doctest: +SKIP
     ['list_files', 'read_file', 'write_file']
 
-Every path the model sends is taken relative to the workspace and resolved (symbolic links
-included) before use; a path that lands outside the workspace is refused with a `ToolError`,
-which the execution layer hands back to the model.
+Every path the model sends must be relative to the workspace; it is resolved (symbolic links
+included) before use, and a path that lands outside the workspace (`../`, a link out of it) is
+refused with a `ToolError`, which the execution layer hands back to the model. Absolute paths are
+refused too, even ones inside the workspace: the model should not learn where the workspace is.
+A file larger than `max_file_bytes` is refused before it is read, so a huge file never reaches
+memory; a readable file longer than `max_read_chars` is cut with a marker.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ def workspace_tools(
     max_read_chars: int = 20_000,
     max_write_chars: int = 100_000,
     max_entries: int = 200,
+    max_file_bytes: int = 1_000_000,
 ) -> list[BaseTool]:
     """Tools to list, read and (optionally) write text files under `root`.
 
@@ -39,6 +43,7 @@ def workspace_tools(
         max_read_chars: `read_file` returns at most this many characters (with a marker).
         max_write_chars: `write_file` refuses longer content.
         max_entries: `list_files` lists at most this many entries.
+        max_file_bytes: `read_file` refuses larger files (before reading them).
 
     Returns:
         `[list_files, read_file]`, plus `write_file` when `allow_write`.
@@ -50,6 +55,7 @@ def workspace_tools(
         ("max_read_chars", max_read_chars),
         ("max_write_chars", max_write_chars),
         ("max_entries", max_entries),
+        ("max_file_bytes", max_file_bytes),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{label} must be a positive integer, found {value!r}.")
@@ -62,7 +68,15 @@ def workspace_tools(
     base = base.resolve()
 
     def inside(path: str) -> Path:
-        target = (base / path).resolve()
+        if Path(path).is_absolute() or path == "~" or path.startswith("~/"):
+            raise ToolError(
+                f"Path {path!r} is absolute; expected a path relative to the workspace, e.g. "
+                "'notes.txt' or 'data/report.md'."
+            )
+        try:
+            target = (base / path).resolve()
+        except (OSError, ValueError) as exc:  # a NUL byte, a link loop
+            raise ToolError(f"Path {path!r} cannot be used ({exc}).") from None
         if not target.is_relative_to(base):
             raise ToolError(
                 f"Path {path!r} is outside the workspace; expected a path relative to the "
@@ -92,6 +106,12 @@ def workspace_tools(
         target = inside(path)
         if not target.is_file():
             raise ToolError(f"No file {path!r} in the workspace; call list_files to see what is.")
+        size = target.stat().st_size
+        if size > max_file_bytes:
+            raise ToolError(
+                f"{path!r} is too large to read: {size} bytes, the limit is {max_file_bytes}. "
+                "Fix: read a smaller file."
+            )
         try:
             text = target.read_text(encoding="utf-8")
         except UnicodeDecodeError:

@@ -24,7 +24,7 @@ DISTANCES_KM = {"lyon": 467, "nice": 932, "lille": 225}
 
 
 @tool
-def get_distance(city: Annotated[str, "The name of a French city, e.g. 'Lyon'."]) -> int:
+def get_distance(city: Annotated[str, "The name of a French city."]) -> int:
     """Get the road distance from Paris to a city, in kilometres."""
     key = city.strip().lower()
     if key not in DISTANCES_KM:
@@ -118,3 +118,61 @@ def test_two_tools_over_a_two_step_plan_pass_the_value_on(chat: Any) -> None:
     assert second["step_index"] == 2
     assert second["steps_taken"] == 2
     assert _converted_from_lookup(calls, city), f"tool chain not completed: {calls}"
+
+
+def test_agent_chains_two_custom_tools_end_to_end(pool: Any, tmp_path: Any) -> None:
+    """The whole graph: the reasoning layer splits the task, execution calls get_distance, then
+    km_to_miles on exactly the number the first tool returned; the answer carries the miles."""
+    from lamina import Agent
+    from lamina.config import get_settings
+
+    agent = Agent(
+        models=[MODEL],
+        pool=pool,
+        settings=get_settings(home=tmp_path, n_threads=2, seed=0),
+        routes=[],
+        tools=[get_distance, km_to_miles],
+        memory=False,
+        step_cache=False,
+        checkpointer=":memory:",
+        model_settings={"max_tokens": 64},
+    )
+    result = agent.run("Get the distance from Paris to Nice in km, then convert it to miles.")
+    calls = [
+        {"name": c.name, "args": c.arguments, **({"result": c.result} if c.error is None else {})}
+        for c in result.tool_calls
+    ]
+    assert _converted_from_lookup(calls, "nice"), f"tool chain not completed: {calls}"
+    miles = f"{DISTANCES_KM['nice'] * 0.621371:.1f}"
+    assert miles in result.answer, (result.answer, calls)
+
+
+def test_one_reply_holds_parallel_calls(chat: Any) -> None:
+    """Several calls in one reply: after the first call the model adds a second, then stops.
+
+    SmolLM2-135M does not add a second call from the tool list alone; one earlier turn with two
+    calls in the conversation (rendered as the model writes them) is enough for it to follow.
+    """
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    earlier = [
+        HumanMessage("Get the distances from Paris to Nice and from Paris to Lyon."),
+        AIMessage(
+            "",
+            tool_calls=[
+                {"name": "get_distance", "args": {"city": "Nice"}, "id": "a"},
+                {"name": "get_distance", "args": {"city": "Lyon"}, "id": "b"},
+            ],
+        ),
+        ToolMessage("932", tool_call_id="a"),
+        ToolMessage("467", tool_call_id="b"),
+        AIMessage("Nice is 932 km and Lyon is 467 km from Paris."),
+    ]
+    question = [*earlier, HumanMessage("Get the distances from Paris to Lille and to Nice.")]
+    reply = chat.bind_tools([get_distance], parallel_tool_calls=True).invoke(question)
+    cities = sorted(str(c["args"].get("city", "")).strip().lower() for c in reply.tool_calls)
+    assert cities == ["lille", "nice"], reply.tool_calls
+    assert len({c["id"] for c in reply.tool_calls}) == 2
+
+    one = chat.bind_tools([get_distance]).invoke(question)  # one call per reply by default
+    assert len(one.tool_calls) == 1

@@ -222,6 +222,64 @@ def test_invalid_arguments_are_caught_before_the_tool_runs() -> None:
     assert update["step_results"][0]["result"] == "Lyon has 1200 people."
 
 
+def test_an_argument_copied_from_the_tool_description_is_sent_back() -> None:
+    calls: list[str] = []
+
+    @tool
+    def distance(city: Annotated[str, "A French city, e.g. 'Lyon'."]) -> int:
+        """Road distance from Paris to a city, in km."""
+        calls.append(city)
+        return {"lyon": 467, "nice": 932}[city.lower()]
+
+    fake = FakeChatModel(
+        responses=[
+            ToolCallScript("distance", {"city": "Lyon"}),  # the example, not the task's city
+            ToolCallScript("distance", {"city": "Nice"}),
+            "932 km.",
+        ]
+    )
+    update = run(fake, [distance], {"task": "How far is Nice from Paris?"})
+
+    assert calls == ["Nice"]  # the copied call never ran
+    data = event(update)
+    assert [c.get("kind") for c in data["tool_calls"]] == ["copied_example", None]
+    assert "'Lyon' is the example" in data["tool_calls"][0]["error"]
+    assert "with the city the task names" in str(tool_messages(fake.calls[1])[0].content)
+
+
+def test_a_value_from_the_description_is_fine_when_the_task_names_it() -> None:
+    calls: list[str] = []
+
+    @tool
+    def distance(city: Annotated[str, "A French city, e.g. 'Lyon'."]) -> int:
+        """Road distance from Paris to a city, in km."""
+        calls.append(city)
+        return 467
+
+    fake = FakeChatModel(responses=[ToolCallScript("distance", {"city": "Lyon"}), "467 km."])
+    update = run(fake, [distance], {"task": "How far is Lyon from Paris?"})
+
+    assert calls == ["Lyon"]
+    assert event(update)["retries"] == 0
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        '{"description": "The arithmetic to compute, for example 12 * 7"}',
+        "Use calculator: the arithmetic to compute, for example '12 * 7' or '(3 + 4) / 2'.",
+    ],
+)
+def test_a_final_text_restating_the_instructions_gives_the_tool_result(echo: str) -> None:
+    fake = FakeChatModel(responses=[ToolCallScript("calculator", {"expression": "12 * 7"}), echo])
+    update = run(fake, [calculator])
+
+    assert update["step_results"][0]["result"] == "84"
+    data = event(update)
+    assert data["result_source"] == "last_tool_result"
+    assert "restated its tool instructions" in data["note"]
+
+
 def test_retry_bound_ends_the_step_with_a_clear_result() -> None:
     fake = FakeChatModel(
         responses=[
@@ -453,3 +511,192 @@ def test_runs_as_a_node_of_a_compiled_graph() -> None:
     )
     assert out["step_results"][0]["result"] == "42"
     assert out["trace"][-1]["data"]["tool_calls"][0]["result"] == "42"
+
+
+# -- several calls in one reply -------------------------------------------------------------
+def _calls(*calls: tuple[str, dict[str, Any]]) -> AIMessage:
+    return AIMessage(
+        content="",
+        tool_calls=[{"name": n, "args": a, "id": f"c{i}"} for i, (n, a) in enumerate(calls)],
+    )
+
+
+def make_sleeper(log: list[tuple[str, float, float]]) -> BaseTool:
+    @tool
+    def sleeper(
+        label: Annotated[str, "A label."], seconds: Annotated[float, "How long to sleep."]
+    ) -> str:
+        """Sleep, then return the label."""
+        start = time.perf_counter()
+        time.sleep(seconds)
+        log.append((label, start, time.perf_counter()))
+        return label.upper()
+
+    return sleeper
+
+
+def test_calls_of_one_reply_run_concurrently_and_answer_in_call_order() -> None:
+    log: list[tuple[str, float, float]] = []
+    sleeper = make_sleeper(log)
+    reply = _calls(
+        ("sleeper", {"label": "slow", "seconds": 1.0}),
+        ("sleeper", {"label": "fast", "seconds": 0.05}),
+        ("sleeper", {"label": "mid", "seconds": 0.5}),
+    )
+    fake = FakeChatModel(responses=[reply, "done"])
+    started = time.perf_counter()
+    update = run(fake, [sleeper])
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < 1.5  # not one after another (that takes 1.55 s)
+    assert [label for label, _, _ in log] == ["fast", "mid", "slow"]  # finished in that order
+    assert max(s for _, s, _ in log) < min(e for _, _, e in log)  # all started before any ended
+    messages = tool_messages(fake.calls[1])
+    assert [m.content for m in messages] == ["SLOW", "FAST", "MID"]  # the order of the calls
+    assert [m.tool_call_id for m in messages] == ["c0", "c1", "c2"]
+    records = event(update)["tool_calls"]
+    assert [r["result"] for r in records] == ["SLOW", "FAST", "MID"]
+    assert records[0]["seconds"] > records[1]["seconds"]
+
+
+def test_sequential_mode_runs_one_call_after_another() -> None:
+    log: list[tuple[str, float, float]] = []
+    sleeper = make_sleeper(log)
+    reply = _calls(
+        ("sleeper", {"label": "a", "seconds": 0.2}), ("sleeper", {"label": "b", "seconds": 0.01})
+    )
+    fake = FakeChatModel(responses=[reply, "done"])
+    run(fake, [sleeper], concurrent_tool_calls=False)
+    (a, b) = log
+    assert a[0] == "a"
+    assert a[2] <= b[1]  # b started after a ended
+
+
+def test_each_parallel_call_has_its_own_timeout() -> None:
+    release = threading.Event()
+
+    @tool(timeout=0.2)
+    def hangs(n: Annotated[int, "A number."]) -> str:
+        """Never finish in time."""
+        release.wait(5.0)
+        return "late"
+
+    @tool
+    def quick(n: Annotated[int, "A number."]) -> str:
+        """Answer at once."""
+        return f"quick {n}"
+
+    fake = FakeChatModel(responses=[_calls(("hangs", {"n": 1}), ("quick", {"n": 2})), "ok"])
+    started = time.perf_counter()
+    try:
+        update = run(fake, [hangs, quick], tool_timeout=30.0)
+    finally:
+        release.set()
+    assert time.perf_counter() - started < 2.0
+    hung, fine = event(update)["tool_calls"]
+    assert hung["kind"] == "timeout"
+    assert "timed out after 0.2 s" in hung["error"]
+    assert fine["result"] == "quick 2"
+    assert [m.status for m in tool_messages(fake.calls[1])] == ["error", "success"]
+
+
+def test_every_call_is_validated_before_any_runs() -> None:
+    counter = Counter()
+    lookup = make_lookup(counter)
+    reply = _calls(
+        ("lookup", {"city": "Lyon", "year": 2020}),
+        ("lookup", {"city": "Nice", "year": "next"}),  # invalid: never runs
+        ("nope", {}),
+    )
+    fake = FakeChatModel(responses=[reply, "done"])
+    update = run(fake, [lookup], max_retries=5)
+    assert counter.calls == [{"city": "Lyon", "year": 2020}]
+    kinds = [c.get("kind", "ok") for c in event(update)["tool_calls"]]
+    assert kinds == ["ok", "invalid_arguments", "unknown_tool"]
+    contents = [str(m.content) for m in tool_messages(fake.calls[1])]
+    assert json.loads(contents[0])["city"] == "Lyon"
+    assert contents[1].startswith("Tool call failed: invalid arguments for 'lookup'")
+    assert contents[2].startswith("Tool call failed: there is no tool named 'nope'")
+
+
+def test_calls_beyond_the_step_limit_are_not_run() -> None:
+    counter = Counter()
+    lookup = make_lookup(counter)
+    reply = _calls(
+        ("lookup", {"city": "A", "year": 1}),
+        ("lookup", {"city": "B", "year": 2}),
+        ("lookup", {"city": "C", "year": 3}),
+    )
+    fake = FakeChatModel(responses=[reply, "never asked"])
+    update = run(fake, [lookup], max_tool_calls=2)
+    assert [c["city"] for c in counter.calls] == ["A", "B"]
+    data = event(update)
+    assert data["ended_by"] == "max_tool_calls"
+    assert data["skipped_calls"] == 1
+    assert fake.remaining == 1
+
+
+def test_the_same_call_twice_in_one_reply_runs_once() -> None:
+    counter = Counter()
+    lookup = make_lookup(counter)
+    same = ("lookup", {"city": "Lyon", "year": 2020})
+    fake = FakeChatModel(responses=[_calls(same, same), "done"])
+    update = run(fake, [lookup])
+    assert len(counter.calls) == 1
+    first, second = event(update)["tool_calls"]
+    assert second["repeated"] is True
+    assert second["result"] == first["result"]
+    assert len(tool_messages(fake.calls[1])) == 2
+
+
+def test_a_failed_call_sent_again_is_not_run_again() -> None:
+    """At temperature 0 a model may repeat a bad call; it gets the error back, not a rerun."""
+    attempts: list[int] = []
+
+    @tool
+    def fragile(n: Annotated[int, "A number."]) -> str:
+        """Fail on 3."""
+        attempts.append(n)
+        if n == 3:
+            raise ToolError("3 is not allowed")
+        return str(n)
+
+    bad = ToolCallScript("fragile", {"n": 3})
+    fake = FakeChatModel(responses=[bad, bad, ToolCallScript("fragile", {"n": 4}), "4"])
+    update = run(fake, [fragile], max_retries=2)
+    assert attempts == [3, 4]
+    data = event(update)
+    assert [c.get("kind", "ok") for c in data["tool_calls"]] == ["exception", "exception", "ok"]
+    assert data["retries"] == 2
+    # the model saw both failures, and the second says the exact call already failed
+    messages = tool_messages(fake.calls[2])
+    assert "3 is not allowed" in str(messages[0].content)
+    assert "this exact call already failed" in str(messages[1].content)
+    assert update["step_results"][0]["result"] == "4"
+
+
+def test_failures_and_retries_reach_the_model_until_the_bound() -> None:
+    """Every failed attempt is in the trace and in the model's next prompt, and the bound holds."""
+    fake = FakeChatModel(
+        responses=[ToolCallScript("calculator", {"expression": f"{i} +"}) for i in range(10)]
+    )
+    update = run(fake, [calculator], max_retries=3)
+    data = event(update)
+    assert data["ended_by"] == "max_retries"
+    assert len(data["tool_calls"]) == 4  # max_retries + 1 attempts, all in the trace
+    assert fake.remaining == 6
+    for turn, prompt in enumerate(fake.calls):
+        assert len(tool_messages(prompt)) == turn  # each earlier failure was sent back
+
+
+def test_parallel_tool_calls_is_passed_to_bind_tools_only_when_set() -> None:
+    seen: list[dict[str, Any]] = []
+
+    class Recording(FakeChatModel):
+        def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+            seen.append(kwargs)
+            return super().bind_tools(tools, **kwargs)
+
+    run(Recording(responses=["a"]), [calculator])
+    run(Recording(responses=["b"]), [calculator], parallel_tool_calls=True)
+    assert seen == [{}, {"parallel_tool_calls": True}]

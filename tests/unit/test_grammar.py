@@ -169,3 +169,35 @@ def test_compile_grammar_rejects_undefined_rules() -> None:
         compile_grammar('root ::= "a" missing\n')
     with pytest.raises(ConfigError, match="'root'"):
         compile_grammar('start ::= "a"\n')
+
+
+def test_continuation_grammar_offers_another_call_or_the_end() -> None:
+    from lamina.models.grammar import continuation_grammar
+
+    grammar = continuation_grammar(["math.hypot", "say_hi", "math.hypot"], "Action:")
+    assert grammar == 'root ::= ("\\nAction:" (" math.hypot" | " say_hi"))?\n'
+    defined, referenced = grammar_rule_names(grammar)
+    assert defined == {"root"}
+    assert referenced <= defined
+    with pytest.raises(ConfigError, match="at least one option"):
+        continuation_grammar([], "Action:")
+
+
+def test_a_sub_schema_without_a_type_allows_any_json_value() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "anything": {"description": "Any value."},
+            "items": {"type": "array", "items": {}},
+            "text": {"type": "string"},
+        },
+        "required": ["anything"],
+    }
+    cleaned = clean_schema(schema)
+    every = ["string", "number", "boolean", "object", "array", "null"]
+    assert cleaned["properties"]["anything"] == {"description": "Any value.", "type": every}
+    assert cleaned["properties"]["items"]["items"] == {"type": every}
+    assert cleaned["properties"]["text"] == {"type": "string"}
+    grammar = json_schema_grammar(schema)  # llama.cpp's converter refuses a bare description
+    assert "anything" in grammar
+    assert "null" in grammar

@@ -8,7 +8,7 @@ import pytest
 from langchain_core.tools import BaseTool
 from langchain_core.tools import tool as langchain_tool
 
-from lamina.errors import ConfigError
+from lamina.errors import ConfigError, ToolError
 from lamina.tools.calculator import calculator
 from lamina.tools.decorator import tool, tool_source, tool_timeout
 from lamina.tools.registry import ToolRegistry
@@ -207,12 +207,19 @@ def lambda_like(x):  # type: ignore[no-untyped-def]
 
 
 # -- workspace tools ------------------------------------------------------------------------
-def test_workspace_tools_stay_inside_the_workspace(tmp_path: Any) -> None:
-    from lamina.errors import ToolError
+def _workspace(tmp_path: Any, **limits: Any) -> tuple[Any, dict[str, BaseTool]]:
     from lamina.tools.workspace import workspace_tools
 
     root = tmp_path / "ws"
-    tools = {t.name: t for t in workspace_tools(root, max_read_chars=10)}
+    tools = {t.name: t for t in workspace_tools(root, **limits)}
+    (tmp_path / "secret.txt").write_text("no")
+    return root, tools
+
+
+def test_workspace_tools_read_write_and_list(tmp_path: Any) -> None:
+    from lamina.tools.workspace import workspace_tools
+
+    root, tools = _workspace(tmp_path, max_read_chars=10)
     assert list(tools) == ["list_files", "read_file", "write_file"]
     assert tools["list_files"].invoke({}) == "(empty)"
     assert "Wrote 5 characters" in tools["write_file"].invoke(
@@ -220,19 +227,83 @@ def test_workspace_tools_stay_inside_the_workspace(tmp_path: Any) -> None:
     )
     assert tools["list_files"].invoke({"directory": "a"}) == "a/b.txt"
     assert tools["read_file"].invoke({"path": "a/b.txt"}) == "hello"
+    assert tools["read_file"].invoke({"path": "a/../a/b.txt"}) == "hello"  # stays inside
     tools["write_file"].invoke({"path": "long.txt", "content": "y" * 50})
     assert "truncated: showing 10 of 50" in tools["read_file"].invoke({"path": "long.txt"})
-    (tmp_path / "secret.txt").write_text("no")
-    (root / "link").symlink_to(tmp_path)
-    for name, args in [
-        ("read_file", {"path": "../secret.txt"}),
-        ("read_file", {"path": "link/secret.txt"}),
-        ("read_file", {"path": str(tmp_path / "secret.txt")}),
-        ("write_file", {"path": "../x.txt", "content": "x"}),
-        ("list_files", {"directory": ".."}),
-    ]:
-        with pytest.raises(ToolError, match="outside the workspace"):
-            tools[name].invoke(args)
     with pytest.raises(ToolError, match="No file"):
         tools["read_file"].invoke({"path": "missing.txt"})
     assert [t.name for t in workspace_tools(root, allow_write=False)] == ["list_files", "read_file"]
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("read_file", {"path": "../secret.txt"}),
+        ("read_file", {"path": "a/../../secret.txt"}),
+        ("write_file", {"path": "../x.txt", "content": "x"}),
+        ("list_files", {"directory": ".."}),
+    ],
+)
+def test_workspace_refuses_path_traversal(tmp_path: Any, name: str, args: dict[str, Any]) -> None:
+    _, tools = _workspace(tmp_path)
+    with pytest.raises(ToolError, match="outside the workspace"):
+        tools[name].invoke(args)
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_workspace_refuses_absolute_paths_even_inside(tmp_path: Any) -> None:
+    root, tools = _workspace(tmp_path)
+    (root / "inside.txt").write_text("ok")
+    for name, args in [
+        ("read_file", {"path": str(tmp_path / "secret.txt")}),
+        ("read_file", {"path": str(root / "inside.txt")}),
+        ("write_file", {"path": "/tmp/lamina-should-not-exist.txt", "content": "x"}),
+        ("list_files", {"directory": "/"}),
+        ("read_file", {"path": "~/secret.txt"}),
+    ]:
+        with pytest.raises(ToolError, match="is absolute"):
+            tools[name].invoke(args)
+    assert tools["read_file"].invoke({"path": "inside.txt"}) == "ok"
+
+
+def test_workspace_refuses_symlinks_out_of_the_root(tmp_path: Any) -> None:
+    root, tools = _workspace(tmp_path)
+    (root / "dir_link").symlink_to(tmp_path)
+    (root / "file_link.txt").symlink_to(tmp_path / "secret.txt")
+    (root / "dangling.txt").symlink_to(tmp_path / "not-yet.txt")
+    (root / "ok_link.txt").symlink_to(root / "real.txt")
+    (root / "real.txt").write_text("real")
+    for name, args in [
+        ("read_file", {"path": "dir_link/secret.txt"}),
+        ("read_file", {"path": "file_link.txt"}),
+        ("list_files", {"directory": "dir_link"}),
+        ("write_file", {"path": "dir_link/new.txt", "content": "x"}),
+        ("write_file", {"path": "dangling.txt", "content": "x"}),
+    ]:
+        with pytest.raises(ToolError, match="outside the workspace"):
+            tools[name].invoke(args)
+    assert not (tmp_path / "new.txt").exists()
+    assert not (tmp_path / "not-yet.txt").exists()
+    assert tools["read_file"].invoke({"path": "ok_link.txt"}) == "real"  # a link inside is fine
+
+
+def test_workspace_refuses_oversize_files(tmp_path: Any) -> None:
+    root, tools = _workspace(tmp_path, max_file_bytes=100, max_write_chars=50)
+    (root / "big.txt").write_text("z" * 101)
+    (root / "fits.txt").write_text("z" * 100)
+    with pytest.raises(ToolError, match="too large to read: 101 bytes, the limit is 100"):
+        tools["read_file"].invoke({"path": "big.txt"})
+    assert tools["read_file"].invoke({"path": "fits.txt"}) == "z" * 100
+    with pytest.raises(ToolError, match="Content too long: 51 characters"):
+        tools["write_file"].invoke({"path": "w.txt", "content": "w" * 51})
+    assert not (root / "w.txt").exists()
+
+
+def test_workspace_limits_are_checked(tmp_path: Any) -> None:
+    from lamina.tools.workspace import workspace_tools
+
+    with pytest.raises(ConfigError, match="max_file_bytes"):
+        workspace_tools(tmp_path, max_file_bytes=0)
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        workspace_tools(tmp_path / "f")
