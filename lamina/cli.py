@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lamina.agents.cli import run_command
+from lamina.agents.cli import resume_command, run_command
 from lamina.layers.router_cli import app as route_app
 from lamina.memory_store.cache_cli import app as cache_app
 from lamina.memory_store.cli import app as memory_app
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(models_app, name="models", help="List, pull and inspect GGUF models.")
 app.command("run")(run_command)
+app.command("resume")(resume_command)
 app.add_typer(route_app, name="route", help="Explain, evaluate and fit the router.")
 app.add_typer(memory_app, name="memory", help="Add, search, forget and count long-term memories.")
 app.command("serve")(serve_command)

@@ -7,9 +7,9 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
-from lamina.agents.result import RunResult
+from lamina.agents.result import ApprovalRequest, RunResult
 from lamina.config import Settings, get_settings
 from lamina.errors import ConfigError, UnknownModelError
 from lamina.graphs.context import AgentContext
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph, StateGraph
     from langgraph.types import StreamMode
 
+    from lamina.agents.ledger import ToolLedger
     from lamina.layers.router import Route
     from lamina.memory_store.chroma_store import MemoryStore
     from lamina.memory_store.step_cache import StepCache
@@ -58,6 +59,12 @@ class PoolModels:
         return list(self._names)
 
 
+DURABILITY: Final = "sync"
+"""LangGraph checkpoint durability for every run: each step's checkpoint is written before the
+next step starts, so a crash loses at most the step in progress (whose finished tool calls the
+ledger replays)."""
+
+
 class Agent:
     """A five-layer agent over local GGUF models.
 
@@ -77,6 +84,11 @@ class Agent:
             (`postgresql://user@host:port/db`), ":memory:", or None for the default file under
             `LAMINA_HOME`.
         step_cache: a `StepCache`, or False for none.
+        ledger: where finished tool calls are recorded so a run resumed after a crash never
+            runs one again (`lamina resume`): a `ToolLedger`, a SQLite path, True, or False.
+            None (the default) keeps one beside a SQLite checkpoint file (`*.ledger.sqlite`),
+            under `LAMINA_HOME` for PostgreSQL, and none for ":memory:" or a checkpointer
+            object (nothing survives the process to resume).
         model_settings: sampling settings for every chat model (temperature, max_tokens, seed).
         graph: an uncompiled graph from `build_agent_graph(...)` (possibly extended) to run.
         settings: lamina settings (home, threads, seed); read from the environment by default.
@@ -95,6 +107,7 @@ class Agent:
         max_steps: int = 8,
         checkpointer: BaseCheckpointSaver[Any] | str | Path | None = None,
         step_cache: StepCache | bool = True,
+        ledger: ToolLedger | str | Path | bool | None = None,
         model_settings: dict[str, Any] | None = None,
         graph: StateGraph[Any, Any, Any, Any] | None = None,
         settings: Settings | None = None,
@@ -171,6 +184,7 @@ class Agent:
             max_steps=max_steps, summariser_model=summariser, **graph_options
         )
         self.checkpointer = self._checkpointer(checkpointer)
+        self.context.ledger = self._ledger(ledger, checkpointer)
         self.graph: CompiledStateGraph[Any, Any, Any, Any] = self._builder.compile(
             checkpointer=self.checkpointer
         )
@@ -216,6 +230,29 @@ class Agent:
             return cache
         return StepCache.from_settings(self.settings)
 
+    def _ledger(
+        self, ledger: ToolLedger | str | Path | bool | None, checkpointer: object
+    ) -> ToolLedger | None:
+        from lamina.agents.ledger import ToolLedger
+        from lamina.scaleout.backends import is_postgres_url
+
+        if ledger is False:
+            return None
+        if isinstance(ledger, ToolLedger):
+            return ledger
+        if isinstance(ledger, str | Path):
+            return ToolLedger(ledger)
+        home = self.settings.home
+        if checkpointer is None or checkpointer == "":
+            return ToolLedger(home / "checkpoints.ledger.sqlite")  # beside the default file
+        if is_postgres_url(checkpointer):
+            return ToolLedger(home / "tool_ledger.sqlite")
+        if isinstance(checkpointer, str | Path) and str(checkpointer) != ":memory:":
+            file = Path(checkpointer)
+            return ToolLedger(file.parent / f"{file.stem}.ledger.sqlite")
+        # ":memory:" or a checkpointer object: only when asked for (ledger=True)
+        return ToolLedger(home / "tool_ledger.sqlite") if ledger else None
+
     def _checkpointer(
         self, checkpointer: BaseCheckpointSaver[Any] | str | Path | None
     ) -> BaseCheckpointSaver[Any]:
@@ -250,39 +287,66 @@ class Agent:
             user_id: whose long-term memory to use (a default user when None).
         """
         payload, config, thread, user = self._prepare(task, thread_id, user_id)
-        self.graph.invoke(payload, config, context=self.context)
+        self.graph.invoke(payload, config, context=self.context, durability=DURABILITY)
         return self._result(config, thread, user)
 
     def _result(self, config: RunnableConfig, thread: str, user: str) -> RunResult:
         snapshot = self.graph.get_state(config)
+        if not snapshot.next and self.context.ledger is not None:
+            # The run finished: its checkpoint holds every result, the ledger's job is done.
+            self.context.ledger.forget(thread)
         return RunResult.from_state(
             snapshot.values, thread_id=thread, user_id=user, interrupts=snapshot.interrupts
         )
 
-    def _resume_input(self, thread_id: str, approve: bool) -> tuple[Any, RunnableConfig, str]:
-        """The `Command` that answers the thread's pending approval, and the run's config."""
+    def _resume_input(
+        self, thread_id: str, approve: bool | None
+    ) -> tuple[Any, RunnableConfig, str]:
+        """What continues the thread's unfinished run (a `Command` answering its pending
+        approval, or None to go on from the last checkpoint), and the run's config."""
         from langgraph.types import Command
 
         from lamina.errors import InputError
 
-        if not isinstance(approve, bool):
-            raise InputError(f"approve must be True or False, found {approve!r}.")
+        if approve is not None and not isinstance(approve, bool):
+            raise InputError(f"approve must be True, False or None, found {approve!r}.")
+        if not isinstance(thread_id, str) or not thread_id:
+            raise InputError(f"Expected a thread id (a non-empty string), found {thread_id!r}.")
         config: RunnableConfig = {
             "configurable": {"thread_id": thread_id},
             "recursion_limit": self._recursion_limit,
         }
         snapshot = self.graph.get_state(config)
-        if not snapshot.interrupts:
-            raise InputError(
-                f"Thread {thread_id!r} has no run waiting for an approval; expected the "
-                "thread_id of a RunResult with interrupted=True. Fix: check "
-                "result.pending_approval before calling resume()."
-            )
         user = str(snapshot.values.get("user_id") or DEFAULT_USER)
-        return Command(resume={"approved": approve}), config, user
+        if snapshot.interrupts:
+            if approve is None:
+                request = ApprovalRequest.from_value(snapshot.interrupts[0].value)
+                what = f"{request.tool}({request.args})" if request else "a tool call"
+                raise InputError(
+                    f"Thread {thread_id!r} is waiting for an approval of {what}; expected "
+                    "approve=True or False. Fix: agent.resume(thread_id, approve=True) "
+                    "(`lamina resume THREAD --approve` or `--refuse`)."
+                )
+            return Command(resume={"approved": approve}), config, user
+        if not snapshot.next:
+            state = "has no run" if not snapshot.values else "has no unfinished run"
+            raise InputError(
+                f"Thread {thread_id!r} {state} to resume (checkpoints: {self._where()}); "
+                "expected the thread of a run that was interrupted. Fix: check the thread id "
+                "and that this agent uses the same checkpointer as the interrupted run."
+            )
+        if approve is not None:
+            raise InputError(
+                f"Thread {thread_id!r} was cut off, not paused for an approval; expected "
+                "approve=None. Fix: agent.resume(thread_id) (`lamina resume THREAD`)."
+            )
+        return None, config, user
 
-    def resume(self, thread_id: str, approve: bool) -> RunResult:
-        """Answer the pending approval of an interrupted run and let the run go on.
+    def _where(self) -> str:
+        return type(self.checkpointer).__name__
+
+    def resume(self, thread_id: str, approve: bool | None = None) -> RunResult:
+        """Continue an unfinished run: one paused for an approval, or one cut off by a crash.
 
         A tool made with `@tool(requires_approval=True)` pauses the run before it runs:
         `RunResult.interrupted` is True and `RunResult.pending_approval` names the tool and its
@@ -290,31 +354,38 @@ class Agent:
         refused. The run may pause again at the next call that needs approval. A new `run` on
         the thread instead drops the pending call (the tool never runs).
 
+        A run whose process died (killed, out of memory, power cut) goes on from its last
+        checkpoint with `approve=None`: checkpoints are written before each step starts
+        (`durability="sync"`), and tool calls that had finished are replayed from the ledger,
+        not run again.
+
         Args:
-            thread_id: the interrupted run's thread (`RunResult.thread_id`).
-            approve: whether the pending tool call may run.
+            thread_id: the unfinished run's thread (`RunResult.thread_id`, `lamina run --thread`).
+            approve: the answer to a pending approval; None for a run that was cut off.
 
         Raises:
-            InputError: the thread has no run waiting for an approval.
+            InputError: the thread has no unfinished run, or `approve` does not fit its state.
         """
         command, config, user = self._resume_input(thread_id, approve)
-        self.graph.invoke(command, config, context=self.context)
+        self.graph.invoke(command, config, context=self.context, durability=DURABILITY)
         return self._result(config, thread_id, user)
 
-    async def aresume(self, thread_id: str, approve: bool) -> RunResult:
+    async def aresume(self, thread_id: str, approve: bool | None = None) -> RunResult:
         """`resume` without blocking the event loop."""
         return await asyncio.to_thread(self.resume, thread_id, approve)
 
     def stream_resume(
         self,
         thread_id: str,
-        approve: bool,
+        approve: bool | None,
         stream_mode: Sequence[str] = ("updates", "messages"),
     ) -> Iterator[Any]:
         """`resume`, yielding LangGraph stream events like `stream` does."""
         command, config, _ = self._resume_input(thread_id, approve)
         modes = cast("list[StreamMode]", list(stream_mode))
-        yield from self.graph.stream(command, config, context=self.context, stream_mode=modes)
+        yield from self.graph.stream(
+            command, config, context=self.context, stream_mode=modes, durability=DURABILITY
+        )
 
     async def arun(
         self, task: Any, thread_id: str | None = None, user_id: str | None = None
@@ -332,7 +403,9 @@ class Agent:
         """Yield LangGraph stream events (node updates, and model tokens as `messages`)."""
         payload, config, _, _ = self._prepare(task, thread_id, user_id)
         modes = cast("list[StreamMode]", list(stream_mode))
-        yield from self.graph.stream(payload, config, context=self.context, stream_mode=modes)
+        yield from self.graph.stream(
+            payload, config, context=self.context, stream_mode=modes, durability=DURABILITY
+        )
 
     async def astream(
         self,
@@ -374,6 +447,10 @@ class Agent:
         """Release the checkpoint database, and the models unless the pool was passed in."""
         if self.pool is not None and getattr(self, "_owns_pool", False):
             self.pool.close()
+        ledger = getattr(self, "context", None) and self.context.ledger
+        if ledger is not None:
+            self.context.ledger = None
+            ledger.close()
         close_checkpointer = getattr(self, "_close_checkpointer", None)
         if close_checkpointer is not None:
             self._close_checkpointer = _noop

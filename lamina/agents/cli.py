@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from lamina.agents.agent import Agent
     from lamina.agents.result import RunResult
 
-__all__ = ["ask_approval", "build_agent", "print_trace", "run_command"]
+__all__ = ["ask_approval", "build_agent", "print_trace", "resume_command", "run_command"]
 
 _LAYER_LABEL = {
     "input": "input: validated the request",
@@ -137,24 +137,51 @@ def _show(console: Console, events: Iterable[Any]) -> None:
                 status.update(f"after {node} …")
 
 
+def _print_json(agent: Agent, result: RunResult, yes: bool, err: Console) -> None:
+    """Answer each approval the run pauses for, then print only the final result as JSON."""
+    while result.interrupted and result.pending_approval is not None:
+        approve = ask_approval(result, yes=yes, console=err)
+        result = agent.resume(result.thread_id, approve=approve)
+    sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+
+
+def _print_streamed(
+    agent: Agent, thread_id: str, user: str | None, yes: bool, console: Console
+) -> None:
+    """After a streamed run: answer each approval (streaming on), then the answer and trace."""
+    result = agent.result(thread_id, user_id=user)
+    while result.interrupted and result.pending_approval is not None:
+        approve = ask_approval(result, yes=yes, console=console)
+        _show(console, agent.stream_resume(thread_id, approve, stream_mode=["updates"]))
+        result = agent.result(thread_id, user_id=user)
+    console.print(f"\n[bold green]answer:[/] {result.answer}\n")
+    print_trace(result, console)
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="A lamina.toml with models, routes, tools (the run's own)."),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print RunResult.to_dict() as JSON, nothing else.")
+]
+YesOption = Annotated[
+    bool,
+    typer.Option(
+        "--yes", "-y", help="Approve every tool call that needs approval, without asking."
+    ),
+]
+
+
 def run_command(
     task: Annotated[str, typer.Argument(help="What the agent should do.")],
-    config: Annotated[
-        Path | None, typer.Option("--config", help="A lamina.toml with models, routes, tools.")
-    ] = None,
+    config: ConfigOption = None,
     thread: Annotated[
         str | None, typer.Option("--thread", help="Continue this conversation thread.")
     ] = None,
     user: Annotated[str | None, typer.Option("--user", help="Whose long-term memory.")] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print RunResult.to_dict() as JSON, nothing else.")
-    ] = False,
-    yes: Annotated[
-        bool,
-        typer.Option(
-            "--yes", "-y", help="Approve every tool call that needs approval, without asking."
-        ),
-    ] = False,
+    as_json: JsonOption = False,
+    yes: YesOption = False,
 ) -> None:
     """Run TASK through input → router → memory → reasoning → execution."""
     from rich.console import Console
@@ -165,24 +192,50 @@ def run_command(
     try:
         agent = build_agent(config)
         if as_json:
-            result = agent.run(task, thread_id=thread, user_id=user)
-            while result.interrupted and result.pending_approval is not None:
-                approve = ask_approval(result, yes=yes, console=err)
-                result = agent.resume(result.thread_id, approve=approve)
-            sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+            _print_json(agent, agent.run(task, thread_id=thread, user_id=user), yes, err)
             return
         console = Console()
         thread_id = thread or uuid.uuid4().hex
         _show(
             console, agent.stream(task, thread_id=thread_id, user_id=user, stream_mode=["updates"])
         )
-        result = agent.result(thread_id, user_id=user)
-        while result.interrupted and result.pending_approval is not None:
-            approve = ask_approval(result, yes=yes, console=console)
-            _show(console, agent.stream_resume(thread_id, approve, stream_mode=["updates"]))
-            result = agent.result(thread_id, user_id=user)
-        console.print(f"\n[bold green]answer:[/] {result.answer}\n")
-        print_trace(result, console)
+        _print_streamed(agent, thread_id, user, yes, console)
+    except LaminaError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+def resume_command(
+    thread: Annotated[str, typer.Argument(help="The thread of the unfinished run.")],
+    config: ConfigOption = None,
+    approve: Annotated[
+        bool | None,
+        typer.Option(
+            "--approve/--refuse",
+            help="Answer a pending approval (a run paused before a tool that needs one).",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+    yes: YesOption = False,
+) -> None:
+    """Continue THREAD's unfinished run: one cut off by a crash, or one paused for approval.
+
+    Finished steps come from the checkpoints and finished tool calls from the ledger; neither
+    runs again.
+    """
+    from rich.console import Console
+
+    from lamina.errors import LaminaError
+
+    err = Console(stderr=True)
+    try:
+        agent = build_agent(config)
+        if as_json:
+            _print_json(agent, agent.resume(thread, approve=approve), yes, err)
+            return
+        console = Console()
+        _show(console, agent.stream_resume(thread, approve, stream_mode=["updates"]))
+        _print_streamed(agent, thread, None, yes, console)
     except LaminaError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None

@@ -100,6 +100,7 @@ class AgentConfig(BaseModel):
     max_steps: int = 8
     memory: bool | str = True
     checkpointer: str | None = None
+    ledger: bool | str | None = None
 
     def build_routes(self) -> list[Route]:
         """The `[[routes]]` tables as router `Route`s (empty when the file declares none)."""
@@ -112,6 +113,8 @@ class AgentConfig(BaseModel):
         kwargs: dict[str, Any] = {"max_steps": self.max_steps, "memory": self.memory}
         if self.checkpointer is not None:
             kwargs["checkpointer"] = self.checkpointer
+        if self.ledger is not None:
+            kwargs["ledger"] = self.ledger
         if self.models:
             kwargs["models"] = [*DEFAULT_MODELS, *self.models]
         if self.routes is not None:

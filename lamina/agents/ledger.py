@@ -136,6 +136,16 @@ class ToolLedger:
             ).fetchall()
         return [LedgerEntry(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
 
+    def forget(self, thread_id: str) -> int:
+        """Delete a thread's entries (its run finished: the checkpoint holds the results now).
+
+        Returns:
+            How many entries were deleted.
+        """
+        with self._lock:
+            cursor = self._conn.execute("DELETE FROM calls WHERE thread_id = ?", (thread_id,))
+        return int(cursor.rowcount)
+
     def close(self) -> None:
         """Close the database."""
         with self._lock:

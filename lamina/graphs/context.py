@@ -55,6 +55,8 @@ class AgentContext:
         router: the router layer's `IntentRouter` (None: always `default_model`).
         memory: the long-term `MemoryStore` (None: memory layer is a no-op).
         step_cache: the reasoning layer's `StepCache` (None: no caching).
+        ledger: the execution layer's `ToolLedger` of finished tool calls, so a resumed run
+            never runs a finished call again (None: no ledger).
         tools: tools the execution layer may call, by name.
         extras: anything a user's own nodes need.
     """
@@ -64,6 +66,7 @@ class AgentContext:
     router: Any = None
     memory: Any = None
     step_cache: Any = None
+    ledger: Any = None
     tools: dict[str, BaseTool] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 

@@ -57,6 +57,7 @@ from lamina.errors import ConfigError, InputError, ModelError, ModelOutputError,
 from lamina.graphs.nodes import LayerNode
 from lamina.layers.context_text import render_memories, render_step_results, resolve_references
 from lamina.layers.escalation import fallback_chain, run_with_escalation
+from lamina.layers.planning import shortlist_tools
 from lamina.tools.decorator import tool_timeout
 
 if TYPE_CHECKING:
@@ -248,6 +249,8 @@ class ToolCallRecord:
         repeated: The model repeated an earlier identical call; its result (or its failure)
             was reused instead of running the tool again.
         approval: "approved" or "refused" for a tool that needs approval, else "".
+        replayed: The call had finished before the run was interrupted; on resume its result
+            came from the tool-call ledger and the tool did not run again.
     """
 
     name: str
@@ -259,6 +262,7 @@ class ToolCallRecord:
     kind: str = ""
     repeated: bool = False
     approval: str = ""
+    replayed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form: `result` for a success, `error` and `kind` for a failure."""
@@ -277,6 +281,8 @@ class ToolCallRecord:
             data["repeated"] = True
         if self.approval:
             data["approval"] = self.approval
+        if self.replayed:
+            data["replayed"] = True
         return data
 
 
@@ -318,11 +324,14 @@ class _Planned:
 
 @dataclass(frozen=True)
 class _Job:
-    """One valid, approved call to run."""
+    """One valid, approved call to run (with the ledger that records it when it finishes)."""
 
     tool: BaseTool
     args: dict[str, Any]
     timeout: float
+    call_id: str = ""
+    thread_id: str = ""
+    ledger: Any = None
 
 
 @dataclass
@@ -348,6 +357,11 @@ class _StepRun:
         started = time.perf_counter()
         index, instruction = self._current_step()
         tools = self._tools()
+        offered = len(tools)
+        if len(self.state.get("plan") or []) > 1:
+            # One action per step: a 135M model picks the first tool it sees unless the step's
+            # words single one out, so a clear winner by name is the only tool it is offered.
+            tools = {n: tools[n] for n in shortlist_tools(instruction, list(tools))}
         first, route = self._step_model(index)
         chain = fallback_chain(self.context, self.state, first, route)
 
@@ -395,6 +409,8 @@ class _StepRun:
             "ended_by": ended_by,
             "result_source": source,
         }
+        if len(tools) < offered:
+            data["tools_offered"] = list(tools)
         if self.skipped:
             data["skipped_calls"] = self.skipped
         if escalations:
@@ -556,7 +572,16 @@ class _StepRun:
                     continue
             in_batch[key] = len(planned) - 1
             item.job = len(jobs)
-            jobs.append(_Job(t, dict(args), tool_timeout(t, self.limits.tool_timeout)))
+            jobs.append(
+                _Job(
+                    t,
+                    dict(args),
+                    tool_timeout(t, self.limits.tool_timeout),
+                    self._ledger_id(index, len(self.records) + len(planned) - 1, name, args),
+                    self._thread_id(),
+                    self.context.ledger,
+                )
+            )
 
         outcomes: list[dict[str, Any]] = (
             _durable(
@@ -606,9 +631,11 @@ class _StepRun:
         failure = item.failure
         seconds = 0.0
         text = ""
+        replayed = False
         if failure is None and item.job is not None:
             outcome = outcomes[item.job]
             seconds = float(outcome["seconds"])
+            replayed = bool(outcome.get("replayed", False))
             if outcome["ok"]:
                 text = str(outcome["text"])
             else:
@@ -635,11 +662,24 @@ class _StepRun:
                 result=text,
                 repeated=repeat,
                 approval=item.approval,
+                replayed=replayed,
             )
         )
         self.seen[item.key] = text
         self.last_success = text
         messages.append(ToolMessage(text, tool_call_id=item.call_id, name=item.name))
+
+    def _thread_id(self) -> str:
+        return str(self.state.get("thread_id") or "")
+
+    def _ledger_id(self, step: int, position: int, name: str, args: Any) -> str:
+        """The call's ledger key: the same each time a resumed run reaches the same call."""
+        if self.context.ledger is None:
+            return ""
+        from lamina.agents.ledger import call_id_for
+
+        turn = sum(1 for m in self.state.get("messages", []) if isinstance(m, HumanMessage)) - 1
+        return call_id_for(self._thread_id(), turn, step, position, name, _json_safe(args))
 
     def _ask_approval(self, t: BaseTool, item: _Planned, index: int) -> bool:
         """Pause the run until a human approves or refuses the call (LangGraph `interrupt`)."""
@@ -979,10 +1019,51 @@ def execution_tools(jobs: Sequence[_Job], max_chars: int, concurrent: bool) -> l
     than a `ThreadPoolExecutor`: a hung tool is abandoned, and an executor would wait for it at
     exit.
     """
+    replayed = [_replayed(job, max_chars) for job in jobs]
     if not concurrent:
-        return [_finish(job, _start(job), max_chars) for job in jobs]
-    started = [_start(job) for job in jobs]
-    return [_finish(job, run, max_chars) for job, run in zip(jobs, started, strict=True)]
+        return [
+            done or _finish(job, _start(job), max_chars)
+            for job, done in zip(jobs, replayed, strict=True)
+        ]
+    started = [None if done else _start(job) for job, done in zip(jobs, replayed, strict=True)]
+    return [
+        done or _finish(job, run, max_chars)  # type: ignore[arg-type]
+        for job, run, done in zip(jobs, started, replayed, strict=True)
+    ]
+
+
+def _replayed(job: _Job, max_chars: int) -> dict[str, Any] | None:
+    """The outcome the ledger holds for this call (it finished before a crash), or None."""
+    if job.ledger is None or not job.call_id:
+        return None
+    entry = job.ledger.get(job.call_id)
+    if entry is None:
+        return None
+    logger.info(
+        "tool call %s (%s) finished before; replaying its result", job.call_id, job.tool.name
+    )
+    return {
+        "ok": True,
+        "seconds": 0.0,
+        "text": _truncate(entry.result, max_chars),
+        "replayed": True,
+    }
+
+
+def _record(job: _Job, value: Any) -> None:
+    """Write a finished call to the ledger, durably, before the next call can start."""
+    if job.ledger is None or not job.call_id:
+        return
+    try:
+        job.ledger.record(
+            job.call_id,
+            thread_id=job.thread_id,
+            name=job.tool.name,
+            args=_json_safe(job.args),
+            result=_serialise(value),
+        )
+    except Exception as exc:  # the call itself succeeded; a resumed run may repeat it
+        logger.warning("could not record tool call %s in the ledger: %s", job.call_id, exc)
 
 
 @dataclass
@@ -1001,6 +1082,7 @@ def _start(job: _Job) -> _Running:
     def target() -> None:
         try:
             box["value"] = ctx.run(_invoke_tool, job.tool, job.args)
+            _record(job, box["value"])
         except Exception as exc:
             box["error"] = exc
         finally:

@@ -50,6 +50,7 @@ __all__ = [
     "make_plan",
     "plan_schema",
     "plan_task",
+    "shortlist_tools",
     "split_task",
     "step_needs_tool",
     "task_preamble",
@@ -485,6 +486,27 @@ def _name_words(name: str) -> list[str]:
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
     words = re.split(r"[^A-Za-z]+", spaced.lower())
     return [w for w in words if len(w) >= 3 and w not in _GENERIC_NAME_WORDS]
+
+
+def shortlist_tools(instruction: str, names: Sequence[str]) -> list[str]:
+    """The tools a one-action step most likely means, by the telling words of their names.
+
+    "Close that ticket" with `open_ticket` and `close_ticket` → `["close_ticket"]` (two words
+    match against one). Every tool when no name word matches or the best match is shared: a
+    shortlist only ever narrows to one clear winner.
+    """
+    lowered = instruction.lower()
+    scores = {
+        name: sum(
+            1
+            for word in _name_words(name)
+            if re.search(rf"\b{re.escape(word)}(?:s|es|d|ed)?\b", lowered)
+        )
+        for name in names
+    }
+    best = max(scores.values(), default=0)
+    winners = [name for name, score in scores.items() if score == best]
+    return winners if best > 0 and len(winners) == 1 else list(names)
 
 
 def step_needs_tool(instruction: str, tools: Sequence[Any] | Mapping[str, Any]) -> bool:

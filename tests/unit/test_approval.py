@@ -178,14 +178,26 @@ def test_each_call_needing_approval_pauses_in_turn() -> None:
     assert [c.approval for c in third.tool_calls] == ["approved", "refused"]
 
 
-def test_resume_needs_a_paused_run_and_a_bool() -> None:
+def test_resume_needs_an_unfinished_run_and_a_fitting_answer() -> None:
     agent = agent_with(FakeChatModel(responses=["hello"]), [calculator])
     result = agent.run("Say hello.")
     assert not result.interrupted
-    with pytest.raises(InputError, match="no run waiting for an approval"):
-        agent.resume(result.thread_id, approve=True)
-    with pytest.raises(InputError, match="approve must be True or False"):
+    with pytest.raises(InputError, match="has no unfinished run to resume"):
+        agent.resume(result.thread_id)
+    with pytest.raises(InputError, match="has no run to resume"):
+        agent.resume("no-such-thread")
+    with pytest.raises(InputError, match="approve must be True, False or None"):
         agent.resume(result.thread_id, approve="yes")  # type: ignore[arg-type]
+
+
+def test_a_paused_run_needs_an_answer_to_resume() -> None:
+    bank = Bank()
+    agent = agent_with(script(), bank.tools())
+    paused = agent.run("Use balance and transfer to send Bob 50 euros.")
+    with pytest.raises(InputError, match=r"waiting for an approval of transfer\("):
+        agent.resume(paused.thread_id)
+    assert bank.transfers == []
+    assert agent.resume(paused.thread_id, approve=False).answer
 
 
 def test_the_interrupt_value_and_resume_values_of_the_graph() -> None:

@@ -700,3 +700,50 @@ def test_parallel_tool_calls_is_passed_to_bind_tools_only_when_set() -> None:
     run(Recording(responses=["a"]), [calculator])
     run(Recording(responses=["b"]), [calculator], parallel_tool_calls=True)
     assert seen == [{}, {"parallel_tool_calls": True}]
+
+
+# -- the tool-call ledger ---------------------------------------------------------------------
+def test_a_call_in_the_ledger_is_replayed_not_run_again(tmp_path: Any) -> None:
+    """A node re-run after a crash: the first call had finished (it is in the ledger), so only
+    the second call runs; both results reach the model as before."""
+    from lamina.agents.ledger import ToolLedger, call_id_for
+
+    ran: list[str] = []
+
+    @tool
+    def append(line: Annotated[str, "A line to append."]) -> str:
+        """Append a line to the log."""
+        ran.append(line)
+        return f"appended {line}"
+
+    ledger = ToolLedger(tmp_path / "ledger.sqlite")
+    task = [HumanMessage("Append a, then b.")]
+    first_id = call_id_for("T", 0, 0, 0, "append", {"line": "a"})
+    ledger.record(first_id, thread_id="T", name="append", args={"line": "a"}, result="appended a")
+
+    fake = FakeChatModel(
+        responses=[
+            ToolCallScript("append", {"line": "a"}),
+            ToolCallScript("append", {"line": "b"}),
+            "Done.",
+        ]
+    )
+    context = AgentContext(
+        models=StaticModels({MODEL: fake}),
+        default_model=MODEL,
+        tools={"append": append},
+        ledger=ledger,
+    )
+    state = {"messages": task, "task": "Append a, then b.", "thread_id": "T", "model": MODEL}
+    update = make_execution_node()({**state, "trace": []}, Runtime(context=context))  # type: ignore[arg-type]
+
+    assert ran == ["b"]  # "a" had finished before the crash
+    calls = event(update)["tool_calls"]
+    assert [c["result"] for c in calls] == ["appended a", "appended b"]
+    assert [c.get("replayed", False) for c in calls] == [True, False]
+    second_id = call_id_for("T", 0, 0, 1, "append", {"line": "b"})
+    entry = ledger.get(second_id)
+    assert entry is not None  # recorded as it finished
+    assert entry.result == "appended b"
+    assert ledger.forget("T") == 2
+    ledger.close()
