@@ -87,6 +87,16 @@ class RouteConfig(BaseModel):
         )
 
 
+class RouterConfig(BaseModel):
+    """The `[router]` table: opt-in router behaviour (see `Agent`'s arguments)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    affinity_margin: float | None = None
+    llm_fallback: str | None = Field(default=None, description="A model name.")
+    band: float = 0.05
+
+
 class AgentConfig(BaseModel):
     """The agent part of `lamina.toml`."""
 
@@ -101,6 +111,7 @@ class AgentConfig(BaseModel):
     memory: bool | str = True
     checkpointer: str | None = None
     ledger: bool | str | None = None
+    router: RouterConfig | None = None
 
     def build_routes(self) -> list[Route]:
         """The `[[routes]]` tables as router `Route`s (empty when the file declares none)."""
@@ -115,6 +126,12 @@ class AgentConfig(BaseModel):
             kwargs["checkpointer"] = self.checkpointer
         if self.ledger is not None:
             kwargs["ledger"] = self.ledger
+        if self.router is not None:
+            kwargs.update(
+                affinity_margin=self.router.affinity_margin,
+                router_llm=self.router.llm_fallback,
+                router_band=self.router.band,
+            )
         if self.models:
             kwargs["models"] = [*DEFAULT_MODELS, *self.models]
         if self.routes is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,3 +63,44 @@ def test_a_route_without_utterances_must_be_a_default_one() -> None:
 
     with pytest.raises(ConfigError, match="only lamina's default routes"):
         RouteConfig(name="billing", model="m").to_route()
+
+
+def test_the_router_table_turns_on_affinity_and_the_llm_fallback(tmp_path: Path) -> None:
+    from lamina import Agent
+    from lamina.agents.config_file import load_config
+    from lamina.config import get_settings
+    from lamina.models.testing import FakeChatModel
+
+    path = tmp_path / "lamina.toml"
+    path.write_text('[router]\naffinity_margin = 0.1\nllm_fallback = "fake"\nband = 0.03\n')
+    kwargs = load_config(path).build_agent_kwargs()
+    assert kwargs["affinity_margin"] == 0.1
+    assert kwargs["router_llm"] == "fake"
+    assert kwargs["router_band"] == 0.03
+
+    from lamina.errors import UnknownModelError
+    from lamina.layers.router import Route
+
+    route = Route(name="maths", model="fake", utterances=["what is 2 plus 2"])
+
+    def agent(**router: Any) -> Agent:
+        return Agent(
+            chat_models={"fake": FakeChatModel(responses=[])},
+            routes=[route],
+            memory=False,
+            step_cache=False,
+            checkpointer=":memory:",
+            settings=get_settings(home=tmp_path),
+            **router,
+        )
+
+    assert agent(affinity_margin=0.1).context.router.affinity_margin == 0.1
+    assert agent().context.router.llm_fallback is None  # off by default
+    # the fallback scores choices from llama.cpp logits: a scripted model cannot serve it
+    with pytest.raises(ConfigError, match="expected a LlamaChatModel"):
+        agent(router_llm="fake", router_band=0.03)
+    with pytest.raises(UnknownModelError):
+        agent(router_llm="nope")
+    path.write_text("[router]\nllm = 'fake'\n")
+    with pytest.raises(ConfigError, match="llm"):
+        load_config(path)
