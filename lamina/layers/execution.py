@@ -19,6 +19,20 @@ node starts again from its beginning, so model replies and tool results are Lang
 inside a graph run: they are checkpointed and replayed on resume, never computed (or, for a
 tool, executed) twice. Outside a graph (the node called directly) they simply run.
 
+**Crashes.** A task's result is saved only when the whole batch finishes; a process killed in
+the middle of a batch would run its finished calls again on resume. So each call that finishes is
+also written (fsynced) to the context's :class:`~lamina.agents.ledger.ToolLedger` under an id from
+the thread, turn, step, position, tool and arguments, and a call found there is replayed from it
+(`replayed` in the trace) instead of run. The agent runs with `durability="sync"`, so the
+checkpoint of every finished step is on disk before the next step starts.
+
+**Small models.** For a step of a multi-step plan the tools are shortlisted by name (a step
+saying "close" and "ticket" is offered `close_ticket` alone when no other tool matches as well);
+a string argument copied from the tool's own description but absent from the task is sent back;
+after a successful call the model is asked whether that answers the step (so it answers, or
+repeats the call, which ends the step, instead of calling on with invented numbers); and a final
+text that only restates the tool instructions gives way to the last tool result.
+
 Graph contract: reads `task`, `model`, `memories`, `plan`, `step_index`, `step_results`,
 `steps_taken`; returns `step_results` (one more entry), `step_index` + 1, `steps_taken` + 1 and
 one `execution` trace event. Without a plan (user-built graphs) the task is the one step.
