@@ -58,8 +58,9 @@ def main() -> int:
     from lamina.memory_store.step_cache import StepCache
 
     home = Path(tempfile.mkdtemp(prefix="lamina-soak-"))
+    settings = get_settings(n_threads=2, seed=0)
     agent = Agent(
-        settings=get_settings(n_threads=2, seed=0),
+        settings=settings,
         memory=home / "memory",
         step_cache=StepCache(home / "steps.sqlite"),
         checkpointer=home / "checkpoints.sqlite",
@@ -67,7 +68,13 @@ def main() -> int:
     )
     agent.run("What is 2 plus 2?", user_id="soak", thread_id="warm-up")
     start_rss = rss_mib()
-    samples: list[dict[str, Any]] = [{"run": 0, "rss_mib": round(start_rss, 1)}]
+
+    def kv_mib() -> float:  # what the capped KV prefix caches hold, out of the RSS
+        return sum(agent.pool.kv_cache_bytes().values()) / 1024**2 if agent.pool else 0.0
+
+    samples: list[dict[str, Any]] = [
+        {"run": 0, "rss_mib": round(start_rss, 1), "kv_cache_mib": round(kv_mib(), 1)}
+    ]
     errors = 0
     started = time.perf_counter()
     every = max(1, runs // 10)
@@ -78,9 +85,12 @@ def main() -> int:
             errors += 1
             print(f"run {i}: {type(exc).__name__}: {exc}", file=sys.stderr)
         if i % every == 0:
-            samples.append({"run": i, "rss_mib": round(rss_mib(), 1)})
+            samples.append(
+                {"run": i, "rss_mib": round(rss_mib(), 1), "kv_cache_mib": round(kv_mib(), 1)}
+            )
     seconds = time.perf_counter() - started
     end_rss = rss_mib()
+    loaded = len(agent.pool.loaded()) if agent.pool else 0
     agent.close()
     first_half = [s["rss_mib"] for s in samples if 0 < s["run"] <= runs // 2]
     second_half = [s["rss_mib"] for s in samples if s["run"] > runs // 2]
@@ -94,6 +104,11 @@ def main() -> int:
         "rss_end_mib": round(end_rss, 1),
         "rss_growth_mib": round(end_rss - start_rss, 1),
         "rss_end_vs_start": round(end_rss / start_rss, 3),
+        "kv_cache_cap_mib": round(settings.kv_cache_bytes * loaded / 1024**2, 1),
+        "kv_cache_end_mib": samples[-1]["kv_cache_mib"],
+        "rss_growth_outside_kv_cache_mib": round(
+            (end_rss - samples[-1]["kv_cache_mib"]) - (start_rss - samples[0]["kv_cache_mib"]), 1
+        ),
         # growth in the second half only: a leak keeps climbing, a cache levels off
         "rss_growth_second_half_mib": round(max(second_half) - max(first_half), 1)
         if first_half and second_half
@@ -111,8 +126,14 @@ def main() -> int:
     table.add_column("after run", justify="right")
     table.add_column("RSS MiB", justify="right")
     table.add_column("vs start", justify="right")
+    table.add_column("KV caches MiB", justify="right")
     for s in samples:
-        table.add_row(str(s["run"]), f"{s['rss_mib']:.1f}", f"{s['rss_mib'] / start_rss:.3f}x")
+        table.add_row(
+            str(s["run"]),
+            f"{s['rss_mib']:.1f}",
+            f"{s['rss_mib'] / start_rss:.3f}x",
+            f"{s['kv_cache_mib']:.1f}",
+        )
     Console().print(table)
     print(
         f"start {start_rss:.1f} MiB, end {end_rss:.1f} MiB ({result['rss_end_vs_start']}x); "

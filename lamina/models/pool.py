@@ -246,6 +246,18 @@ class ModelPool:
         with self._lock:
             return list(self._resident)
 
+    def kv_cache_bytes(self) -> dict[str, int]:
+        """Bytes each resident model's KV prefix cache holds now (capped by `kv_cache_bytes`)."""
+        with self._lock:
+            residents = list(self._resident.items())
+        held: dict[str, int] = {}
+        for name, resident in residents:
+            cache = getattr(resident.model, "cache", None)
+            size = getattr(cache, "cache_size", None)
+            if isinstance(size, int):
+                held[name] = size
+        return held
+
     def _cost(self, spec: ModelSpec, path: Path) -> int:
         try:
             return path.stat().st_size

@@ -111,7 +111,7 @@ def tools_instructions(tools: Sequence[dict[str, Any]], *, allow_final_answer: b
         lines.append(f"- {function['name']}: {description} Arguments: {args}")
         names.append(function["name"])
     if allow_final_answer:
-        lines.append(f"- {FINAL_ANSWER}: Answer the user directly, without a tool.")
+        lines.append(f"- {FINAL_ANSWER}: Answer without a tool, only when no tool above fits.")
         names.append(FINAL_ANSWER)
     # Small models pick far better when the allowed names are spelled out once more at the end.
     choices = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
