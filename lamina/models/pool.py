@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from lamina.config import Settings, bounded_openmp_spin, get_settings
+from lamina.config import Settings, bounded_malloc, bounded_openmp_spin, get_settings
 from lamina.errors import ModelError, ModelFileError
 from lamina.models.catalog import CATALOG, ModelSpec, resolve_spec
 
@@ -73,6 +73,7 @@ def load_llama(spec: ModelSpec, path: Path, settings: Settings) -> Any:
         )
     check_gguf_file(path, spec.name)
     bounded_openmp_spin()
+    bounded_malloc()
     from lamina.models.llama_logging import route_llama_logs
 
     route_llama_logs()
