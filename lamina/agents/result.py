@@ -27,6 +27,8 @@ class ToolCallRecord:
         approval: "approved"/"refused" for a tool that needs approval, else "".
         repeated: the model sent an identical earlier call again; it was not run a second
             time (its earlier result was reused, and the step ended there).
+        replayed: the call had finished before the run was cut off; on resume its result came
+            from the tool-call ledger and the tool did not run again.
     """
 
     name: str
@@ -38,6 +40,7 @@ class ToolCallRecord:
     kind: str = ""
     approval: str = ""
     repeated: bool = False
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ class RunResult:
                             kind=str(call.get("kind") or ""),
                             approval=str(call.get("approval") or ""),
                             repeated=bool(call.get("repeated", False)),
+                            replayed=bool(call.get("replayed", False)),
                         )
                     )
             elif layer == "memory":

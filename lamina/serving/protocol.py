@@ -8,7 +8,8 @@ ignored, as OpenAI-compatible servers do). Responses are OpenAI's, plus one exte
 "lamina": {
   "thread_id": "...", "user_id": "...",
   "route": "arithmetic" | null, "model": "smollm2-135m-instruct",
-  "models_used": [...], "tool_calls": [{"name", "arguments", "result", "error", "seconds"}],
+  "models_used": [...], "tool_calls": [{"name", "arguments", "result", "error", "seconds", "kind",
+  "approval", "repeated", "replayed"}],
   "memories": [{"id", "text", "score", "created_at", ...}], "escalations": [...],
   "timings": {"input": 0.001, ...}, "tokens": {"reasoning": 12, ..., "total": 40}
 }

@@ -41,7 +41,7 @@ def test_the_agent_answers_through_the_openai_client(client):
     ext = reply.model_extra["lamina"]
     assert ext["route"] == "arithmetic"
     assert ext["model"] == TOOL_MODEL
-    assert [c["name"] for c in ext["tool_calls"]] == ["calculator"]
+    assert [c["name"] for c in ext["tool_calls"] if not c["repeated"]] == ["calculator"]
     assert reply.usage.total_tokens > 0
 
 
