@@ -21,8 +21,9 @@ tool, executed) twice. Outside a graph (the node called directly) they simply ru
 
 **Crashes.** A task's result is saved only when the whole batch finishes; a process killed in
 the middle of a batch would run its finished calls again on resume. So each call that finishes is
-also written (fsynced) to the context's :class:`~lamina.agents.ledger.ToolLedger` under an id from
-the thread, turn, step, position, tool and arguments, and a call found there is replayed from it
+also written (fsynced) to the context's :class:`~lamina.agents.ledger.ToolLedger` under its
+`tool_call_id`, which with a ledger is made from the thread, turn, step, position, tool and
+arguments (the same on every resume), and a call found there is replayed from it
 (`replayed` in the trace) instead of run. The agent runs with `durability="sync"`, so the
 checkpoint of every finished step is on disk before the next step starts.
 
@@ -505,7 +506,7 @@ class _StepRun:
             self._count_tokens(reply)
             if not reply.tool_calls:
                 return "final_answer", _text(reply).strip()
-            reply = _with_call_ids(reply)
+            reply = self._ledger_ids(_with_call_ids(reply), index)
             messages.append(reply)
             succeeded = self._successes()
             stop = self._run_calls(reply, tools, messages, index)
@@ -591,7 +592,7 @@ class _StepRun:
                     t,
                     dict(args),
                     tool_timeout(t, self.limits.tool_timeout),
-                    self._ledger_id(index, len(self.records) + len(planned) - 1, name, args),
+                    item.call_id if self.context.ledger is not None else "",
                     self._thread_id(),
                     self.context.ledger,
                 )
@@ -686,14 +687,31 @@ class _StepRun:
     def _thread_id(self) -> str:
         return str(self.state.get("thread_id") or "")
 
-    def _ledger_id(self, step: int, position: int, name: str, args: Any) -> str:
-        """The call's ledger key: the same each time a resumed run reaches the same call."""
+    def _ledger_ids(self, reply: AIMessage, step: int) -> AIMessage:
+        """With a ledger, the reply's `tool_call_id`s become deterministic: the same each time
+        a resumed run reaches the same call (thread, turn, step, position, tool, arguments), so
+        the ledger is keyed by them."""
         if self.context.ledger is None:
-            return ""
+            return reply
         from lamina.agents.ledger import call_id_for
 
         turn = sum(1 for m in self.state.get("messages", []) if isinstance(m, HumanMessage)) - 1
-        return call_id_for(self._thread_id(), turn, step, position, name, _json_safe(args))
+        first = len(self.records)
+        calls = [
+            {
+                **call,
+                "id": call_id_for(
+                    self._thread_id(),
+                    turn,
+                    step,
+                    first + i,
+                    str(call.get("name", "")),
+                    _json_safe(call.get("args")),
+                ),
+            }
+            for i, call in enumerate(reply.tool_calls)
+        ]
+        return reply.model_copy(update={"tool_calls": calls})
 
     def _ask_approval(self, t: BaseTool, item: _Planned, index: int) -> bool:
         """Pause the run until a human approves or refuses the call (LangGraph `interrupt`)."""
