@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -116,21 +117,60 @@ def bounded_malloc() -> bool:
     global _MALLOC_BOUNDED
     if _MALLOC_BOUNDED:
         return True
-    if sys.platform != "linux" or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
         return False
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+    mallopt = _glibc_function("mallopt")
+    if mallopt is None:
         return False
     ok = bool(mallopt(_M_MMAP_THRESHOLD, 1024 * 1024))
     if "MALLOC_ARENA_MAX" not in os.environ:
         ok = bool(mallopt(_M_ARENA_MAX, 2)) and ok
     _MALLOC_BOUNDED = ok
     return ok
+
+
+def release_free_heap() -> bool:
+    """Hand the free pages inside glibc's heaps back to the OS (`malloc_trim(0)`).
+
+    `bounded_malloc` keeps large blocks out of the heap, but the KV states llama.cpp's prefix
+    cache evicts still leave free runs of pages between live blocks, which glibc only returns
+    from the top of a heap. Measured with a 60-run soak (SmolLM2, 256 MiB cache cap): RSS outside
+    the cache grew 159 MiB without trimming and -4 MiB when trimming after each run; a trim took
+    2.1 ms on average (7.7 ms at most). The pool's RAM cache trims after each eviction: 200 runs
+    grew 10 MiB outside the cache (300 MiB before).
+
+    Returns:
+        True when the trim ran (glibc only).
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Any:
+    trim = _glibc_function("malloc_trim")
+    if trim is not None:
+        import ctypes
+
+        trim.argtypes = [ctypes.c_size_t]
+        trim.restype = ctypes.c_int
+    return trim
+
+
+def _glibc_function(name: str) -> Any:
+    """A function of glibc's malloc, or None off Linux or on another libc (musl has neither)."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+    import ctypes.util
+
+    try:
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
 
 
 def bounded_openmp_spin() -> None:

@@ -8,13 +8,19 @@ import functools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from lamina.config import Settings, bounded_malloc, bounded_openmp_spin, get_settings
+from lamina.config import (
+    Settings,
+    bounded_malloc,
+    bounded_openmp_spin,
+    get_settings,
+    release_free_heap,
+)
 from lamina.errors import ModelError, ModelFileError
 from lamina.models.catalog import CATALOG, ModelSpec, resolve_spec
 
@@ -117,9 +123,7 @@ def attach_kv_cache(llama: Any, spec: ModelSpec, path: Path, settings: Settings)
         folder = settings.home / "kv_cache" / _kv_cache_folder(spec, path)
         cache: Any = _quiet_disk_cache_class()(str(folder), capacity_bytes=settings.kv_cache_bytes)
     else:
-        from llama_cpp.llama_cache import LlamaRAMCache
-
-        cache = LlamaRAMCache(capacity_bytes=settings.kv_cache_bytes)
+        cache = _trimming_ram_cache_class()(capacity_bytes=settings.kv_cache_bytes)
     # A saved state copies `scores[:n_tokens]`, one row of n_vocab floats per prompt token (40 MB
     # for 200 tokens of SmolLM2, 210 MB for Gemma 3's 262k vocabulary). lamina samples inside
     # llama.cpp and never asks for logprobs (logits_all is off), so those rows are never read:
@@ -127,6 +131,25 @@ def attach_kv_cache(llama: Any, spec: ModelSpec, path: Path, settings: Settings)
     llama.scores = np.zeros((1, llama.n_vocab()), dtype=np.single)
     llama.set_cache(cache)
     return cache
+
+
+@functools.cache
+def _trimming_ram_cache_class() -> type[Any]:
+    """llama-cpp-python's RAM prefix cache, returning the heap an eviction frees to the OS.
+
+    Without the trim, evicted states leave free pages inside glibc's heaps that RSS keeps (see
+    `lamina.config.release_free_heap`), so a long-lived process grew past the cache's cap.
+    """
+    from llama_cpp.llama_cache import LlamaRAMCache
+
+    class TrimmingRAMCache(LlamaRAMCache):  # type: ignore[misc]
+        def __setitem__(self, key: Sequence[int], value: Any) -> None:
+            before = len(self.cache_state)
+            super().__setitem__(key, value)
+            if len(self.cache_state) <= before:  # an older state was evicted or replaced
+                release_free_heap()
+
+    return TrimmingRAMCache
 
 
 def _kv_cache_folder(spec: ModelSpec, path: Path) -> str:

@@ -121,3 +121,31 @@ def test_chat_model_reports_prompt_tokens_from_the_kv_cache(tmp_path: Path) -> N
     assert second.usage_metadata["input_token_details"] == {"cache_read": reused}
     assert second.usage_metadata["input_tokens"] == len("shared prefix, question two")
     assert fake.evaluated == [len("shared prefix, question one"), len("two")]
+
+
+def test_an_eviction_hands_the_freed_heap_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lamina.models.pool as pool_module
+
+    trims: list[int] = []
+    monkeypatch.setattr(pool_module, "release_free_heap", lambda: trims.append(1) or True)
+    cache = attach_kv_cache(FakeLlama(), SPEC, Path(), settings(tmp_path, kv_cache_bytes=250))
+    assert cache is not None
+    state = SimpleNamespace(llama_state_size=100)
+    cache[(1,)] = state
+    cache[(2,)] = state
+    assert trims == []  # 200 of 250 bytes: nothing evicted, nothing to trim
+    cache[(3,)] = state
+    assert list(cache.cache_state) == [(2,), (3,)]  # the oldest went
+    assert trims == [1]
+    cache[(3,)] = state  # a replaced state is freed memory too
+    assert trims == [1, 1]
+
+
+def test_release_free_heap_runs_on_glibc() -> None:
+    import sys
+
+    from lamina.config import release_free_heap
+
+    assert release_free_heap() is sys.platform.startswith("linux")
