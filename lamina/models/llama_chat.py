@@ -602,10 +602,14 @@ _LOOP_PENALTY = 1.3
 """The repeat penalty of the second decode of arguments that looped."""
 
 
-def _is_loop(text: str, *, min_span: int = 48, max_period: int = 40) -> bool:
-    """Does `text` end in one short piece repeated (at least 3 times, over `min_span` chars)?"""
-    for period in range(1, max_period + 1):
-        span = max(min_span, 3 * period)
+def _is_loop(
+    text: str, *, min_span: int = 48, max_period: int = 40, max_sentence: int = 200
+) -> bool:
+    """Does `text` end in one piece repeated: a short piece (up to `max_period` chars) at least
+    3 times over `min_span` chars, or a sentence-long one (up to `max_sentence`) twice? Two
+    identical runs of 40+ characters in a row do not happen in prose that is going anywhere."""
+    for period in range(1, max_sentence + 1):
+        span = max(min_span, 3 * period) if period <= max_period else 2 * period
         if span > len(text):
             break
         tail = text[-span:]

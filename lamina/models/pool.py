@@ -99,8 +99,32 @@ def load_llama(spec: ModelSpec, path: Path, settings: Settings) -> Any:
             f"Model {spec.name!r}: llama.cpp could not load {path} ({exc}). Fix: check the file "
             "is a complete GGUF model your llama-cpp-python version supports."
         ) from exc
+    evaluate_last_token_alone(llama)
     attach_kv_cache(llama, spec, path, settings)
     return llama
+
+
+def evaluate_last_token_alone(llama: Any) -> None:
+    """Make a greedy answer independent of how much of its prompt was already evaluated.
+
+    llama.cpp's CPU kernels for one token and for a batch of tokens round differently. A prompt
+    evaluated from scratch gets the logits of its last token from a batch; the same prompt met
+    again (llama.cpp keeps the previous prompt, the prefix cache keeps earlier ones) gets them
+    from that token alone, so temperature 0 could answer the same request two ways: measured
+    with SmolLM2-135M on an AVX-512 CPU, "Name a colour." gave two different answers over four
+    calls. Evaluating a prompt's last token on its own, always, takes the same path either way
+    (five identical answers, with prefixes reused in between) at the cost of one more decode
+    call per completion. Tokens the model generates are evaluated one at a time anyway.
+    """
+    evaluate = llama.eval
+
+    def eval_last_alone(tokens: Sequence[int]) -> Any:
+        if len(tokens) > 1:
+            evaluate(tokens[:-1])
+            return evaluate(tokens[-1:])
+        return evaluate(tokens)
+
+    llama.eval = eval_last_alone
 
 
 def attach_kv_cache(llama: Any, spec: ModelSpec, path: Path, settings: Settings) -> Any:

@@ -63,13 +63,17 @@ def test_ainvoke_and_batch(smollm2) -> None:
 
 def test_stop_sequences_cut_the_answer(smollm2) -> None:
     messages = [SYSTEM, HumanMessage("Count from 1 to 10, separated by commas.")]
-    full = smollm2.bind(max_tokens=40).invoke(messages)
-    assert "," in full.content  # the test needs a comma to stop at
+    full = smollm2.bind(max_tokens=40).invoke(messages).content
+    # Stop at a character the answer really holds, whatever its layout on this CPU.
+    stop = next((c for c in (",", "\n", ".", " ") if c in full.strip()), None)
+    assert stop is not None, full
 
-    cut = smollm2.bind(max_tokens=40).invoke(messages, stop=[","])
+    cut = smollm2.bind(max_tokens=40).invoke(messages, stop=[stop]).content
 
-    assert "," not in cut.content
-    assert full.content.startswith(cut.content)
+    assert stop not in cut
+    assert len(cut) < len(full)
+    # the same greedy answer up to the stop, though the second call reused the first's prefix
+    assert full.startswith(cut)
 
 
 def test_eight_threads_share_one_model(smollm2) -> None:
@@ -222,7 +226,8 @@ TOOL_PROMPTS = [
 
 
 def test_bind_tools_picks_the_right_tool_with_valid_arguments(smollm2) -> None:
-    bound = smollm2.bind_tools(TOOLS)
+    # An email's subject and body are free prose: room for them, beyond the fixture's 128.
+    bound = smollm2.bind_tools(TOOLS).bind(max_tokens=256)
     schemas = {t.name: t.tool_call_schema.model_json_schema() for t in TOOLS}
 
     right = 0

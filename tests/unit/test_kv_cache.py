@@ -149,3 +149,14 @@ def test_release_free_heap_runs_on_glibc() -> None:
     from lamina.config import release_free_heap
 
     assert release_free_heap() is sys.platform.startswith("linux")
+
+
+def test_a_prompts_last_token_is_evaluated_alone() -> None:
+    from lamina.models.pool import evaluate_last_token_alone
+
+    llama = FakeLlama()
+    evaluate_last_token_alone(llama)
+    llama.eval([1, 2, 3, 4])
+    llama.eval([5])
+    llama.eval([])
+    assert llama.evaluated == [3, 1, 1, 0]

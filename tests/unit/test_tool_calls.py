@@ -221,6 +221,14 @@ def test_a_loop_that_survives_the_penalty_is_reported() -> None:
         ("a" * 60, True),
         ("".join(f"item {i}, " for i in range(30)), False),
         ("Santa Barbara, Santa Barbara", False),  # too short to call it a loop
+        # a sentence-long loop in an email body (SmolLM2-135M, cut off mid-sentence)
+        (
+            '{"body": "Hi. '
+            + "Thank you for coming to the meeting. Please RSVP to 12345. " * 2
+            + "Thank you for",
+            True,
+        ),
+        ("The meeting is at noon. Bring the slides. The meeting is at one. Bring a pen.", False),
     ],
 )
 def test_loop_detection(text: str, loops: bool) -> None:
