@@ -1,21 +1,30 @@
 """Benchmark: BFCL function calling, lamina's constrained tool calls against llama-cpp-python's own.
 
     python bench/bfcl.py [--data DIR] [--category NAME ...] [--model NAME] [--limit N]
-                         [--quick] [--json] [--systems lamina,baseline] [--failures]
+                         [--quick] [--json] [--systems lamina,lamina-model,baseline] [--failures]
 
 DIR holds ``BFCL_v4_<category>.json`` and ``possible_answer/BFCL_v4_<category>.json`` (format in
 ../shared/bench/README.md). Each case's function schemas are converted to JSON Schema
 (``"dict"`` → object, ``"float"`` → number, ``"tuple"`` → array, ``"any"`` → no type) and its
-question goes to two systems on the same GGUF file, at temperature 0:
+question goes to three systems on the same GGUF file, at temperature 0:
 
-* **lamina**: ``LlamaChatModel.bind_tools(functions, tool_choice="auto",
-  parallel_tool_calls=True)`` from a `ModelPool` (two-stage grammar: choose a function or
+* **lamina**: what the agent does with a request and tools. `step_needs_tool` with the tools'
+  relevance (`lamina.layers.tool_relevance`, the packaged MiniLM encoder) decides whether a
+  call is made at all; if so, the functions that fit are offered to
+  ``LlamaChatModel.bind_tools(..., parallel_tool_calls=True)`` with ``tool_choice="required"``
+  when one fits by meaning, else ``"auto"`` (two-stage grammar: choose a function or
   ``final_answer``, then arguments from the schema; after each call, another call or the end);
+* **lamina-model**: the chat model alone, ``tool_choice="auto"`` over all the functions (what
+  lamina scored before tool relevance; it shows what the relevance decisions add);
 * **baseline**: llama-cpp-python's ``chatml-function-calling`` chat handler
   (``Llama(..., chat_format="chatml-function-calling")``, ``create_chat_completion`` with the same
   tools and ``tool_choice="auto"``). The handler writes arguments with no token limit; here each
   of its completions is capped at lamina's ``max_tokens`` (256), so a looping string costs both
   systems the same.
+
+The relevance thresholds were chosen on cases this benchmark does not report by default
+(`simple_python` 100-399, `irrelevance` 50-239, `multiple` 50-199); `--limit` beyond the default
+reports on them too.
 
 Outputs are checked with the AST-style checker in ``bfcl_checker.py``. Reported per category and
 system: accuracy, the share of outputs that are valid calls (at least one call, every call naming
@@ -48,7 +57,7 @@ DEFAULT_LIMITS = {"simple_python": 100}
 DEFAULT_LIMIT = 50
 QUICK_LIMIT = 6
 DEFAULT_MODEL = "smollm2-135m-instruct"
-SYSTEMS = ("lamina", "baseline")
+SYSTEMS = ("lamina", "lamina-model", "baseline")
 MAX_TOKENS = 256
 # BFCL's longest tool lists do not fit SmolLM2's catalog context of 2048 tokens.
 CONTEXT_SIZE = 4096
@@ -236,17 +245,36 @@ class Tally:
 Runner = Callable[[Case, list[dict[str, Any]]], list[dict[str, Any]]]
 
 
-def lamina_runner(pool: Any, model: str) -> Runner:
-    """lamina: LlamaChatModel.bind_tools(tools, tool_choice='auto') on the pooled model."""
+def lamina_runner(pool: Any, model: str, relevance: Any = None) -> Runner:
+    """lamina: LlamaChatModel.bind_tools on the pooled model.
+
+    With `relevance` (a `ToolRelevance`), the request first goes through the decisions the
+    agent makes before a tool step: `step_needs_tool` (words and meaning) decides whether any
+    call is made, the tools that fit are offered, and a fitting tool makes the choice
+    ``"required"`` (as the execution layer's first move). Without it, the model alone decides
+    under ``tool_choice="auto"`` among all the case's functions.
+    """
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    from lamina.layers.planning import named_tools, step_needs_tool
 
     chat = pool.chat_model(model, temperature=0.0, seed=0, max_tokens=MAX_TOKENS)
     kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
 
     def run(case: Case, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
         messages = [kinds[m["role"]](m["content"]) for m in case.messages]
+        offered, choice = tools, "auto"
+        if relevance is not None:
+            request = " ".join(m["content"] for m in case.messages if m["role"] == "user")
+            names = [t["function"]["name"] for t in tools]
+            fit = relevance.assess(request, tools)
+            if not step_needs_tool(request, names, fit=fit):
+                return []  # no tool step: the agent answers without a call
+            keep = set(fit.shortlist(named=named_tools(request, names)))
+            offered = [t for t in tools if t["function"]["name"] in keep]
+            choice = fit.tool_choice()
         # Several calls per reply for every category alike (BFCL's parallel cases need them).
-        bound = chat.bind_tools(tools, tool_choice="auto", parallel_tool_calls=True)
+        bound = chat.bind_tools(offered, tool_choice=choice, parallel_tool_calls=True)
         reply = bound.invoke(messages)
         return [{"name": c["name"], "args": c["args"]} for c in reply.tool_calls]
 
@@ -359,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_LIMIT} cases per category")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
-    parser.add_argument("--systems", default=",".join(SYSTEMS), help="lamina,baseline")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help=",".join(SYSTEMS))
     parser.add_argument("--failures", action="store_true", help="print failed cases to stderr")
     args = parser.parse_args(argv)
 
@@ -390,7 +418,11 @@ def main(argv: list[str] | None = None) -> int:
     runners: dict[str, Runner] = {}
     closers: list[Callable[[], None]] = [pool.close]
     if "lamina" in systems:
-        runners["lamina"] = lamina_runner(pool, args.model)
+        from lamina.layers.tool_relevance import ToolRelevance
+
+        runners["lamina"] = lamina_runner(pool, args.model, ToolRelevance())
+    if "lamina-model" in systems:
+        runners["lamina-model"] = lamina_runner(pool, args.model)
     if "baseline" in systems:
         run, close = baseline_runner(pool.path_of(args.model), settings.n_threads)
         runners["baseline"] = run

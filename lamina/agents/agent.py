@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from lamina.agents.ledger import ToolLedger
     from lamina.layers.router import Route
+    from lamina.layers.tool_relevance import ToolRelevance
     from lamina.memory_store.chroma_store import MemoryStore
     from lamina.memory_store.step_cache import StepCache
     from lamina.models.pool import ModelPool
@@ -80,6 +81,10 @@ class Agent:
             (`http://host:port`, shared by several processes), or False for no long-term memory.
         default_model: the model used when the router abstains.
         max_steps: bound on the reasoning ⇄ execution loop.
+        tool_relevance: weigh tools against each step by meaning (the packaged encoder) when
+            deciding whether a step needs a tool, which tools to offer and whether its first
+            move must be a call; a `ToolRelevance` with other thresholds or encoder; or False
+            to decide by words only (see `lamina.layers.tool_relevance`).
         affinity_margin: router session affinity: a thread keeps its route unless another
             route's similarity beats it by this margin (None: off).
         router_llm: a configured model that settles requests whose similarity is within
@@ -111,6 +116,7 @@ class Agent:
         memory: MemoryStore | str | Path | bool = True,
         default_model: str | None = None,
         max_steps: int = 8,
+        tool_relevance: ToolRelevance | bool = True,
         affinity_margin: float | None = None,
         router_llm: str | None = None,
         router_band: float = 0.05,
@@ -188,6 +194,7 @@ class Agent:
             memory=self._memory(memory),
             step_cache=self._step_cache(step_cache),
             tools=registry.as_dict(),
+            tool_relevance=self._tool_relevance(tool_relevance),
         )
         if graph is not None and graph_options:
             raise ConfigError(
@@ -227,6 +234,21 @@ class Agent:
         spec = resolve_spec(model, {n: pool.spec(n) for n in pool.names()})
         pool.register(spec)
         return spec
+
+    @staticmethod
+    def _tool_relevance(relevance: ToolRelevance | bool) -> ToolRelevance | None:
+        if relevance is False:
+            return None
+        from lamina.layers.tool_relevance import ToolRelevance
+
+        if relevance is True:
+            return ToolRelevance()  # the packaged encoder the router and memory use, on first use
+        if not isinstance(relevance, ToolRelevance):
+            raise ConfigError(
+                f"Expected tool_relevance to be True, False or a ToolRelevance, found "
+                f"{type(relevance).__name__}. Fix: pass ToolRelevance(encoder=...) or a bool."
+            )
+        return relevance
 
     def _memory(self, memory: MemoryStore | str | Path | bool) -> MemoryStore | None:
         if memory is False:

@@ -97,6 +97,18 @@ class RouterConfig(BaseModel):
     band: float = 0.05
 
 
+class ToolRelevanceConfig(BaseModel):
+    """The `[tool_relevance]` table: how tools are weighed by meaning (see
+    `lamina.layers.tool_relevance`); `enabled = false` weighs them by words only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    fits_above: float = Field(default=0.45, ge=-1.0, le=1.0)
+    supports_above: float = Field(default=0.30, ge=-1.0, le=1.0)
+    margin: float = Field(default=0.05, ge=0.0)
+
+
 class AgentConfig(BaseModel):
     """The agent part of `lamina.toml`."""
 
@@ -112,6 +124,7 @@ class AgentConfig(BaseModel):
     checkpointer: str | None = None
     ledger: bool | str | None = None
     router: RouterConfig | None = None
+    tool_relevance: ToolRelevanceConfig | None = None
 
     def build_routes(self) -> list[Route]:
         """The `[[routes]]` tables as router `Route`s (empty when the file declares none)."""
@@ -132,6 +145,8 @@ class AgentConfig(BaseModel):
                 router_llm=self.router.llm_fallback,
                 router_band=self.router.band,
             )
+        if self.tool_relevance is not None:
+            kwargs["tool_relevance"] = self._tool_relevance(self.tool_relevance)
         if self.models:
             kwargs["models"] = [*DEFAULT_MODELS, *self.models]
         if self.routes is not None:
@@ -141,6 +156,16 @@ class AgentConfig(BaseModel):
         if self.default_model:
             kwargs["default_model"] = self.default_model
         return kwargs
+
+    @staticmethod
+    def _tool_relevance(table: ToolRelevanceConfig) -> Any:
+        if not table.enabled:
+            return False
+        from lamina.layers.tool_relevance import ToolRelevance
+
+        return ToolRelevance(
+            fits_above=table.fits_above, supports_above=table.supports_above, margin=table.margin
+        )
 
 
 def load_tool(ref: str) -> Any:

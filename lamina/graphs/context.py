@@ -58,6 +58,8 @@ class AgentContext:
         ledger: the execution layer's `ToolLedger` of finished tool calls, so a resumed run
             never runs a finished call again (None: no ledger).
         tools: tools the execution layer may call, by name.
+        tool_relevance: a :class:`~lamina.layers.tool_relevance.ToolRelevance` that planning and
+            execution weigh tools with by meaning (None: by words only).
         extras: anything a user's own nodes need.
     """
 
@@ -68,6 +70,7 @@ class AgentContext:
     step_cache: Any = None
     ledger: Any = None
     tools: dict[str, BaseTool] = field(default_factory=dict)
+    tool_relevance: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def tool_list(self) -> list[BaseTool]:

@@ -29,6 +29,9 @@ checkpoint of every finished step is on disk before the next step starts.
 
 **Small models.** For a step of a multi-step plan the tools are shortlisted by name (a step
 saying "close" and "ticket" is offered `close_ticket` alone when no other tool matches as well);
+with the context's tool relevance (:mod:`lamina.layers.tool_relevance`), when a tool fits the
+step by meaning only the tools near the best are offered and the model's first move must be a
+call (no `final_answer` until a call has succeeded);
 a string argument copied from the tool's own description but absent from the task is sent back;
 after a successful call the model is asked whether that answers the step (so it answers, or
 repeats the call, which ends the step, instead of calling on with invented numbers); and a final
@@ -72,7 +75,7 @@ from lamina.errors import ConfigError, InputError, ModelError, ModelOutputError,
 from lamina.graphs.nodes import LayerNode
 from lamina.layers.context_text import render_memories, render_step_results, resolve_references
 from lamina.layers.escalation import fallback_chain, run_with_escalation
-from lamina.layers.planning import shortlist_tools
+from lamina.layers.planning import named_tools, shortlist_tools
 from lamina.tools.decorator import tool_timeout
 
 if TYPE_CHECKING:
@@ -80,6 +83,7 @@ if TYPE_CHECKING:
 
     from lamina.graphs.context import AgentContext
     from lamina.graphs.state import AgentState
+    from lamina.layers.tool_relevance import ToolFit
 
 __all__ = [
     "APPROVAL_REQUEST",
@@ -366,6 +370,9 @@ class _StepRun:
     failed: dict[str, _CallError] = field(default_factory=dict)
     model_name: str = ""
     echoed: str = ""  # a final text that only restated the tool instructions
+    # Until a call succeeds: the tools offered and the tool_choice ("required": a tool fits).
+    first_tools: dict[str, BaseTool] | None = None
+    first_choice: str | None = None
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -377,6 +384,13 @@ class _StepRun:
             # One action per step: a 135M model picks the first tool it sees unless the step's
             # words single one out, so a clear winner by name is the only tool it is offered.
             tools = {n: tools[n] for n in shortlist_tools(instruction, list(tools))}
+        fit = self._fit(instruction, tools)
+        if fit is not None:
+            # Offered several tools, a small model often starts with the wrong one: its first
+            # move sees the tools that fit the step (and those it names); later moves see all.
+            keep = fit.shortlist(named=named_tools(instruction, list(tools)))
+            self.first_tools = {n: tools[n] for n in keep}
+            self.first_choice = fit.tool_choice()
         first, route = self._step_model(index)
         chain = fallback_chain(self.context, self.state, first, route)
 
@@ -426,6 +440,8 @@ class _StepRun:
         }
         if len(tools) < offered:
             data["tools_offered"] = list(tools)
+        if fit is not None:
+            data["tool_fit"] = fit.to_dict()
         if self.skipped:
             data["skipped_calls"] = self.skipped
         if escalations:
@@ -453,6 +469,14 @@ class _StepRun:
             "trace": [{"layer": "execution", "seconds": round(seconds, 4), "data": data}],
         }
 
+    def _fit(self, instruction: str, tools: Mapping[str, BaseTool]) -> ToolFit | None:
+        """How well each tool fits the step, when the context weighs tools by meaning."""
+        relevance = self.context.tool_relevance
+        if relevance is None or not tools:
+            return None
+        fit: ToolFit = relevance.assess(instruction, tools)
+        return fit
+
     def _step_model(self, index: int) -> tuple[str, str | None]:
         """The model the reasoning layer routed this step to, else the run's model."""
         plan = self.state.get("plan") or []
@@ -471,8 +495,16 @@ class _StepRun:
         options: dict[str, Any] = {}
         if self.limits.parallel_tool_calls is not None:
             options["parallel_tool_calls"] = self.limits.parallel_tool_calls
+        first_tools = self.first_tools if self.first_tools is not None else tools
         try:
             bound = chat_model.bind_tools(list(tools.values()), **options)
+            first = bound
+            if self.first_choice == "required" or len(first_tools) < len(tools):
+                # A tool fits the step: the first move is a call to one of those that fit, not
+                # a prose answer. Once a call has succeeded, every tool and the answer are open.
+                first = chat_model.bind_tools(
+                    list(first_tools.values()), tool_choice=self.first_choice, **options
+                )
         except NotImplementedError:
             raise ConfigError(
                 f"Model {model_name!r} ({type(chat_model).__name__}) cannot call tools: its "
@@ -485,7 +517,8 @@ class _StepRun:
         ]
         while True:
             try:
-                reply = _invoke_model(bound, messages)
+                opening = self.last_success is None
+                reply = _invoke_model(first if opening else bound, messages)
             except ModelOutputError as exc:
                 # An unreadable reply is a failed attempt like a bad call: say so, then retry.
                 failure = _CallError(
@@ -509,7 +542,7 @@ class _StepRun:
             reply = self._ledger_ids(_with_call_ids(reply), index)
             messages.append(reply)
             succeeded = self._successes()
-            stop = self._run_calls(reply, tools, messages, index)
+            stop = self._run_calls(reply, first_tools if opening else tools, messages, index)
             if stop is not None:
                 return stop, ""
             if self._successes() > succeeded and self.last_success is not None:

@@ -12,7 +12,9 @@ deterministic split is used instead, and the outcome says so (:attr:`PlanOutcome
 "fallback" with a `note`), so the trace shows it.
 
 Whether a step needs a tool is a heuristic (:func:`step_needs_tool`): only when tools exist,
-and the step names a tool, contains arithmetic, or asks to look something up. The model's own
+and the step names a tool, contains arithmetic, or asks to look something up; given the tools'
+relevance (:mod:`lamina.layers.tool_relevance`), a tool that fits by meaning makes a tool step
+and a lookup or name word counts only near a tool. The model's own
 `needs_tool` flag can add a tool step but not remove one, because a small model that skips the
 calculator gets arithmetic wrong, while an unneeded tool step only costs one call.
 """
@@ -38,6 +40,8 @@ from lamina.memory_store.step_cache import StepCache, structured_call
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
+    from lamina.layers.tool_relevance import ToolFit, ToolRelevance
+
 __all__ = [
     "Plan",
     "PlanOutcome",
@@ -48,6 +52,7 @@ __all__ = [
     "is_multi_step",
     "load_prompts",
     "make_plan",
+    "named_tools",
     "plan_schema",
     "plan_task",
     "shortlist_tools",
@@ -509,30 +514,47 @@ def shortlist_tools(instruction: str, names: Sequence[str]) -> list[str]:
     return winners if best > 0 and len(winners) == 1 else list(names)
 
 
-def step_needs_tool(instruction: str, tools: Sequence[Any] | Mapping[str, Any]) -> bool:
+def named_tools(instruction: str, names: Sequence[str]) -> list[str]:
+    """The tools `instruction` names outright (`get_distance` or "get distance")."""
+    lowered = instruction.lower()
+    return [
+        name
+        for name in names
+        if re.search(rf"\b{re.escape(name.lower())}\b", lowered)
+        or name.lower().replace("_", " ") in lowered
+    ]
+
+
+def step_needs_tool(
+    instruction: str, tools: Sequence[Any] | Mapping[str, Any], *, fit: ToolFit | None = None
+) -> bool:
     """Heuristic: does this step need a tool? Never without tools.
 
-    True when the step names a tool or a telling word of a tool's name ("distance" for
-    `get_distance`), contains arithmetic (digits with an operator, or digits
-    with a word like "multiply"), or asks to look something up ("search", "weather", ...).
+    True when the step names a tool, contains arithmetic (digits with an operator, or digits
+    with a word like "multiply"), holds a telling word of a tool's name ("distance" for
+    `get_distance`) or asks to look something up ("search", "weather", ...). With `fit` (the
+    step's :class:`~lamina.layers.tool_relevance.ToolFit`), meaning weighs in: a step that a
+    tool fits needs one even without such words, and a name or lookup word counts only when
+    some tool is close enough (`fit.supports`): "What is the price of gold?" holds the lookup
+    word "price", which is not enough when the only tool is `get_distance`.
     """
     names = _tool_names(tools)
     if not names:
         return False
     lowered = instruction.lower()
-    for name in names:
-        if (
-            re.search(rf"\b{re.escape(name.lower())}\b", lowered)
-            or name.lower().replace("_", " ") in lowered
-            or any(
-                re.search(rf"\b{re.escape(word)}(?:s|es)?\b", lowered) for word in _name_words(name)
-            )
-        ):
-            return True
+    if named_tools(instruction, names):
+        return True
     has_digit = any(ch.isdigit() for ch in instruction)
     if _ARITHMETIC.search(instruction) or (has_digit and _MATH_WORDS.search(instruction)):
         return True
-    return bool(_LOOKUP_WORDS.search(instruction))
+    if fit is not None and fit.fits:
+        return True
+    worded = any(
+        re.search(rf"\b{re.escape(word)}(?:s|es)?\b", lowered)
+        for name in names
+        for word in _name_words(name)
+    ) or bool(_LOOKUP_WORDS.search(instruction))
+    return worded and (fit is None or fit.supports)
 
 
 # -- the plan --------------------------------------------------------------------------------
@@ -616,6 +638,7 @@ def make_plan(
     max_steps: int = 5,
     cache: StepCache | None = None,
     prompts: PromptSet | None = None,
+    relevance: ToolRelevance | None = None,
 ) -> PlanOutcome:
     """Plan `task`: one step or the task's own list without a model call, else 2..`max_steps`
     steps from the model.
@@ -627,6 +650,7 @@ def make_plan(
         max_steps: the longest plan (at least 2).
         cache: the step cache (plans are cached like steps); None computes every time.
         prompts: the prompt file (default: lamina/prompts/reasoning.toml).
+        relevance: scores the tools against each step for `needs_tool` (None: words only).
 
     Raises:
         ConfigError: `max_steps` < 2.
@@ -636,14 +660,17 @@ def make_plan(
             f"max_plan_steps must be at least 2; found {max_steps}. Fix: pass 2 or more."
         )
     prompts = prompts or load_prompts()
+
+    def needs_tool(text: str) -> bool:
+        fit = relevance.assess(text, tools) if relevance is not None and tools else None
+        return step_needs_tool(text, tools, fit=fit)
+
     split = split_task(task, max_steps)
     if len(split) < 2:
-        step = PlanStep(0, task.strip(), step_needs_tool(task, tools))
+        step = PlanStep(0, task.strip(), needs_tool(task))
         return PlanOutcome(steps=(step,), source="single")
     if explicit_steps(task):
-        steps = tuple(
-            PlanStep(i, text, step_needs_tool(text, tools)) for i, text in enumerate(split)
-        )
+        steps = tuple(PlanStep(i, text, needs_tool(text)) for i, text in enumerate(split))
         return PlanOutcome(steps=steps, source="list")
     names = _tool_names(tools)
     messages = _plan_messages(task, names, max_steps, prompts)
@@ -666,9 +693,7 @@ def make_plan(
         )
     if note:
         logger.info("plan for %r: %s; using the deterministic split", task[:60], note)
-        steps = tuple(
-            PlanStep(i, text, step_needs_tool(text, tools)) for i, text in enumerate(split)
-        )
+        steps = tuple(PlanStep(i, text, needs_tool(text)) for i, text in enumerate(split))
         return PlanOutcome(
             steps=steps,
             source="fallback",
@@ -682,7 +707,7 @@ def make_plan(
         tail = " ".join(text for text, _ in usable[max_steps - 1 :])
         usable = [*usable[: max_steps - 1], (tail, any(f for _, f in usable[max_steps - 1 :]))]
     steps = tuple(
-        PlanStep(i, text, bool(names) and (flag or step_needs_tool(text, tools)))
+        PlanStep(i, text, bool(names) and (flag or needs_tool(text)))
         for i, (text, flag) in enumerate(usable)
     )
     return PlanOutcome(

@@ -598,6 +598,7 @@ def make_reasoning_node(
                     max_steps=max_plan_steps,
                     cache=cache,
                     prompts=p,
+                    relevance=ctx.tool_relevance,
                 ),
                 layer="reasoning",
             )

@@ -65,6 +65,7 @@ class FakeChatModel(BaseChatModel):
         responses: the script.
         calls: every list of messages the model was invoked with (for assertions).
         bound_tools: names of the tools last bound with `bind_tools`.
+        tool_choices: the `tool_choice` of every `bind_tools` call, in order.
     """
 
     responses: list[Any]
@@ -73,6 +74,7 @@ class FakeChatModel(BaseChatModel):
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     calls: list[list[BaseMessage]] = Field(default_factory=list)
     bound_tools: list[str] = Field(default_factory=list)
+    tool_choices: list[str | None] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
@@ -128,6 +130,7 @@ class FakeChatModel(BaseChatModel):
                 name = t.get("function", t).get("name")
             names.append(str(name))
         self.bound_tools = names
+        self.tool_choices.append(tool_choice)
         return self
 
     def with_structured_output(

@@ -14,6 +14,7 @@ from langgraph.runtime import Runtime
 
 from lamina.graphs.context import AgentContext, StaticModels
 from lamina.layers.execution import make_execution_node
+from lamina.layers.planning import step_needs_tool
 from lamina.tools.calculator import calculator
 from lamina.tools.decorator import tool
 
@@ -176,3 +177,50 @@ def test_one_reply_holds_parallel_calls(chat: Any) -> None:
 
     one = chat.bind_tools([get_distance]).invoke(question)  # one call per reply by default
     assert len(one.tool_calls) == 1
+
+
+@tool
+def final_velocity(
+    initial_velocity: Annotated[float, "The starting speed in metres per second."],
+    acceleration: Annotated[float, "The acceleration in metres per second squared."],
+    time: Annotated[float, "How long it accelerates, in seconds."],
+) -> float:
+    """Calculate the final velocity of an object from its initial velocity, acceleration and
+    time."""
+    return initial_velocity + acceleration * time
+
+
+def test_a_tool_that_fits_by_meaning_is_called_and_the_others_are_not_offered(
+    pool: Any, tmp_path: Any
+) -> None:
+    """No word of the request names a tool; the encoder finds that `final_velocity` fits, so the
+    step is a tool step, its first move must be a call, and the far tools are not offered."""
+    from lamina import Agent
+    from lamina.config import get_settings
+
+    agent = Agent(
+        models=[MODEL],
+        pool=pool,
+        settings=get_settings(home=tmp_path, n_threads=2, seed=0),
+        routes=[],
+        tools=[get_distance, final_velocity, km_to_miles],
+        memory=False,
+        step_cache=False,
+        checkpointer=":memory:",
+        model_settings={"max_tokens": 64},
+    )
+    request = (
+        "What speed does an object reach after it accelerates at 2 m/s^2 for 5 seconds, "
+        "starting at 10 m/s?"
+    )
+    assert not step_needs_tool(request, agent.context.tools)  # words alone see no tool step
+    result = agent.run(request)
+    (event,) = [e for e in result.trace if e["layer"] == "execution"]
+    fit = event["data"]["tool_fit"]
+    assert fit["fits"] is True, fit
+    assert "final_velocity" in fit["shortlist"]
+    assert "get_distance" not in fit["shortlist"], fit
+    done = [c for c in result.tool_calls if c.name == "final_velocity" and c.error is None]
+    assert done, result.tool_calls
+    assert sorted(float(v) for v in done[0].arguments.values()) == [2.0, 5.0, 10.0]
+    assert "20" in result.answer, result.answer

@@ -1,0 +1,264 @@
+"""Tool relevance: scoring tools by meaning, and what planning and execution do with the scores.
+
+A keyword encoder stands in for MiniLM: each text is a vector over a few topic words, so the
+cosine similarities (and which side of a threshold they fall) are known in advance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Annotated, Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from langgraph.runtime import Runtime
+
+from lamina.agents.config_file import AgentConfig
+from lamina.errors import ConfigError
+from lamina.graphs.context import AgentContext, StaticModels
+from lamina.layers.execution import make_execution_node
+from lamina.layers.planning import make_plan, named_tools, step_needs_tool
+from lamina.layers.tool_relevance import ToolFit, ToolRelevance
+from lamina.models.testing import FakeChatModel, ToolCallScript
+from lamina.tools.decorator import tool
+
+TOPICS = ("weather", "money", "ticket", "time")
+
+
+class KeywordEncoder:
+    """Counts topic words (and their synonyms); other words count for nothing."""
+
+    identity = "keywords-v1"
+    synonyms: ClassVar[dict[str, str]] = {
+        "rain": "weather",
+        "forecast": "weather",
+        "euros": "money",
+        "balance": "money",
+    }
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.calls.append(list(texts))
+        out = np.zeros((len(texts), len(TOPICS)), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().replace("?", " ").replace(".", " ").replace(":", " ").split():
+                topic = self.synonyms.get(word, word)
+                if topic in TOPICS:
+                    out[i, TOPICS.index(topic)] += 1.0
+            out[i] /= np.linalg.norm(out[i]) or 1.0
+        return out
+
+
+@tool
+def get_weather(city: Annotated[str, "A city."]) -> str:
+    """Weather forecast."""
+    return f"rain in {city}"
+
+
+@tool
+def send_money(to: Annotated[str, "Who gets it."]) -> str:
+    """Money transfer."""
+    return f"sent to {to}"
+
+
+@tool
+def open_ticket(title: Annotated[str, "A title."]) -> str:
+    """Support ticket."""
+    return "T-1"
+
+
+TOOLS = [get_weather, send_money, open_ticket]
+
+
+def relevance(**kwargs: Any) -> ToolRelevance:
+    return ToolRelevance(KeywordEncoder(), **kwargs)
+
+
+def test_scores_follow_meaning_and_the_fitting_tool_is_required_first() -> None:
+    fit = relevance().assess("rain forecast", TOOLS)
+    assert list(fit.scores) == ["get_weather", "send_money", "open_ticket"]
+    assert fit.scores["get_weather"] > 0.45 > fit.scores["send_money"]
+    assert fit.fits
+    assert fit.supports
+    assert fit.tool_choice() == "required"
+    assert fit.shortlist() == ["get_weather"]
+    assert fit.to_dict()["shortlist"] == ["get_weather"]
+
+
+def test_nothing_fits_every_tool_stays_and_the_model_may_answer() -> None:
+    fit = relevance().assess("what is the capital of france", TOOLS)
+    assert not fit.fits
+    assert fit.tool_choice() == "auto"
+    assert fit.shortlist() == ["get_weather", "send_money", "open_ticket"]
+
+
+def test_shortlist_keeps_close_tools_related_tools_and_named_tools() -> None:
+    fit = ToolFit({"a": 0.80, "b": 0.77, "c": 0.35, "d": 0.10})
+    assert fit.shortlist() == ["a", "b", "c"]  # b within the margin, c above supports_above
+    assert fit.shortlist(named=["d"]) == ["a", "b", "c", "d"]
+    tight = ToolFit({"a": 0.80, "b": 0.77, "c": 0.35}, supports_above=0.4, margin=0.01)
+    assert tight.shortlist() == ["a", "b"]  # c is now below both floors
+    assert ToolFit({"a": 0.40, "b": 0.39}).shortlist() == ["a", "b"]  # nothing fits: all
+
+
+def test_tool_embeddings_are_computed_once() -> None:
+    r = relevance()
+    r.assess("rain", TOOLS)
+    r.assess("money please", TOOLS)
+    encoded = [text for call in r.encoder.calls for text in call]  # type: ignore[attr-defined]
+    assert sum("weather forecast" in t.lower() for t in encoded) == 1
+    assert encoded.count("money please") == 1
+
+
+def test_tools_as_dicts_names_and_mappings() -> None:
+    r = relevance()
+    as_dict = {"type": "function", "function": {"name": "rain_gauge", "description": "Weather."}}
+    assert r.assess("forecast", [as_dict]).fits
+    assert r.assess("weather", ["get_weather"]).fits  # a bare name: its words
+    by_name = {t.name: t for t in TOOLS}
+    assert list(r.assess("rain", by_name).scores) == list(by_name)
+
+
+def test_no_tools_or_empty_text_fit_nothing() -> None:
+    assert relevance().assess("rain", []).best == -1.0
+    assert not relevance().assess("  ", TOOLS).fits
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"fits_above": 1.5}, "fits_above"),
+        ({"supports_above": math.nan}, "supports_above"),
+        ({"supports_above": 0.6, "fits_above": 0.5}, "supports_above <= fits_above"),
+        ({"margin": -0.1}, "margin"),
+    ],
+)
+def test_bad_thresholds_are_config_errors(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        relevance(**kwargs)
+
+
+# -- planning ------------------------------------------------------------------------------
+def test_a_fitting_tool_makes_a_tool_step_without_any_tool_word() -> None:
+    r = relevance()
+    step = "Will it rain tomorrow?"
+    assert not step_needs_tool(step, TOOLS)  # no tool word: words alone say no
+    assert step_needs_tool(step, TOOLS, fit=r.assess(step, TOOLS))
+
+
+def test_a_lookup_word_far_from_every_tool_is_not_enough() -> None:
+    r = relevance()
+    step = "Search for the capital of France."
+    assert step_needs_tool(step, TOOLS)  # "search" is a lookup word
+    assert not step_needs_tool(step, TOOLS, fit=r.assess(step, TOOLS))
+
+
+def test_arithmetic_and_named_tools_count_whatever_the_similarity() -> None:
+    r = relevance()
+    for step in ("What is 40 times 3?", "Call open_ticket for the capital of France."):
+        assert step_needs_tool(step, TOOLS, fit=r.assess(step, TOOLS)), step
+    assert named_tools("use open ticket and send_money", [t.name for t in TOOLS]) == [
+        "send_money",
+        "open_ticket",
+    ]
+
+
+def test_make_plan_weighs_tools_with_the_relevance_it_is_given() -> None:
+    fake = FakeChatModel(responses=[])
+    task = "Will it rain in Lyon?"
+    assert not make_plan(fake, task, TOOLS).steps[0].needs_tool
+    assert make_plan(fake, task, TOOLS, relevance=relevance()).steps[0].needs_tool
+
+
+# -- execution -----------------------------------------------------------------------------
+def run_step(fake: FakeChatModel, task: str) -> dict[str, Any]:
+    context = AgentContext(
+        models=StaticModels({"fake": fake}),
+        default_model="fake",
+        tools={t.name: t for t in TOOLS},
+        tool_relevance=relevance(),
+    )
+    state = {"messages": [], "task": task, "model": "fake", "trace": []}
+    return make_execution_node()(state, Runtime(context=context))  # type: ignore[arg-type]
+
+
+def test_first_move_sees_the_fitting_tools_required_then_every_tool() -> None:
+    fake = FakeChatModel(responses=[ToolCallScript("get_weather", {"city": "Lyon"}), "Rain."])
+    update = run_step(fake, "Will it rain in Lyon?")
+    (event,) = update["trace"]
+    assert event["data"]["tool_fit"]["shortlist"] == ["get_weather"]
+    assert event["data"]["tool_fit"]["fits"] is True
+    # bind_tools: all tools with the default choice, then the first move's shortlist, required
+    assert fake.tool_choices == [None, "required"]
+    assert fake.bound_tools == ["get_weather"]
+    assert update["step_results"][0]["result"] == "Rain."
+    assert [c["name"] for c in update["step_results"][0]["tool_calls"]] == ["get_weather"]
+
+
+def test_a_first_call_outside_the_shortlist_is_an_unknown_tool() -> None:
+    fake = FakeChatModel(
+        responses=[
+            ToolCallScript("send_money", {"to": "Ann"}),
+            ToolCallScript("get_weather", {"city": "Lyon"}),
+            "Rain.",
+        ]
+    )
+    update = run_step(fake, "Will it rain in Lyon?")
+    calls = update["step_results"][0]["tool_calls"]
+    assert calls[0]["name"] == "send_money"
+    assert "unknown tool 'send_money'; the tools are: get_weather" in str(calls[0]["error"])
+    assert calls[1]["name"] == "get_weather"
+    assert "error" not in calls[1]
+
+
+def test_without_a_fitting_tool_the_step_is_unchanged() -> None:
+    fake = FakeChatModel(responses=["Paris."])
+    update = run_step(fake, "Search for the capital of France.")
+    (event,) = update["trace"]
+    assert event["data"]["tool_fit"]["fits"] is False
+    assert fake.tool_choices == [None]
+    assert sorted(fake.bound_tools) == sorted(t.name for t in TOOLS)
+
+
+# -- configuration -------------------------------------------------------------------------
+def test_lamina_toml_table_builds_the_relevance_or_switches_it_off() -> None:
+    on = AgentConfig.model_validate({"tool_relevance": {"fits_above": 0.6, "margin": 0.1}})
+    built = on.build_agent_kwargs()["tool_relevance"]
+    assert isinstance(built, ToolRelevance)
+    assert (built.fits_above, built.supports_above, built.margin) == (0.6, 0.30, 0.1)
+    off = AgentConfig.model_validate({"tool_relevance": {"enabled": False}})
+    assert off.build_agent_kwargs()["tool_relevance"] is False
+    assert "tool_relevance" not in AgentConfig().build_agent_kwargs()
+
+
+def test_agent_refuses_a_tool_relevance_of_another_type() -> None:
+    from lamina import Agent
+
+    with pytest.raises(ConfigError, match="tool_relevance"):
+        Agent(
+            chat_models={"fake": FakeChatModel(responses=[])},
+            routes=[],
+            memory=False,
+            step_cache=False,
+            checkpointer=":memory:",
+            tool_relevance="yes",  # type: ignore[arg-type]
+        )
+
+
+def test_every_toml_block_of_the_readme_is_a_valid_lamina_toml(tmp_path: Any) -> None:
+    import re
+    from pathlib import Path
+
+    from lamina.agents.config_file import load_config
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", readme, flags=re.DOTALL)
+    assert blocks
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"block{i}.toml"
+        path.write_text(block, encoding="utf-8")
+        load_config(path).build_agent_kwargs()  # raises ConfigError on a bad key or value
