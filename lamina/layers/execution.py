@@ -30,7 +30,7 @@ checkpoint of every finished step is on disk before the next step starts.
 **Small models.** For a step of a multi-step plan the tools are shortlisted by name (a step
 saying "close" and "ticket" is offered `close_ticket` alone when no other tool matches as well);
 with the context's tool relevance (:mod:`lamina.layers.tool_relevance`), when a tool fits the
-step by meaning only the tools near the best are offered and the model's first move must be a
+step by meaning the tools far from it leave the first move's prompt and that move must be a
 call (no `final_answer` until a call has succeeded);
 a string argument copied from the tool's own description but absent from the task is sent back;
 after a successful call the model is asked whether that answers the step (so it answers, or

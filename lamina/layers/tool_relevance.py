@@ -106,7 +106,7 @@ class ToolFit:
 
 
 class ToolRelevance:
-    """Scores tools against requests with a sentence encoder; tool embeddings are cached.
+    """Scores tools against requests with a sentence encoder; embeddings are cached.
 
     Args:
         encoder: any :class:`~lamina.memory_store.embeddings.TextEncoder` (default: the packaged
@@ -148,7 +148,7 @@ class ToolRelevance:
         self.fits_above = float(fits_above)
         self.supports_above = float(supports_above)
         self.margin = float(margin)
-        self._tool_vectors: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._vectors: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -173,25 +173,26 @@ class ToolRelevance:
             return self._fit({name: -1.0 for name, _ in described})
         import numpy as np
 
-        query = self.encoder.encode([text])[0]
-        matrix = np.stack([self._tool_vector(description) for _, description in described])
+        # Planning and execution both ask about the same step: its vector is cached like the tools'.
+        query = self._vector(text)
+        matrix = np.stack([self._vector(description) for _, description in described])
         scores = matrix @ query
         return self._fit({name: float(s) for (name, _), s in zip(described, scores, strict=True)})
 
     def _fit(self, scores: dict[str, float]) -> ToolFit:
         return ToolFit(scores, self.fits_above, self.supports_above, self.margin)
 
-    def _tool_vector(self, description: str) -> npt.NDArray[np.float32]:
+    def _vector(self, text: str) -> npt.NDArray[np.float32]:
         with self._lock:
-            cached = self._tool_vectors.get(description)
+            cached = self._vectors.get(text)
             if cached is not None:
-                self._tool_vectors.move_to_end(description)
+                self._vectors.move_to_end(text)
                 return cached
-        vector: npt.NDArray[np.float32] = self.encoder.encode([description])[0]
+        vector: npt.NDArray[np.float32] = self.encoder.encode([text])[0]
         with self._lock:
-            self._tool_vectors[description] = vector
-            while len(self._tool_vectors) > _CACHE_SIZE:
-                self._tool_vectors.popitem(last=False)
+            self._vectors[text] = vector
+            while len(self._vectors) > _CACHE_SIZE:
+                self._vectors.popitem(last=False)
         return vector
 
 

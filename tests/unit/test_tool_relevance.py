@@ -105,13 +105,16 @@ def test_shortlist_keeps_close_tools_related_tools_and_named_tools() -> None:
     assert ToolFit({"a": 0.40, "b": 0.39}).shortlist() == ["a", "b"]  # nothing fits: all
 
 
-def test_tool_embeddings_are_computed_once() -> None:
+def test_embeddings_are_computed_once() -> None:
     r = relevance()
     r.assess("rain", TOOLS)
     r.assess("money please", TOOLS)
     encoded = [text for call in r.encoder.calls for text in call]  # type: ignore[attr-defined]
     assert sum("weather forecast" in t.lower() for t in encoded) == 1
     assert encoded.count("money please") == 1
+    calls = len(r.encoder.calls)  # type: ignore[attr-defined]
+    r.assess("money please", TOOLS)  # planning and execution ask about the same step
+    assert len(r.encoder.calls) == calls  # type: ignore[attr-defined]
 
 
 def test_tools_as_dicts_names_and_mappings() -> None:
