@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lamina.errors import ConfigError
+from lamina.layers.tool_relevance import FITS_ABOVE, SHORTLIST_MARGIN, SUPPORTS_ABOVE, ToolRelevance
 from lamina.models.catalog import ModelSpec
 
 if TYPE_CHECKING:
@@ -104,9 +105,9 @@ class ToolRelevanceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    fits_above: float = Field(default=0.45, ge=-1.0, le=1.0)
-    supports_above: float = Field(default=0.30, ge=-1.0, le=1.0)
-    margin: float = Field(default=0.05, ge=0.0)
+    fits_above: float = Field(default=FITS_ABOVE, ge=-1.0, le=1.0)
+    supports_above: float = Field(default=SUPPORTS_ABOVE, ge=-1.0, le=1.0)
+    margin: float = Field(default=SHORTLIST_MARGIN, ge=0.0)
 
 
 class AgentConfig(BaseModel):
@@ -158,11 +159,9 @@ class AgentConfig(BaseModel):
         return kwargs
 
     @staticmethod
-    def _tool_relevance(table: ToolRelevanceConfig) -> Any:
+    def _tool_relevance(table: ToolRelevanceConfig) -> ToolRelevance | bool:
         if not table.enabled:
             return False
-        from lamina.layers.tool_relevance import ToolRelevance
-
         return ToolRelevance(
             fits_above=table.fits_above, supports_above=table.supports_above, margin=table.margin
         )

@@ -353,6 +353,15 @@ class _Job:
     ledger: Any = None
 
 
+@dataclass(frozen=True)
+class _Opening:
+    """A step's first move, until a call succeeds: the tools offered and the `tool_choice`
+    (``"required"`` when a tool fits the step; None: the model's default)."""
+
+    tools: Mapping[str, BaseTool]
+    tool_choice: str | None = None
+
+
 @dataclass
 class _StepRun:
     """The tool loop of one step (state for one call of the node)."""
@@ -370,9 +379,6 @@ class _StepRun:
     failed: dict[str, _CallError] = field(default_factory=dict)
     model_name: str = ""
     echoed: str = ""  # a final text that only restated the tool instructions
-    # Until a call succeeds: the tools offered and the tool_choice ("required": a tool fits).
-    first_tools: dict[str, BaseTool] | None = None
-    first_choice: str | None = None
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -385,19 +391,19 @@ class _StepRun:
             # words single one out, so a clear winner by name is the only tool it is offered.
             tools = {n: tools[n] for n in shortlist_tools(instruction, list(tools))}
         fit = self._fit(instruction, tools)
+        opening = _Opening(tools)
         if fit is not None:
             # Offered several tools, a small model often starts with the wrong one: its first
             # move sees the tools that fit the step (and those it names); later moves see all.
             keep = fit.shortlist(named=named_tools(instruction, list(tools)))
-            self.first_tools = {n: tools[n] for n in keep}
-            self.first_choice = fit.tool_choice()
+            opening = _Opening({n: tools[n] for n in keep}, fit.tool_choice())
         first, route = self._step_model(index)
         chain = fallback_chain(self.context, self.state, first, route)
 
         def attempt(name: str) -> tuple[EndReason, str]:
             self.failures = 0
             self.model_name = name
-            return self._attempt(name, tools, instruction, index)
+            return self._attempt(name, tools, opening, instruction, index)
 
         (ended_by, final_text), model_name, escalations = run_with_escalation(
             chain,
@@ -488,22 +494,27 @@ class _StepRun:
         return str(self.state.get("model") or self.context.default_model), None
 
     def _attempt(
-        self, model_name: str, tools: Mapping[str, BaseTool], instruction: str, index: int
+        self,
+        model_name: str,
+        tools: Mapping[str, BaseTool],
+        opening: _Opening,
+        instruction: str,
+        index: int,
     ) -> tuple[EndReason, str]:
         """The tool loop with one model: returns why it ended and the model's final text."""
         chat_model = self.context.models.chat_model(model_name)
         options: dict[str, Any] = {}
         if self.limits.parallel_tool_calls is not None:
             options["parallel_tool_calls"] = self.limits.parallel_tool_calls
-        first_tools = self.first_tools if self.first_tools is not None else tools
+        first_tools = opening.tools
         try:
             bound = chat_model.bind_tools(list(tools.values()), **options)
             first = bound
-            if self.first_choice == "required" or len(first_tools) < len(tools):
+            if opening.tool_choice == "required" or len(first_tools) < len(tools):
                 # A tool fits the step: the first move is a call to one of those that fit, not
                 # a prose answer. Once a call has succeeded, every tool and the answer are open.
                 first = chat_model.bind_tools(
-                    list(first_tools.values()), tool_choice=self.first_choice, **options
+                    list(first_tools.values()), tool_choice=opening.tool_choice, **options
                 )
         except NotImplementedError:
             raise ConfigError(
@@ -517,8 +528,8 @@ class _StepRun:
         ]
         while True:
             try:
-                opening = self.last_success is None
-                reply = _invoke_model(first if opening else bound, messages)
+                opens = self.last_success is None
+                reply = _invoke_model(first if opens else bound, messages)
             except ModelOutputError as exc:
                 # An unreadable reply is a failed attempt like a bad call: say so, then retry.
                 failure = _CallError(
@@ -542,7 +553,7 @@ class _StepRun:
             reply = self._ledger_ids(_with_call_ids(reply), index)
             messages.append(reply)
             succeeded = self._successes()
-            stop = self._run_calls(reply, first_tools if opening else tools, messages, index)
+            stop = self._run_calls(reply, first_tools if opens else tools, messages, index)
             if stop is not None:
                 return stop, ""
             if self._successes() > succeeded and self.last_success is not None:
