@@ -4,23 +4,40 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.lamina-installed
+# llama-cpp-python is built from source for this CPU (-march=native) but without llama.cpp's AMX
+# path, which segfaults in ggml_backend_amx_mul_mat on AMX CPUs (llama.cpp issue 20824).
+# --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS and would hand back any earlier build.
+LLAMA_CPP_VERSION := 0.3.36
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_CMAKE_ARGS := -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
+LLAMA_INSTALL = CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet --no-cache-dir \
+	--no-binary llama-cpp-python --no-deps --force-reinstall "llama-cpp-python==$(LLAMA_CPP_VERSION)"
 MODELS_STAMP := $(VENV)/.lamina-models
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GOMP_SPINCOUNT ?= 10000
 
-.PHONY: setup run test lint typecheck unit integration bench clean postgres
+.PHONY: setup run test lint typecheck unit integration bench clean postgres llama-check
 
-setup: $(MODELS_STAMP)
+setup: llama-check $(MODELS_STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# The CPU wheel of torch first, so nothing later pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
+	@echo "building llama-cpp-python $(LLAMA_CPP_VERSION) from source without AMX (a few minutes)"
+	$(LLAMA_INSTALL)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+# Every set-up checks the llama.cpp in .venv (a second, < 1 s): one built with AMX, however it got
+# there, is rebuilt without it, and a rebuild that still has AMX stops the set-up.
+llama-check: $(STAMP)
+	@$(PY) -m lamina.models.llama.build_info --require-no-amx || { \
+	  echo "rebuilding llama-cpp-python without AMX"; $(LLAMA_INSTALL) && \
+	  $(PY) -m lamina.models.llama.build_info --require-no-amx; }
 
 $(MODELS_STAMP): $(STAMP) lamina/models/catalog.py
 	$(VENV)/bin/lamina models pull --defaults

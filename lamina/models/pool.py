@@ -53,7 +53,8 @@ def check_gguf_file(path: Path, name: str) -> None:
     if not path.exists():
         raise ModelFileError(
             f"Model {name!r}: expected a GGUF file at {path}, found nothing there. "
-            f"Fix: run `lamina models pull {name}` or point ModelSpec(path=...) at the file."
+            f"Fix: run `lamina models pull {name}`, set LAMINA_MODELS_DIR (models_dir in "
+            "lamina.toml) to where it was pulled, or point ModelSpec(path=...) at the file."
         )
     try:
         with path.open("rb") as fh:
@@ -80,6 +81,9 @@ def load_llama(spec: ModelSpec, path: Path, settings: Settings) -> Any:
     check_gguf_file(path, spec.name)
     bounded_openmp_spin()
     bounded_malloc()
+    from lamina.models.llama.build_info import check_amx_safe
+
+    check_amx_safe(settings.allow_amx)
     from lamina.models.llama_logging import route_llama_logs
 
     route_llama_logs()

@@ -105,10 +105,9 @@ def test_one_agent_serves_two_models(agent, pool):
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    """A fresh LAMINA_HOME that shares the provisioned model files."""
+    """A fresh LAMINA_HOME: the provisioned models are still found (models_dir is its own)."""
     home = tmp_path / "home"
     home.mkdir()
-    (home / "models").symlink_to(get_settings().models_dir)
     env = dict(os.environ)
     env.update({"LAMINA_HOME": str(home), "LAMINA_N_THREADS": "2", "PYTHONPATH": str(ROOT)})
     return env

@@ -19,8 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from lamina.config import get_settings
-
 ROOT = Path(__file__).resolve().parents[2]
 TASK = "1. Open a ticket titled printer jam.\n2. Close ticket T-4711."
 
@@ -63,7 +61,6 @@ def close_ticket(number: Annotated[str, "The ticket number."]) -> str:
 def workdir(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
-    (home / "models").symlink_to(get_settings().models_dir)
     (tmp_path / "ticket_tools.py").write_text(textwrap.dedent(TOOLS))
     (tmp_path / "lamina.toml").write_text(
         textwrap.dedent(

@@ -105,7 +105,6 @@ def test_a_worker_restart_resumes_the_thread_from_postgres_and_shares_memory(age
     # Another worker process (same Postgres, same Chroma server) runs the first turn and exits.
     worker_home = servers["tmp"] / "worker"
     worker_home.mkdir(exist_ok=True)
-    (worker_home / "models").symlink_to(pool.settings.models_dir)  # the same model files
     script = textwrap.dedent(
         f"""
         import json

@@ -14,7 +14,9 @@ def _no_real_models(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[None]:
     monkeypatch.setattr(pool_module, "ALLOW_MODEL_LOADS", False)
-    monkeypatch.setenv("LAMINA_HOME", str(tmp_path_factory.mktemp("lamina_home")))
+    home = tmp_path_factory.mktemp("lamina_home")
+    monkeypatch.setenv("LAMINA_HOME", str(home))
+    monkeypatch.setenv("LAMINA_MODELS_DIR", str(home / "models"))
     pool_module.reset_default_pool()
     yield
     pool_module.reset_default_pool()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from lamina.agents.cli import resume_command, run_command
+from lamina.cli.doctor import doctor_command
 from lamina.layers.router_cli import app as route_app
 from lamina.memory_store.cache_cli import app as cache_app
 from lamina.memory_store.cli import app as memory_app
@@ -25,6 +26,7 @@ app.add_typer(route_app, name="route", help="Explain, evaluate and fit the route
 app.add_typer(memory_app, name="memory", help="Add, search, forget and count long-term memories.")
 app.command("serve")(serve_command)
 app.add_typer(cache_app, name="cache", help="Show or clear the reasoning layer's step cache.")
+app.command("doctor")(doctor_command)
 
 
 def main() -> None:
