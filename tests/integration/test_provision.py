@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from lamina.cli.models import app
 from lamina.config import get_settings
 from lamina.errors import PullError
 from lamina.models import provision
 from lamina.models.catalog import CATALOG
-from lamina.models.cli import app
 from lamina.models.gguf import read_gguf_metadata
 from lamina.models.provision import PullProgress, pull, sha256_file
 
@@ -41,8 +41,8 @@ def test_gemma_is_a_base_model_without_chat_template() -> None:
     assert info.file_type_name == "Q4_K_M"
 
 
-def test_real_pull_into_a_fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = get_settings(home=tmp_path / "home")
+def test_real_pull_into_a_fresh_models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = get_settings(home=tmp_path / "home", models_dir=tmp_path / "models")
     events: list[PullProgress] = []
     path = pull(SMOLLM2.name, settings, progress=events.append)
     assert path == settings.models_dir / str(SMOLLM2.filename)
