@@ -11,10 +11,20 @@ refused with a `ToolError`, which the execution layer hands back to the model. A
 refused too, even ones inside the workspace: the model should not learn where the workspace is.
 A file larger than `max_file_bytes` is refused before it is read, so a huge file never reaches
 memory; a readable file longer than `max_read_chars` is cut with a marker.
+
+The check and the use cannot be told apart by a race: after the path is checked, the file is
+opened relative to a descriptor of the workspace, one folder at a time with `O_NOFOLLOW`, so a
+folder swapped for a link in between is refused instead of followed. A file with more than one
+hard link is neither read nor written (a link made inside the workspace to a file outside it
+would otherwise expose or overwrite that file), and a write replaces the file atomically
+(a temporary file renamed over it), so a crash never leaves half a file.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +34,41 @@ from lamina.errors import ConfigError, ToolError
 from lamina.tools.decorator import tool
 
 __all__ = ["workspace_tools"]
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+
+
+@contextmanager
+def _folder_fd(base: Path, parts: tuple[str, ...], *, create: bool = False) -> Iterator[int]:
+    """A descriptor of the folder `base/parts...`, opened one step at a time without following
+    links (`create` makes missing folders). Raises `ToolError` when a step is not a folder."""
+    fd = os.open(base, os.O_RDONLY | _DIRECTORY)
+    try:
+        for part in parts:
+            if create:
+                with suppress(FileExistsError):
+                    os.mkdir(part, dir_fd=fd)
+            try:
+                step = os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW, dir_fd=fd)
+            except OSError as exc:  # ELOOP/ENOTDIR: swapped for a link or a file after the check
+                raise ToolError(
+                    f"{'/'.join(parts)!r} is not a folder in the workspace ({exc.strerror})."
+                ) from None
+            os.close(fd)
+            fd = step
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _refuse_linked(st: os.stat_result, path: str) -> None:
+    if st.st_nlink > 1:
+        raise ToolError(
+            f"{path!r} has {st.st_nlink} hard links; expected a file with one. A hard link can "
+            "reach a file outside the workspace, so lamina neither reads nor writes it. Fix: "
+            "copy the file into the workspace instead of linking it."
+        )
 
 
 def workspace_tools(
@@ -106,14 +151,23 @@ def workspace_tools(
         target = inside(path)
         if not target.is_file():
             raise ToolError(f"No file {path!r} in the workspace; call list_files to see what is.")
-        size = target.stat().st_size
-        if size > max_file_bytes:
-            raise ToolError(
-                f"{path!r} is too large to read: {size} bytes, the limit is {max_file_bytes}. "
-                "Fix: read a smaller file."
-            )
+        *folders, name = target.relative_to(base).parts
+        with _folder_fd(base, tuple(folders)) as dir_fd:
+            try:
+                fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=dir_fd)
+            except OSError as exc:
+                raise ToolError(f"{path!r} cannot be opened ({exc.strerror}).") from None
+            with os.fdopen(fd, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                _refuse_linked(st, path)
+                if st.st_size > max_file_bytes:
+                    raise ToolError(
+                        f"{path!r} is too large to read: {st.st_size} bytes, the limit is "
+                        f"{max_file_bytes}. Fix: read a smaller file."
+                    )
+                data = fh.read(max_file_bytes + 1)
         try:
-            text = target.read_text(encoding="utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise ToolError(f"{path!r} is not a UTF-8 text file.") from None
         if len(text) > max_read_chars:
@@ -135,9 +189,23 @@ def workspace_tools(
         target = inside(path)
         if target.is_dir():
             raise ToolError(f"{path!r} is a folder; expected a file path.")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content, encoding="utf-8")
-        return f"Wrote {len(content)} characters to {target.relative_to(base)}."
+        relative = target.relative_to(base)
+        *folders, name = relative.parts
+        with _folder_fd(base, tuple(folders), create=True) as dir_fd:
+            with suppress(FileNotFoundError):
+                _refuse_linked(os.stat(name, dir_fd=dir_fd, follow_symlinks=False), path)
+            temp = f".{name}.lamina-{os.getpid()}-{os.urandom(4).hex()}.tmp"
+            fd = os.open(
+                temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644, dir_fd=dir_fd
+            )
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(content.encode("utf-8"))
+                os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except BaseException:
+                os.unlink(temp, dir_fd=dir_fd)
+                raise
+        return f"Wrote {len(content)} characters to {relative}."
 
     tools: list[BaseTool] = [list_files, read_file]
     if allow_write:

@@ -307,3 +307,58 @@ def test_workspace_limits_are_checked(tmp_path: Any) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(ConfigError, match="is a file"):
         workspace_tools(tmp_path / "f")
+
+
+def test_workspace_refuses_files_with_hard_links(tmp_path: Any) -> None:
+    root, tools = _workspace(tmp_path)
+    (root / "linked.txt").hardlink_to(tmp_path / "secret.txt")  # made before the agent ran
+    with pytest.raises(ToolError, match="2 hard links"):
+        tools["read_file"].invoke({"path": "linked.txt"})
+    with pytest.raises(ToolError, match="2 hard links"):
+        tools["write_file"].invoke({"path": "linked.txt", "content": "overwritten"})
+    assert (tmp_path / "secret.txt").read_text() == "no"
+
+
+def _swap_for_link_after_check(monkeypatch, root, outside, method: str) -> None:
+    """Replace the folder `a` by a link out of the workspace right after the path check."""
+    from pathlib import Path
+
+    original = getattr(Path, method)
+
+    def swap_then_check(self):
+        import os
+
+        folder = os.path.join(root, "a")
+        if not os.path.islink(folder):
+            os.rename(folder, os.path.join(root, "a_old"))
+            os.symlink(outside, folder)
+        return original(self)
+
+    monkeypatch.setattr(Path, method, swap_then_check)
+
+
+def test_workspace_reads_and_writes_cannot_race_a_link_swap(tmp_path: Any, monkeypatch) -> None:
+    root, tools = _workspace(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "b.txt").write_text("outside")
+    (root / "a").mkdir()
+    (root / "a" / "b.txt").write_text("inside")
+    _swap_for_link_after_check(monkeypatch, root, outside, "is_file")
+    with pytest.raises(ToolError, match="not a folder in the workspace"):
+        tools["read_file"].invoke({"path": "a/b.txt"})
+    monkeypatch.undo()
+    (root / "a").unlink()
+    (root / "a_old").rename(root / "a")
+    _swap_for_link_after_check(monkeypatch, root, outside, "is_dir")
+    with pytest.raises(ToolError, match="not a folder in the workspace"):
+        tools["write_file"].invoke({"path": "a/b.txt", "content": "overwritten"})
+    assert (outside / "b.txt").read_text() == "outside"
+
+
+def test_workspace_writes_replace_the_file_whole(tmp_path: Any) -> None:
+    root, tools = _workspace(tmp_path)
+    tools["write_file"].invoke({"path": "n.txt", "content": "first version, long"})
+    tools["write_file"].invoke({"path": "n.txt", "content": "second"})
+    assert (root / "n.txt").read_text() == "second"
+    assert sorted(p.name for p in root.iterdir()) == ["n.txt"]  # no temporary file left
