@@ -9,7 +9,7 @@ DIR holds ``BFCL_v4_<category>.json`` and ``possible_answer/BFCL_v4_<category>.j
 question goes to three systems on the same GGUF file, at temperature 0:
 
 * **lamina**: what the agent does with a request and tools. `step_needs_tool` with the tools'
-  relevance (`lamina.layers.tool_relevance`, the packaged MiniLM encoder) decides whether a
+  relevance (`lamina.guards.tool_relevance`, the packaged MiniLM encoder) decides whether a
   call is made at all; if so, the functions that fit are offered to
   ``LlamaChatModel.bind_tools(..., parallel_tool_calls=True)`` with ``tool_choice="required"``
   when one fits by meaning, else ``"auto"`` (two-stage grammar: choose a function or
@@ -256,7 +256,7 @@ def lamina_runner(pool: Any, model: str, relevance: Any = None) -> Runner:
     """
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-    from lamina.layers.planning import named_tools, step_needs_tool
+    from lamina.guards.tool_shortlist import named_tools, step_needs_tool
 
     chat = pool.chat_model(model, temperature=0.0, seed=0, max_tokens=MAX_TOKENS)
     kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
@@ -418,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     runners: dict[str, Runner] = {}
     closers: list[Callable[[], None]] = [pool.close]
     if "lamina" in systems:
-        from lamina.layers.tool_relevance import ToolRelevance
+        from lamina.guards.tool_relevance import ToolRelevance
 
         runners["lamina"] = lamina_runner(pool, args.model, ToolRelevance())
     if "lamina-model" in systems:

@@ -41,8 +41,8 @@ os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 import numpy as np
 
-from lamina.memory_store.chroma_store import MemoryStore
-from lamina.memory_store.embeddings import Encoder, default_encoder
+from lamina.models.encoder import Encoder, default_encoder
+from lamina.stores.memory import MemoryStore
 
 USER = "bench-user"
 BATCH = 2000  # memories per add() call; --quick: 1,000

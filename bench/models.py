@@ -25,7 +25,8 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.tools import tool
 
 from lamina.config import get_settings
-from lamina.models.pool import ModelPool, load_llama
+from lamina.models.llama.loader import load_llama
+from lamina.models.pool import ModelPool
 
 PROMPTS = [
     "What is the capital of France?",

@@ -36,12 +36,13 @@ os.environ.setdefault("GOMP_SPINCOUNT", "10000")  # see lamina.config.bounded_op
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lamina.config import get_settings
-from lamina.graphs.context import AgentContext, StaticModels
-from lamina.layers.planning import explicit_steps, load_prompts, task_preamble
+from lamina.core.context import AgentContext, StaticModels
 from lamina.layers.reasoning import make_reasoning_node, rc_solve
-from lamina.layers.verification import final_number, numbers_in
-from lamina.memory_store.step_cache import StepCache
+from lamina.layers.reasoning.prompts import load_prompts
+from lamina.layers.reasoning.task_split import explicit_steps, task_preamble
+from lamina.layers.reasoning.verification import final_number, numbers_in
 from lamina.models.pool import ModelPool
+from lamina.stores.step_cache import StepCache
 
 SOLVER = "smollm2-135m-instruct"
 SECOND = "gemma3-270m"

@@ -170,7 +170,7 @@ class SemanticRouterSide:
         test: Labelled,
         threads: int,
     ) -> None:
-        from lamina.memory_store.embeddings import default_encoder_path
+        from lamina.models.encoder import default_encoder_path
 
         python = ensure_venv(version)
         env = {
@@ -254,7 +254,7 @@ def run_similarity(
         The three rows, and lamina's fitted thresholds (for the LLM-fallback row).
     """
     from lamina.layers.router import IntentRouter, Route
-    from lamina.memory_store.embeddings import default_encoder
+    from lamina.models.encoder import default_encoder
 
     encoder = default_encoder()
     labels = [lab for _, lab in test]
@@ -315,8 +315,8 @@ def run_llm(
     """lamina with the fitted thresholds plus the LLM fallback (one pass)."""
     from lamina.config import get_settings
     from lamina.layers.router import IntentRouter, Route
-    from lamina.layers.router_llm import LLMFallback
-    from lamina.memory_store.embeddings import default_encoder
+    from lamina.layers.router.llm_fallback import LLMFallback
+    from lamina.models.encoder import default_encoder
     from lamina.models.pool import ModelPool
 
     route_list = [Route(name, utts, model=name) for name, utts in routes.items()]

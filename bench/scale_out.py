@@ -98,7 +98,7 @@ def main() -> int:
     from lamina import Agent
     from lamina.config import get_settings
     from lamina.layers.router import Route
-    from lamina.layers.routing_defaults import default_routes
+    from lamina.layers.router.defaults import default_routes
     from lamina.models.catalog import DEFAULT_MODELS, ModelSpec
     from lamina.models.pool import ModelPool
     from lamina.scaleout.servers import (

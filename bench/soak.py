@@ -55,7 +55,7 @@ def main() -> int:
 
     from lamina import Agent
     from lamina.config import get_settings
-    from lamina.memory_store.step_cache import StepCache
+    from lamina.stores.step_cache import StepCache
 
     home = Path(tempfile.mkdtemp(prefix="lamina-soak-"))
     settings = get_settings(n_threads=2, seed=0)

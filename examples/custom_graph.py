@@ -13,9 +13,8 @@ import time
 from typing import Any
 
 from lamina import Agent
-from lamina.graphs.agent_graph import build_agent_graph
-from lamina.graphs.editing import insert_after
-from lamina.graphs.state import AgentState
+from lamina.core.state import AgentState
+from lamina.graph import build_agent_graph, insert_after
 
 
 def number_check(state: AgentState) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """lamina: agents on local GGUF models through llama.cpp.
 
-A LangGraph state machine of five layers (input, router, memory, reasoning, execution). The
-public names below are imported lazily so that `import lamina` stays fast.
+A LangGraph state machine of five layers (input, router, memory, reasoning, execution). This
+module is the public face: `Agent` and `RunResult` (`lamina.agents`), `AgentOptions`
+(`lamina.config`), `build_agent_graph` (`lamina.graph`), `Route` (`lamina.layers.router`),
+`ModelSpec` and `chat_model` (`lamina.models`), `tool` (`lamina.tools`) and the errors
+(`lamina.errors`). The names are imported lazily so that `import lamina` stays fast.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from lamina.errors import (
 
 if TYPE_CHECKING:
     from lamina.agents.agent import Agent, RunResult
+    from lamina.config import AgentOptions
+    from lamina.graph import build_agent_graph
     from lamina.layers.router import Route
+    from lamina.models import chat_model
     from lamina.models.catalog import ModelSpec
     from lamina.tools.decorator import tool
 
@@ -29,6 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
+    "AgentOptions",
     "ConfigError",
     "InputError",
     "LaminaError",
@@ -39,12 +46,17 @@ __all__ = [
     "RunResult",
     "ToolError",
     "UnknownModelError",
+    "build_agent_graph",
+    "chat_model",
     "tool",
 ]
 
 _LAZY = {
     "Agent": "lamina.agents.agent",
+    "AgentOptions": "lamina.config",
     "RunResult": "lamina.agents.agent",
+    "build_agent_graph": "lamina.graph",
+    "chat_model": "lamina.models",
     "Route": "lamina.layers.router",
     "ModelSpec": "lamina.models.catalog",
     "tool": "lamina.tools.decorator",

@@ -34,7 +34,7 @@ def main() -> int:
     from rich.rule import Rule
 
     from lamina.agents.agent import Agent
-    from lamina.agents.cli import print_trace
+    from lamina.cli.run import print_trace
     from lamina.config import get_settings
     from lamina.errors import LaminaError
 

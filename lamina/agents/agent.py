@@ -9,11 +9,20 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from lamina.agents.result import ApprovalRequest, RunResult
-from lamina.config import Settings, get_settings
+from lamina.agents.assembly import (
+    PoolModels,
+    make_checkpointer_for,
+    make_ledger,
+    make_memory,
+    make_step_cache,
+    make_tool_relevance,
+    register_model,
+)
+from lamina.agents.result import RunResult
+from lamina.config import AgentOptions, Settings, get_settings
+from lamina.core.context import AgentContext
 from lamina.errors import ConfigError, UnknownModelError
-from lamina.graphs.context import AgentContext
-from lamina.layers.input import DEFAULT_USER, to_messages
+from lamina.layers.input.node import DEFAULT_USER, to_messages
 from lamina.models.catalog import DEFAULT_MODELS, ModelSpec
 
 if TYPE_CHECKING:
@@ -24,41 +33,18 @@ if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph, StateGraph
     from langgraph.types import StreamMode
 
-    from lamina.agents.ledger import ToolLedger
+    from lamina.guards.tool_relevance import ToolRelevance
     from lamina.layers.router import Route
-    from lamina.layers.tool_relevance import ToolRelevance
-    from lamina.memory_store.chroma_store import MemoryStore
-    from lamina.memory_store.step_cache import StepCache
     from lamina.models.pool import ModelPool
+    from lamina.stores.ledger import ToolLedger
+    from lamina.stores.memory.store import MemoryStore
+    from lamina.stores.step_cache.cache import StepCache
 
 __all__ = ["Agent", "PoolModels", "RunResult"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_SETTINGS: dict[str, Any] = {"temperature": 0.0, "max_tokens": 256}
-
-
-class PoolModels:
-    """A `ChatModelProvider` over a model pool, with one set of sampling settings."""
-
-    def __init__(self, pool: ModelPool, names: Sequence[str], settings: dict[str, Any]) -> None:
-        self.pool = pool
-        self._names = list(names)
-        self._settings = dict(settings)
-        self._cache: dict[str, BaseChatModel] = {}
-
-    def chat_model(self, name: str) -> BaseChatModel:
-        if name not in self._names:
-            raise UnknownModelError(name, self._names)
-        model = self._cache.get(name)
-        if model is None:
-            model = self.pool.chat_model(name, **self._settings)
-            self._cache[name] = model
-        return model
-
-    def names(self) -> list[str]:
-        return list(self._names)
-
 
 DURABILITY: Final = "sync"
 """LangGraph checkpoint durability for every run: each step's checkpoint is written before the
@@ -75,7 +61,7 @@ class Agent:
 
     Args:
         models: model names (catalog) or `ModelSpec`s the agent may use.
-        routes: the router's routes (default: `lamina.layers.routing_defaults.default_routes()`).
+        routes: the router's routes (default: `lamina.layers.router.defaults.default_routes()`).
         tools: LangChain tools / `lamina.tool` functions (default: the built-in calculator).
         memory: a `MemoryStore`, a directory for an embedded one, a Chroma server URL
             (`http://host:port`, shared by several processes), or False for no long-term memory.
@@ -84,7 +70,7 @@ class Agent:
         tool_relevance: weigh tools against each step by meaning (the packaged encoder) when
             deciding whether a step needs a tool, which tools to offer and whether its first
             move must be a call; a `ToolRelevance` with other thresholds or encoder; or False
-            to decide by words only (see `lamina.layers.tool_relevance`).
+            to decide by words only (see `lamina.guards.tool_relevance`).
         affinity_margin: router session affinity: a thread keeps its route unless another
             route's similarity beats it by this margin (None: off).
         router_llm: a configured model that settles requests whose similarity is within
@@ -105,7 +91,12 @@ class Agent:
         settings: lamina settings (home, threads, seed); read from the environment by default.
         pool: a model pool to share between agents.
         chat_models: ready-made chat models by name instead of a pool (tests, remote models).
-        **graph_options: passed to `build_agent_graph` (rc_iterations, summariser_model, ...).
+        **options: options of the graph's nodes, validated against
+            :class:`~lamina.config.AgentOptions` (rc_iterations, max_plan_steps, memory_k,
+            max_output_chars, ...; the README's "Agent options" table lists them all).
+
+    Raises:
+        ConfigError: an unknown or mistyped option, or a model, route or tool that does not fit.
     """
 
     def __init__(
@@ -128,22 +119,25 @@ class Agent:
         settings: Settings | None = None,
         pool: ModelPool | None = None,
         chat_models: dict[str, BaseChatModel] | None = None,
-        **graph_options: Any,
+        **options: Any,
     ) -> None:
-        from lamina.graphs.agent_graph import build_agent_graph, recursion_limit_for
-        from lamina.layers.router import IntentRouter
-        from lamina.layers.routing_defaults import DEFAULT_MODEL, default_routes
+        from lamina.graph import build_agent_graph, recursion_limit_for
         from lamina.tools.calculator import default_tools
         from lamina.tools.registry import ToolRegistry
 
-        if max_steps < 1:
-            raise ConfigError(f"max_steps must be at least 1; found {max_steps}.")
+        if graph is not None and options:
+            raise ConfigError(
+                "Expected either graph=... or graph options, found both "
+                f"({sorted(options)}). Fix: pass these options to build_agent_graph(...) "
+                "when you build your graph."
+            )
+        self.options = AgentOptions.from_kwargs({"max_steps": max_steps, **options})
         self.settings = settings or get_settings()
         self.max_steps = max_steps
         sampling = {**DEFAULT_MODEL_SETTINGS, "seed": self.settings.seed, **(model_settings or {})}
 
         if chat_models is not None:
-            from lamina.graphs.context import StaticModels
+            from lamina.core.context import StaticModels
 
             provider: Any = StaticModels(chat_models)
             self.pool = None
@@ -152,64 +146,29 @@ class Agent:
 
             self.pool = pool or ModelPool(self.settings)
             self._owns_pool = pool is None  # a pool passed in is the caller's to close
-            specs = [self._register(self.pool, m) for m in (models or DEFAULT_MODELS)]
+            specs = [register_model(self.pool, m) for m in (models or DEFAULT_MODELS)]
             provider = PoolModels(self.pool, [s.name for s in specs], sampling)
         known = provider.names()
-
-        self.default_model = default_model or (
-            DEFAULT_MODEL if DEFAULT_MODEL in known else known[0] if known else ""
-        )
-        if self.default_model not in known:
-            raise UnknownModelError(self.default_model, known)
-        if routes is not None:
-            route_list = list(routes)
-        else:  # the default routes that the configured models can serve
-            route_list = [r for r in default_routes() if r.model in known]
-            skipped = [r.name for r in default_routes() if r.model not in known]
-            if skipped:
-                logger.info("default routes %s skipped: their models are not configured", skipped)
-        router = None
-        if route_list:  # no routes: every task goes to the default model
-            llm_fallback = None
-            if router_llm is not None:
-                from lamina.layers.router_llm import LLMFallback
-
-                if router_llm not in known:
-                    raise UnknownModelError(router_llm, known)
-                llm_fallback = LLMFallback(provider.chat_model(router_llm), band=router_band)
-            router = IntentRouter(
-                route_list,
-                default_model=self.default_model,
-                cache_dir=self.settings.home / "router",
-                llm_fallback=llm_fallback,
-                affinity_margin=affinity_margin,
-            )
-            router.validate_models(known)
-        registry = ToolRegistry(list(tools) if tools is not None else default_tools())
-
-        self.context = AgentContext(
-            models=provider,
-            default_model=self.default_model,
-            router=router,
-            memory=self._memory(memory),
-            step_cache=self._step_cache(step_cache),
-            tools=registry.as_dict(),
-            tool_relevance=self._tool_relevance(tool_relevance),
-        )
-        if graph is not None and graph_options:
-            raise ConfigError(
-                "Expected either graph=... or graph options, found both "
-                f"({sorted(graph_options)}). Fix: pass these options to build_agent_graph(...) "
-                "when you build your graph."
-            )
-        summariser = graph_options.pop("summariser_model", None)
+        summariser = self.options.summariser_model
         if summariser is not None and summariser not in known:
             raise UnknownModelError(summariser, known)
-        self._builder = graph or build_agent_graph(
-            max_steps=max_steps, summariser_model=summariser, **graph_options
+
+        home = self.settings.home
+        self.context = AgentContext(
+            models=provider,
+            default_model=self._default_model(default_model, known),
+            router=self._router(routes, provider, affinity_margin, router_llm, router_band),
+            memory=make_memory(memory, home),
+            step_cache=make_step_cache(step_cache, self.settings),
+            tools=ToolRegistry(list(tools) if tools is not None else default_tools()).as_dict(),
+            tool_relevance=make_tool_relevance(tool_relevance),
         )
-        self.checkpointer = self._checkpointer(checkpointer)
-        self.context.ledger = self._ledger(ledger, checkpointer)
+        # only the options given are passed: the builder's defaults are AgentOptions' defaults
+        self._builder = graph or build_agent_graph(**self.options.explicit())
+        self.checkpointer, close = make_checkpointer_for(checkpointer, home)
+        if close is not None:
+            self._close_checkpointer = close
+        self.context.ledger = make_ledger(ledger, checkpointer, home)
         self.graph: CompiledStateGraph[Any, Any, Any, Any] = self._builder.compile(
             checkpointer=self.checkpointer
         )
@@ -217,7 +176,7 @@ class Agent:
 
     @classmethod
     def from_config(cls, path: str | Path, **overrides: Any) -> Agent:
-        """Build an agent from a `lamina.toml` (models, routes, tools, settings)."""
+        """Build an agent from a `lamina.toml` (models, routes, tools, settings, options)."""
         from lamina.agents.config_file import load_config
 
         config = load_config(path)
@@ -227,83 +186,55 @@ class Agent:
         return cls(**kwargs)
 
     # -- construction helpers ---------------------------------------------------------------
-    @staticmethod
-    def _register(pool: ModelPool, model: str | ModelSpec) -> ModelSpec:
-        from lamina.models.catalog import resolve_spec
+    def _default_model(self, default_model: str | None, known: list[str]) -> str:
+        from lamina.layers.router.defaults import DEFAULT_MODEL
 
-        spec = resolve_spec(model, {n: pool.spec(n) for n in pool.names()})
-        pool.register(spec)
-        return spec
-
-    @staticmethod
-    def _tool_relevance(relevance: ToolRelevance | bool) -> ToolRelevance | None:
-        if relevance is False:
-            return None
-        from lamina.layers.tool_relevance import ToolRelevance
-
-        if relevance is True:
-            return ToolRelevance()  # the packaged encoder the router and memory use, on first use
-        if not isinstance(relevance, ToolRelevance):
-            raise ConfigError(
-                f"Expected tool_relevance to be True, False or a ToolRelevance, found "
-                f"{type(relevance).__name__}. Fix: pass ToolRelevance(encoder=...) or a bool."
-            )
-        return relevance
-
-    def _memory(self, memory: MemoryStore | str | Path | bool) -> MemoryStore | None:
-        if memory is False:
-            return None
-        from lamina.memory_store.chroma_store import MemoryStore
-
-        if isinstance(memory, MemoryStore):
-            return memory
-        from lamina.scaleout.backends import make_memory_store
-
-        return make_memory_store(self.settings.home / "memory" if memory is True else memory)
-
-    def _step_cache(self, cache: StepCache | bool) -> StepCache | None:
-        if cache is False:
-            return None
-        from lamina.memory_store.step_cache import StepCache
-
-        if isinstance(cache, StepCache):
-            return cache
-        return StepCache.from_settings(self.settings)
-
-    def _ledger(
-        self, ledger: ToolLedger | str | Path | bool | None, checkpointer: object
-    ) -> ToolLedger | None:
-        from lamina.agents.ledger import ToolLedger
-        from lamina.scaleout.backends import is_postgres_url
-
-        if ledger is False:
-            return None
-        if isinstance(ledger, ToolLedger):
-            return ledger
-        if isinstance(ledger, str | Path):
-            return ToolLedger(ledger)
-        home = self.settings.home
-        if checkpointer is None or checkpointer == "":
-            return ToolLedger(home / "checkpoints.ledger.sqlite")  # beside the default file
-        if is_postgres_url(checkpointer):
-            return ToolLedger(home / "tool_ledger.sqlite")
-        if isinstance(checkpointer, str | Path) and str(checkpointer) != ":memory:":
-            file = Path(checkpointer)
-            return ToolLedger(file.parent / f"{file.stem}.ledger.sqlite")
-        # ":memory:" or a checkpointer object: only when asked for (ledger=True)
-        return ToolLedger(home / "tool_ledger.sqlite") if ledger else None
-
-    def _checkpointer(
-        self, checkpointer: BaseCheckpointSaver[Any] | str | Path | None
-    ) -> BaseCheckpointSaver[Any]:
-        if checkpointer is not None and not isinstance(checkpointer, str | Path):
-            return checkpointer
-        from lamina.scaleout.backends import make_checkpointer
-
-        saver, self._close_checkpointer = make_checkpointer(
-            checkpointer or "", default_path=self.settings.home / "checkpoints.sqlite"
+        self.default_model = default_model or (
+            DEFAULT_MODEL if DEFAULT_MODEL in known else known[0] if known else ""
         )
-        return saver
+        if self.default_model not in known:
+            raise UnknownModelError(self.default_model, known)
+        return self.default_model
+
+    def _router(
+        self,
+        routes: Sequence[Route] | None,
+        provider: Any,
+        affinity_margin: float | None,
+        router_llm: str | None,
+        router_band: float,
+    ) -> Any:
+        """The intent router over `routes` (None when there are none: every task goes to the
+        default model); by default the default routes the configured models can serve."""
+        from lamina.layers.router.defaults import default_routes
+        from lamina.layers.router.intent_router import IntentRouter
+
+        known = provider.names()
+        if routes is not None:
+            route_list = list(routes)
+        else:
+            route_list = [r for r in default_routes() if r.model in known]
+            skipped = [r.name for r in default_routes() if r.model not in known]
+            if skipped:
+                logger.info("default routes %s skipped: their models are not configured", skipped)
+        if not route_list:
+            return None
+        llm_fallback = None
+        if router_llm is not None:
+            from lamina.layers.router.llm_fallback import LLMFallback
+
+            if router_llm not in known:
+                raise UnknownModelError(router_llm, known)
+            llm_fallback = LLMFallback(provider.chat_model(router_llm), band=router_band)
+        router = IntentRouter(
+            route_list,
+            default_model=self.default_model,
+            cache_dir=self.settings.home / "router",
+            llm_fallback=llm_fallback,
+            affinity_margin=affinity_margin,
+        )
+        router.validate_models(known)
+        return router
 
     # -- running ------------------------------------------------------------------------------
     def _prepare(
@@ -342,48 +273,9 @@ class Agent:
     def _resume_input(
         self, thread_id: str, approve: bool | None
     ) -> tuple[Any, RunnableConfig, str]:
-        """What continues the thread's unfinished run (a `Command` answering its pending
-        approval, or None to go on from the last checkpoint), and the run's config."""
-        from langgraph.types import Command
+        from lamina.agents.resuming import resume_input
 
-        from lamina.errors import InputError
-
-        if approve is not None and not isinstance(approve, bool):
-            raise InputError(f"approve must be True, False or None, found {approve!r}.")
-        if not isinstance(thread_id, str) or not thread_id:
-            raise InputError(f"Expected a thread id (a non-empty string), found {thread_id!r}.")
-        config: RunnableConfig = {
-            "configurable": {"thread_id": thread_id},
-            "recursion_limit": self._recursion_limit,
-        }
-        snapshot = self.graph.get_state(config)
-        user = str(snapshot.values.get("user_id") or DEFAULT_USER)
-        if snapshot.interrupts:
-            if approve is None:
-                request = ApprovalRequest.from_value(snapshot.interrupts[0].value)
-                what = f"{request.tool}({request.args})" if request else "a tool call"
-                raise InputError(
-                    f"Thread {thread_id!r} is waiting for an approval of {what}; expected "
-                    "approve=True or False. Fix: agent.resume(thread_id, approve=True) "
-                    "(`lamina resume THREAD --approve` or `--refuse`)."
-                )
-            return Command(resume={"approved": approve}), config, user
-        if not snapshot.next:
-            state = "has no run" if not snapshot.values else "has no unfinished run"
-            raise InputError(
-                f"Thread {thread_id!r} {state} to resume (checkpoints: {self._where()}); "
-                "expected the thread of a run that was interrupted. Fix: check the thread id "
-                "and that this agent uses the same checkpointer as the interrupted run."
-            )
-        if approve is not None:
-            raise InputError(
-                f"Thread {thread_id!r} was cut off, not paused for an approval; expected "
-                "approve=None. Fix: agent.resume(thread_id) (`lamina resume THREAD`)."
-            )
-        return None, config, user
-
-    def _where(self) -> str:
-        return type(self.checkpointer).__name__
+        return resume_input(self.graph, self._recursion_limit, thread_id, approve)
 
     def resume(self, thread_id: str, approve: bool | None = None) -> RunResult:
         """Continue an unfinished run: one paused for an approval, or one cut off by a crash.

@@ -15,7 +15,11 @@
     utterances = ["what is 12 times 7", "add these numbers"]
     threshold = 0.5
 
-Settings (`home`, `n_threads`, `seed`, ...) may sit at the top level too; see `lamina.config`.
+    max_plan_steps = 4            # any agent option (`lamina.config.AgentOptions`)
+    verifiers = ["arithmetic"]    # by name; `prompts` names a file of lamina/prompts/
+
+Settings (`home`, `n_threads`, `seed`, ...; every field of `lamina.config.Settings`) and agent
+options (every field of `lamina.config.AgentOptions`) sit at the top level too.
 """
 
 from __future__ import annotations
@@ -27,16 +31,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lamina.config import AgentOptions, Settings, unknown_name_message
 from lamina.errors import ConfigError
-from lamina.layers.tool_relevance import FITS_ABOVE, SHORTLIST_MARGIN, SUPPORTS_ABOVE, ToolRelevance
+from lamina.guards.tool_relevance import FITS_ABOVE, SHORTLIST_MARGIN, SUPPORTS_ABOVE, ToolRelevance
 from lamina.models.catalog import ModelSpec
 
 if TYPE_CHECKING:
     from lamina.layers.router import Route
 
-__all__ = ["AgentConfig", "RouteConfig", "find_config", "load_config", "load_tool"]
-
-SETTINGS_KEYS = frozenset({"home", "index_url", "n_threads", "seed", "memory_budget_bytes"})
+__all__ = ["AgentConfig", "RouteConfig", "find_config", "load_config", "load_tool", "named_options"]
 
 
 class RouteConfig(BaseModel):
@@ -62,7 +65,7 @@ class RouteConfig(BaseModel):
             ConfigError: no utterances and no default route of that name.
         """
         from lamina.layers.router import Route
-        from lamina.layers.routing_defaults import default_routes
+        from lamina.layers.router.defaults import default_routes
 
         utterances = self.utterances
         threshold, description = self.threshold, self.description
@@ -100,7 +103,7 @@ class RouterConfig(BaseModel):
 
 class ToolRelevanceConfig(BaseModel):
     """The `[tool_relevance]` table: how tools are weighed by meaning (see
-    `lamina.layers.tool_relevance`); `enabled = false` weighs them by words only."""
+    `lamina.guards.tool_relevance`); `enabled = false` weighs them by words only."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -116,11 +119,13 @@ class AgentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     settings: dict[str, Any] = Field(default_factory=dict, description="Top-level settings keys.")
+    options: AgentOptions = Field(
+        default_factory=lambda: AgentOptions(), description="Agent options."
+    )
     models: list[ModelSpec] = Field(default_factory=list)
     routes: list[RouteConfig] | None = None
     tools: list[str] | None = None
     default_model: str | None = None
-    max_steps: int = 8
     memory: bool | str = True
     checkpointer: str | None = None
     ledger: bool | str | None = None
@@ -135,7 +140,7 @@ class AgentConfig(BaseModel):
         """Keyword arguments for `Agent(...)`."""
         from lamina.models.catalog import DEFAULT_MODELS
 
-        kwargs: dict[str, Any] = {"max_steps": self.max_steps, "memory": self.memory}
+        kwargs: dict[str, Any] = {**self.options.explicit(), "memory": self.memory}
         if self.checkpointer is not None:
             kwargs["checkpointer"] = self.checkpointer
         if self.ledger is not None:
@@ -200,7 +205,12 @@ def find_config(config: str | Path | None) -> Path | None:
 
 
 def load_config(path: str | Path) -> AgentConfig:
-    """Read and validate the agent part of a `lamina.toml`."""
+    """Read and validate the agent part of a `lamina.toml`.
+
+    Top-level keys are sorted three ways: fields of `Settings`, fields of `AgentOptions`, and
+    the agent's own keys (models, routes, tools, ...). An unknown key raises `ConfigError`
+    naming the closest known one.
+    """
     p = Path(path)
     try:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -210,8 +220,17 @@ def load_config(path: str | Path) -> AgentConfig:
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p} is not valid TOML ({exc}). Fix the syntax at that spot.") from None
-    agent_part = {k: v for k, v in raw.items() if k not in SETTINGS_KEYS}
-    agent_part["settings"] = {k: v for k, v in raw.items() if k in SETTINGS_KEYS}
+    settings_keys = set(Settings.model_fields)
+    option_keys = set(AgentOptions.model_fields)
+    agent_keys = set(AgentConfig.model_fields) - {"settings", "options"}
+    for key in raw:
+        if key not in settings_keys | option_keys | agent_keys:
+            known = settings_keys | option_keys | agent_keys
+            raise ConfigError(unknown_name_message(key, known, what="key", where=str(p)))
+    options = named_options({k: v for k, v in raw.items() if k in option_keys}, where=str(p))
+    agent_part = {k: v for k, v in raw.items() if k in agent_keys}
+    agent_part["settings"] = {k: v for k, v in raw.items() if k in settings_keys}
+    agent_part["options"] = AgentOptions.from_kwargs(options, where=str(p))
     try:
         return AgentConfig.model_validate(agent_part)
     except ValidationError as exc:
@@ -219,3 +238,25 @@ def load_config(path: str | Path) -> AgentConfig:
             f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
         )
         raise ConfigError(f"{p} does not match lamina's config format: {problems}.") from None
+
+
+def named_options(options: dict[str, Any], *, where: str) -> dict[str, Any]:
+    """Options that a TOML file gives by name, as the objects `AgentOptions` holds:
+    `prompts = "reasoning"` (a prompt file of lamina/prompts/) and `verifiers = ["arithmetic"]`.
+    """
+    resolved = dict(options)
+    prompts = options.get("prompts")
+    if isinstance(prompts, str):
+        from lamina.layers.reasoning.prompts import load_prompts
+
+        resolved["prompts"] = load_prompts(prompts)
+    verifiers = options.get("verifiers")
+    if isinstance(verifiers, list) and all(isinstance(v, str) for v in verifiers):
+        from lamina.layers.reasoning.verification import default_verifiers
+
+        known = {v.name: v for v in default_verifiers()}
+        for name in verifiers:
+            if name not in known:
+                raise ConfigError(unknown_name_message(name, known, what="verifier", where=where))
+        resolved["verifiers"] = [known[name] for name in verifiers]
+    return resolved

@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lamina.layers.execution import ApprovalRequest
+from lamina.agents.verdict import judge_run
+from lamina.core.records import ApprovalRequest, RunError
 
-__all__ = ["ApprovalRequest", "RunResult", "ToolCallRecord"]
+__all__ = ["ApprovalRequest", "RunError", "RunResult", "ToolCallRecord"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class ToolCallRecord:
 class RunResult:
     """The outcome of `Agent.run`.
 
+    Check `ok` before using `answer`: a run that could not do what was asked says so here,
+    with a typed `error` (what failed, why, what was tried), never in a sentence posing as the
+    answer alone.
+
     Attributes:
         answer: the final answer text.
         route: the intent the router chose (None when it abstained).
@@ -66,6 +71,8 @@ class RunResult:
             it with `agent.resume(thread_id, approve=True|False)`.
         pending_approval: the tool call waiting for approval, with its arguments (None when
             the run is not waiting for one).
+        error: why the answer cannot be trusted as the task's answer (None: it can); see
+            :mod:`lamina.agents.verdict`.
     """
 
     answer: str
@@ -83,10 +90,16 @@ class RunResult:
     trace: list[dict[str, Any]] = field(default_factory=list)
     interrupted: bool = False
     pending_approval: ApprovalRequest | None = None
+    error: RunError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """The run did what was asked: every step done, every figure of the answer sourced."""
+        return self.error is None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict of every field."""
-        return _json_safe(asdict(self))  # type: ignore[no-any-return]
+        """A JSON-safe dict of every field, and `ok`."""
+        return _json_safe({"ok": self.ok, **asdict(self)})  # type: ignore[no-any-return]
 
     @classmethod
     def from_state(
@@ -161,6 +174,16 @@ class RunResult:
         if not memories and memory_hits:
             memories = memory_hits
         plan = [s.get("instruction", "") for s in state.get("plan") or []]
+        pending = next(
+            (
+                request
+                for request in (
+                    ApprovalRequest.from_value(getattr(i, "value", None)) for i in interrupts
+                )
+                if request is not None
+            ),
+            None,
+        )
         return cls(
             answer=str(state.get("answer") or ""),
             route=route.get("route"),
@@ -181,16 +204,8 @@ class RunResult:
             user_id=user_id,
             trace=trace,
             interrupted=bool(interrupts),
-            pending_approval=next(
-                (
-                    request
-                    for request in (
-                        ApprovalRequest.from_value(getattr(i, "value", None)) for i in interrupts
-                    )
-                    if request is not None
-                ),
-                None,
-            ),
+            pending_approval=pending,
+            error=judge_run(state, pending),
         )
 
 

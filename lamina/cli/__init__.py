@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from lamina.agents.cli import resume_command, run_command
+from lamina.cli.cache import app as cache_app
 from lamina.cli.doctor import doctor_command
-from lamina.layers.router_cli import app as route_app
-from lamina.memory_store.cache_cli import app as cache_app
-from lamina.memory_store.cli import app as memory_app
-from lamina.models.cli import app as models_app
-from lamina.serving.cli import serve_command
+from lamina.cli.memory import app as memory_app
+from lamina.cli.models import app as models_app
+from lamina.cli.route import app as route_app
+from lamina.cli.run import resume_command, run_command
+from lamina.cli.serve import serve_command
 
 app = typer.Typer(
     name="lamina",

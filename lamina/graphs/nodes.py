@@ -1,33 +1,15 @@
-"""The one signature every layer's node has."""
+"""Deprecated: moved to lamina.core.nodes.
 
-from __future__ import annotations
+This shim goes away in the next release."""
 
-from typing import TYPE_CHECKING, Any, Protocol
+import warnings
 
-if TYPE_CHECKING:
-    from langgraph.runtime import Runtime
+from lamina.core.nodes import LayerNode, StateNode
 
-    from lamina.graphs.context import AgentContext
-    from lamina.graphs.state import AgentState
+warnings.warn(
+    "lamina.graphs.nodes is deprecated; import from lamina.core.nodes",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
 __all__ = ["LayerNode", "StateNode"]
-
-
-class LayerNode(Protocol):
-    """A node of the agent graph: reads the state, uses `runtime.context`, returns an update.
-
-    A protocol rather than a `Callable[...]` so that the parameter is called `runtime`: LangGraph
-    injects the runtime by that name, and `StateGraph.add_node` type-checks against it.
-    """
-
-    def __call__(self, state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-        """One visit of the node: the partial state update."""
-        ...
-
-
-class StateNode(Protocol):
-    """A node that needs only the state (no runtime context)."""
-
-    def __call__(self, state: AgentState) -> dict[str, Any]:
-        """One visit of the node: the partial state update."""
-        ...

@@ -1,1 +1,10 @@
-"""Storage: the Chroma memory store, the shared sentence-transformers encoder, the step cache."""
+"""Deprecated: `lamina.memory_store` moved to `lamina.stores`.
+
+This shim keeps the old import path working for one release.
+"""
+
+import warnings
+
+warnings.warn(
+    "lamina.memory_store is deprecated; import from lamina.stores", DeprecationWarning, stacklevel=2
+)

@@ -3,7 +3,8 @@
 Small models rarely write a well-formed tool call or JSON object on their own; under a grammar
 they cannot write anything else. llama.cpp's JSON-schema converter takes a subset of JSON Schema,
 so :func:`clean_schema` first inlines references and drops the keywords it cannot take (or that
-would make the grammar needlessly large, like regex ``pattern``s and string ``format``s).
+would make the grammar needlessly large, like string ``format``s). A ``pattern`` is kept, so the
+grammar honours it, unless the converter cannot read that regex.
 
 Compiled :class:`llama_cpp.LlamaGrammar` objects are cached by their grammar text.
 """
@@ -11,6 +12,7 @@ Compiled :class:`llama_cpp.LlamaGrammar` objects are cached by their grammar tex
 from __future__ import annotations
 
 import json
+import logging
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,8 @@ from lamina.errors import ConfigError
 
 if TYPE_CHECKING:
     from llama_cpp import LlamaGrammar
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "DROPPED_KEYWORDS",
@@ -38,7 +42,6 @@ DROPPED_KEYWORDS: frozenset[str] = frozenset(
         "$anchor",
         "title",
         "examples",
-        "pattern",
         "format",
         "patternProperties",
         "propertyNames",
@@ -68,7 +71,7 @@ DROPPED_KEYWORDS: frozenset[str] = frozenset(
     }
 )
 """Keywords :func:`clean_schema` removes: llama.cpp's converter cannot take them, or they would
-blow up the grammar (regex patterns, string formats). Values are still validated afterwards
+blow up the grammar (string formats). Values are still validated afterwards
 against the full schema where the caller keeps it."""
 
 # Keywords whose value is one sub-schema, a list of sub-schemas, or a map of name -> sub-schema.
@@ -148,8 +151,8 @@ def _clean(node: Any, defs: dict[str, Any], resolving: tuple[str, ...]) -> Any:
         return {**target, **siblings} if isinstance(target, dict) else target
     cleaned: dict[str, Any] = {}
     for key, value in node.items():
-        if key in DROPPED_KEYWORDS or key in _DEFINITION_KEYS:
-            continue
+        if key in DROPPED_KEYWORDS or key in _DEFINITION_KEYS or key.startswith("x-"):
+            continue  # "x-..." extension keywords are annotations, not constraints
         cleaned[key] = _clean_value(key, value, defs, resolving)
     return cleaned
 
@@ -234,7 +237,28 @@ def json_schema_grammar(schema: dict[str, Any]) -> str:
     """
     cleaned = clean_schema(schema)
     # Key order matters for the converter (it keeps property order), so no sort_keys here.
-    return _schema_text_to_gbnf(json.dumps(cleaned, ensure_ascii=False))
+    try:
+        return _schema_text_to_gbnf(json.dumps(cleaned, ensure_ascii=False))
+    except ConfigError:
+        unpatterned = _without_patterns(cleaned)
+        if unpatterned == cleaned:
+            raise
+    # A regex the converter cannot read (lookarounds, backreferences): the grammar goes without
+    # it, and the value is still validated against the full schema after decoding.
+    logger.warning("a `pattern` in a JSON schema is beyond llama.cpp's grammar; decoding without")
+    return _schema_text_to_gbnf(json.dumps(unpatterned, ensure_ascii=False))
+
+
+def _without_patterns(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: (v if k in ("enum", "const", "default") else _without_patterns(v))
+            for k, v in node.items()
+            if k != "pattern"
+        }
+    if isinstance(node, list):
+        return [_without_patterns(item) for item in node]
+    return node
 
 
 @lru_cache(maxsize=256)

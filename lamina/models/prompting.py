@@ -33,6 +33,13 @@ from langchain_core.messages import (
 )
 
 from lamina.errors import InputError, ModelError
+from lamina.models.llama.internals import token_text
+from lamina.models.tool_calls import (
+    ACTION_PREFIX,
+    FINAL_ANSWER,
+    format_tool_call,
+    tools_instructions,
+)
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -45,16 +52,11 @@ __all__ = [
     "PromptRenderer",
     "format_tool_call",
     "message_text",
+    "to_turns",
     "tools_instructions",
 ]
 
 PromptFormat = Literal["chat-template", "completion"]
-
-ACTION_PREFIX = "Action:"
-"""What an assistant turn that picks a tool starts with; the choice follows after one space."""
-
-FINAL_ANSWER = "final_answer"
-"""The pseudo-tool a model picks to answer in plain text instead of calling a tool."""
 
 COMPLETION_STOPS: tuple[str, ...] = ("\nUser:", "\nTool result", "\nSystem:")
 """Where a base model that continues the conversation on its own is cut off."""
@@ -83,43 +85,6 @@ def message_text(message: BaseMessage) -> str:
                 "Fix: send text only; lamina's llama.cpp models read text."
             )
     return "".join(parts)
-
-
-def format_tool_call(name: str, args: dict[str, Any]) -> str:
-    """How an assistant turn that calls `name` with `args` reads (the model writes the same)."""
-    return f"{ACTION_PREFIX} {name}\n{json.dumps(args, ensure_ascii=False)}"
-
-
-def tools_instructions(tools: Sequence[dict[str, Any]], *, allow_final_answer: bool) -> str:
-    """The system section that lists the tools (compact) and says how to call one.
-
-    The prompt says nothing about several calls in one reply, even when they are allowed: in
-    our measurements (BFCL `parallel`, SmolLM2-135M) such a sentence did not add calls, but it
-    did make the model pick a wrong first tool for a plain one-call step.
-
-    Args:
-        tools: OpenAI-format tool dicts (``{"type": "function", "function": {...}}``).
-        allow_final_answer: whether the model may answer without a tool.
-    """
-    lines = ["You can use these tools:"]
-    names: list[str] = []
-    for tool in tools:
-        function = tool["function"]
-        params = function.get("parameters") or {}
-        args = json.dumps(params.get("properties", {}), ensure_ascii=False, separators=(",", ":"))
-        description = " ".join(str(function.get("description", "")).split())
-        lines.append(f"- {function['name']}: {description} Arguments: {args}")
-        names.append(function["name"])
-    if allow_final_answer:
-        lines.append(f"- {FINAL_ANSWER}: Answer without a tool, only when no tool above fits.")
-        names.append(FINAL_ANSWER)
-    # Small models pick far better when the allowed names are spelled out once more at the end.
-    choices = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-    lines.append(
-        f'Answer with "{ACTION_PREFIX}" and the name of one tool: {choices}. Then write the '
-        "tool's arguments as JSON on the next line."
-    )
-    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -214,7 +179,7 @@ class ChatTemplate:
                 "ModelSpec(..., prompt_format='completion') for this model."
             )
         return _template(
-            source, _token_text(llama, llama.token_bos()), _token_text(llama, llama.token_eos())
+            source, token_text(llama, llama.token_bos()), token_text(llama, llama.token_eos())
         )
 
     def render(self, messages: list[dict[str, str]], *, add_generation_prompt: bool = True) -> str:
@@ -264,12 +229,6 @@ def _template(source: str, bos: str, eos: str) -> ChatTemplate:
     return ChatTemplate(source=source, bos_token=bos, eos_token=eos)
 
 
-def _token_text(llama: Any, token: int) -> str:
-    if token < 0:
-        return ""
-    return str(llama._model.token_get_text(token))
-
-
 class PromptRenderer:
     """Renders LangChain messages for one model.
 
@@ -303,7 +262,7 @@ class PromptRenderer:
         template = self.template
         if template is None:  # guarded in __init__; keeps the type checker informed
             raise ModelError("chat-template renderer without a template")
-        turns = _to_turns(messages, instructions, tool_role=template.supports_tool_role)
+        turns = to_turns(messages, instructions, tool_role=template.supports_tool_role)
         return Prompt(template.render(turns))
 
     def _render_completion(
@@ -312,7 +271,7 @@ class PromptRenderer:
         if len(messages) == 1 and isinstance(messages[0], HumanMessage) and not instructions:
             return Prompt(message_text(messages[0]), raw=True)
         lines: list[str] = []
-        for turn in _to_turns(messages, instructions, tool_role=True):
+        for turn in to_turns(messages, instructions, tool_role=True):
             role, content = turn["role"], turn["content"]
             if role == "system":
                 lines.append(content + "\n")
@@ -326,10 +285,17 @@ class PromptRenderer:
         return Prompt("\n".join(lines), stop=COMPLETION_STOPS)
 
 
-def _to_turns(
+def to_turns(
     messages: Sequence[BaseMessage], instructions: str | None, *, tool_role: bool
 ) -> list[dict[str, str]]:
-    """Role/content dicts: system texts merged first, tool calls and results as text."""
+    """Role/content dicts: system texts merged first, tool calls and results as text.
+
+    Args:
+        messages: the conversation.
+        instructions: text appended to the system text (None: nothing).
+        tool_role: whether tool results keep the role "tool" (the template renders it) or
+            become user turns that say "Tool result".
+    """
     system: list[str] = []
     turns: list[dict[str, str]] = []
     call_names: dict[str, str] = {}

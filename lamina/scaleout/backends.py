@@ -20,7 +20,7 @@ from lamina.errors import ConfigError
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
-    from lamina.memory_store.chroma_store import MemoryStore
+    from lamina.stores.memory import MemoryStore
 
 __all__ = ["is_postgres_url", "make_checkpointer", "make_memory_store"]
 
@@ -100,7 +100,7 @@ def make_memory_store(spec: str | Path, **options: Any) -> MemoryStore:
         ConfigError: a URL without a host.
         MemoryStoreError: the store cannot be opened or reached.
     """
-    from lamina.memory_store.chroma_store import MemoryStore
+    from lamina.stores.memory import MemoryStore
 
     text = str(spec)
     if text.startswith(("http://", "https://")):

@@ -3,7 +3,7 @@
 - :mod:`lamina.serving.protocol`: the request bodies and response shapes.
 - :mod:`lamina.serving.admission`: the bounded queue per model (429 when full).
 - :mod:`lamina.serving.app`: the FastAPI application (`create_app`).
-- :mod:`lamina.serving.cli`: the `lamina serve` command.
+- the `lamina serve` command is in :mod:`lamina.cli.serve`.
 
 FastAPI and uvicorn are imported only here, so `import lamina` stays light.
 """

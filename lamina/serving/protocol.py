@@ -6,6 +6,7 @@ ignored, as OpenAI-compatible servers do). Responses are OpenAI's, plus one exte
 
 ```
 "lamina": {
+  "ok": true, "error": null | {"kind", "message", "step", "tried"},
   "thread_id": "...", "user_id": "...",
   "route": "arithmetic" | null, "model": "smollm2-135m-instruct",
   "models_used": [...], "tool_calls": [{"name", "arguments", "result", "error", "seconds", "kind",
@@ -14,6 +15,9 @@ ignored, as OpenAI-compatible servers do). Responses are OpenAI's, plus one exte
   "timings": {"input": 0.001, ...}, "tokens": {"reasoning": 12, ..., "total": 40}
 }
 ```
+
+`ok` false means the answer cannot be trusted as the task's answer (a step failed, or a figure in
+it has no source); `error` says why. The HTTP status stays 200: the request itself was fine.
 
 A request may carry `lamina: {"thread_id": "...", "user_id": "..."}` to continue a thread;
 OpenAI's own `user` field is used as the user id when `lamina.user_id` is absent, so one end

@@ -36,11 +36,13 @@ from collections.abc import Callable
 from typing import Annotated
 
 from langchain_core.tools import BaseTool
+from pydantic import Field
 
 from lamina.errors import ToolError
 from lamina.tools.decorator import tool
 
 __all__ = [
+    "EXPRESSION_PATTERN",
     "MAX_EXPONENT",
     "MAX_EXPRESSION_CHARS",
     "calculator",
@@ -297,11 +299,23 @@ def _call(node: ast.Call) -> Number:
     return _FUNCTIONS[name](*args)
 
 
+EXPRESSION_PATTERN = r"^[0-9A-Za-z+*/().,%^ -]+$"
+"""What the tool's `expression` may hold: digits, letters (functions, `pi`, `times`), operators,
+parentheses, spaces. The decoding grammar honours it, so a model cannot write the braces small
+models copy from templates (`{12} * {7}`); `evaluate` itself stays lenient for direct use."""
+
+
 @tool
 def calculator(
     # The examples matter: on eight arithmetic prompts SmolLM2-135M wrote a valid expression for
     # 6 with them and 3 without (without, it wraps numbers in braces or writes nothing usable).
-    expression: Annotated[str, "The arithmetic to compute, for example '12 * 7' or '(3 + 4) / 2'."],
+    expression: Annotated[
+        str,
+        Field(
+            description="The arithmetic to compute, for example '12 * 7' or '(3 + 4) / 2'.",
+            pattern=EXPRESSION_PATTERN,
+        ),
+    ],
 ) -> str:
     """Compute an arithmetic expression and return the number. Use it for any arithmetic."""
     return format_number(evaluate(expression))

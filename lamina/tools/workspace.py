@@ -75,6 +75,7 @@ def workspace_tools(
     root: str | Path,
     *,
     allow_write: bool = True,
+    approve_writes: bool = True,
     max_read_chars: int = 20_000,
     max_write_chars: int = 100_000,
     max_entries: int = 200,
@@ -85,6 +86,9 @@ def workspace_tools(
     Args:
         root: The workspace directory; created if missing.
         allow_write: Include `write_file`. Writes overwrite existing files.
+        approve_writes: `write_file` needs a human's approval before each call (the run
+            pauses; see `Agent.resume`). On by default: a tool that can overwrite a user's
+            file never runs unattended unless the user says so.
         max_read_chars: `read_file` returns at most this many characters (with a marker).
         max_write_chars: `write_file` refuses longer content.
         max_entries: `list_files` lists at most this many entries.
@@ -176,7 +180,7 @@ def workspace_tools(
             )
         return text
 
-    @tool
+    @tool(requires_approval=approve_writes)
     def write_file(
         path: Annotated[str, "The file's path inside the workspace."],
         content: Annotated[str, "The full text to write (replaces the file)."],

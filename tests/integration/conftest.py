@@ -53,6 +53,6 @@ def gemma(pool: ModelPool):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def encoder():  # type: ignore[no-untyped-def]
     """The packaged all-MiniLM-L6-v2 encoder."""
-    from lamina.memory_store.embeddings import default_encoder
+    from lamina.models.encoder import default_encoder
 
     return default_encoder()

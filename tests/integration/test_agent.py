@@ -16,8 +16,8 @@ import pytest
 
 from lamina import Agent
 from lamina.config import get_settings
-from lamina.memory_store.chroma_store import MemoryStore
-from lamina.memory_store.step_cache import StepCache
+from lamina.stores.memory import MemoryStore
+from lamina.stores.step_cache import StepCache
 
 ROOT = Path(__file__).resolve().parents[2]
 

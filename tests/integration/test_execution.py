@@ -12,9 +12,9 @@ import pytest
 from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime
 
-from lamina.graphs.context import AgentContext, StaticModels
+from lamina.core.context import AgentContext, StaticModels
+from lamina.guards.tool_shortlist import step_needs_tool
 from lamina.layers.execution import make_execution_node
-from lamina.layers.planning import step_needs_tool
 from lamina.tools.calculator import calculator
 from lamina.tools.decorator import tool
 

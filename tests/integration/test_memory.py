@@ -26,14 +26,14 @@ from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from typer.testing import CliRunner
 
+from lamina.cli.memory import app as memory_app
+from lamina.core.context import AgentContext, StaticModels
+from lamina.core.state import AgentState
 from lamina.errors import MemoryStoreError
-from lamina.graphs.context import AgentContext, StaticModels
-from lamina.graphs.state import AgentState
 from lamina.layers.memory import make_memory_node, make_memory_writeback_node
-from lamina.memory_store.chroma_store import MemoryStore
-from lamina.memory_store.cli import app as memory_app
-from lamina.memory_store.embeddings import Encoder
-from lamina.tools.memory_tools import make_memory_tools
+from lamina.layers.memory.tools import make_memory_tools
+from lamina.models.encoder import Encoder
+from lamina.stores.memory import MemoryStore
 
 CHROMA = Path(sys.executable).with_name("chroma")
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,10 +168,10 @@ def test_a_near_identical_sentence_updates_instead_of_adding(store: MemoryStore)
 def test_search_ranks_by_similarity_filters_and_weighs_recency(
     store: MemoryStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lamina.memory_store.chroma_store as chroma_store
+    import lamina.stores.memory.writer as memory_writer
 
     year_ago = datetime.now(UTC) - timedelta(days=365)
-    monkeypatch.setattr(chroma_store, "_now", lambda: year_ago)
+    monkeypatch.setattr(memory_writer, "utc_now", lambda: year_ago)
     (paris,) = store.add("I live in Paris.", "ada")
     monkeypatch.undo()
     (lyon,) = store.add("I moved to Lyon last month.", "ada")
@@ -287,7 +287,7 @@ def test_the_cli_reaches_the_same_store(store: MemoryStore) -> None:
 
 _WRITER = """
 import json, sys
-from lamina.memory_store.chroma_store import MemoryStore
+from lamina.stores.memory import MemoryStore
 from lamina.models.testing import HashingEncoder
 
 host, port, collection, worker = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]

@@ -6,9 +6,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from lamina.graphs.context import AgentContext, StaticModels
+from lamina.core.context import AgentContext, StaticModels
 from lamina.layers.reasoning import make_reasoning_node
-from lamina.memory_store.step_cache import StepCache
+from lamina.stores.step_cache import StepCache
 
 MODEL = "smollm2-135m-instruct"
 TASK = "First list three primary colours, then write one sentence about each."

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from lamina.layers.router import IntentRouter
-from lamina.layers.routing_defaults import DEFAULT_MODEL, default_routes
+from lamina.layers.router.defaults import DEFAULT_MODEL, default_routes
 
 DATA = Path(__file__).parent / "data" / "router_labelled.csv"
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from lamina.layers.router import IntentRouter
-from lamina.layers.router_llm import NONE_CHOICE, LlamaChoiceScorer, LLMFallback
-from lamina.layers.routing_defaults import DEFAULT_MODEL, default_routes
+from lamina.layers.router.defaults import DEFAULT_MODEL, default_routes
+from lamina.layers.router.llm_fallback import NONE_CHOICE, LlamaChoiceScorer, LLMFallback
 
 NAMES = {r.name for r in default_routes()} | {NONE_CHOICE}
 

@@ -16,7 +16,7 @@ import pytest
 from lamina import Agent
 from lamina.config import get_settings
 from lamina.layers.router import Route
-from lamina.layers.routing_defaults import default_routes
+from lamina.layers.router.defaults import default_routes
 from lamina.models.catalog import DEFAULT_MODELS, ModelSpec
 from lamina.scaleout.servers import (
     postgres_available,

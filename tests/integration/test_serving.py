@@ -9,10 +9,10 @@ from openai import OpenAI
 
 from lamina import Agent
 from lamina.config import get_settings
-from lamina.memory_store.chroma_store import MemoryStore
-from lamina.memory_store.step_cache import StepCache
 from lamina.serving.app import create_app
 from lamina.serving.local import serve_in_thread
+from lamina.stores.memory import MemoryStore
+from lamina.stores.step_cache import StepCache
 
 TOOL_MODEL = "smollm2-135m-instruct"
 

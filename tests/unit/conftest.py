@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+import lamina.models.llama.loader as loader_module
 import lamina.models.pool as pool_module
 
 
@@ -13,7 +14,7 @@ import lamina.models.pool as pool_module
 def _no_real_models(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[None]:
-    monkeypatch.setattr(pool_module, "ALLOW_MODEL_LOADS", False)
+    monkeypatch.setattr(loader_module, "ALLOW_MODEL_LOADS", False)
     home = tmp_path_factory.mktemp("lamina_home")
     monkeypatch.setenv("LAMINA_HOME", str(home))
     monkeypatch.setenv("LAMINA_MODELS_DIR", str(home / "models"))
@@ -25,8 +26,8 @@ def _no_real_models(
 @pytest.fixture
 def store(tmp_path):  # type: ignore[no-untyped-def]
     """An embedded memory store with the hashing test encoder (no model files)."""
-    from lamina.memory_store.chroma_store import MemoryStore
     from lamina.models.testing import HashingEncoder
+    from lamina.stores.memory import MemoryStore
 
     s = MemoryStore(tmp_path / "memory", encoder=HashingEncoder(dim=512))
     yield s

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from lamina import Agent, ConfigError, InputError, UnknownModelError
-from lamina.graphs.agent_graph import build_agent_graph
-from lamina.graphs.editing import insert_after
+from lamina.graph import build_agent_graph, insert_after
 from lamina.layers.router import Route
 from lamina.models.testing import FakeChatModel, ToolCallScript
 from lamina.tools.calculator import calculator

@@ -18,11 +18,11 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from typer.testing import CliRunner
 
-import lamina.agents.cli as run_cli
+import lamina.cli.run as run_cli
 from lamina import Agent
+from lamina.core.context import AgentContext, StaticModels
+from lamina.core.state import AgentState
 from lamina.errors import ConfigError, InputError
-from lamina.graphs.context import AgentContext, StaticModels
-from lamina.graphs.state import AgentState
 from lamina.layers.execution import APPROVAL_REQUEST, make_execution_node, requires_approval
 from lamina.models.testing import FakeChatModel, ToolCallScript
 from lamina.tools.calculator import calculator

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lamina.memory_store.cache_cli import app
-from lamina.memory_store.step_cache import StepCache
+from lamina.cli.cache import app
+from lamina.stores.step_cache import StepCache
 
 runner = CliRunner()
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import lamina.models.pool as pool_module
+import lamina.models.llama.loader as loader_module
+from lamina.cli.models import app
 from lamina.config import get_settings
 from lamina.errors import (
     ChecksumError,
@@ -20,9 +21,8 @@ from lamina.errors import (
     UnknownModelError,
 )
 from lamina.models.catalog import CATALOG, ModelSpec
-from lamina.models.cli import app
 from lamina.models.gguf import read_gguf_metadata
-from lamina.models.pool import check_gguf_file, load_llama
+from lamina.models.llama.loader import check_gguf_file, load_llama
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_unsupported_gguf_version(tmp_path: Path) -> None:
 
 
 def test_real_loads_are_blocked_in_unit_tests(tmp_path: Path) -> None:
-    assert pool_module.ALLOW_MODEL_LOADS is False
+    assert loader_module.ALLOW_MODEL_LOADS is False
     spec = CATALOG["smollm2-135m-instruct"]
     with pytest.raises(ModelError, match="ALLOW_MODEL_LOADS") as info:
         load_llama(spec, tmp_path / "x.gguf", get_settings())

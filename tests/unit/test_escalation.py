@@ -11,9 +11,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 
+from lamina.core.context import AgentContext, StaticModels
 from lamina.errors import AllModelsFailedError, ModelError, ModelFileError
-from lamina.graphs.agent_graph import build_agent_graph
-from lamina.graphs.context import AgentContext, StaticModels
+from lamina.graph import build_agent_graph
 from lamina.layers.escalation import fallback_chain, run_with_escalation, step_model
 from lamina.layers.execution import make_execution_node
 from lamina.layers.reasoning import make_reasoning_node

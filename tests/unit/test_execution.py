@@ -12,8 +12,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime
 
+from lamina.core.context import AgentContext, StaticModels
 from lamina.errors import ConfigError, InputError, ToolError
-from lamina.graphs.context import AgentContext, StaticModels
 from lamina.layers.execution import FAILURE_TEMPLATE, make_execution_node
 from lamina.models.testing import FakeChatModel, ToolCallScript
 from lamina.tools.calculator import calculator
@@ -496,7 +496,7 @@ def test_no_tools_or_bad_step_index_are_config_errors() -> None:
 def test_runs_as_a_node_of_a_compiled_graph() -> None:
     from langgraph.graph import END, START, StateGraph
 
-    from lamina.graphs.state import AgentState
+    from lamina.core.state import AgentState
 
     graph = StateGraph(AgentState, context_schema=AgentContext)
     graph.add_node("execution", make_execution_node())  # type: ignore[call-overload]
@@ -706,7 +706,7 @@ def test_parallel_tool_calls_is_passed_to_bind_tools_only_when_set() -> None:
 def test_a_call_in_the_ledger_is_replayed_not_run_again(tmp_path: Any) -> None:
     """A node re-run after a crash: the first call had finished (it is in the ledger), so only
     the second call runs; both results reach the model as before."""
-    from lamina.agents.ledger import ToolLedger, call_id_for
+    from lamina.stores.ledger import ToolLedger, call_id_for
 
     ran: list[str] = []
 

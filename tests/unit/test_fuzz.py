@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from lamina.agents.result import RunResult
+from lamina.core.context import AgentContext, StaticModels
 from lamina.errors import InputError, LaminaError
-from lamina.graphs.agent_graph import build_agent_graph
-from lamina.graphs.context import AgentContext, StaticModels
+from lamina.graph import build_agent_graph
 from lamina.layers.input import normalise_task, to_messages
 from lamina.models.testing import FakeChatModel, ToolCallScript
 from lamina.tools.calculator import calculator

@@ -48,7 +48,7 @@ def _keys_anywhere(node: object) -> set[str]:
     return set()
 
 
-def test_clean_schema_inlines_defs_and_drops_pattern_and_format() -> None:
+def test_clean_schema_inlines_defs_keeps_pattern_and_drops_format() -> None:
     schema = Person.model_json_schema()
     assert "$defs" in schema  # the test needs references to inline
 
@@ -57,11 +57,10 @@ def test_clean_schema_inlines_defs_and_drops_pattern_and_format() -> None:
     keys = _keys_anywhere(cleaned)
     assert "$ref" not in keys
     assert "$defs" not in keys
-    assert "pattern" not in keys
     assert "format" not in keys
     props = cleaned["properties"]
     assert props["colour"]["enum"] == ["red", "green"]
-    assert props["address"]["properties"]["zip_code"] == {"type": "string"}
+    assert props["address"]["properties"]["zip_code"]["pattern"]  # the grammar honours it
     assert props["tags"] == {"items": {"type": "string"}, "type": "array"}
     assert set(cleaned["required"]) == {"name", "email", "colour", "tags", "address"}
     assert "nickname" not in cleaned["required"]
@@ -201,3 +200,25 @@ def test_a_sub_schema_without_a_type_allows_any_json_value() -> None:
     grammar = json_schema_grammar(schema)  # llama.cpp's converter refuses a bare description
     assert "anything" in grammar
     assert "null" in grammar
+
+
+def test_a_pattern_is_honoured_by_the_grammar() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": "^[A-Z]{2}-[0-9]{3}$"}},
+        "required": ["code"],
+    }
+    grammar = json_schema_grammar(schema)
+    assert 'code ::= "\\"" code-1 code-1 "-" code-2 code-2 code-2 "\\""' in grammar
+    assert "code-1 ::= [A-Z]" in grammar
+
+
+def test_a_pattern_beyond_the_converter_is_dropped_not_fatal(caplog) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"word": {"type": "string", "pattern": "^(?=x)\\\\w+$"}},
+        "required": ["word"],
+    }
+    grammar = json_schema_grammar(schema)
+    assert "word-kv" in grammar
+    assert "beyond llama.cpp's grammar" in caplog.text

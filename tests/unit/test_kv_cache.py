@@ -16,7 +16,8 @@ import pytest
 
 from lamina.config import Settings, get_settings
 from lamina.models.catalog import ModelSpec
-from lamina.models.pool import ModelPool, attach_kv_cache
+from lamina.models.llama.kv_cache import attach_kv_cache
+from lamina.models.pool import ModelPool
 
 SPEC = ModelSpec(name="tiny", path=Path("/nowhere/tiny.gguf"), sha256="ab" * 32)
 
@@ -126,10 +127,10 @@ def test_chat_model_reports_prompt_tokens_from_the_kv_cache(tmp_path: Path) -> N
 def test_an_eviction_hands_the_freed_heap_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lamina.models.pool as pool_module
+    import lamina.models.llama.kv_cache as kv_cache_module
 
     trims: list[int] = []
-    monkeypatch.setattr(pool_module, "release_free_heap", lambda: trims.append(1) or True)
+    monkeypatch.setattr(kv_cache_module, "release_free_heap", lambda: trims.append(1) or True)
     cache = attach_kv_cache(FakeLlama(), SPEC, Path(), settings(tmp_path, kv_cache_bytes=250))
     assert cache is not None
     state = SimpleNamespace(llama_state_size=100)
@@ -152,7 +153,7 @@ def test_release_free_heap_runs_on_glibc() -> None:
 
 
 def test_a_prompts_last_token_is_evaluated_alone() -> None:
-    from lamina.models.pool import evaluate_last_token_alone
+    from lamina.models.llama.loader import evaluate_last_token_alone
 
     llama = FakeLlama()
     evaluate_last_token_alone(llama)

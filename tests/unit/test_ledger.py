@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lamina.agents.ledger import ToolLedger, call_id_for
 from lamina.errors import ConfigError
+from lamina.stores.ledger import ToolLedger, call_id_for
 
 
 def test_ids_are_deterministic_and_tell_calls_apart() -> None:
@@ -29,7 +29,7 @@ def test_ids_are_deterministic_and_tell_calls_apart() -> None:
 def test_a_recorded_call_survives_another_process(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     code = (
-        "from lamina.agents.ledger import ToolLedger\n"
+        "from lamina.stores.ledger import ToolLedger\n"
         f"ToolLedger({str(path)!r}).record('c1', thread_id='t', name='n', args={{'a': 1}}, "
         "result='done')\n"
     )

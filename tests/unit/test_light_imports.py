@@ -36,7 +36,7 @@ def test_import_lamina_is_light() -> None:
 def test_model_modules_are_light() -> None:
     body = """
     import lamina.models, lamina.models.catalog, lamina.models.pool
-    import lamina.models.provision, lamina.models.gguf, lamina.models.cli
+    import lamina.models.provision, lamina.models.gguf, lamina.cli.models, lamina.models.llama
     """
     assert _heavy_modules_after(body) == []
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import lamina.memory_store.embeddings as embeddings
-from lamina.memory_store.chroma_store import MemoryStore
-from lamina.memory_store.cli import DEFAULT_USER, app
+import lamina.models.encoder as embeddings
+from lamina.cli.memory import DEFAULT_USER, app
 from lamina.models.testing import HashingEncoder
+from lamina.stores.memory import MemoryStore
 
 
 @pytest.fixture(autouse=True)
@@ -197,7 +197,7 @@ def test_memory_cli_help_is_light() -> None:
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
-        "from lamina.memory_store.cli import app\n"
+        "from lamina.cli.memory import app\n"
         "for args in ([], ['--help'], ['add', '--help'], ['search', '--help']):\n"
         "    r = CliRunner().invoke(app, args)\n"
         "    assert 'Usage' in r.output, r.output\n"

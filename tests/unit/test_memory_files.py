@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from lamina.errors import MemoryStoreError
-from lamina.memory_store.chroma_store import LOCK_FILE, MemoryStore
 from lamina.models.testing import HashingEncoder
+from lamina.stores.memory import LOCK_FILE, MemoryStore
 
 SECRET = b"zebrasecret4242"
 # Save the vector index every 100 writes (Chroma's default: 1,000), so that a test reaches a
@@ -72,7 +72,7 @@ def _run(code: str, *prefix: str) -> dict[str, Any]:
 _OPEN_IN_CHILD = """
 import json, logging
 from lamina.errors import MemoryStoreError
-from lamina.memory_store.chroma_store import MemoryStore
+from lamina.stores.memory import MemoryStore
 logging.disable(logging.WARNING)  # the encoder differs from the parent's hashing one
 try:
     s = MemoryStore({path!r}, lock_timeout=0.3)

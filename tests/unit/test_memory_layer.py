@@ -9,10 +9,10 @@ from langchain_core.messages import HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from lamina.core.context import AgentContext, StaticModels
+from lamina.core.state import AgentState
+from lamina.core.text import render_memories
 from lamina.errors import ConfigError, ToolError
-from lamina.graphs.context import AgentContext, StaticModels
-from lamina.graphs.state import AgentState
-from lamina.layers.context_text import render_memories
 from lamina.layers.memory import (
     extract_memories,
     is_noise,
@@ -20,8 +20,8 @@ from lamina.layers.memory import (
     make_memory_writeback_node,
     worth_remembering,
 )
-from lamina.memory_store.chroma_store import MemoryStore
-from lamina.tools.memory_tools import make_memory_tools
+from lamina.layers.memory.tools import make_memory_tools
+from lamina.stores.memory import MemoryStore
 
 DIM = 512
 
@@ -298,10 +298,10 @@ def test_memory_node_prefers_the_newer_of_two_relevant_memories(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    import lamina.memory_store.chroma_store as chroma_store
+    import lamina.stores.memory.writer as memory_writer
 
     year_ago = datetime.now(UTC) - timedelta(days=365)
-    monkeypatch.setattr(chroma_store, "_now", lambda: year_ago)
+    monkeypatch.setattr(memory_writer, "utc_now", lambda: year_ago)
     (old,) = store.add("I live in Paris.", "ada")
     monkeypatch.undo()
     (new,) = store.add("I moved to Lyon.", "ada")
@@ -369,7 +369,7 @@ def test_render_memories_dates_each_memory_by_its_current_wording() -> None:
 
 
 def test_recall_shows_dates_and_remember_refuses_a_document(store: MemoryStore) -> None:
-    from lamina.memory_store.chroma_store import MAX_TEXT_CHARS
+    from lamina.stores.memory import MAX_TEXT_CHARS
 
     remember, recall = make_memory_tools(store, "ada")
     remember.invoke({"text": "The user's sister lives in Lyon.", "kind": "fact"})

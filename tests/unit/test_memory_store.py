@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from lamina.errors import MemoryStoreError
-from lamina.memory_store.chroma_store import (
+from lamina.models.testing import HashingEncoder
+from lamina.stores.memory import (
     LaminaEmbeddingFunction,
     Memory,
     MemoryItem,
     MemoryStore,
 )
-from lamina.models.testing import HashingEncoder
 
 DIM = 512
 
@@ -295,8 +295,8 @@ def test_closed_store_refuses_use(tmp_path: Path) -> None:
 
 def test_importing_lamina_memory_modules_does_not_import_chromadb() -> None:
     code = (
-        "import sys, lamina.memory_store.chroma_store, lamina.layers.memory, "
-        "lamina.tools.memory_tools; print('chromadb' in sys.modules)"
+        "import sys, lamina.stores.memory, lamina.layers.memory, "
+        "lamina.layers.memory.tools; print('chromadb' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
@@ -308,9 +308,9 @@ def test_importing_lamina_memory_modules_does_not_import_chromadb() -> None:
 
 
 def _add_at(store: MemoryStore, monkeypatch: pytest.MonkeyPatch, when: datetime, text: str) -> str:
-    import lamina.memory_store.chroma_store as chroma_store
+    import lamina.stores.memory.writer as memory_writer
 
-    monkeypatch.setattr(chroma_store, "_now", lambda: when)
+    monkeypatch.setattr(memory_writer, "utc_now", lambda: when)
     (mid,) = store.add(text, "ada")
     monkeypatch.undo()
     return mid
@@ -387,7 +387,7 @@ def test_search_filters_by_thread_through_where(store: MemoryStore) -> None:
 def test_text_over_the_size_limit_is_refused_and_the_batch_is_not_written(
     store: MemoryStore,
 ) -> None:
-    from lamina.memory_store.chroma_store import MAX_TEXT_CHARS
+    from lamina.stores.memory import MAX_TEXT_CHARS
 
     (kept,) = store.add("My sister lives in Lyon.", "ada")
     longest = "word " * (MAX_TEXT_CHARS // 5)
@@ -427,9 +427,9 @@ def test_a_bad_item_in_a_large_batch_writes_nothing(store: MemoryStore) -> None:
 def test_large_batches_are_written_in_rounds_and_deduplicated_across_them(
     store: MemoryStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lamina.memory_store.chroma_store as chroma_store
+    import lamina.stores.memory.writer as memory_writer
 
-    monkeypatch.setattr(chroma_store, "_WRITE_BATCH", 512)  # three rounds for 1,100 items
+    monkeypatch.setattr(memory_writer, "WRITE_BATCH", 512)  # three rounds for 1,100 items
     texts = [f"memory a{i} b{i} c{i}" for i in range(1100)]
     texts[1050] = texts[3]  # a duplicate in a later round of the same call
 

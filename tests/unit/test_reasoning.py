@@ -11,24 +11,23 @@ import pytest
 from langchain_core.messages import BaseMessage
 from langchain_core.tools import tool
 
+from lamina.core.context import AgentContext, StaticModels
+from lamina.core.text import render_step_results
 from lamina.errors import ConfigError
-from lamina.graphs.context import AgentContext, StaticModels
-from lamina.layers.context_text import render_step_results
-from lamina.layers.planning import (
-    PlanStep,
+from lamina.guards.tool_shortlist import step_needs_tool
+from lamina.layers.reasoning import RC_ITERATIONS, make_reasoning_node, rc_solve
+from lamina.layers.reasoning.plan import PlanStep
+from lamina.layers.reasoning.planning import make_plan, plan_task, with_max_tokens
+from lamina.layers.reasoning.prompts import load_prompts
+from lamina.layers.reasoning.rc_loop import capped
+from lamina.layers.reasoning.task_split import (
     explicit_steps,
     is_multi_step,
-    load_prompts,
-    make_plan,
-    plan_task,
     split_task,
-    step_needs_tool,
     task_preamble,
-    with_max_tokens,
 )
-from lamina.layers.reasoning import RC_ITERATIONS, _bounded, make_reasoning_node, rc_solve
-from lamina.memory_store.step_cache import StepCache
 from lamina.models.testing import FakeChatModel
+from lamina.stores.step_cache import StepCache
 
 COLOURS = "First list three primary colours, then write one sentence about each."
 PLAN_REPLY = {
@@ -281,11 +280,11 @@ def test_plan_call_gets_its_own_token_budget() -> None:
 def test_summaries_are_bounded() -> None:
     bound = int(load_prompts().get("summarise", "max_tokens"))
     loose = Bounded(responses=[], max_tokens=None)
-    assert getattr(_bounded(loose, bound), "max_tokens", None) == bound
+    assert getattr(capped(loose, bound), "max_tokens", None) == bound
     tight = Bounded(responses=[], max_tokens=8)
-    assert _bounded(tight, bound) is tight
+    assert capped(tight, bound) is tight
     plain = FakeChatModel(responses=[])
-    assert _bounded(plain, bound) is plain
+    assert capped(plain, bound) is plain
 
 
 # -- the node --------------------------------------------------------------------------------
@@ -571,7 +570,7 @@ def test_missing_task_is_a_wiring_error(cache: StepCache) -> None:
 def test_node_runs_inside_a_langgraph_graph(cache: StepCache) -> None:
     from langgraph.graph import END, START, StateGraph
 
-    from lamina.graphs.state import AgentState
+    from lamina.core.state import AgentState
 
     graph = StateGraph(AgentState, context_schema=AgentContext)
     graph.add_node("reasoning", make_reasoning_node(rc_iterations=1))

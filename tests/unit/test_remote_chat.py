@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from lamina.errors import ConfigError, ModelError, ModelOutputError
 from lamina.models.catalog import ModelSpec
 from lamina.models.pool import ModelPool
-from lamina.models.remote_chat import RemoteChatModel
+from lamina.models.remote import RemoteChatModel
 from lamina.scaleout.servers import free_port
 from lamina.tools.calculator import calculator
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
+from lamina.core.context import AgentContext, StaticModels
 from lamina.errors import ConfigError, InputError
-from lamina.graphs.context import AgentContext, StaticModels
 from lamina.layers.router import IntentRouter, Route, RouteDecision, make_router_node
-from lamina.layers.routing_defaults import DEFAULT_MODEL, default_routes
+from lamina.layers.router.defaults import DEFAULT_MODEL, default_routes
 from lamina.models.catalog import known_model_names
 from lamina.models.testing import HashingEncoder
 
@@ -376,7 +376,7 @@ def test_node_without_task_is_a_config_error(router: IntentRouter) -> None:
 def test_node_runs_in_a_real_langgraph_graph(router: IntentRouter) -> None:
     from langgraph.graph import END, START, StateGraph
 
-    from lamina.graphs.state import AgentState
+    from lamina.core.state import AgentState
 
     graph = StateGraph(AgentState, context_schema=AgentContext)
     graph.add_node("router", make_router_node())

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from lamina.core.context import AgentContext, StaticModels
 from lamina.errors import ConfigError
-from lamina.graphs.context import AgentContext, StaticModels
 from lamina.layers.router import IntentRouter, Route, RouteDecision, make_router_node
 from lamina.models.testing import FakeChatModel, HashingEncoder
 

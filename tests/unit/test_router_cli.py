@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import lamina.memory_store.embeddings as embeddings
+import lamina.models.encoder as embeddings
 from lamina.cli import app
 from lamina.models.testing import HashingEncoder
 

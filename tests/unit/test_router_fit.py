@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import lamina.memory_store.embeddings as embeddings
+import lamina.models.encoder as embeddings
 from lamina.errors import ConfigError
 from lamina.layers.router import IntentRouter, Route
-from lamina.layers.router_fit import ABSTAIN, RouterReport, _percentile
+from lamina.layers.router.fit import ABSTAIN, RouterReport, _percentile
 from lamina.models.testing import HashingEncoder
 
 DIM = 4096

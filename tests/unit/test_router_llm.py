@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-import lamina.layers.router_llm as router_llm
+import lamina.models.llama.scoring as llama_scoring
 from lamina.config import get_settings
 from lamina.errors import ConfigError, ModelError, ModelOutputError
 from lamina.layers.router import IntentRouter, Route
-from lamina.layers.router_llm import (
+from lamina.layers.router.llm_fallback import (
     NONE_CHOICE,
     ChoiceScorer,
     LlamaChoiceScorer,
@@ -293,8 +293,8 @@ def fake_llama(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FakeLla
     # The real function reads llama.cpp's logits buffer; the fake derives them from the history,
     # so a wrong rewind of n_tokens gives wrong numbers.
     monkeypatch.setattr(
-        router_llm,
-        "_last_logits",
+        llama_scoring,
+        "last_logits",
         lambda ll: FakeLlama.logits_after(ll.input_ids[: ll.n_tokens].tolist()),
     )
     pool = ModelPool(get_settings(home=tmp_path), loader=lambda spec, path, settings: llama)

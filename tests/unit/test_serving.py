@@ -78,6 +78,8 @@ def test_agent_completion_has_the_answer_and_the_extension(served: httpx.Client)
     assert ext["models_used"] == ["fake"]
     assert set(ext["timings"]) >= {"input", "router", "memory", "reasoning"}
     assert ext["thread_id"]
+    assert ext["ok"] is True
+    assert ext["error"] is None
 
 
 def test_agent_stream_reports_layers_then_the_answer(served: httpx.Client) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from lamina.graphs.context import AgentContext, StaticModels
+from lamina.core.context import AgentContext, StaticModels
+from lamina.guards.degenerate import degenerate
 from lamina.layers.execution import make_execution_node
-from lamina.layers.reasoning import degenerate, make_reasoning_node, rc_solve
+from lamina.layers.reasoning import make_reasoning_node, rc_solve
 from lamina.models.testing import FakeChatModel, ToolCallScript
 from lamina.tools.calculator import calculator
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lamina.graphs.state import merge_trace
+from lamina.core.state import merge_trace
 
 
 def _ev(layer: str):

@@ -16,14 +16,14 @@ from pydantic import BaseModel
 
 from lamina.config import get_settings
 from lamina.errors import ConfigError
-from lamina.memory_store.step_cache import (
+from lamina.models.testing import FakeChatModel, HashingEncoder
+from lamina.stores.step_cache import (
     StepCache,
     measured_call,
     model_identity,
     prompt_text,
     sampling_params,
 )
-from lamina.models.testing import FakeChatModel, HashingEncoder
 
 
 class TunableFake(FakeChatModel):
@@ -223,7 +223,7 @@ def test_semantic_hit_is_served_logged_and_marked(
     fake = FakeChatModel(responses=["blue"])  # a second model call would raise
     first = cache.call(fake, ask("What colour is the sky?"), "t/1")
     assert not first.hit
-    with caplog.at_level(logging.WARNING, logger="lamina.memory_store.step_cache"):
+    with caplog.at_level(logging.WARNING, logger="lamina.stores.step_cache"):
         near = cache.call(fake, ask("what colour is the sky ?!"), "t/1")
     assert (near.text, near.hit, near.semantic) == ("blue", True, True)
     assert near.similarity is not None
@@ -332,7 +332,7 @@ def test_persists_across_processes(tmp_path: Path) -> None:
     _run_python(
         f"""
         from pathlib import Path
-        from lamina.memory_store.step_cache import StepCache
+        from lamina.stores.step_cache import StepCache
         StepCache(Path({str(path)!r})).put("from-child", "child value", tokens=3)
         """
     )
@@ -342,7 +342,7 @@ def test_persists_across_processes(tmp_path: Path) -> None:
     out = _run_python(
         f"""
         from pathlib import Path
-        from lamina.memory_store.step_cache import StepCache
+        from lamina.stores.step_cache import StepCache
         print(StepCache(Path({str(path)!r})).get("from-parent"))
         """
     )
@@ -354,7 +354,7 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
     cache = StepCache(path)
     code = f"""
         from pathlib import Path
-        from lamina.memory_store.step_cache import StepCache
+        from lamina.stores.step_cache import StepCache
         c = StepCache(Path({str(path)!r}))
         for i in range(150):
             c.put(f"child-{{i}}", str(i))
@@ -425,7 +425,7 @@ def test_corrupted_file_is_rebuilt_with_a_warning(
 ) -> None:
     path = tmp_path / "steps.sqlite"
     path.write_bytes(b"this is not a sqlite database at all " * 200)
-    with caplog.at_level(logging.WARNING, logger="lamina.memory_store.step_cache"):
+    with caplog.at_level(logging.WARNING, logger="lamina.stores.step_cache"):
         cache = StepCache(path)
     assert any("corrupted" in r.getMessage() for r in caplog.records)
     assert (tmp_path / "steps.sqlite.corrupt").exists()
@@ -443,7 +443,7 @@ def test_file_corrupted_while_in_use_is_rebuilt(
     for suffix in ("-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     path.write_bytes(b"\x00garbage" * 1000)
-    with caplog.at_level(logging.WARNING, logger="lamina.memory_store.step_cache"):
+    with caplog.at_level(logging.WARNING, logger="lamina.stores.step_cache"):
         assert cache.get("k") is None  # a miss, not a crash
     assert any("corrupted" in r.getMessage() for r in caplog.records)
     cache.put("k", "again")

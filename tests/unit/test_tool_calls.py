@@ -232,6 +232,6 @@ def test_a_loop_that_survives_the_penalty_is_reported() -> None:
     ],
 )
 def test_loop_detection(text: str, loops: bool) -> None:
-    from lamina.models.llama_chat import _is_loop
+    from lamina.models.llama.completion import is_loop
 
-    assert _is_loop(text) is loops
+    assert is_loop(text) is loops

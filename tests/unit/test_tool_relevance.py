@@ -16,11 +16,12 @@ import pytest
 from langgraph.runtime import Runtime
 
 from lamina.agents.config_file import AgentConfig
+from lamina.core.context import AgentContext, StaticModels
 from lamina.errors import ConfigError
-from lamina.graphs.context import AgentContext, StaticModels
+from lamina.guards.tool_relevance import ToolFit, ToolRelevance
+from lamina.guards.tool_shortlist import named_tools, step_needs_tool
 from lamina.layers.execution import make_execution_node
-from lamina.layers.planning import make_plan, named_tools, step_needs_tool
-from lamina.layers.tool_relevance import ToolFit, ToolRelevance
+from lamina.layers.reasoning.planning import make_plan
 from lamina.models.testing import FakeChatModel, ToolCallScript
 from lamina.tools.decorator import tool
 
@@ -195,9 +196,9 @@ def test_first_move_sees_the_fitting_tools_required_then_every_tool() -> None:
     (event,) = update["trace"]
     assert event["data"]["tool_fit"]["shortlist"] == ["get_weather"]
     assert event["data"]["tool_fit"]["fits"] is True
-    # bind_tools: all tools with the default choice, then the first move's shortlist, required
-    assert fake.tool_choices == [None, "required"]
-    assert fake.bound_tools == ["get_weather"]
+    # bound afresh for each move: the first move's shortlist, required; then every tool
+    assert fake.tool_choices == ["required", None]
+    assert fake.bound_tools == [t.name for t in TOOLS]
     assert update["step_results"][0]["result"] == "Rain."
     assert [c["name"] for c in update["step_results"][0]["tool_calls"]] == ["get_weather"]
 

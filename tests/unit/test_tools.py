@@ -362,3 +362,15 @@ def test_workspace_writes_replace_the_file_whole(tmp_path: Any) -> None:
     tools["write_file"].invoke({"path": "n.txt", "content": "second"})
     assert (root / "n.txt").read_text() == "second"
     assert sorted(p.name for p in root.iterdir()) == ["n.txt"]  # no temporary file left
+
+
+def test_writing_needs_approval_unless_the_user_says_otherwise(tmp_path: Any) -> None:
+    from lamina.layers.execution.approval import requires_approval
+    from lamina.tools.workspace import workspace_tools
+
+    tools = {t.name: t for t in workspace_tools(tmp_path / "ws")}
+    assert requires_approval(tools["write_file"])
+    assert not requires_approval(tools["read_file"])
+    assert not requires_approval(tools["list_files"])
+    unattended = {t.name: t for t in workspace_tools(tmp_path / "ws", approve_writes=False)}
+    assert not requires_approval(unattended["write_file"])

@@ -9,7 +9,7 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from lamina.layers.reasoning import check_step
-from lamina.layers.verification import (
+from lamina.layers.reasoning.verification import (
     ArithmeticVerifier,
     Verdict,
     Verifier,
@@ -18,8 +18,8 @@ from lamina.layers.verification import (
     numbers_in,
     verify,
 )
-from lamina.memory_store.step_cache import StepCache
 from lamina.models.testing import FakeChatModel
+from lamina.stores.step_cache import StepCache
 
 ARITH = ArithmeticVerifier()
 

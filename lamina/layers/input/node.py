@@ -14,9 +14,9 @@ from typing import Any
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from lamina.core.nodes import StateNode
+from lamina.core.state import AgentState
 from lamina.errors import InputError
-from lamina.graphs.nodes import StateNode
-from lamina.graphs.state import AgentState
 
 __all__ = [
     "DEFAULT_MAX_CHARS",

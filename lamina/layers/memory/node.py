@@ -3,7 +3,7 @@
 Two nodes:
 
 * :func:`make_memory_node` - searches the user's long-term memories (`runtime.context.memory`,
-  a :class:`~lamina.memory_store.chroma_store.MemoryStore`) for the task and puts the best hits
+  a :class:`~lamina.stores.memory.MemoryStore`) for the task and puts the best hits
   into `state["memories"]`, where the reasoning layer shows them to the model.
 * :func:`make_memory_writeback_node` - after the answer, stores what the user told about
   themselves ("My name is Ada", "Remember that my sister lives in Lyon") for that user and
@@ -25,14 +25,14 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from lamina.graphs.nodes import LayerNode
-from lamina.memory_store.chroma_store import MemoryItem, MemoryKind
+from lamina.core.nodes import LayerNode
+from lamina.stores.memory import MemoryItem, MemoryKind
 
 if TYPE_CHECKING:
     from langgraph.runtime import Runtime
 
-    from lamina.graphs.context import AgentContext
-    from lamina.graphs.state import AgentState
+    from lamina.core.context import AgentContext
+    from lamina.core.state import AgentState
 
 __all__ = [
     "DEFAULT_USER",
@@ -191,7 +191,7 @@ def make_memory_node(
     ranked by `(1 - recency_weight) * similarity + recency_weight * 0.5 ** (age_days /
     half_life_days)`: among relevant memories, a newer one ("I moved to Lyon") beats an older
     one ("I live in Paris") of similar relevance. The reasoning and execution layers show the
-    memories to the model with their dates (:func:`~lamina.layers.context_text.render_memories`).
+    memories to the model with their dates (:func:`~lamina.core.text.render_memories`).
     Without a store (`runtime.context.memory is None`) or a task it returns no memories.
     A failing store raises :class:`~lamina.errors.MemoryStoreError`: a run never silently
     forgets what the user told it.
@@ -211,7 +211,7 @@ def make_memory_node(
         ConfigError: k < 1, a weight outside [0, 1], a half-life <= 0 or an unknown kind.
     """
     from lamina.errors import ConfigError
-    from lamina.memory_store.chroma_store import KINDS
+    from lamina.stores.memory import KINDS
 
     # Developer mistakes, so they are refused when the graph is built.
     if k < 1:

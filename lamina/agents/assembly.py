@@ -1,0 +1,139 @@
+"""How `Agent` assembles its dependencies: models, tool relevance, memory, step cache, ledger and
+checkpointer, each from what the user passed (an object, a path or URL, True or False)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lamina.errors import ConfigError, UnknownModelError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    from lamina.config import Settings
+    from lamina.guards.tool_relevance import ToolRelevance
+    from lamina.models.catalog import ModelSpec
+    from lamina.models.pool import ModelPool
+    from lamina.stores.ledger import ToolLedger
+    from lamina.stores.memory.store import MemoryStore
+    from lamina.stores.step_cache.cache import StepCache
+
+__all__ = [
+    "PoolModels",
+    "make_checkpointer_for",
+    "make_ledger",
+    "make_memory",
+    "make_step_cache",
+    "make_tool_relevance",
+    "register_model",
+]
+
+
+class PoolModels:
+    """A `ChatModelProvider` over a model pool, with one set of sampling settings."""
+
+    def __init__(self, pool: ModelPool, names: Sequence[str], settings: dict[str, Any]) -> None:
+        self.pool = pool
+        self._names = list(names)
+        self._settings = dict(settings)
+        self._cache: dict[str, BaseChatModel] = {}
+
+    def chat_model(self, name: str) -> BaseChatModel:
+        if name not in self._names:
+            raise UnknownModelError(name, self._names)
+        model = self._cache.get(name)
+        if model is None:
+            model = self.pool.chat_model(name, **self._settings)
+            self._cache[name] = model
+        return model
+
+    def names(self) -> list[str]:
+        return list(self._names)
+
+
+def register_model(pool: ModelPool, model: str | ModelSpec) -> ModelSpec:
+    """Resolve a catalog name or spec against the pool's models, and register it."""
+    from lamina.models.catalog import resolve_spec
+
+    spec = resolve_spec(model, {n: pool.spec(n) for n in pool.names()})
+    pool.register(spec)
+    return spec
+
+
+def make_tool_relevance(relevance: ToolRelevance | bool) -> ToolRelevance | None:
+    """`Agent(tool_relevance=...)`: True (the packaged encoder), False, or a `ToolRelevance`."""
+    if relevance is False:
+        return None
+    from lamina.guards.tool_relevance import ToolRelevance
+
+    if relevance is True:
+        return ToolRelevance()  # the packaged encoder the router and memory use, on first use
+    if not isinstance(relevance, ToolRelevance):
+        raise ConfigError(
+            f"Expected tool_relevance to be True, False or a ToolRelevance, found "
+            f"{type(relevance).__name__}. Fix: pass ToolRelevance(encoder=...) or a bool."
+        )
+    return relevance
+
+
+def make_memory(memory: MemoryStore | str | Path | bool, home: Path) -> MemoryStore | None:
+    """`Agent(memory=...)`: a store, a directory, a Chroma server URL, True (under home), False."""
+    if memory is False:
+        return None
+    from lamina.stores.memory.store import MemoryStore
+
+    if isinstance(memory, MemoryStore):
+        return memory
+    from lamina.scaleout.backends import make_memory_store
+
+    return make_memory_store(home / "memory" if memory is True else memory)
+
+
+def make_step_cache(cache: StepCache | bool, settings: Settings) -> StepCache | None:
+    """`Agent(step_cache=...)`: a `StepCache`, True (from settings) or False."""
+    if cache is False:
+        return None
+    from lamina.stores.step_cache.cache import StepCache
+
+    if isinstance(cache, StepCache):
+        return cache
+    return StepCache.from_settings(settings)
+
+
+def make_ledger(
+    ledger: ToolLedger | str | Path | bool | None, checkpointer: object, home: Path
+) -> ToolLedger | None:
+    """`Agent(ledger=...)`; None keeps one beside a checkpoint file (see `Agent`)."""
+    from lamina.scaleout.backends import is_postgres_url
+    from lamina.stores.ledger import ToolLedger
+
+    if ledger is False:
+        return None
+    if isinstance(ledger, ToolLedger):
+        return ledger
+    if isinstance(ledger, str | Path):
+        return ToolLedger(ledger)
+    if checkpointer is None or checkpointer == "":
+        return ToolLedger(home / "checkpoints.ledger.sqlite")  # beside the default file
+    if is_postgres_url(checkpointer):
+        return ToolLedger(home / "tool_ledger.sqlite")
+    if isinstance(checkpointer, str | Path) and str(checkpointer) != ":memory:":
+        file = Path(checkpointer)
+        return ToolLedger(file.parent / f"{file.stem}.ledger.sqlite")
+    # ":memory:" or a checkpointer object: only when asked for (ledger=True)
+    return ToolLedger(home / "tool_ledger.sqlite") if ledger else None
+
+
+def make_checkpointer_for(
+    checkpointer: BaseCheckpointSaver[Any] | str | Path | None, home: Path
+) -> tuple[BaseCheckpointSaver[Any], Callable[[], None] | None]:
+    """`Agent(checkpointer=...)` and what closes it (None: the caller's object, not ours)."""
+    if checkpointer is not None and not isinstance(checkpointer, str | Path):
+        return checkpointer, None
+    from lamina.scaleout.backends import make_checkpointer
+
+    saver, close = make_checkpointer(checkpointer or "", default_path=home / "checkpoints.sqlite")
+    return saver, close

@@ -1,0 +1,109 @@
+"""Whether a finished run did what was asked: the judgement behind `RunResult.ok`.
+
+A wrong answer presented as right is the worst outcome an agent can have, so a run is judged
+on its structure, never on how its answer reads:
+
+* a plan step that failed (its tool calls failed, or no tool could be called with the values
+  given) fails the run, with the step's calls as what was tried;
+* a number in the answer must have a source: the request, the memories recalled, the thread's
+  earlier messages, a tool's result, a step result a verifier checked, or the plan's own step
+  numbers and instructions. A figure with none came from the model alone; with a 135M model
+  that is a guess, so the run says so (`unsupported_figure`) instead of passing it off as a
+  result. A figure may be a source rounded to the decimals it is written with (3.14 for
+  3.14159);
+* a run paused for approval, or without an answer, has no answer yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+
+from lamina.core.records import ApprovalRequest, RunError
+from lamina.core.serialise import message_text
+from lamina.guards.grounding import grounded_numbers, written_numbers
+
+__all__ = ["judge_run"]
+
+
+def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) -> RunError | None:
+    """The reason the run's answer is not to be trusted, or None when it is.
+
+    Args:
+        state: the graph's final state.
+        pending: the tool call the run is paused for, if it is.
+    """
+    if pending is not None:
+        return RunError(
+            "awaiting_approval",
+            f"The run is paused until a human approves or refuses {pending.tool!r}.",
+            pending.step,
+            (f"{pending.tool}({pending.args})",),
+        )
+    answer = str(state.get("answer") or "").strip()
+    if not answer:
+        return RunError("no_answer", "The run ended without an answer.")
+    results: Sequence[Mapping[str, Any]] = state.get("step_results") or []
+    if results and not any(str(r.get("result", "")).strip() for r in results):
+        return RunError("no_answer", f"The model returned an empty answer; the run says: {answer}")
+    for result in results:
+        if result.get("status") == "failed":
+            calls = result.get("tool_calls") or []
+            return RunError(
+                "step_failed",
+                f"Step {int(result.get('index', 0)) + 1} ({result.get('instruction', '')!s}) "
+                f"could not be done: {result.get('result', '')!s}",
+                int(result.get("index", 0)),
+                tuple(_describe_call(c) for c in calls),
+            )
+    unsupported = _unsupported_figures(answer, state)
+    if unsupported:
+        return RunError(
+            "unsupported_figure",
+            f"The answer holds {', '.join(unsupported)}, which no tool returned and the request "
+            "never gave: the model produced it without a tool, so it is unchecked.",
+            None,
+            tuple(unsupported),
+        )
+    return None
+
+
+def _describe_call(call: Mapping[str, Any]) -> str:
+    outcome = f"error: {call['error']}" if call.get("error") else f"-> {call.get('result')}"
+    return f"{call.get('name')}({call.get('args')}) {outcome}"
+
+
+def _sources(state: Mapping[str, Any]) -> list[str]:
+    """Every text a figure of the answer may come from (not the answer itself)."""
+    texts = [str(state.get("task") or "")]
+    texts += [str(m.get("text", "")) for m in state.get("memories") or []]
+    messages: list[BaseMessage] = list(state.get("messages") or [])
+    if messages and isinstance(messages[-1], AIMessage):
+        messages = messages[:-1]  # the answer of this run
+    texts += [message_text(m) for m in messages]
+    plan = state.get("plan") or []
+    texts += [str(step.get("instruction", "")) for step in plan if isinstance(step, Mapping)]
+    texts.append(" ".join(str(i + 1) for i in range(len(plan))))  # "Step 1", "Step 2", ...
+    for result in state.get("step_results") or []:
+        calls = result.get("tool_calls") or []
+        texts += [str(c.get("result")) for c in calls if c.get("result") is not None]
+        if calls or result.get("verified") is True:
+            texts.append(str(result.get("result", "")))
+    return texts
+
+
+def _unsupported_figures(answer: str, state: Mapping[str, Any]) -> list[str]:
+    known, _ = grounded_numbers(_sources(state))
+    return [text for text, value in written_numbers(answer) if not _matches(text, value, known)]
+
+
+def _matches(text: str, value: float, known: Iterable[float]) -> bool:
+    decimals = len(text.split(".", 1)[1]) if "." in text else 0
+    for source in known:
+        if source == value or abs(source) == abs(value):
+            return True
+        if round(source, decimals) == value:
+            return True  # written rounded: 3.14 for 3.14159, 87 for 87.0
+    return False

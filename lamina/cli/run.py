@@ -1,0 +1,268 @@
+"""`lamina run`: one task through the five layers, with a live view of what each layer does.
+
+A tool that needs approval (`@tool(requires_approval=True)`) pauses the run; `lamina run` then
+asks at the prompt whether the call may run. `--yes` approves every such call without asking;
+without a terminal to ask (stdin closed or not interactive input), a call is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from lamina.agents.agent import Agent
+    from lamina.agents.result import RunResult
+
+__all__ = [
+    "NOT_OK_EXIT",
+    "ask_approval",
+    "build_agent",
+    "print_trace",
+    "resume_command",
+    "run_command",
+]
+
+NOT_OK_EXIT = 2
+"""`lamina run`'s exit code for a run that finished but is not `ok` (1: an error stopped it)."""
+
+_LAYER_LABEL = {
+    "input": "input: validated the request",
+    "router": "router: chose a model",
+    "memory": "memory: recalled",
+    "reasoning": "reasoning",
+    "execution": "execution: ran tools",
+    "respond": "respond",
+    "remember": "memory: wrote back",
+}
+
+
+def build_agent(config: Path | None) -> Agent:
+    """The agent `lamina run` uses: from `--config`, `./lamina.toml`, or the defaults."""
+    from lamina.agents.agent import Agent
+    from lamina.agents.config_file import find_config
+
+    path = find_config(config)
+    return Agent.from_config(path) if path is not None else Agent()
+
+
+def _describe(node: str, update: dict[str, Any]) -> str:
+    events = update.get("trace") or []
+    data = events[-1]["data"] if events else {}
+    if node == "router" and update.get("route"):
+        r = update["route"]
+        name = r.get("route") or "none"
+        return escape(f"router → {name} → model {r.get('model')} ({r.get('reason')})")
+    if node == "memory":
+        hits = data.get("hits") or []
+        return f"memory → {len(hits)} memories recalled"
+    if node == "reasoning":
+        plan = data.get("plan") or []
+        return (
+            f"reasoning → plan of {len(plan)} step(s), cache hits {data.get('cache_hits', 0)}, "
+            f"misses {data.get('cache_misses', 0)}"
+        )
+    if node == "execution":
+        calls = ", ".join(
+            f"{c.get('name')}({json.dumps(c.get('args'))}) = {c.get('result', c.get('error'))}"
+            for c in data.get("tool_calls") or []
+        )
+        return escape(
+            f"execution → step {data.get('step')} on {data.get('model')}: {calls or 'no tool call'}"
+        )
+    return _LAYER_LABEL.get(node, node)
+
+
+def ask_approval(result: RunResult, *, yes: bool, console: Console) -> bool:
+    """Whether the run's pending tool call may run: `--yes`, else the user's answer.
+
+    Without an answer (no terminal, end of input) the call is refused: a tool that needs
+    approval never runs unattended.
+    """
+    request = result.pending_approval
+    if request is None:  # paused for something else: nothing to approve
+        return False
+    args = json.dumps(request.args, ensure_ascii=False)
+    console.print(f"[yellow]approval needed:[/] {escape(f'{request.tool}({args})')}")
+    if request.description:
+        console.print(f"  {escape(request.description)}")
+    if yes:
+        console.print("  approved (--yes)")
+        return True
+    try:
+        return bool(typer.confirm(f"Run {request.tool}?", default=False, err=True))
+    except typer.Abort:
+        console.print("  refused (no answer: not an interactive terminal)")
+        return False
+
+
+def print_trace(result: RunResult, console: Console) -> None:
+    """A short table of what each layer did and how long it took."""
+    from rich.table import Table
+
+    table = Table(title="trace", show_lines=False)
+    table.add_column("layer")
+    table.add_column("seconds", justify="right")
+    table.add_column("what happened")
+    route = f"{result.route or 'abstained'} → {result.model}"
+    memories = ", ".join(str(m.get("id", ""))[:8] for m in result.memories) or "none"
+    reasoning = result.reasoning
+    tools = "; ".join(
+        f"{c.name}({json.dumps(c.arguments)}) = "
+        f"{c.result if c.error is None else 'error: ' + c.error}"
+        for c in result.tool_calls
+    )
+    what = {
+        "input": "request validated",
+        "router": route,
+        "memory": f"recalled: {memories}",
+        "reasoning": f"plan {len(reasoning['plan'])} step(s); cache hits "
+        f"{reasoning['cache_hits']}, misses {reasoning['cache_misses']}",
+        "execution": tools or "no tool call",
+        "remember": "exchange written back",
+    }
+    for layer, seconds in result.timings.items():
+        table.add_row(escape(layer), f"{seconds:.2f}", escape(what.get(layer, "")))
+    console.print(table)
+    console.print(
+        escape(f"models used: {', '.join(result.models_used) or '-'}; thread {result.thread_id}")
+    )
+
+
+def _show(console: Console, events: Iterable[Any]) -> None:
+    """Print one line per layer update of a streamed run."""
+    with console.status("input …") as status:
+        for event in events:
+            _mode, chunk = event  # (stream mode, data) since modes are given as a list
+            for node, update in (chunk or {}).items():
+                if not isinstance(update, dict):
+                    continue  # LangGraph's own entries (interrupts, durable tool/model steps)
+                console.print(f"[cyan]●[/] {_describe(node, update)}")
+                status.update(f"after {node} …")
+
+
+def _print_json(agent: Agent, result: RunResult, yes: bool, err: Console) -> RunResult:
+    """Answer each approval the run pauses for, then print only the final result as JSON."""
+    while result.interrupted and result.pending_approval is not None:
+        approve = ask_approval(result, yes=yes, console=err)
+        result = agent.resume(result.thread_id, approve=approve)
+    sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+    return result
+
+
+def _print_streamed(
+    agent: Agent, thread_id: str, user: str | None, yes: bool, console: Console
+) -> RunResult:
+    """After a streamed run: answer each approval (streaming on), then the answer and trace."""
+    result = agent.result(thread_id, user_id=user)
+    while result.interrupted and result.pending_approval is not None:
+        approve = ask_approval(result, yes=yes, console=console)
+        _show(console, agent.stream_resume(thread_id, approve, stream_mode=["updates"]))
+        result = agent.result(thread_id, user_id=user)
+    if result.error is None:
+        console.print(f"\n[bold green]answer:[/] {escape(result.answer)}\n")
+    else:
+        console.print(f"\n[bold red]not answered ({result.error.kind}):[/] {escape(result.answer)}")
+        console.print(f"[red]why:[/] {escape(result.error.message)}\n")
+    print_trace(result, console)
+    return result
+
+
+def _exit_unless_ok(result: RunResult) -> None:
+    if not result.ok:
+        raise typer.Exit(NOT_OK_EXIT)
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="A lamina.toml with models, routes, tools (the run's own)."),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print RunResult.to_dict() as JSON, nothing else.")
+]
+YesOption = Annotated[
+    bool,
+    typer.Option(
+        "--yes", "-y", help="Approve every tool call that needs approval, without asking."
+    ),
+]
+
+
+def run_command(
+    task: Annotated[str, typer.Argument(help="What the agent should do.")],
+    config: ConfigOption = None,
+    thread: Annotated[
+        str | None, typer.Option("--thread", help="Continue this conversation thread.")
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Whose long-term memory.")] = None,
+    as_json: JsonOption = False,
+    yes: YesOption = False,
+) -> None:
+    """Run TASK through input → router → memory → reasoning → execution."""
+    from rich.console import Console
+
+    from lamina.errors import LaminaError
+
+    err = Console(stderr=True)
+    try:
+        agent = build_agent(config)
+        if as_json:
+            result = _print_json(agent, agent.run(task, thread_id=thread, user_id=user), yes, err)
+        else:
+            console = Console()
+            thread_id = thread or uuid.uuid4().hex
+            _show(
+                console,
+                agent.stream(task, thread_id=thread_id, user_id=user, stream_mode=["updates"]),
+            )
+            result = _print_streamed(agent, thread_id, user, yes, console)
+    except LaminaError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    _exit_unless_ok(result)
+
+
+def resume_command(
+    thread: Annotated[str, typer.Argument(help="The thread of the unfinished run.")],
+    config: ConfigOption = None,
+    approve: Annotated[
+        bool | None,
+        typer.Option(
+            "--approve/--refuse",
+            help="Answer a pending approval (a run paused before a tool that needs one).",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+    yes: YesOption = False,
+) -> None:
+    """Continue THREAD's unfinished run: one cut off by a crash, or one paused for approval.
+
+    Finished steps come from the checkpoints and finished tool calls from the ledger; neither
+    runs again.
+    """
+    from rich.console import Console
+
+    from lamina.errors import LaminaError
+
+    err = Console(stderr=True)
+    try:
+        agent = build_agent(config)
+        if as_json:
+            result = _print_json(agent, agent.resume(thread, approve=approve), yes, err)
+        else:
+            console = Console()
+            _show(console, agent.stream_resume(thread, approve, stream_mode=["updates"]))
+            result = _print_streamed(agent, thread, None, yes, console)
+    except LaminaError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    _exit_unless_ok(result)

@@ -1,0 +1,9 @@
+"""Small-model guards: the checks and shortcuts lamina keeps because small models need them.
+
+Each guard is a named function or class that returns a finding (never a layer's exception); the
+layers decide what to do with it. `tool_relevance.py` weighs tools against a request by meaning
+(the encoder); `tool_shortlist.py` picks tools by the words of their names and decides whether a
+step needs a tool; `tool_calls.py` catches arguments copied from a tool's description and final
+texts that only echo the tool instructions; `degenerate.py` catches empty, echoing or looping
+output. This package is the future home of every such guard, each switchable.
+"""

@@ -1,0 +1,88 @@
+"""Guards on a small model's tool calls and final text (findings, not exceptions).
+
+- :func:`copied_example`: a string argument copied from the tool's description (`"e.g. 'Lyon'"`)
+  while the task never mentions it; the execution layer sends such a call back.
+- :func:`echoes_instructions`: a "final answer" that only plays back the tool instructions (a JSON
+  object, or a tool's or argument's description word for word); the execution layer then keeps
+  the step's last tool result instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.tools import BaseTool
+from pydantic import BaseModel
+
+from lamina.core.serialise import message_text
+
+__all__ = ["copied_example", "description_text", "echoes_instructions"]
+
+
+def copied_example(
+    t: BaseTool, args: Mapping[str, Any], messages: Sequence[BaseMessage]
+) -> tuple[str, str] | None:
+    """The first string argument copied from the tool's own description instead of the task,
+    as `(argument, value)`, or None.
+
+    Small models copy the example in an argument's description (`"e.g. 'Lyon'"`) in place of
+    the value the task names; the call is valid and runs, and the wrong value flows on. A value
+    that appears in the tool's description or argument descriptions, while neither it nor any of
+    its words appears in what the model was given (the task, the step, earlier results), is a
+    finding; the execution layer sends such a call back as failed.
+    """
+    described = description_text(t).lower()
+    if not described:
+        return None
+    given = "\n".join(message_text(m) for m in messages if not isinstance(m, AIMessage)).lower()
+    for key, value in args.items():
+        if not isinstance(value, str):
+            continue
+        lowered = value.strip().lower()
+        if len(lowered) < 2 or lowered in given or lowered not in described:
+            continue
+        if any(re.search(rf"\b{re.escape(w)}\b", given) for w in re.findall(r"\w+", lowered)):
+            continue  # built from the task's own words or numbers ("12 * 7" for "12 times 7")
+        return key, value
+    return None
+
+
+def echoes_instructions(text: str, tools: Mapping[str, BaseTool]) -> bool:
+    """Is this "final answer" only the model's instructions played back?
+
+    True for a JSON object (a tool's argument schema, or a call written as the answer) and for
+    text holding a tool's description or an argument's description word for word.
+    """
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            if isinstance(json.loads(stripped), dict):
+                return True
+        except json.JSONDecodeError:
+            pass
+    lowered = " ".join(stripped.lower().split())
+    for t in tools.values():
+        for part in description_text(t).split("\n"):
+            part = " ".join(part.lower().split())
+            if len(part) >= 20 and part in lowered:
+                return True
+    return False
+
+
+def description_text(t: BaseTool) -> str:
+    """The tool's description and its arguments' descriptions (not enums or defaults)."""
+    parts = [t.description or ""]
+    schema = t.tool_call_schema
+    properties: Mapping[str, Any] = {}
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        properties = schema.model_json_schema().get("properties", {})
+    elif isinstance(schema, dict):
+        properties = schema.get("properties", {})
+    for prop in properties.values():
+        if isinstance(prop, dict):
+            parts.append(str(prop.get("description", "")))
+    return "\n".join(parts)

@@ -1,0 +1,146 @@
+"""Word guards for choosing tools on a small model: which tools a step names or most likely
+means (:func:`named_tools`, :func:`shortlist_tools`), and whether a step needs a tool at all
+(:func:`step_needs_tool`: arithmetic, a telling word of a tool's name, a lookup word, weighed by
+the tools' relevance when the encoder is on, :mod:`lamina.guards.tool_relevance`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lamina.guards.tool_relevance import ToolFit
+
+__all__ = ["named_tools", "shortlist_tools", "step_needs_tool", "tool_names"]
+
+
+_ARITHMETIC = re.compile(r"\d\s*(?:[-+*/×÷^%]|\*\*)\s*\(?\s*\d")
+_MATH_WORDS = re.compile(
+    r"\b(?:calculate|compute|sum|add|subtract|multiply|divide|product|total|square\s+root|"
+    r"percent|percentage|average|plus|minus|times|divided)\b",
+    re.IGNORECASE,
+)
+_LOOKUP_WORDS = re.compile(
+    r"\b(?:look\s+up|search|find\s+out|weather|latest|current(?:ly)?|today|price|exchange\s+rate|"
+    r"convert)\b",
+    re.IGNORECASE,
+)
+
+
+def tool_names(tools: Sequence[Any] | Mapping[str, Any]) -> list[str]:
+    """The names of `tools` (tools, tool dicts or names; a mapping: its keys)."""
+    if isinstance(tools, Mapping):
+        return [str(n) for n in tools]
+    return [str(getattr(t, "name", t)) for t in tools]
+
+
+# Verbs and fillers in tool names that say nothing about what the tool is for.
+_GENERIC_NAME_WORDS = frozenset(
+    {
+        "get",
+        "set",
+        "put",
+        "add",
+        "make",
+        "do",
+        "run",
+        "use",
+        "call",
+        "list",
+        "read",
+        "write",
+        "fetch",
+        "find",
+        "load",
+        "save",
+        "show",
+        "tool",
+        "tools",
+        "the",
+        "for",
+        "from",
+        "with",
+        "and",
+        "into",
+        "data",
+        "info",
+        "value",
+        "values",
+        "item",
+        "items",
+        "text",
+    }
+)
+
+
+def _name_words(name: str) -> list[str]:
+    """The telling words of a tool name: `get_distance` → ["distance"], `km_to_miles` →
+    ["miles"] ("km" is shorter than three letters), `searchFlights` → ["search", "flights"]."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
+    words = re.split(r"[^A-Za-z]+", spaced.lower())
+    return [w for w in words if len(w) >= 3 and w not in _GENERIC_NAME_WORDS]
+
+
+def shortlist_tools(instruction: str, names: Sequence[str]) -> list[str]:
+    """The tools a one-action step most likely means, by the telling words of their names.
+
+    "Close that ticket" with `open_ticket` and `close_ticket` → `["close_ticket"]` (two words
+    match against one). Every tool when no name word matches or the best match is shared: a
+    shortlist only ever narrows to one clear winner.
+    """
+    lowered = instruction.lower()
+    scores = {
+        name: sum(
+            1
+            for word in _name_words(name)
+            if re.search(rf"\b{re.escape(word)}(?:s|es|d|ed)?\b", lowered)
+        )
+        for name in names
+    }
+    best = max(scores.values(), default=0)
+    winners = [name for name, score in scores.items() if score == best]
+    return winners if best > 0 and len(winners) == 1 else list(names)
+
+
+def named_tools(instruction: str, names: Sequence[str]) -> list[str]:
+    """The tools `instruction` names outright (`get_distance` or "get distance")."""
+    lowered = instruction.lower()
+    return [
+        name
+        for name in names
+        if re.search(rf"\b{re.escape(name.lower())}\b", lowered)
+        or name.lower().replace("_", " ") in lowered
+    ]
+
+
+def step_needs_tool(
+    instruction: str, tools: Sequence[Any] | Mapping[str, Any], *, fit: ToolFit | None = None
+) -> bool:
+    """Heuristic: does this step need a tool? Never without tools.
+
+    True when the step names a tool, contains arithmetic (digits with an operator, or digits
+    with a word like "multiply"), holds a telling word of a tool's name ("distance" for
+    `get_distance`) or asks to look something up ("search", "weather", ...). With `fit` (the
+    step's :class:`~lamina.guards.tool_relevance.ToolFit`), meaning weighs in: a step that a
+    tool fits needs one even without such words, and a name or lookup word counts only when
+    some tool is close enough (`fit.supports`): "What is the price of gold?" holds the lookup
+    word "price", which is not enough when the only tool is `get_distance`.
+    """
+    names = tool_names(tools)
+    if not names:
+        return False
+    lowered = instruction.lower()
+    if named_tools(instruction, names):
+        return True
+    has_digit = any(ch.isdigit() for ch in instruction)
+    if _ARITHMETIC.search(instruction) or (has_digit and _MATH_WORDS.search(instruction)):
+        return True
+    if fit is not None and fit.fits:
+        return True
+    worded = any(
+        re.search(rf"\b{re.escape(word)}(?:s|es)?\b", lowered)
+        for name in names
+        for word in _name_words(name)
+    ) or bool(_LOOKUP_WORDS.search(instruction))
+    return worded and (fit is None or fit.supports)

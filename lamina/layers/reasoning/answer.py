@@ -1,0 +1,82 @@
+"""The run's answer once every step is done: the only step's result, or a short synthesis of
+several results (:func:`final_answer`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from lamina.core.context import StepCacheLike
+from lamina.core.text import render_step_results
+from lamina.guards.degenerate import degenerate
+from lamina.layers.reasoning.plan import PlanStep
+from lamina.layers.reasoning.prompts import PromptSet
+from lamina.layers.reasoning.rc_loop import (
+    Tally,
+    cached_call,
+    capped,
+)
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+__all__ = ["final_answer"]
+
+logger = logging.getLogger(__name__)
+
+
+def final_answer(
+    task: str,
+    plan: list[PlanStep],
+    results: list[dict[str, Any]],
+    model: BaseChatModel,
+    cache: StepCacheLike | None,
+    tally: Tally,
+    data: dict[str, Any],
+    p: PromptSet,
+) -> str:
+    """The answer: the only step's result, or a synthesis of the results (noted in `data`)."""
+    if len(plan) == 1 and results:
+        answer = str(results[-1]["result"]).strip()
+        if not answer:
+            # an empty answer would not end the graph's loop; say what happened instead
+            data["answer_note"] = "the only step's result was empty"
+            return p.render("answer", "empty")
+        return answer
+    if results and all(_exact(r) for r in results):
+        # Every result is exact (a tool's, or checked by a verifier): the values are the answer.
+        # A small model asked to restate them garbles numbers ("48 - 7 = 32" after steps that
+        # gave 48 and 41), so the synthesis is a template here.
+        tools_only = all(r.get("tool_calls") for r in results)
+        data["synthesis"] = {
+            "cached": False,
+            "source": "tool results" if tools_only else "exact results",
+        }
+        return p.render(
+            "synthesise",
+            "from_tools",
+            results=render_step_results(results, header=False),
+            last=str(results[-1].get("value") or results[-1]["result"]).strip(),
+        )
+    messages: list[BaseMessage] = [
+        SystemMessage(p.render("synthesise", "system")),
+        HumanMessage(
+            p.render("synthesise", "user", task=task, results=render_step_results(results))
+        ),
+    ]
+    bounded = capped(model, int(p.get("synthesise", "max_tokens")))
+    text, hit = cached_call(cache, bounded, messages, p.template_version("synthesise"), tally)
+    data["synthesis"] = {"cached": hit}
+    if degenerate(text):
+        data["answer_note"] = "the synthesis was empty or degenerate; answered with the results"
+        return render_step_results(results)
+    return text
+
+
+def _exact(result: dict[str, Any]) -> bool:
+    """A step result whose value is known to be right: a tool's, or one a verifier passed."""
+    if result.get("tool_calls"):
+        return result.get("status") != "failed"
+    return result.get("verified") is True

@@ -1,0 +1,189 @@
+"""Reading an OpenAI Chat Completions request: the body (bounded), its JSON, the messages as
+LangChain messages, the sampling options; and `ApiError`, the OpenAI-shaped error every failure
+becomes, with lamina's errors mapped to HTTP statuses by whose fault they are."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from pydantic import ValidationError
+
+from lamina.errors import InputError, LaminaError, MemoryStoreError, ModelError, UnknownModelError
+from lamina.serving.protocol import ChatCompletionRequest, ChatMessage, error_body, message_text
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "ApiError",
+    "agent_request",
+    "api_error",
+    "direct_messages",
+    "parse_request",
+    "read_body",
+    "sampling",
+    "to_langchain",
+    "too_large",
+]
+
+DEFAULT_MAX_TOKENS = 512
+
+
+class ApiError(Exception):
+    """An error answered with `status` and OpenAI's error body."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str = "invalid_request_error",
+        code: str = "invalid_request",
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.kind = kind
+        self.code = code
+        self.param = param
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.message, self.kind, self.code, self.param)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, too_large(int(declared), limit), code="request_too_large")
+    body = bytearray()
+    async for piece in request.stream():
+        body.extend(piece)
+        if len(body) > limit:
+            raise ApiError(413, too_large(len(body), limit), code="request_too_large")
+    return bytes(body)
+
+
+def too_large(size: int, limit: int) -> str:
+    return (
+        f"Expected a request body of at most {limit} bytes; found {size}. Fix: send shorter "
+        "messages, or start the server with a larger --max-body-bytes."
+    )
+
+
+def parse_request(body: bytes) -> ChatCompletionRequest:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            400,
+            f"Expected a UTF-8 JSON body; found invalid UTF-8 at byte {exc.start}. Fix: encode "
+            "the request as UTF-8.",
+            code="invalid_json",
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(
+            400,
+            f"Expected a JSON body; found invalid JSON ({exc.msg} at line {exc.lineno} column "
+            f"{exc.colno}). Fix: send a JSON object with `model` and `messages`.",
+            code="invalid_json",
+        ) from None
+    if not isinstance(data, dict):
+        raise ApiError(
+            400,
+            f"Expected a JSON object with `model` and `messages`; found a JSON "
+            f'{type(data).__name__}. Fix: send {{"model": "lamina", "messages": [...]}}.',
+            code="invalid_request",
+        )
+    try:
+        return ChatCompletionRequest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        found = json.dumps(first.get("input"), default=str)[:120]
+        raise ApiError(
+            400,
+            f"Invalid `{where}`: {first['msg']}; found {found}. Fix: send a body in OpenAI's "
+            f"Chat Completions format ({len(exc.errors())} problem(s) in all).",
+            code="invalid_request",
+            param=where,
+        ) from None
+
+
+def agent_request(req: ChatCompletionRequest) -> tuple[list[BaseMessage], str | None, str | None]:
+    last = req.messages[-1]
+    if last.role != "user":
+        raise ApiError(
+            400,
+            f"Expected the last message to be the user's request; found role {last.role!r}. "
+            "Fix: end `messages` with a user message.",
+            param="messages",
+        )
+    for m in req.messages:
+        if m.role == "tool":
+            raise ApiError(
+                400,
+                "Expected no `tool` messages for model `lamina`: the agent runs its own tools. "
+                "Fix: drop them, or talk to a model directly by its name.",
+                param="messages",
+            )
+    options = req.lamina
+    thread_id = options.thread_id if options else None
+    user_id = (options.user_id if options else None) or req.user
+    # A thread already holds its history: send only the new message, or it would repeat.
+    messages = req.messages[-1:] if thread_id else req.messages
+    return [to_langchain(m) for m in messages], thread_id, user_id
+
+
+def direct_messages(req: ChatCompletionRequest) -> list[BaseMessage]:
+    return [to_langchain(m) for m in req.messages]
+
+
+def to_langchain(message: ChatMessage) -> BaseMessage:
+    text = message_text(message)
+    if message.role in ("system", "developer"):
+        return SystemMessage(text)
+    if message.role == "assistant":
+        return AIMessage(text)
+    if message.role == "tool":
+        return ToolMessage(text, tool_call_id=message.tool_call_id or "call")
+    return HumanMessage(text)
+
+
+def sampling(req: ChatCompletionRequest) -> dict[str, Any]:
+    options: dict[str, Any] = {"max_tokens": req.token_limit() or DEFAULT_MAX_TOKENS}
+    try:
+        schema = req.json_schema()
+    except ValueError as exc:
+        raise ApiError(400, f"Invalid `response_format`: {exc}.", param="response_format") from None
+    if schema is not None:
+        # lamina's models decode under a grammar built from the schema
+        options["response_format"] = {"schema": schema}
+    if req.temperature is not None:
+        options["temperature"] = req.temperature
+    if req.seed is not None:
+        options["seed"] = req.seed
+    return options
+
+
+def api_error(exc: LaminaError) -> ApiError:
+    """Map lamina's errors to HTTP by whose fault they are."""
+    if isinstance(exc, InputError):
+        return ApiError(400, str(exc), code="invalid_input")
+    if isinstance(exc, UnknownModelError):
+        return ApiError(404, str(exc), code="model_not_found", param="model")
+    if isinstance(exc, ModelError | MemoryStoreError):
+        return ApiError(503, str(exc), "server_error", "model_unavailable")
+    return ApiError(500, str(exc), "server_error", type(exc).__name__)

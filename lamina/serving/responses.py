@@ -1,0 +1,182 @@
+"""Writing OpenAI Chat Completions responses: whole completions and server-sent-event streams,
+for an agent run (with lamina's extension: route, tools, timings) and for a model talked to
+directly."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import BaseMessage
+
+from lamina.errors import LaminaError
+from lamina.serving.protocol import (
+    ChatCompletionRequest,
+    chunk_body,
+    completion_body,
+    error_body,
+    new_id,
+)
+from lamina.serving.requests import api_error
+
+if TYPE_CHECKING:
+    from lamina.agents.agent import Agent
+    from lamina.agents.result import RunResult
+
+__all__ = [
+    "agent_completion",
+    "agent_stream",
+    "agent_usage",
+    "direct_completion",
+    "direct_stream",
+    "extension",
+    "sse",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def extension(result: RunResult) -> dict[str, Any]:
+    data = result.to_dict()
+    keys = (
+        "ok",
+        "error",
+        "thread_id",
+        "user_id",
+        "route",
+        "model",
+        "models_used",
+        "tool_calls",
+        "escalations",
+        "memories",
+        "timings",
+        "tokens",
+    )
+    return {k: data.get(k) for k in keys}
+
+
+def agent_usage(result: RunResult) -> dict[str, int]:
+    # The agent's layers each read and write; RunResult counts tokens per layer, not split into
+    # prompt and completion, so the total is reported as completion tokens.
+    total = int(result.tokens.get("total", 0))
+    return {"prompt_tokens": 0, "completion_tokens": total, "total_tokens": total}
+
+
+def agent_completion(req: ChatCompletionRequest, result: RunResult) -> dict[str, Any]:
+    return completion_body(
+        completion_id=new_id(),
+        model=req.model,
+        text=result.answer,
+        finish_reason="stop",
+        usage=agent_usage(result),
+        extension=extension(result),
+    )
+
+
+def direct_completion(req: ChatCompletionRequest, reply: Any) -> dict[str, Any]:
+    meta = getattr(reply, "usage_metadata", None) or {}
+    prompt, completion = int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0))
+    finish = (getattr(reply, "response_metadata", None) or {}).get("finish_reason") or "stop"
+    return completion_body(
+        completion_id=new_id(),
+        model=req.model,
+        text=str(reply.content),
+        finish_reason=str(finish),
+        usage={
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+        extension=None,
+    )
+
+
+def sse(data: dict[str, Any] | str) -> str:
+    payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    return f"data: {payload}\n\n"
+
+
+def agent_stream(
+    agent: Agent,
+    req: ChatCompletionRequest,
+    task: list[BaseMessage],
+    thread_id: str | None,
+    user_id: str | None,
+    slot: ExitStack,
+) -> Iterator[str]:
+    """Server-sent events for one agent run; holds the queue slot until the run ends.
+
+    Starlette runs a synchronous iterator in its thread pool, so the run does not block the
+    event loop.
+    """
+    import uuid
+
+    cid = new_id()
+    thread = thread_id or uuid.uuid4().hex
+    with slot:
+        yield sse(chunk_body(completion_id=cid, model=req.model, delta={"role": "assistant"}))
+        try:
+            for update in agent.stream(
+                task, thread_id=thread, user_id=user_id, stream_mode=("updates",)
+            ):
+                # with a list of stream modes LangGraph yields (mode, data) pairs
+                data = update[1] if isinstance(update, tuple) else update
+                layers = list(data) if isinstance(data, dict) else []
+                for layer in layers:
+                    yield sse(
+                        chunk_body(
+                            completion_id=cid,
+                            model=req.model,
+                            delta={},
+                            extension={"layer": str(layer)},
+                        )
+                    )
+            result = agent.result(thread, user_id)
+        except LaminaError as exc:
+            yield sse(api_error(exc).body())
+            yield sse("[DONE]")
+            return
+        except Exception as exc:  # the status is sent already: say what happened in the stream
+            logger.exception("agent stream failed")
+            yield sse(error_body(f"{type(exc).__name__}: {exc}", "server_error", "internal_error"))
+            yield sse("[DONE]")
+            return
+        yield sse(chunk_body(completion_id=cid, model=req.model, delta={"content": result.answer}))
+        final = chunk_body(
+            completion_id=cid,
+            model=req.model,
+            delta={},
+            finish_reason="stop",
+            extension=extension(result),
+        )
+        final["usage"] = agent_usage(result)
+        yield sse(final)
+        yield sse("[DONE]")
+
+
+def direct_stream(
+    chat_model: Any,
+    req: ChatCompletionRequest,
+    messages: list[BaseMessage],
+    options: dict[str, Any],
+    slot: ExitStack,
+) -> Iterator[str]:
+    cid = new_id()
+    with slot:
+        yield sse(chunk_body(completion_id=cid, model=req.model, delta={"role": "assistant"}))
+        try:
+            for piece in chat_model.stream(messages, **options):
+                text = str(piece.content)
+                if text:
+                    yield sse(
+                        chunk_body(completion_id=cid, model=req.model, delta={"content": text})
+                    )
+        except LaminaError as exc:
+            yield sse(api_error(exc).body())
+            yield sse("[DONE]")
+            return
+        yield sse(chunk_body(completion_id=cid, model=req.model, delta={}, finish_reason="stop"))
+        yield sse("[DONE]")

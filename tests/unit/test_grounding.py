@@ -1,0 +1,117 @@
+"""Grounding: tool arguments narrowed to the numbers a run was given."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lamina.guards.grounding import Grounding, grounded_numbers
+from lamina.models.grammar import json_schema_grammar
+
+DEMO = "My bike lock costs 15 dollars. First compute 12 times 7, then compute that result plus 15"
+
+
+def test_numbers_as_people_write_them() -> None:
+    numbers, literals = grounded_numbers(
+        ["It came to 2,340.50 on 2025-02-10, tip 17.5%, split four ways, -3 degrees, a dozen"]
+    )
+    assert numbers == [2340.5, 2025, 2, 10, 17.5, 0.175, 100, -3, 3, 4, 12]
+    assert {"2,340.50", "2340.50", "02", "17.5", "0.175"} <= set(literals)
+
+
+def test_an_operator_minus_is_not_a_sign() -> None:
+    numbers, _ = grounded_numbers(["(1250 - 380) / 6"])
+    assert numbers == [1250, 380, 6]
+
+
+def _expression(grounding: Grounding) -> str:
+    schema = {"type": "object", "properties": {"expression": {"type": "string"}}}
+    narrowed = grounding.narrow(schema)
+    assert narrowed is not None
+    return str(narrowed["properties"]["expression"]["pattern"])
+
+
+@pytest.mark.parametrize("text", ["12 * 7", "84 + 15", "(12 * 7) + 15", "12 times 7"])
+def test_strings_may_hold_the_given_numbers(text: str) -> None:
+    assert re.fullmatch(_expression(Grounding.from_texts([DEMO, "84"])), text)
+
+
+@pytest.mark.parametrize("text", ["{12.5} * {7}", "127", "12.7 + 15", "99", "84 + 16"])
+def test_strings_cannot_hold_an_invented_number(text: str) -> None:
+    assert not re.fullmatch(_expression(Grounding.from_texts([DEMO, "84"])), text)
+
+
+def test_numbers_become_an_enum_within_the_bounds() -> None:
+    grounding = Grounding.from_texts(["ship 2.5 kg, 3 parcels, 0 extras"])
+    schema = {
+        "type": "object",
+        "properties": {
+            "weight": {"type": "number", "exclusiveMinimum": 0},
+            "count": {"type": "integer", "maximum": 2},
+            "zone": {"type": "string", "enum": ["eu", "world"]},
+        },
+        "required": ["weight"],
+    }
+    narrowed = grounding.narrow(schema)
+    assert narrowed is not None
+    assert narrowed["properties"]["weight"]["enum"] == [2.5, 3]
+    assert narrowed["properties"]["count"]["enum"] == [0]
+    assert narrowed["properties"]["zone"] == {"type": "string", "enum": ["eu", "world"]}
+    assert schema["properties"]["weight"] == {"type": "number", "exclusiveMinimum": 0}  # a copy
+
+
+def test_a_required_number_nobody_gave_makes_the_tool_uncallable() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"days": {"type": "integer"}, "note": {"type": "integer"}},
+        "required": ["days"],
+    }
+    assert Grounding.from_texts(["What is the weather?"]).narrow(schema) is None
+    optional = {**schema, "required": []}
+    narrowed = Grounding.from_texts(["What is the weather?"]).narrow(optional)
+    assert narrowed is not None
+    assert narrowed["properties"] == {}
+
+
+def test_the_narrowed_schema_makes_a_grammar_of_only_given_values() -> None:
+    grounding = Grounding.from_texts(["Convert 5 miles to km"])
+    schema = {
+        "type": "object",
+        "properties": {"value": {"type": "number"}, "unit": {"type": "string"}},
+        "required": ["value", "unit"],
+    }
+    narrowed = grounding.narrow(schema)
+    assert narrowed is not None
+    grammar = json_schema_grammar(narrowed)
+    assert re.search(r'^value-? ::= "5"$', grammar, re.M)  # the one number given
+
+
+def test_ungrounded_numbers_are_found() -> None:
+    grounding = Grounding.from_texts([DEMO, "84"])
+    assert grounding.ungrounded({"expression": "{12.5} * {7}", "n": 84}) == ["12.5"]
+    assert grounding.ungrounded({"expression": "84 + 15", "flag": True}) == []
+
+
+def test_the_calculators_own_pattern_is_kept_and_grounded() -> None:
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+
+    from lamina.models.tool_calls import shown_properties
+    from lamina.tools.calculator import calculator
+
+    parameters = convert_to_openai_tool(calculator)["function"]["parameters"]
+    narrowed = Grounding.from_texts(["compute 84 plus 15"]).narrow(parameters)
+    assert narrowed is not None
+    pattern = narrowed["properties"]["expression"]["pattern"]
+    assert re.fullmatch(pattern, "84 + 15")
+    assert re.fullmatch(pattern, "sqrt(84)")
+    for braced in ("{84} + {15}", "{{15 + 84 }}", "8415"):
+        assert not re.fullmatch(pattern, braced)
+    assert "pattern" not in shown_properties(narrowed)["expression"]  # the prompt stays plain
+
+
+def test_an_own_pattern_that_cannot_be_combined_is_left_alone() -> None:
+    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^A\\d+$"}}}
+    narrowed = Grounding.from_texts(["code 42"]).narrow(schema)
+    assert narrowed is not None
+    assert narrowed["properties"]["code"]["pattern"] == "^A\\d+$"

@@ -1,0 +1,101 @@
+"""`RunResult.ok` and `error`: a run says when its answer cannot be trusted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage
+
+from lamina.agents.result import RunResult
+from lamina.agents.verdict import judge_run
+from lamina.core.records import ApprovalRequest
+
+TASK = "My bike lock costs 15 dollars. First compute 12 times 7, then compute that result plus 15"
+
+
+def _state(answer: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "task": TASK,
+        "answer": answer,
+        "messages": [HumanMessage(TASK), AIMessage(answer)],
+        **extra,
+    }
+
+
+def _tool_step(index: int, result: str, status: str = "ok") -> dict[str, Any]:
+    call = {"name": "calculator", "args": {"expression": "12 * 7"}, "result": result}
+    if status == "failed":
+        call = {**call, "result": None, "error": "bad expression"}
+    return {
+        "index": index,
+        "instruction": "Compute 12 times 7",
+        "result": result,
+        "tool_calls": [call],
+        "status": status,
+    }
+
+
+def test_an_answer_from_tool_results_is_ok() -> None:
+    state = _state(
+        "- Step 1 (Compute 12 times 7): 84\n- Step 2 (plus 15): 99\nAnswer: 99",
+        plan=[{"instruction": "Compute 12 times 7"}, {"instruction": "plus 15"}],
+        step_results=[_tool_step(0, "84"), _tool_step(1, "99")],
+    )
+    assert judge_run(state) is None
+    result = RunResult.from_state(state, thread_id="t", user_id="u")
+    assert result.ok
+    assert result.to_dict()["ok"] is True
+
+
+def test_a_figure_no_tool_gave_is_flagged() -> None:
+    state = _state("17 pencils at 3 dollars cost 54 dollars.", task="17 pencils at 3 dollars?")
+    state["messages"][0] = HumanMessage("17 pencils at 3 dollars?")
+    error = judge_run(state)
+    assert error is not None
+    assert error.kind == "unsupported_figure"
+    assert error.tried == ("54",)
+    result = RunResult.from_state(state, thread_id="t", user_id="u")
+    assert not result.ok
+    assert result.to_dict()["error"]["kind"] == "unsupported_figure"
+
+
+def test_a_rounded_tool_result_is_still_sourced() -> None:
+    state = _state("About 8.05 km.", step_results=[_tool_step(0, "8.04672")])
+    assert judge_run(state) is None
+
+
+def test_a_failed_step_fails_the_run_with_what_was_tried() -> None:
+    state = _state(
+        "Step 1 could not be completed: 3 tool call(s) failed",
+        step_results=[_tool_step(0, "Step 1 could not be completed", status="failed")],
+    )
+    error = judge_run(state)
+    assert error is not None
+    assert error.kind == "step_failed"
+    assert error.step == 0
+    assert error.tried == ("calculator({'expression': '12 * 7'}) error: bad expression",)
+
+
+def test_a_paused_or_empty_run_is_not_ok() -> None:
+    pending = ApprovalRequest("write_file", {"path": "a.txt"}, "c1", 0, "m")
+    error = judge_run(_state("anything"), pending)
+    assert error is not None
+    assert error.kind == "awaiting_approval"
+    no_answer = judge_run(_state(""))
+    assert no_answer is not None
+    assert no_answer.kind == "no_answer"
+
+
+def test_figures_from_memories_and_the_thread_are_sourced() -> None:
+    state = _state(
+        "Your lock cost 15 dollars and the total was 99.",
+        task="How much was my lock?",
+        memories=[{"text": "My bike lock costs 15 dollars."}],
+        messages=[
+            HumanMessage("What is 84 plus 15?"),
+            AIMessage("99"),
+            HumanMessage("How much was my lock?"),
+            AIMessage("Your lock cost 15 dollars and the total was 99."),
+        ],
+    )
+    assert judge_run(state) is None
