@@ -41,6 +41,9 @@ def main() -> None:
         check = next(e for e in result.trace if e["layer"] == "number_check")
         print("number_check:", check["data"])
         print(agent.graph.get_graph().draw_mermaid())
+        assert result.ok, result.error
+        assert "42" in result.answer, f"expected 42, got {result.answer!r}"
+        assert check["data"]["has_number"] is True
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ class RouteConfig(BaseModel):
     threshold: float | None = None
     description: str | None = None
     fallbacks: list[str] = Field(default_factory=list)
+    task: str | None = None
 
     def to_route(self) -> Route:
         """This table as a router `Route` (validated there).
@@ -68,7 +69,7 @@ class RouteConfig(BaseModel):
         from lamina.layers.router.defaults import default_routes
 
         utterances = self.utterances
-        threshold, description = self.threshold, self.description
+        threshold, description, task = self.threshold, self.description, self.task
         if utterances is None:
             defaults = {r.name: r for r in default_routes()}
             base = defaults.get(self.name)
@@ -81,6 +82,7 @@ class RouteConfig(BaseModel):
             utterances = list(base.utterances)
             threshold = base.threshold if threshold is None else threshold
             description = base.description if description is None else description
+            task = base.task if task is None else task
         return Route(
             name=self.name,
             utterances=utterances,
@@ -88,6 +90,7 @@ class RouteConfig(BaseModel):
             threshold=threshold,
             description=description,
             fallbacks=tuple(self.fallbacks),
+            task=task or "answer",  # type: ignore[arg-type]  # checked by Route
         )
 
 

@@ -7,7 +7,8 @@ on its structure, never on how its answer reads:
   given) fails the run, with the step's calls as what was tried;
 * a number in the answer must have a source: the request, the memories recalled, the thread's
   earlier messages, a tool's result, a step result a verifier checked, or the plan's own step
-  numbers and instructions. A figure with none came from the model alone; with a 135M model
+  numbers and instructions (a step's own text is the model's: it counts only when a verifier
+  checked it). A figure with none came from the model alone; with a 135M model
   that is a guess, so the run says so (`unsupported_figure`) instead of passing it off as a
   result. A figure may be a source rounded to the decimals it is written with (3.14 for
   3.14159);
@@ -88,8 +89,9 @@ def _sources(state: Mapping[str, Any]) -> list[str]:
     texts.append(" ".join(str(i + 1) for i in range(len(plan))))  # "Step 1", "Step 2", ...
     for result in state.get("step_results") or []:
         calls = result.get("tool_calls") or []
+        # a tool's results are sources; the step's own text is the model's, unless verified
         texts += [str(c.get("result")) for c in calls if c.get("result") is not None]
-        if calls or result.get("verified") is True:
+        if result.get("verified") is True:
             texts.append(str(result.get("result", "")))
     return texts
 

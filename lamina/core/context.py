@@ -40,6 +40,9 @@ class RoutingDecision(Protocol):
     __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     @property
+    def route(self) -> str | None: ...
+
+    @property
     def model(self) -> str | None: ...
 
     @property
@@ -60,6 +63,10 @@ class RouteChooser(Protocol):
         previous: Mapping[str, Any] | None = None,
     ) -> RoutingDecision:
         """The decision for `text`, given the earlier user turns and the previous decision."""
+        ...
+
+    def task_of(self, route: str | None) -> str:
+        """What the agent does with a request of `route`: "answer" or "summarise"."""
         ...
 
 
@@ -157,6 +164,10 @@ class ToolWeigher(Protocol):
 
     def assess(self, text: str, tools: Sequence[Any] | Mapping[str, Any]) -> Any:
         """How well each of `tools` fits `text` (a `ToolFit`)."""
+        ...
+
+    def closest(self, what: str, values: Sequence[str], k: int) -> list[str]:
+        """The `k` of `values` closest in meaning to `what`, closest first."""
         ...
 
 

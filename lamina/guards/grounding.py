@@ -1,4 +1,4 @@
-"""Grounding: tool arguments hold only numbers the run was given.
+"""Grounding: tool arguments hold only values the run was given.
 
 A small model that calls a tool invents numbers: asked "compute that result plus 15" after a step
 that returned 84, SmolLM2-135M sent `calculator("{12.5} * {7}")` on one CPU and the right call on
@@ -11,11 +11,17 @@ made from that narrowed schema. So an invented number cannot be decoded at all, 
 * A `number`/`integer` property becomes an `enum` of the grounded values that fit its type and
   bounds (`minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`); a required one with no
   such value makes the tool uncallable for that move, an optional one is left out.
-* A free `string` property (no `enum`, `const` or `format` of its own) gets a `pattern` under
-  which digits occur only as a grounded literal (`86.40`, `2025`, `02`), never glued to another
-  digit or a decimal point, so `12` and `7` cannot become `127` or `12.7`. A pattern of the
-  tool's own of the form `^[CLASS]+$` (the calculator's) is combined with it: the characters
-  between the numbers come from CLASS; any other pattern of its own is left as it is.
+* A free `string` property (no `enum`, `const`, `format` or `pattern` of its own) becomes an
+  `enum` of the spans of what was given: up to six consecutive words of a clause, or a whole
+  clause ("melon", "a melon", never the "apple" of the tool's description, which SmolLM2 copied
+  three times in a row).
+* A string with a pattern of its own of the form `^[CLASS]+$` (the calculator's expression) is
+  grounded in the numbers given instead: the characters between numbers come from CLASS, and
+  digits occur only as a given literal (`86.40`, `2025`, `02`), never glued to another digit or
+  a decimal point, so `12` and `7` cannot become `127` or `12.7`. Any other pattern of its own
+  is left as it is.
+* Values that failed in this step (a call refused, or a tool error that names the value) are
+  left out of the next move's enums: an identical failed call cannot be decoded again.
 
 What counts as given: every number written with digits (thousands separators read, a sign kept
 when attached), the cardinal number words (`four`, `a dozen`, `twice`, `half`), and, when a
@@ -31,13 +37,30 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lamina.models.tool_calls import HIDDEN_KEY
 
-__all__ = ["Grounding", "grounded_numbers", "written_numbers"]
+__all__ = [
+    "MAX_CLAUSE_WORDS",
+    "MAX_SPANS",
+    "MAX_SPAN_WORDS",
+    "Grounding",
+    "grounded_numbers",
+    "grounded_spans",
+    "repeated_while_unused",
+    "written_numbers",
+]
+
+MAX_SPANS = 800
+"""Values a free string may take, at most (the earliest texts' first): enough for a request,
+its step and a few results; a bound on the grammar's size."""
+MAX_SPAN_WORDS = 6
+"""Longest span taken from inside a clause; a whole clause may be longer."""
+MAX_CLAUSE_WORDS = 80
+"""Longest clause offered whole (a text to count the words of, a message to send)."""
 
 _NUMBER = re.compile(
     r"(?<![\w.])(?P<sign>[-−])?(?P<body>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?P<pct>\s?%)?"
@@ -84,8 +107,11 @@ _WORDS = {
 _WORD = re.compile(r"\b(" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")\b", re.I)
 _NUMERIC = frozenset({"number", "integer"})
 _OWN_SHAPE = frozenset({"enum", "const", "pattern", "format"})
+_CLAUSE = re.compile(r"(?<=[.!?;:])\s+|\n+")
+_CLASS_ESCAPED = frozenset(".$-#&~ ")
+_EDGE_PUNCTUATION = ".,;:!?()[]{}'\"“”‘’"
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
-_CHAR_CLASS_PATTERN = re.compile(r"\^\[(.+)\][+*]\$")
+_CHAR_CLASS_PATTERN = re.compile(r"\^\[(.+)\]([+*])\$")
 
 
 def _canonical(value: float) -> str:
@@ -122,6 +148,47 @@ def grounded_numbers(texts: Iterable[str]) -> tuple[list[float], list[str]]:
     return list(values.values()), list(literals)
 
 
+def _literal(text: str) -> str:
+    """`text` as a regex that llama.cpp's converter turns into a valid grammar: it copies some
+    backslash escapes (`\\.`, `\\$`, `\\-`) into GBNF literals, where they are errors, so those
+    characters go in a class instead."""
+    out = []
+    for char in text:
+        if char in _CLASS_ESCAPED:
+            out.append(f"[{char}]")
+        elif char == "^":
+            out.append("[\\^]")
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+def grounded_spans(texts: Iterable[str]) -> list[str]:
+    """The values a free string argument may take: the spans of up to :data:`MAX_SPAN_WORDS`
+    words of each clause of `texts` (without the punctuation at their ends), and each clause
+    whole, as written and lowercased; at most :data:`MAX_SPANS`, earliest text first."""
+    spans: dict[str, None] = {}
+
+    def add(span: str) -> None:
+        span = span.strip(_EDGE_PUNCTUATION + " ")
+        for form in (span, span.lower()):
+            if form and len(spans) < MAX_SPANS:
+                spans.setdefault(form, None)
+
+    for text in texts:
+        for clause in _CLAUSE.split(text):
+            words = clause.split()
+            if not words:
+                continue
+            if len(words) <= MAX_CLAUSE_WORDS:
+                add(" ".join(words))
+            for start in range(len(words)):
+                for length in range(1, MAX_SPAN_WORDS + 1):
+                    if start + length <= len(words):
+                        add(" ".join(words[start : start + length]))
+    return list(spans)
+
+
 def written_numbers(text: str) -> list[tuple[str, float]]:
     """The numbers written with digits in `text`, as `(as written, value)`."""
     found = []
@@ -146,6 +213,13 @@ def _fits(value: float, schema: Mapping[str, Any]) -> bool:
     )
 
 
+def _fits_string(value: str, schema: Mapping[str, Any]) -> bool:
+    low, high = schema.get("minLength"), schema.get("maxLength")
+    return (not isinstance(low, int) or len(value) >= low) and (
+        not isinstance(high, int) or len(value) <= high
+    )
+
+
 def _as_json_number(value: float, integer: bool) -> int | float:
     return int(value) if integer or value == int(value) else value
 
@@ -161,12 +235,14 @@ class Grounding:
 
     numbers: tuple[float, ...]
     literals: tuple[str, ...]
+    spans: tuple[str, ...] = ()
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Grounding:
         """The grounding of everything in `texts` (never a tool's description)."""
+        texts = list(texts)
         numbers, literals = grounded_numbers(texts)
-        return cls(tuple(numbers), tuple(literals))
+        return cls(tuple(numbers), tuple(literals), tuple(grounded_spans(texts)))
 
     def string_pattern(self, own: str | None = None) -> str | None:
         """A regex for strings whose digits occur only as grounded literals.
@@ -177,6 +253,7 @@ class Grounding:
                 cannot be combined, so None is returned and the property keeps its own.
         """
         filler, after = r'[^0-9"\\\x00-\x1f]', r'[^0-9."\\\x00-\x1f]'
+        non_empty = False
         if own is not None:
             match = _CHAR_CLASS_PATTERN.fullmatch(own)
             if match is None or match.group(1).startswith("^"):
@@ -185,15 +262,32 @@ class Grounding:
             if re.search(r"\d", chars.replace("\\", "")):
                 return None  # single digits in the class: numbers could be spelled around us
             filler, after = f"[{chars}]", f"[{chars.replace('.', '')}]"
+            non_empty = match.group(2) == "+"
         if not self.literals:
-            return f"^{filler}*$"
+            return f"^{filler}{'+' if non_empty else '*'}$"
         # Longer literals first, so "86.40" is not read as "86" then ".40".
-        forms = "|".join(re.escape(f) for f in sorted(self.literals, key=len, reverse=True))
+        forms = "|".join(_literal(f) for f in sorted(self.literals, key=len, reverse=True))
+        if non_empty:
+            return f"^(({filler}|({forms}){after})+({forms})?|({forms}))$"
         return f"^({filler}|({forms}){after})*({forms})?$"
 
-    def narrow(self, parameters: Mapping[str, Any]) -> dict[str, Any] | None:
+    def narrow(
+        self,
+        parameters: Mapping[str, Any],
+        excluded: Mapping[str, Collection[Any]] | None = None,
+        shortlist: Callable[[str, list[str]], list[str]] | None = None,
+    ) -> dict[str, Any] | None:
         """`parameters` (a tool's JSON schema) with every argument grounded, or None when a
-        required number has no grounded value that fits it (the tool cannot be called)."""
+        required argument has no grounded value left (the tool cannot be called).
+
+        Args:
+            parameters: the tool's JSON schema.
+            excluded: values, by argument, that failed before in this step: they are not
+                offered again, so an identical failed call cannot be decoded a second time.
+            shortlist: narrows a string argument's spans to those that fit it, given the
+                argument's name and description (lamina passes the encoder's closest few:
+                offered every span, SmolLM2 took the longest, "the unit price of a melon").
+        """
         schema = copy.deepcopy(dict(parameters))
         properties = schema.get("properties")
         if not isinstance(properties, dict):
@@ -203,24 +297,30 @@ class Grounding:
             prop = properties[name]
             if not isinstance(prop, dict):
                 continue
+            gone = set((excluded or {}).get(name, ()))
+            values: list[Any] | None = None
             kind = prop.get("type")
             if kind in _NUMERIC and not _OWN_SHAPE & prop.keys():
-                fitting = [v for v in self.numbers if _fits(v, prop)]
-                if not fitting:
-                    if name in required:
-                        return None
-                    del properties[name]
-                    continue
                 integer = kind == "integer"
-                prop["enum"] = list(dict.fromkeys(_as_json_number(v, integer) for v in fitting))
-                prop[HIDDEN_KEY] = ["enum"]
-            elif kind == "string" and not (_OWN_SHAPE - {"pattern"}) & prop.keys():
-                own = prop.get("pattern")
-                pattern = self.string_pattern(own if isinstance(own, str) else None)
+                values = [_as_json_number(v, integer) for v in self.numbers if _fits(v, prop)]
+            elif kind == "string" and not _OWN_SHAPE & prop.keys():
+                values = [span for span in self.spans if _fits_string(span, prop)]
+            elif kind == "string" and isinstance(prop.get("pattern"), str):
+                pattern = self.string_pattern(prop["pattern"])
                 if pattern is not None:
-                    if own is None:
-                        prop[HIDDEN_KEY] = ["pattern"]
                     prop["pattern"] = pattern
+            if values is None:
+                continue
+            values = [v for v in dict.fromkeys(values) if v not in gone]
+            if values and shortlist is not None and kind == "string":
+                values = shortlist(f"{name}: {prop.get('description', '')}", values)
+            if not values:
+                if name in required:
+                    return None
+                del properties[name]
+                continue
+            prop["enum"] = values
+            prop[HIDDEN_KEY] = ["enum"]
         return schema
 
     def ungrounded(self, args: Mapping[str, Any]) -> list[str]:
@@ -250,3 +350,41 @@ class Grounding:
 
         visit(dict(args))
         return found
+
+
+def repeated_while_unused(args: Mapping[str, Any], step: str) -> str | None:
+    """A call that uses one of the step's numbers twice while another goes unused, as a
+    finding ("15 + 15" for "Compute 84 plus 15"), or None.
+
+    Grounding lets each given number occur any number of times; a small model steered away
+    from its first choice sometimes repeats the number it just wrote. Sent back, the call is
+    decoded again with the failure in view (the identical call is never resent).
+    """
+    wanted = {_canonical(v) for v in grounded_numbers([step])[0]}
+    if len(wanted) < 2:
+        return None
+    used: list[str] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, bool):
+            return
+        if isinstance(value, int | float):
+            used.append(_canonical(float(value)))
+        elif isinstance(value, str):
+            used.extend(_canonical(v) for _, v in written_numbers(value))
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                visit(item)
+
+    visit(dict(args))
+    twice = sorted({u for u in used if used.count(u) > 1 and u in wanted})
+    unused = sorted(wanted - set(used))
+    if twice and unused:
+        return (
+            f"{', '.join(twice)} is used twice while {', '.join(unused)} from the step is not "
+            "used at all"
+        )
+    return None

@@ -54,8 +54,9 @@ def copied_example(
 def echoes_instructions(text: str, tools: Mapping[str, BaseTool]) -> bool:
     """Is this "final answer" only the model's instructions played back?
 
-    True for a JSON object (a tool's argument schema, or a call written as the answer) and for
-    text holding a tool's description or an argument's description word for word.
+    True for a JSON object (a tool's argument schema, or a call written as the answer, even one
+    cut off: `{"expression": "...`) and for text holding a tool's description or an argument's
+    description word for word.
     """
     stripped = text.strip()
     if stripped.startswith("{"):
@@ -64,6 +65,10 @@ def echoes_instructions(text: str, tools: Mapping[str, BaseTool]) -> bool:
                 return True
         except json.JSONDecodeError:
             pass
+        # a call written as the answer and cut off: {"expression": "... (no closing brace)
+        key = re.match(r'\{\s*"([^"]+)"\s*:', stripped)
+        if key and any(key.group(1) in _argument_names(t) for t in tools.values()):
+            return True
     lowered = " ".join(stripped.lower().split())
     for t in tools.values():
         for part in description_text(t).split("\n"):
@@ -71,6 +76,15 @@ def echoes_instructions(text: str, tools: Mapping[str, BaseTool]) -> bool:
             if len(part) >= 20 and part in lowered:
                 return True
     return False
+
+
+def _argument_names(t: BaseTool) -> set[str]:
+    schema = t.tool_call_schema
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        return set(schema.model_fields)
+    if isinstance(schema, dict):
+        return set((schema.get("properties") or {}).keys())
+    return set()
 
 
 def description_text(t: BaseTool) -> str:

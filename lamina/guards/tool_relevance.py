@@ -179,6 +179,24 @@ class ToolRelevance:
         scores = matrix @ query
         return self._fit({name: float(s) for (name, _), s in zip(described, scores, strict=True)})
 
+    def closest(self, what: str, values: Sequence[str], k: int) -> list[str]:
+        """The `k` of `values` closest in meaning to `what` (an argument's name and
+        description), closest first; all of them when there are no more than `k`."""
+        if len(values) <= k:
+            return list(values)
+        import numpy as np
+
+        uncached = [v for v in dict.fromkeys(values) if v not in self._vectors]
+        if uncached:  # one batch for the new spans, not one encode call each
+            encoded = self.encoder.encode(uncached)
+            with self._lock:
+                for value, vector in zip(uncached, encoded, strict=True):
+                    self._vectors[value] = vector
+        query = self._vector(what)
+        scores = np.stack([self._vector(v) for v in values]) @ query
+        order = sorted(range(len(values)), key=lambda i: (-float(scores[i]), i))
+        return [values[i] for i in order[:k]]
+
     def _fit(self, scores: dict[str, float]) -> ToolFit:
         return ToolFit(scores, self.fits_above, self.supports_above, self.margin)
 

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DROPPED_KEYWORDS",
+    "check_literals",
     "choice_grammar",
     "clean_schema",
     "compile_grammar",
@@ -238,7 +239,9 @@ def json_schema_grammar(schema: dict[str, Any]) -> str:
     cleaned = clean_schema(schema)
     # Key order matters for the converter (it keeps property order), so no sort_keys here.
     try:
-        return _schema_text_to_gbnf(json.dumps(cleaned, ensure_ascii=False))
+        grammar = _schema_text_to_gbnf(json.dumps(_readable_patterns(cleaned), ensure_ascii=False))
+        check_literals(grammar)
+        return grammar
     except ConfigError:
         unpatterned = _without_patterns(cleaned)
         if unpatterned == cleaned:
@@ -247,6 +250,29 @@ def json_schema_grammar(schema: dict[str, Any]) -> str:
     # it, and the value is still validated against the full schema after decoding.
     logger.warning("a `pattern` in a JSON schema is beyond llama.cpp's grammar; decoding without")
     return _schema_text_to_gbnf(json.dumps(unpatterned, ensure_ascii=False))
+
+
+_CLASS_SHORTHANDS = {r"\d": "[0-9]", r"\w": "[A-Za-z0-9_]", r"\s": "[ \t]"}
+
+
+def _readable_patterns(node: Any) -> Any:
+    """Patterns with the shorthand classes llama.cpp's converter copies verbatim into the
+    grammar (`\\d`, `\\w`, `\\s`, outside brackets) spelled as explicit classes."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                for short, spelled in _CLASS_SHORTHANDS.items():
+                    value = re.sub(rf"(?<!\\)(?<!\[){re.escape(short)}", spelled, value)
+                out[key] = value
+            elif key in ("enum", "const", "default"):
+                out[key] = value
+            else:
+                out[key] = _readable_patterns(value)
+        return out
+    if isinstance(node, list):
+        return [_readable_patterns(item) for item in node]
+    return node
 
 
 def _without_patterns(node: Any) -> Any:
@@ -309,6 +335,10 @@ def grammar_rule_names(grammar: str) -> tuple[set[str], set[str]]:
     return defined, referenced
 
 
+_LITERAL = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_BAD_ESCAPE = re.compile(r'\\[^nrt"\\xuU\[\]]')
+
+
 @lru_cache(maxsize=256)
 def compile_grammar(grammar: str) -> LlamaGrammar:
     """A :class:`llama_cpp.LlamaGrammar` for `grammar`, cached by the grammar text.
@@ -330,4 +360,22 @@ def compile_grammar(grammar: str) -> LlamaGrammar:
             f"GBNF grammar uses undefined rules {sorted(missing)}; defined: {sorted(defined)}. "
             "Fix: define them or correct the names."
         )
+    check_literals(grammar)
     return LlamaGrammar.from_string(grammar, verbose=False)
+
+
+def check_literals(grammar: str) -> None:
+    """Refuse a literal with an escape llama.cpp cannot parse: llama-cpp-python would hand back
+    a grammar that crashes the process when it is sampled.
+
+    Raises:
+        ConfigError: naming the literal and the escape.
+    """
+    for literal in _LITERAL.findall(grammar):
+        bad = _BAD_ESCAPE.search(literal)
+        if bad:
+            raise ConfigError(
+                f"GBNF literal {literal[:60]!r} holds the escape {bad.group()!r}, which llama.cpp "
+                'cannot parse; expected only \\n \\r \\t \\\\ \\" \\xHH \\uHHHH. Fix: write the '
+                "character itself, or a character class such as [.]."
+            )

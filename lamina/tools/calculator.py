@@ -299,10 +299,12 @@ def _call(node: ast.Call) -> Number:
     return _FUNCTIONS[name](*args)
 
 
-EXPRESSION_PATTERN = r"^[0-9A-Za-z+*/().,%^ -]+$"
+EXPRESSION_PATTERN = r"^[0-9A-Za-z+*/().,%^{}\[\] -]+$"
 """What the tool's `expression` may hold: digits, letters (functions, `pi`, `times`), operators,
-parentheses, spaces. The decoding grammar honours it, so a model cannot write the braces small
-models copy from templates (`{12} * {7}`); `evaluate` itself stays lenient for direct use."""
+parentheses (braces and brackets group like them), spaces, and nothing else; the decoding
+grammar honours it. Braces stay allowed on purpose: SmolLM2-135M writes `{15 + 84}` by habit,
+and forbidding them made it write `15 + 15` instead (grounding, not this pattern, is what keeps
+invented numbers such as `{12.5}` out)."""
 
 
 @tool

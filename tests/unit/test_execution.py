@@ -94,7 +94,8 @@ def test_tool_call_then_final_answer() -> None:
     assert data["model"] == MODEL
     assert data["retries"] == 0
     assert data["tokens"] == 4  # the fake reports 2 tokens per call
-    assert data["ended_by"] == "final_answer"
+    # 12 and 7 both went into the call: the next move was the answer, with no tool bound
+    assert data["ended_by"] == "inputs_used"
     assert data["result_source"] == "final_answer"
     (call,) = data["tool_calls"]
     assert call["args"] == {"expression": "12 * 7"}

@@ -222,3 +222,9 @@ def test_a_pattern_beyond_the_converter_is_dropped_not_fatal(caplog) -> None:
     grammar = json_schema_grammar(schema)
     assert "word-kv" in grammar
     assert "beyond llama.cpp's grammar" in caplog.text
+
+
+def test_a_literal_with_an_escape_llama_cpp_cannot_parse_is_refused() -> None:
+    # llama-cpp-python hands back a grammar that crashes the process for these
+    with pytest.raises(ConfigError, match="cannot parse"):
+        compile_grammar('root ::= "1\\." "0"')

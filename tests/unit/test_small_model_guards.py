@@ -108,3 +108,12 @@ def test_tool_only_plans_answer_with_the_exact_values():
     update = make_reasoning_node()(state, _runtime(fake))
     assert update["answer"].endswith("Answer: 99")
     assert "84" in update["answer"]
+
+
+def test_a_call_written_as_the_answer_and_cut_off_is_an_echo() -> None:
+    from lamina.guards.tool_calls import echoes_instructions
+    from lamina.tools.calculator import calculator
+
+    tools = {"calculator": calculator}
+    assert echoes_instructions('{"expression": "The arithmetic to compute, for exa', tools)
+    assert not echoes_instructions('{"price": 2.0} is what I found', tools)

@@ -16,6 +16,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
 from lamina.core.serialise import json_safe
+from lamina.guards.grounding import repeated_while_unused
 from lamina.guards.tool_calls import copied_example
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "FailureKind",
     "call_key",
     "check_grounded",
+    "check_uses_the_step",
     "checked_tool",
     "signature",
     "summarise_validation",
@@ -38,6 +40,7 @@ FailureKind = Literal[
     "unknown_tool",
     "invalid_arguments",
     "copied_example",
+    "unused_input",
     "exception",
     "timeout",
     "model_output",
@@ -78,6 +81,20 @@ def check_grounded(t: BaseTool, args: dict[str, Any], messages: Sequence[BaseMes
         f"the argument {key!r} of {t.name!r} is copied from the tool's description",
         f"{value!r} is the example in the tool's description; the task does not mention it",
         f"call {t.name!r} again with the {key} the task names",
+    )
+
+
+def check_uses_the_step(t: BaseTool, args: dict[str, Any], step: str) -> None:
+    """Send back a call that repeats one of the step's numbers while leaving another unused
+    (:func:`~lamina.guards.grounding.repeated_while_unused`) as a failed call."""
+    finding = repeated_while_unused(args, step)
+    if finding is None:
+        return
+    raise CallError(
+        "unused_input",
+        f"the arguments of {t.name!r} leave out a number the step gives",
+        finding,
+        f"call {t.name!r} again using each number of the step: {step}",
     )
 
 

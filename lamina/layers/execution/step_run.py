@@ -9,9 +9,10 @@ The checks of a call are in :mod:`~lamina.layers.execution.calls`, approval in
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,6 +39,7 @@ from lamina.layers.execution.calls import (
     CallError,
     call_key,
     check_grounded,
+    check_uses_the_step,
     checked_tool,
     with_call_ids,
 )
@@ -56,7 +58,9 @@ __all__ = ["EndReason", "Limits", "StepRun"]
 
 logger = logging.getLogger(__name__)
 
-EndReason = Literal["final_answer", "max_tool_calls", "max_retries", "repeated_call", "ungrounded"]
+EndReason = Literal[
+    "final_answer", "max_tool_calls", "max_retries", "repeated_call", "ungrounded", "inputs_used"
+]
 
 
 def _earlier_turns(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
@@ -77,6 +81,11 @@ _SYSTEM_PROMPT = (
     "Copy numbers and names exactly from tool results. When you have what the step asks for, "
     "reply with a short final answer that states the result."
 )
+
+_SPANS_OFFERED = 6
+"""Spans of what was given offered for one string argument, the closest in meaning first."""
+
+_ANSWER_NOW = "The tool returned {result}. Give the final answer in one short sentence."
 
 _AFTER_RESULT = 'The tool returned {result}. If that answers "{step}", give the final answer.'
 
@@ -136,6 +145,8 @@ class StepRun:
     last_error: str | None = None
     seen: dict[str, str] = field(default_factory=dict)
     failed: dict[str, CallError] = field(default_factory=dict)
+    # values that failed, by tool and argument: grounding offers them no more in this step
+    excluded: dict[str, dict[str, set[Any]]] = field(default_factory=dict)
     model_name: str = ""
     echoed: str = ""  # a final text that only restated the tool instructions
 
@@ -221,7 +232,7 @@ class StepRun:
                 "the model's final text restated its tool instructions"
                 if self.echoed
                 else "the model gave no final answer"
-                if ended_by == "final_answer"
+                if ended_by in ("final_answer", "inputs_used")
                 else f"the loop ended by {ended_by}"
             ) + "; the step's result is the last successful tool result"
         logger.info(
@@ -282,12 +293,16 @@ class StepRun:
             offered = opening.tools if opens else tools
             choice = opening.tool_choice if opens else None
             try:
-                reply = invoke_model(
-                    self._bind(chat_model, model_name, offered, choice, instruction, options),
-                    messages,
-                )
-            except _NothingCallableError:
-                return "ungrounded", ""
+                try:
+                    bound = self._bind(
+                        chat_model, model_name, offered, choice, instruction, options
+                    )
+                except _NothingCallableError:
+                    if not self.records:
+                        return "ungrounded", ""
+                    # every value left was tried and failed: the model may only answer now
+                    bound = chat_model
+                reply = invoke_model(bound, messages)
             except ModelOutputError as exc:
                 # An unreadable reply is a failed attempt like a bad call: say so, then retry.
                 failure = CallError(
@@ -314,6 +329,11 @@ class StepRun:
             stop = self._run_calls(reply, offered, messages, index)
             if stop is not None:
                 return stop, ""
+            if self.limits.guards.grounding and self._inputs_used(index):
+                # Every number the step gives went into a call that worked: another call could
+                # only feed a result into a tool the step never asked for ("What is 12 times 7?"
+                # answered 105.3 by shipping_cost(84)). The next move is the answer, no tools.
+                return self._answer_only(chat_model, messages)
             if (
                 self.limits.guards.result_check
                 and self._successes() > succeeded
@@ -328,6 +348,21 @@ class StepRun:
                         )
                     )
                 )
+
+    def _answer_only(self, chat_model: Any, messages: list[BaseMessage]) -> tuple[EndReason, str]:
+        """The model's final text, with no tool to call (the step's inputs are all used)."""
+        if self.last_success is not None:
+            messages.append(
+                HumanMessage(_ANSWER_NOW.format(result=truncate(self.last_success, 200)))
+            )
+        try:
+            reply = invoke_model(chat_model, messages)
+        except ModelOutputError:
+            return "inputs_used", ""
+        self._count_tokens(reply)
+        if isinstance(reply, AIMessage) and reply.tool_calls:
+            return "inputs_used", ""  # a call is not an answer: the last result stands
+        return "inputs_used", message_text(reply).strip()
 
     def _bind(
         self,
@@ -352,7 +387,11 @@ class StepRun:
             for t in tools.values():
                 spec = to_openai_tool(t)
                 function = spec["function"]
-                narrowed = grounding.narrow(function.get("parameters") or {"type": "object"})
+                narrowed = grounding.narrow(
+                    function.get("parameters") or {"type": "object"},
+                    self.excluded.get(function["name"]),
+                    self._span_shortlist(),
+                )
                 if narrowed is not None:
                     offered.append({**spec, "function": {**function, "parameters": narrowed}})
             if not offered:
@@ -370,6 +409,32 @@ class StepRun:
                 "bind_tools is not implemented. Fix: route tool steps to a model that supports "
                 "tools (lamina's LlamaChatModel does)."
             ) from None
+
+    def _step_text(self, index: int) -> str:
+        """The step's instruction with the earlier value it refers to written in."""
+        plan = self.state.get("plan") or []
+        instruction = str(plan[index]["instruction"]) if 0 <= index < len(plan) else self._task()
+        return resolve_references(instruction, self.state.get("step_results", []) or [])
+
+    def _inputs_used(self, index: int) -> bool:
+        """Every number the step gives was an input of a call that worked (False when the
+        step gives no number)."""
+        wanted = {round(v, 9) for v in Grounding.from_texts([self._step_text(index)]).numbers}
+        if not wanted:
+            return False
+        used: set[float] = set()
+        for record in self.records:
+            if record.error is None:
+                text = json.dumps(json_safe(record.args))
+                used.update(round(v, 9) for v in Grounding.from_texts([text]).numbers)
+        return wanted <= used
+
+    def _span_shortlist(self) -> Callable[[str, list[str]], list[str]] | None:
+        """With tool relevance, a string argument is offered the spans closest to it."""
+        relevance = self.context.tool_relevance
+        if relevance is None:
+            return None
+        return lambda what, spans: relevance.closest(what, spans, _SPANS_OFFERED)
 
     def _given(self, instruction: str) -> list[str]:
         """Where an argument's numbers may come from (never a tool's description).
@@ -438,6 +503,8 @@ class StepRun:
                 t = checked_tool(name, args, tools)
                 if self.limits.guards.copied_example:
                     check_grounded(t, args, messages)
+                if self.limits.guards.grounding:
+                    check_uses_the_step(t, args, self._step_text(index))
             except CallError as failure:
                 item.failure = failure
                 continue
@@ -529,6 +596,7 @@ class StepRun:
         if failure is not None:
             self._record_failure(item.name, item.args, seconds, failure, item.approval)
             self.failed.setdefault(item.key, failure)
+            self._exclude(item.name, item.args, failure)
             messages.append(
                 ToolMessage(
                     failure.message(),
@@ -554,6 +622,25 @@ class StepRun:
         self.seen[item.key] = text
         self.last_success = text
         messages.append(ToolMessage(text, tool_call_id=item.call_id, name=item.name))
+
+    def _exclude(self, name: str, args: Any, failure: CallError) -> None:
+        """Offer no more the argument values a failure is about: those its error names, those
+        of a refused call, or the only argument of a one-argument call."""
+        if not isinstance(args, dict):
+            return
+        named = {
+            key
+            for key, value in args.items()
+            if isinstance(value, str | int | float)
+            and not isinstance(value, bool)
+            and (repr(value) in failure.error or f'"{value}"' in failure.error)
+        }
+        if failure.kind == "refused" or len(args) == 1:
+            named = set(args)
+        for key in named:
+            value = args[key]
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                self.excluded.setdefault(name, {}).setdefault(key, set()).add(value)
 
     def _thread_id(self) -> str:
         return str(self.state.get("thread_id") or "")
@@ -617,7 +704,7 @@ class StepRun:
 
     def _result(self, ended_by: EndReason, final_text: str, index: int) -> tuple[str, str]:
         """The step's result and where it came from (`final_answer`, `last_tool_result`, `none`)."""
-        if ended_by == "final_answer" and final_text:
+        if ended_by in ("final_answer", "inputs_used") and final_text:
             return final_text, "final_answer"
         if self.last_success is not None:
             return self.last_success, "last_tool_result"

@@ -64,6 +64,7 @@ from lamina.layers.reasoning.rc_loop import (
     Tally,
     rc_solve,
 )
+from lamina.layers.reasoning.summarise import extractive_summary, split_request
 from lamina.layers.reasoning.task_split import explicit_steps, task_preamble
 from lamina.layers.reasoning.verification import Verifier, default_verifiers
 
@@ -204,6 +205,9 @@ def make_reasoning_node(
         escalations: list[dict[str, Any]] = []
 
         state_plan = state.get("plan") or []
+        route = state.get("route") or {}
+        if not state_plan and route.get("task") == "summarise":
+            return _summarise(task, state, start)
         if not state_plan:
             outcome, planner, moves = run_with_escalation(
                 run_chain,
@@ -344,6 +348,31 @@ def make_reasoning_node(
         return update
 
     return reasoning_node
+
+
+def _summarise(task: str, state: AgentState, start: float) -> dict[str, Any]:
+    """The answer of a "summarise" route: an extractive summary of the request's text."""
+    from lamina.models.encoder import default_encoder
+
+    summary = extractive_summary(split_request(task), default_encoder())
+    step = PlanStep(index=0, instruction=task, needs_tool=False)
+    result = {
+        "index": 0,
+        "instruction": task,
+        "result": summary.text,
+        "model": None,
+        "cached": False,
+        "tool_calls": [],
+        "summary": summary.to_dict(),
+    }
+    data = {"plan": [step.to_dict()], "steps": [], "summary": summary.to_dict()}
+    return {
+        "plan": [step.to_dict()],
+        "step_index": 1,
+        "step_results": [result],
+        "answer": summary.text,
+        "trace": [{"layer": "reasoning", "seconds": time.perf_counter() - start, "data": data}],
+    }
 
 
 def _routed(ctx: AgentContext, state: AgentState, step: PlanStep, plan_length: int) -> PlanStep:

@@ -113,6 +113,7 @@ def default_routes() -> list[Route]:
             _SUMMARY_MODEL,
             threshold=0.52,
             description="Summarise, condense or tl;dr a text the user provides.",
+            task="summarise",
         ),
         Route(
             "recall",

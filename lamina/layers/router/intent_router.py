@@ -3,9 +3,8 @@
 Each :class:`Route` names an intent, a few example utterances and the model that serves it. The
 :class:`IntentRouter` embeds every utterance once (:mod:`.utterance_index`, cached on disk),
 embeds the request, takes the cosine similarity to each route's utterances and aggregates it per
-route. The best route wins when its score reaches the route's threshold; otherwise the router
-abstains and the default model answers (the steps of a decision are in :mod:`.decision_steps`).
-Every decision is a :class:`RouteDecision` that says why.
+route. The best route wins when its score reaches its threshold, else the router abstains and the
+default model answers (steps in :mod:`.decision_steps`); each :class:`RouteDecision` says why.
 """
 
 from __future__ import annotations
@@ -102,6 +101,10 @@ class IntentRouter:
     def routes(self) -> tuple[Route, ...]:
         """The routes, in the order given."""
         return self._routes
+
+    def task_of(self, route: str | None) -> str:
+        """What the agent does with a request of `route` ("answer" when it abstained)."""
+        return next((r.task for r in self._routes if r.name == route), "answer")
 
     @property
     def route_names(self) -> list[str]:

@@ -90,6 +90,7 @@ def make_router_node() -> LayerNode:
                     reason=f"{decision.reason}; the agent's default model answers",
                 )
         data = decision.to_dict()
+        data["task"] = "answer" if router is None else router.task_of(decision.route)
         return {
             "route": data,
             "model": decision.model,

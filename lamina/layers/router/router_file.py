@@ -125,6 +125,7 @@ def read_router_file(path: str | Path) -> SavedRouter:
                 threshold=r.get("threshold"),
                 description=r.get("description"),
                 fallbacks=r.get("fallbacks", ()),
+                task=r.get("task", "answer"),
             )
             for r in route_data
         )

@@ -17,9 +17,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AGGREGATES",
+    "ROUTE_TASKS",
     "Aggregate",
     "Route",
     "RouteDecision",
+    "RouteTask",
     "TextEncoder",
     "check_name",
     "check_threshold",
@@ -68,6 +70,10 @@ def check_name(value: object, what: str, fix: str) -> str:
     return value
 
 
+RouteTask = Literal["answer", "summarise"]
+ROUTE_TASKS: tuple[RouteTask, ...] = ("answer", "summarise")
+
+
 @dataclass(frozen=True)
 class Route:
     """One intent the router recognises, and the model that serves it.
@@ -80,6 +86,9 @@ class Route:
             router's `default_threshold`.
         description: what the route covers, in a sentence (shown in docs and decisions).
         fallbacks: models to try, in order, if `model` cannot serve the request.
+        task: what the agent does with a request of this intent: "answer" it (plan, reason,
+            call tools), or "summarise" the text it carries (see
+            :mod:`lamina.layers.reasoning.summarise`).
 
     Raises:
         ConfigError: for an empty name or model, no utterances, a blank utterance, a single string
@@ -92,6 +101,7 @@ class Route:
     threshold: float | None = None
     description: str | None = None
     fallbacks: tuple[str, ...] = field(default=())
+    task: RouteTask = "answer"
 
     def __init__(
         self,
@@ -101,6 +111,7 @@ class Route:
         threshold: float | None = None,
         description: str | None = None,
         fallbacks: Iterable[str] = (),
+        task: RouteTask = "answer",
     ) -> None:
         # A hand-written __init__ so callers may pass lists, while the stored value is a tuple.
         name = check_name(name, "Route name", 'give the route a name, e.g. Route("chat", ...).')
@@ -144,7 +155,13 @@ class Route:
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "threshold", threshold)
         object.__setattr__(self, "description", description)
+        if task not in ROUTE_TASKS:
+            raise ConfigError(
+                f"{where}: expected `task` to be one of {list(ROUTE_TASKS)}, found {task!r}. "
+                'Fix: task="answer" (the default) or task="summarise".'
+            )
         object.__setattr__(self, "fallbacks", fbs)
+        object.__setattr__(self, "task", task)
 
     def to_dict(self) -> dict[str, Any]:
         """The route as JSON-safe data (for configs and docs)."""
@@ -155,6 +172,7 @@ class Route:
             "threshold": self.threshold,
             "description": self.description,
             "fallbacks": list(self.fallbacks),
+            "task": self.task,
         }
 
 

@@ -1,0 +1,52 @@
+"""Summaries for a "summarise" route: extractive, shorter than the text, only its sentences."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lamina.layers.reasoning.summarise import extractive_summary, split_request
+from lamina.models.testing import HashingEncoder
+
+TEXT = (
+    "The city council met on Tuesday to discuss the new bicycle lanes. "
+    "After a long debate, members voted to build two new lanes downtown next spring. "
+    "The mayor thanked residents for their letters. Work starts in March and ends in June. "
+    "Parking on Main Street will be reduced during the works. A bakery opened nearby."
+)
+
+
+def test_the_instruction_is_not_part_of_the_text() -> None:
+    assert split_request("Summarise this: Rain fell. Roads flooded.") == "Rain fell. Roads flooded."
+    assert split_request("Please give me a summary:\nRain fell.") == "Rain fell."
+    plain = "Rain fell on Monday: roads flooded. Schools shut."
+    assert split_request(plain) == plain  # a colon inside the text is not an instruction
+
+
+def test_a_summary_is_shorter_and_made_of_the_texts_sentences() -> None:
+    summary = extractive_summary(TEXT, HashingEncoder(dim=256))
+    assert len(summary.text) < len(TEXT) / 2
+    assert summary.sentences == 6
+    assert len(summary.kept) == 2
+    assert list(summary.kept) == sorted(summary.kept)
+    for sentence in summary.text.split(". "):
+        assert sentence.rstrip(".") in TEXT
+
+
+class _Towards:
+    """An encoder under which sentences mentioning 'lanes' agree with each other."""
+
+    def encode(self, texts):
+        return np.array([[1.0, 0.1] if "lane" in t.lower() else [0.1, 1.0] for t in texts])
+
+
+def test_the_most_central_sentences_are_kept_in_order() -> None:
+    text = "Lanes are coming. A bakery opened. The lanes cost little. New lanes open in May."
+    summary = extractive_summary(text, _Towards())
+    assert summary.kept == (0,)  # one of four: the first of the three about lanes
+    assert summary.text == "Lanes are coming."
+
+
+def test_a_single_sentence_is_returned_whole() -> None:
+    summary = extractive_summary("Only one sentence here.", HashingEncoder(dim=64))
+    assert summary.text == "Only one sentence here."
+    assert summary.kept == (0,)
