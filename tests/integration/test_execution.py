@@ -224,3 +224,34 @@ def test_a_tool_that_fits_by_meaning_is_called_and_the_others_are_not_offered(
     assert done, result.tool_calls
     assert sorted(float(v) for v in done[0].arguments.values()) == [2.0, 5.0, 10.0]
     assert "20" in result.answer, result.answer
+
+
+@pytest.mark.parametrize("guards", ["all on", "all off"])
+def test_a_tool_task_runs_with_every_guard_on_or_off(guards: str, pool: Any, tmp_path: Any) -> None:
+    """A user on a larger model may switch every small-model guard off; the agent still runs a
+    tool task end to end on the default model. With the guards on the answer is also right; with
+    them off the 135M model is on its own, so only the run's shape is checked, and `ok` must not
+    claim a figure the calculator never returned."""
+    from lamina import Agent
+    from lamina.config import Guards, get_settings
+
+    agent = Agent(
+        models=[MODEL],
+        pool=pool,
+        settings=get_settings(home=tmp_path, n_threads=2, seed=0),
+        routes=[],
+        tools=[calculator],
+        memory=False,
+        step_cache=False,
+        checkpointer=":memory:",
+        guards=Guards() if guards == "all on" else Guards.off(),
+    )
+    result = agent.run("What is 12 times 7?")
+    assert result.answer
+    assert [c.name for c in result.tool_calls][:1] == ["calculator"]
+    if guards == "all on":
+        assert result.ok, result.error
+        assert "84" in result.answer
+    elif result.ok:
+        results = {c.result for c in result.tool_calls if c.result}
+        assert any(r in result.answer for r in results) or "84" in result.answer
