@@ -9,10 +9,9 @@ The checks of a call are in :mod:`~lamina.layers.execution.calls`, approval in
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -44,8 +43,14 @@ from lamina.layers.execution.calls import (
     with_call_ids,
 )
 from lamina.layers.execution.durable import durable, invoke_model
+from lamina.layers.execution.grounded_moves import (
+    failed_values,
+    given_texts,
+    grounded_tools,
+    inputs_used,
+    span_shortlist,
+)
 from lamina.layers.execution.runner import ToolJob, execution_tools
-from lamina.models.tool_calls import to_openai_tool
 from lamina.stores.ledger import call_id_for
 from lamina.tools.decorator import tool_timeout
 
@@ -63,14 +68,6 @@ EndReason = Literal[
 ]
 
 
-def _earlier_turns(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
-    """The thread's messages before this turn's request (its last human message)."""
-    for i in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[i], HumanMessage):
-            return messages[:i]
-    return messages
-
-
 class _NothingCallableError(Exception):
     """Grounding left no tool callable for this move."""
 
@@ -81,9 +78,6 @@ _SYSTEM_PROMPT = (
     "Copy numbers and names exactly from tool results. When you have what the step asks for, "
     "reply with a short final answer that states the result."
 )
-
-_SPANS_OFFERED = 6
-"""Spans of what was given offered for one string argument, the closest in meaning first."""
 
 _ANSWER_NOW = "The tool returned {result}. Give the final answer in one short sentence."
 
@@ -382,18 +376,12 @@ class StepRun:
         """
         offered: list[Any] = list(tools.values())
         if self.limits.guards.grounding:
-            grounding = Grounding.from_texts(self._given(instruction))
-            offered = []
-            for t in tools.values():
-                spec = to_openai_tool(t)
-                function = spec["function"]
-                narrowed = grounding.narrow(
-                    function.get("parameters") or {"type": "object"},
-                    self.excluded.get(function["name"]),
-                    self._span_shortlist(),
-                )
-                if narrowed is not None:
-                    offered.append({**spec, "function": {**function, "parameters": narrowed}})
+            offered = grounded_tools(
+                tools,
+                Grounding.from_texts(self._given(instruction)),
+                self.excluded,
+                span_shortlist(self.context.tool_relevance),
+            )
             if not offered:
                 raise _NothingCallableError
             names = {o["function"]["name"] for o in offered}
@@ -417,46 +405,12 @@ class StepRun:
         return resolve_references(instruction, self.state.get("step_results", []) or [])
 
     def _inputs_used(self, index: int) -> bool:
-        """Every number the step gives was an input of a call that worked (False when the
-        step gives no number)."""
-        wanted = {round(v, 9) for v in Grounding.from_texts([self._step_text(index)]).numbers}
-        if not wanted:
-            return False
-        used: set[float] = set()
-        for record in self.records:
-            if record.error is None:
-                text = json.dumps(json_safe(record.args))
-                used.update(round(v, 9) for v in Grounding.from_texts([text]).numbers)
-        return wanted <= used
-
-    def _span_shortlist(self) -> Callable[[str, list[str]], list[str]] | None:
-        """With tool relevance, a string argument is offered the spans closest to it."""
-        relevance = self.context.tool_relevance
-        if relevance is None:
-            return None
-        return lambda what, spans: relevance.closest(what, spans, _SPANS_OFFERED)
+        return inputs_used(
+            self._step_text(index), [r.args for r in self.records if r.error is None]
+        )
 
     def _given(self, instruction: str) -> list[str]:
-        """Where an argument's numbers may come from (never a tool's description).
-
-        A step of a longer plan is grounded in its own instruction (with the value it refers
-        to written in), the earlier steps' results, the memories, the thread's earlier turns
-        and this step's tool results: not in the whole request, whose other numbers belong to
-        other steps (offered 12 and 7 again for "add 15 to that result", SmolLM2 computed
-        12 * 7 a second time). A one-step task, or a step whose plan dropped every number, is
-        grounded in the request too.
-        """
-        earlier = self.state.get("step_results", []) or []
-        step = resolve_references(instruction, earlier)
-        texts = [step]
-        texts += [str(m.get("text", "")) for m in self.state.get("memories", []) or []]
-        texts += [str(r.get("result", "")) for r in earlier]
-        texts += [message_text(m) for m in _earlier_turns(self.state.get("messages", []) or [])]
-        texts += list(self.seen.values())
-        if len(self.state.get("plan") or []) <= 1 or not Grounding.from_texts([step]).numbers:
-            texts.append(str(self.state.get("task") or ""))
-            texts.append(instruction)
-        return texts
+        return given_texts(self.state, instruction, list(self.seen.values()))
 
     # -- one reply's calls ------------------------------------------------------------------
     def _run_calls(
@@ -624,23 +578,8 @@ class StepRun:
         messages.append(ToolMessage(text, tool_call_id=item.call_id, name=item.name))
 
     def _exclude(self, name: str, args: Any, failure: CallError) -> None:
-        """Offer no more the argument values a failure is about: those its error names, those
-        of a refused call, or the only argument of a one-argument call."""
-        if not isinstance(args, dict):
-            return
-        named = {
-            key
-            for key, value in args.items()
-            if isinstance(value, str | int | float)
-            and not isinstance(value, bool)
-            and (repr(value) in failure.error or f'"{value}"' in failure.error)
-        }
-        if failure.kind == "refused" or len(args) == 1:
-            named = set(args)
-        for key in named:
-            value = args[key]
-            if isinstance(value, str | int | float) and not isinstance(value, bool):
-                self.excluded.setdefault(name, {}).setdefault(key, set()).add(value)
+        for key, value in failed_values(args, failure).items():
+            self.excluded.setdefault(name, {}).setdefault(key, set()).add(value)
 
     def _thread_id(self) -> str:
         return str(self.state.get("thread_id") or "")

@@ -1,0 +1,133 @@
+"""Grounding applied to one step's moves (:mod:`lamina.guards.grounding` does the narrowing).
+
+What a step was given (:func:`given_texts`), the tools narrowed to it for one move
+(:func:`grounded_tools`), the values a failure rules out (:func:`failed_values`), the encoder's
+shortlist of spans (:func:`span_shortlist`) and whether the step's numbers are all used
+(:func:`inputs_used`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.tools import BaseTool
+
+from lamina.core.serialise import json_safe, message_text
+from lamina.core.text import resolve_references
+from lamina.guards.grounding import Grounding
+from lamina.layers.execution.calls import CallError
+from lamina.models.tool_calls import to_openai_tool
+
+if TYPE_CHECKING:
+    from lamina.core.context import ToolWeigher
+    from lamina.core.state import AgentState
+
+__all__ = [
+    "SPANS_OFFERED",
+    "earlier_turns",
+    "failed_values",
+    "given_texts",
+    "grounded_tools",
+    "inputs_used",
+    "span_shortlist",
+]
+
+SPANS_OFFERED = 6
+"""Spans of what was given offered for one string argument, the closest in meaning first."""
+
+
+def earlier_turns(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
+    """The thread's messages before this turn's request (its last human message)."""
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            return messages[:i]
+    return messages
+
+
+def given_texts(state: AgentState, instruction: str, results: Sequence[str]) -> list[str]:
+    """Where an argument's values may come from (never a tool's description).
+
+    A step of a longer plan is grounded in its own instruction (with the value it refers to
+    written in), the earlier steps' results, the memories, the thread's earlier turns and this
+    step's tool `results`: not in the whole request, whose other numbers belong to other steps
+    (offered 12 and 7 again for "add 15 to that result", SmolLM2 computed 12 * 7 a second
+    time). A one-step task, or a step whose plan dropped every number, is grounded in the
+    request too.
+    """
+    earlier = state.get("step_results", []) or []
+    step = resolve_references(instruction, earlier)
+    texts = [step]
+    texts += [str(m.get("text", "")) for m in state.get("memories", []) or []]
+    texts += [str(r.get("result", "")) for r in earlier]
+    texts += [message_text(m) for m in earlier_turns(state.get("messages", []) or [])]
+    texts += list(results)
+    if len(state.get("plan") or []) <= 1 or not Grounding.from_texts([step]).numbers:
+        texts.append(str(state.get("task") or ""))
+        texts.append(instruction)
+    return texts
+
+
+def grounded_tools(
+    tools: Mapping[str, BaseTool],
+    grounding: Grounding,
+    excluded: Mapping[str, Mapping[str, set[Any]]],
+    shortlist: Callable[[str, list[str]], list[str]] | None,
+) -> list[dict[str, Any]]:
+    """The tools as OpenAI tool dicts with their schemas narrowed to `grounding`; a tool that
+    cannot be called with what was given is left out."""
+    offered = []
+    for t in tools.values():
+        spec = to_openai_tool(t)
+        function = spec["function"]
+        narrowed = grounding.narrow(
+            function.get("parameters") or {"type": "object"},
+            excluded.get(function["name"]),
+            shortlist,
+        )
+        if narrowed is not None:
+            offered.append({**spec, "function": {**function, "parameters": narrowed}})
+    return offered
+
+
+def span_shortlist(
+    relevance: ToolWeigher | None,
+) -> Callable[[str, list[str]], list[str]] | None:
+    """With tool relevance, a string argument is offered the spans closest to it in meaning:
+    offered every span, SmolLM2 took the longest ("the unit price of a melon")."""
+    if relevance is None:
+        return None
+    return lambda what, spans: relevance.closest(what, spans, SPANS_OFFERED)
+
+
+def failed_values(args: Any, failure: CallError) -> dict[str, Any]:
+    """The argument values a failure is about, to offer no more in this step: those its error
+    names, every one of a refused call, or the only argument of a one-argument call."""
+    if not isinstance(args, dict):
+        return {}
+    plain = {
+        key: value
+        for key, value in args.items()
+        if isinstance(value, str | int | float) and not isinstance(value, bool)
+    }
+    if failure.kind == "refused" or len(args) == 1:
+        return plain
+    return {
+        key: value
+        for key, value in plain.items()
+        if repr(value) in failure.error or f'"{value}"' in failure.error
+    }
+
+
+def inputs_used(step: str, successful_args: Sequence[Any]) -> bool:
+    """Every number `step` gives went into a call that worked (False when it gives none)."""
+    wanted = {round(v, 9) for v in Grounding.from_texts([step]).numbers}
+    if not wanted:
+        return False
+    used: set[float] = set()
+    for args in successful_args:
+        text = json.dumps(json_safe(args))
+        used.update(round(v, 9) for v in Grounding.from_texts([text]).numbers)
+    return wanted <= used
