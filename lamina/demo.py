@@ -4,7 +4,8 @@
    reasoning layer, executed with grammar-constrained tool calls, in thread A of user "demo".
 2. A question in a *new* thread B of the same user that can only be answered from the long-term
    memory written after run 1.
-3. A summarising task that the router sends to the second model (Gemma 3 270M).
+3. A summarising task: the router recognises the intent, and the summary is extractive (the
+   encoder picks the text's central sentences; the 135M-270M models echoed or changed facts).
 
 Each run prints its trace, so a newcomer sees every layer work, and each answer is checked:
 the demo exits 1 when an answer is wrong or the run says it is not `ok`, so `make run` never
@@ -83,7 +84,7 @@ def main() -> int:
     checks: list[tuple[str, str, str, Callable[[str], str | None]]] = [
         ("1. multi-step tool task (thread A)", TASK_1, "demo-thread-a", check_sum),
         ("2. recall from memory (new thread B, same user)", TASK_2, "demo-thread-b", check_recall),
-        ("3. summarising, routed to the second model", TASK_3, "demo-thread-c", check_summary),
+        ("3. summarising (routed by intent, extractive)", TASK_3, "demo-thread-c", check_summary),
     ]
     failed = 0
     with agent:

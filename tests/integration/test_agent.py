@@ -90,18 +90,21 @@ def test_memory_follows_the_user_into_a_new_thread_and_no_further(agent):
     assert not [m for m in other.memories if "teal" in m["text"]]
 
 
-def test_one_agent_serves_two_models(agent, pool):
+def test_one_agent_routes_to_two_models_and_summarises_for_real(agent, pool):
     tool = agent.run("Compute 12 times 7.", user_id="two")
-    summary = agent.run(
-        "Summarise this: The library will open a new reading room on Monday. It has forty "
-        "seats and stays open until ten at night.",
-        user_id="two",
+    text = (
+        "The library will open a new reading room on Monday. It has forty seats and stays open "
+        "until ten at night. The old room upstairs will become a children's corner."
     )
+    summary = agent.run(f"Summarise this: {text}", user_id="two")
     assert tool.model == "smollm2-135m-instruct"
+    assert tool.ok, tool.error
     assert summary.route == "summarise"
-    assert summary.model == "gemma3-270m"
-    assert "gemma3-270m" in summary.models_used or summary.reasoning["cache_hits"] > 0
-    assert {"smollm2-135m-instruct", "gemma3-270m"} <= set(pool.loaded())
+    assert summary.model == "gemma3-270m"  # the router's choice for the intent
+    # the summary is extractive (see lamina.layers.reasoning.summarise): shorter, the text's own
+    assert summary.ok, summary.error
+    assert 0 < len(summary.answer) < len(text)
+    assert all(sentence.strip() in text for sentence in summary.answer.split(". "))
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
