@@ -214,12 +214,21 @@ def load_config(path: str | Path) -> AgentConfig:
     the agent's own keys (models, routes, tools, ...). An unknown key raises `ConfigError`
     naming the closest known one.
     """
-    p = Path(path)
+    p = Path(path).expanduser()
     try:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
             f"Expected a config file at {p}; found nothing. Fix: create it or drop --config."
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"Expected a config file at {p}; found a directory. Fix: name the lamina.toml "
+            f"inside it, e.g. --config {p / 'lamina.toml'}."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the config file {p} ({exc.strerror}). Fix: check its permissions."
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p} is not valid TOML ({exc}). Fix the syntax at that spot.") from None

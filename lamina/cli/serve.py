@@ -48,8 +48,14 @@ def serve_command(
             "run the agent. Set LAMINA_API_KEY.",
             err=True,
         )
+    from lamina.errors import LaminaError
+
     bounded_openmp_spin()
-    agent = build_agent(config)
+    try:
+        agent = build_agent(config)
+    except LaminaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     app = create_app(agent, api_key=api_key, queue_depth=queue_depth, max_body_bytes=max_body_bytes)
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")

@@ -9,13 +9,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from lamina.errors import ConfigError
 
 __all__ = ["Settings", "available_cores", "default_home", "default_models_dir", "get_settings"]
 
@@ -111,5 +113,21 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides: Any) -> Settings:
-    """Read settings now (the environment may have changed since import)."""
-    return Settings(**overrides)
+    """Read settings now (the environment may have changed since import).
+
+    Raises:
+        ConfigError: a setting has a value of the wrong kind (from an argument, a `LAMINA_*`
+            variable or lamina.toml); the message names it, what was expected and the fix.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        field = Settings.model_fields.get(name)
+        about = f" ({field.description})" if field is not None and field.description else ""
+        raise ConfigError(
+            f"Setting {name!r}{about}: expected {error['msg'].lower()}; found "
+            f"{error.get('input')!r}. Fix: correct it where it is set: the argument, "
+            f"LAMINA_{name.upper()} or `{name} = ...` in lamina.toml."
+        ) from None

@@ -57,3 +57,24 @@ def test_doctor_warns_about_an_amx_build(monkeypatch, tmp_path) -> None:
     assert result.exit_code == 1
     assert "warning: llama.cpp was built with AMX" in " ".join(result.stdout.split())
     assert "libggml-cpu.so: 9" in result.stdout
+
+
+def test_a_mistyped_setting_is_a_clear_error_not_a_traceback(monkeypatch, tmp_path) -> None:
+    from lamina.errors import ConfigError
+
+    monkeypatch.setenv("LAMINA_N_THREADS", "lots")
+    with pytest.raises(ConfigError, match=r"Setting 'n_threads'.*found 'lots'.*LAMINA_N_THREADS"):
+        get_settings()
+    monkeypatch.delenv("LAMINA_N_THREADS")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lamina.toml").write_text('kv_cache = "floppy"\n')
+    with pytest.raises(ConfigError, match=r"Setting 'kv_cache'.*'floppy'"):
+        get_settings()
+
+
+def test_a_config_path_naming_a_directory_says_so(tmp_path) -> None:
+    from lamina.agents.config_file import load_config
+    from lamina.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"found a directory.*lamina\.toml"):
+        load_config(tmp_path)

@@ -321,3 +321,14 @@ def test_response_format_is_parsed_or_refused(served: httpx.Client) -> None:
     )
     assert bad.status_code == 400
     assert "response_format" in bad.json()["error"]["message"]
+
+
+def test_serve_with_a_missing_config_is_one_clear_line(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from lamina.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--config", str(tmp_path / "missing.toml")])
+    assert result.exit_code == 1
+    assert "Expected a config file at" in result.output
+    assert "Traceback" not in result.output
