@@ -11,10 +11,13 @@ made from that narrowed schema. So an invented number cannot be decoded at all, 
 * A `number`/`integer` property becomes an `enum` of the grounded values that fit its type and
   bounds (`minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`); a required one with no
   such value makes the tool uncallable for that move, an optional one is left out.
-* A free `string` property (no `enum`, `const`, `format` or `pattern` of its own) becomes an
-  `enum` of the spans of what was given: up to six consecutive words of a clause, or a whole
-  clause ("melon", "a melon", never the "apple" of the tool's description, which SmolLM2 copied
-  three times in a row).
+* A free `string` property (no `enum`, `const`, `format` or `pattern` of its own) is left free
+  until one of its values fails; from then on it is an `enum` of the spans of what was given
+  (up to six consecutive words of a clause, or a whole clause), less the values that failed.
+  Free at first, SmolLM2 copies the request's proper nouns well ("Nice"); constrained from the
+  start it picked among spans badly ("the distance from"). Constrained after a failure, it stops
+  repeating the example it copied from the tool's description ("apple", three times in a row)
+  and picks the request's own word ("melon").
 * A string with a pattern of its own of the form `^[CLASS]+$` (the calculator's expression) is
   grounded in the numbers given instead: the characters between numbers come from CLASS, and
   digits occur only as a given literal (`86.40`, `2025`, `02`), never glued to another digit or
@@ -303,7 +306,7 @@ class Grounding:
             if kind in _NUMERIC and not _OWN_SHAPE & prop.keys():
                 integer = kind == "integer"
                 values = [_as_json_number(v, integer) for v in self.numbers if _fits(v, prop)]
-            elif kind == "string" and not _OWN_SHAPE & prop.keys():
+            elif kind == "string" and not _OWN_SHAPE & prop.keys() and gone:
                 values = [span for span in self.spans if _fits_string(span, prop)]
             elif kind == "string" and isinstance(prop.get("pattern"), str):
                 pattern = self.string_pattern(prop["pattern"])

@@ -180,8 +180,9 @@ class ToolRelevance:
         return self._fit({name: float(s) for (name, _), s in zip(described, scores, strict=True)})
 
     def closest(self, what: str, values: Sequence[str], k: int) -> list[str]:
-        """The `k` of `values` closest in meaning to `what` (an argument's name and
-        description), closest first; all of them when there are no more than `k`."""
+        """Up to `k` of `values`, closest in meaning to `what` (an argument's name and
+        description) first, no two sharing a word; all of them when there are no more than
+        `k`."""
         if len(values) <= k:
             return list(values)
         import numpy as np
@@ -195,7 +196,19 @@ class ToolRelevance:
         query = self._vector(what)
         scores = np.stack([self._vector(v) for v in values]) @ query
         order = sorted(range(len(values)), key=lambda i: (-float(scores[i]), i))
-        return [values[i] for i in order[:k]]
+        # Distinct candidates: a span sharing a word with a closer one is skipped, so "Nice"
+        # is not crowded out by "Paris", "Paris to", "from Paris" for a French city.
+        chosen: list[str] = []
+        taken: set[str] = set()
+        for i in order:
+            words = set(values[i].lower().split())
+            if words & taken:
+                continue
+            chosen.append(values[i])
+            taken |= words
+            if len(chosen) == k:
+                break
+        return chosen
 
     def _fit(self, scores: dict[str, float]) -> ToolFit:
         return ToolFit(scores, self.fits_above, self.supports_above, self.margin)

@@ -410,6 +410,8 @@ class StepRun:
         )
 
     def _given(self, instruction: str) -> list[str]:
+        # not a tool's errors: offered the values an error lists ("known: lyon, nice, ..."),
+        # SmolLM2 took the first, lyon, for "the distance from Paris to Nice"
         return given_texts(self.state, instruction, list(self.seen.values()))
 
     # -- one reply's calls ------------------------------------------------------------------
