@@ -247,25 +247,19 @@ class Grounding:
         numbers, literals = grounded_numbers(texts)
         return cls(tuple(numbers), tuple(literals), tuple(grounded_spans(texts)))
 
-    def string_pattern(self, own: str | None = None) -> str | None:
-        """A regex for strings whose digits occur only as grounded literals.
-
-        Args:
-            own: the property's own `pattern`. One of the form `^[CLASS]+$` (or `*`) is kept:
-                the characters between the numbers come from CLASS. Any other own pattern
-                cannot be combined, so None is returned and the property keeps its own.
+    def string_pattern(self, own: str) -> str | None:
+        """A regex for strings that fit `own`, a pattern of the form `^[CLASS]+$` (or `*`), and
+        whose digits occur only as grounded literals: the characters between the numbers come
+        from CLASS. Any other pattern cannot be combined: None, and the property keeps its own.
         """
-        filler, after = r'[^0-9"\\\x00-\x1f]', r'[^0-9."\\\x00-\x1f]'
-        non_empty = False
-        if own is not None:
-            match = _CHAR_CLASS_PATTERN.fullmatch(own)
-            if match is None or match.group(1).startswith("^"):
-                return None
-            chars = match.group(1).replace("0-9", "").replace("\\d", "")
-            if re.search(r"\d", chars.replace("\\", "")):
-                return None  # single digits in the class: numbers could be spelled around us
-            filler, after = f"[{chars}]", f"[{chars.replace('.', '')}]"
-            non_empty = match.group(2) == "+"
+        match = _CHAR_CLASS_PATTERN.fullmatch(own)
+        if match is None or match.group(1).startswith("^"):
+            return None
+        chars = match.group(1).replace("0-9", "").replace("\\d", "")
+        if re.search(r"\d", chars.replace("\\", "")):
+            return None  # single digits in the class: numbers could be spelled around us
+        filler, after = f"[{chars}]", f"[{chars.replace('.', '')}]"
+        non_empty = match.group(2) == "+"
         if not self.literals:
             return f"^{filler}{'+' if non_empty else '*'}$"
         # Longer literals first, so "86.40" is not read as "86" then ".40".
@@ -325,34 +319,6 @@ class Grounding:
             prop["enum"] = values
             prop[HIDDEN_KEY] = ["enum"]
         return schema
-
-    def ungrounded(self, args: Mapping[str, Any]) -> list[str]:
-        """The numbers in `args` that were not given (a finding; empty when all are)."""
-        given = {_canonical(v) for v in self.numbers}
-        found: list[str] = []
-
-        def visit(value: Any) -> None:
-            if isinstance(value, bool):
-                return
-            if isinstance(value, int | float):
-                if _canonical(float(value)) not in given:
-                    found.append(_canonical(float(value)))
-            elif isinstance(value, str):
-                for match in _NUMBER.finditer(value):
-                    number = float(match.group("body").replace(",", ""))
-                    if _canonical(number) not in given and match.group("body") not in set(
-                        self.literals
-                    ):
-                        found.append(match.group("body"))
-            elif isinstance(value, Mapping):
-                for item in value.values():
-                    visit(item)
-            elif isinstance(value, list | tuple):
-                for item in value:
-                    visit(item)
-
-        visit(dict(args))
-        return found
 
 
 def repeated_while_unused(args: Mapping[str, Any], step: str) -> str | None:

@@ -88,12 +88,6 @@ def test_the_narrowed_schema_makes_a_grammar_of_only_given_values() -> None:
     assert re.search(r'^value-? ::= "5"$', grammar, re.M)  # the one number given
 
 
-def test_ungrounded_numbers_are_found() -> None:
-    grounding = Grounding.from_texts([DEMO, "84"])
-    assert grounding.ungrounded({"expression": "{12.5} * {7}", "n": 84}) == ["12.5"]
-    assert grounding.ungrounded({"expression": "84 + 15", "flag": True}) == []
-
-
 def test_the_calculators_own_pattern_is_kept_and_grounded() -> None:
     from langchain_core.utils.function_calling import convert_to_openai_tool
 
