@@ -3,8 +3,8 @@
 * :class:`ConfigError` - a developer mistake (unknown model name, bad route, bad tool); raised
   when something is built, before anything runs.
 * :class:`InputError` - the request a user sent is not acceptable (empty, too large, not UTF-8).
-* :class:`ModelError`, :class:`ToolError`, :class:`MemoryStoreError` - runtime failures of a model,
-  a tool or the memory store.
+* :class:`ModelError`, :class:`ToolError`, :class:`MemoryStoreError`, :class:`CheckpointError` -
+  runtime failures of a model, a tool, the memory store or the checkpoint store.
 
 Every message says what was expected, what was found, and what to do about it.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 __all__ = [
     "AllModelsFailedError",
+    "CheckpointError",
     "ChecksumError",
     "ConfigError",
     "InputError",
@@ -22,6 +23,7 @@ __all__ = [
     "ModelFileError",
     "ModelOutputError",
     "PullError",
+    "ThreadBusyError",
     "ToolError",
     "UnknownModelError",
 ]
@@ -84,3 +86,26 @@ class ToolError(LaminaError):
 
 class MemoryStoreError(LaminaError):
     """The long-term memory store failed (unreachable server, unreadable directory, bad record)."""
+
+
+class CheckpointError(LaminaError):
+    """The checkpoint store (threads' saved state) cannot be used: a damaged or unopenable file."""
+
+
+class ThreadBusyError(LaminaError):
+    """Another run holds the conversation thread and did not finish within the wait allowed.
+
+    A conflict, not a failure: runs on one thread take turns (each reads the thread's history,
+    runs and writes it back), so a second run waits for the first and, past the wait, is
+    refused rather than forking the thread's history.
+    """
+
+    def __init__(self, thread_id: str, waited: float) -> None:
+        self.thread_id = thread_id
+        self.waited = waited
+        super().__init__(
+            f"Thread {thread_id!r} is busy: another run on it did not finish within "
+            f"{waited:g} s; expected one run per thread at a time. Fix: send the request again "
+            "once that run has answered, use another thread id, or wait longer "
+            "(LAMINA_THREAD_WAIT_SECONDS, `thread_wait_seconds` in lamina.toml)."
+        )

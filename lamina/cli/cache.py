@@ -11,6 +11,7 @@ KV prefix states that `kv_cache = "disk"` keeps under `LAMINA_HOME/kv_cache`.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,11 +57,15 @@ def cache_stats(path: Path | None = None) -> dict[str, Any]:
         path: the step-cache file (default: `LAMINA_HOME/step_cache.sqlite`).
     """
     from lamina.stores.step_cache import CacheStats, StepCache
+    from lamina.stores.step_cache.database import read_only_stats
 
     file = _default_path(path)
     exists = file.exists()
-    # Reading statistics must not create a cache file where there was none.
-    stats = StepCache(file).stats() if exists else CacheStats(0, 0, 0, 0.0, 0)
+    stats = CacheStats(0, 0, 0, 0.0, 0)  # no file is created where there was none
+    if exists and os.access(file, os.W_OK) and os.access(file.parent, os.W_OK):
+        stats = StepCache(file).stats()  # as a run opens it: a damaged file is set aside
+    elif exists:  # a read-only home, mount or file: read it without writing
+        stats = read_only_stats(file)
     size = sum(
         p.stat().st_size for p in (file, Path(f"{file}-wal"), Path(f"{file}-shm")) if p.exists()
     )

@@ -5,9 +5,11 @@
     lamina memory forget ID ... --user ada          # or --kind episode, --thread t1, --all
     lamina memory stats [--user ada]
 
-Every command takes `--user ID` (default: "default", the agent's anonymous user) and `--json`
+Every command takes `--user ID` (default: "default", the agent's anonymous user; user and
+thread ids follow `lamina run`'s rules: at most 128 letters, digits and - _ . : @) and `--json`
 (print one JSON object on stdout, nothing else; on failure `{"error": {"type", "message"}}`
-and exit code 1). The store is the embedded one in `Settings().home / "memory"` unless
+and exit code 1). `forget` with an id that is not one of the user's memories deletes nothing
+and exits with code 1. The store is the embedded one in `Settings().home / "memory"` unless
 `--path DIR` names another directory or `--host HOST [--port PORT]` a Chroma server. An
 embedded store serves one process at a time: while an agent has it open, use a server
 (`chroma run --path DIR --port 8000`) for both.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -95,6 +97,21 @@ def open_store(
     return MemoryStore(path, collection=collection)
 
 
+def _open_for_reading(
+    path: Path | None, host: str | None, port: int, collection: str
+) -> AbstractContextManager[MemoryStore]:
+    """`open_store`, or a temporary copy of an embedded store this process may not write."""
+    from lamina.stores.memory.snapshot import is_writable, open_read_only
+
+    if host is None and path is None:
+        from lamina.config import get_settings
+
+        path = get_settings().home / "memory"
+    if host is None and path is not None and not is_writable(path):
+        return open_read_only(path, collection=collection)
+    return open_store(path, host, port, collection)
+
+
 @contextmanager
 def _reporting(as_json: bool) -> Iterator[None]:
     """lamina's errors become one line on stderr (and a JSON error object) and exit code 1."""
@@ -112,6 +129,14 @@ def _reporting(as_json: bool) -> Iterator[None]:
         # Escaped: messages quote user text, which is not rich markup.
         Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def _check_ids(as_json: bool, user: str, thread: str | None = None) -> None:
+    """Refuse ids that `lamina run` refuses (the input layer's rules), before a store opens."""
+    from lamina.layers.input import check_ids
+
+    with _reporting(as_json):
+        check_ids(user_id=user, thread_id=thread)
 
 
 def _emit(data: dict[str, Any]) -> None:
@@ -160,6 +185,7 @@ def add_command(
     as_json: JsonOption = False,
 ) -> None:
     """Store memories for a user; a near-duplicate updates the existing memory instead."""
+    _check_ids(as_json, user, thread)
     if texts == ["-"]:
         texts = [line.strip() for line in sys.stdin if line.strip()]
     with _reporting(as_json), open_store(path, host, port, collection) as store:
@@ -225,6 +251,7 @@ def search_command(
     as_json: JsonOption = False,
 ) -> None:
     """Find a user's memories closest to QUERY, best first."""
+    _check_ids(as_json, user)
     with _reporting(as_json), open_store(path, host, port, collection) as store:
         found = store.search(
             query,
@@ -274,9 +301,13 @@ def forget_command(
     collection: CollectionOption = "lamina_memory",
     as_json: JsonOption = False,
 ) -> None:
-    """Delete a user's memories for real (embedded stores also purge the text from disk)."""
+    """Delete a user's memories for real (embedded stores also purge the text from disk).
+
+    Ids that are not memories of the user are an error (exit code 1), and nothing is deleted.
+    """
     from lamina.errors import ConfigError
 
+    _check_ids(as_json, user, thread)
     where: dict[str, Any] = {}
     if kind is not None:
         where["kind"] = kind.value
@@ -294,6 +325,8 @@ def forget_command(
                 "memory ids, --kind or --thread to choose, or --all to delete them all."
             )
         with open_store(path, host, port, collection) as store:
+            if ids:
+                _refuse_unknown(store, ids, user)
             deleted = store.forget(ids or None, flt, user_id=user)
             info = _store_info(store)
     purged = deleted > 0 and info["mode"] == "embedded"
@@ -302,6 +335,20 @@ def forget_command(
         return
     note = " and purged from the store's files" if purged else ""
     typer.echo(f"Deleted {deleted} memories of user {user!r}{note}.")
+
+
+def _refuse_unknown(store: MemoryStore, ids: list[str], user: str) -> None:
+    from lamina.errors import InputError
+
+    known = {m.id for m in store.get(ids, user_id=user)}
+    unknown = [i for i in dict.fromkeys(ids) if i not in known]
+    if unknown:
+        raise InputError(
+            f"Expected ids of memories of user {user!r}; found {len(unknown)} that are not: "
+            f"{', '.join(unknown)}. Nothing was deleted. Fix: copy the ids from "
+            f"`lamina memory search QUERY --user {user} --json`, or name the user who owns them "
+            "with --user."
+        )
 
 
 @app.command("stats")
@@ -315,8 +362,10 @@ def stats_command(
     collection: CollectionOption = "lamina_memory",
     as_json: JsonOption = False,
 ) -> None:
-    """How many memories the store holds, per kind and per user."""
-    with _reporting(as_json), open_store(path, host, port, collection) as store:
+    """How many memories the store holds, per kind and per user (a read-only store works)."""
+    if user is not None:
+        _check_ids(as_json, user)
+    with _reporting(as_json), _open_for_reading(path, host, port, collection) as store:
         stats = store.stats(user)
     if as_json:
         _emit(stats)

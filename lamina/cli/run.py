@@ -198,7 +198,16 @@ YesOption = Annotated[
 
 
 def run_command(
-    task: Annotated[str, typer.Argument(help="What the agent should do.")],
+    task: Annotated[
+        str | None,
+        typer.Argument(
+            help="What the agent should do ('-': read it from stdin).", show_default=False
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Read the task from this UTF-8 file (for long tasks)."),
+    ] = None,
     config: ConfigOption = None,
     thread: Annotated[
         str | None, typer.Option("--thread", help="Continue this conversation thread.")
@@ -207,13 +216,19 @@ def run_command(
     as_json: JsonOption = False,
     yes: YesOption = False,
 ) -> None:
-    """Run TASK through input → router → memory → reasoning → execution."""
+    """Run TASK through input → router → memory → reasoning → execution.
+
+    TASK '-' reads the task from stdin, `--file PATH` from a file: a long task cannot be an
+    argument. With '-', stdin cannot answer an approval: add --yes, or the call is refused.
+    """
     from rich.console import Console
 
+    from lamina.cli.task_input import read_task
     from lamina.errors import LaminaError
 
     err = Console(stderr=True)
     try:
+        task = read_task(task, file)
         agent = build_agent(config)
         if as_json:
             result = _print_json(agent, agent.run(task, thread_id=thread, user_id=user), yes, err)

@@ -9,7 +9,6 @@ and several machines without a code change.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +43,8 @@ def make_checkpointer(
 
     Raises:
         ConfigError: the PostgreSQL server cannot be reached or its driver is missing.
+        CheckpointError: the SQLite file is damaged or cannot be opened (lamina leaves it as it
+            is; the message says how to restore it or move it away).
     """
     if spec == ":memory:":
         from langgraph.checkpoint.memory import InMemorySaver
@@ -51,12 +52,10 @@ def make_checkpointer(
         return InMemorySaver(), lambda: None
     if is_postgres_url(spec):
         return _postgres(str(spec), connect_timeout)
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from lamina.stores.checkpoints import open_sqlite_checkpointer
 
-    path = Path(spec) if spec else default_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), check_same_thread=False)
-    return SqliteSaver(conn), conn.close
+    saver, conn = open_sqlite_checkpointer(Path(spec) if spec else default_path)
+    return saver, conn.close
 
 
 def _postgres(url: str, timeout: float) -> tuple[BaseCheckpointSaver[Any], Callable[[], None]]:

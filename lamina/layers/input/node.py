@@ -21,6 +21,7 @@ from lamina.errors import InputError
 __all__ = [
     "DEFAULT_MAX_CHARS",
     "AgentRequest",
+    "check_ids",
     "make_input_node",
     "normalise_task",
     "to_messages",
@@ -93,6 +94,30 @@ class AgentRequest(BaseModel):
         return value
 
 
+def _request(task: str, user_id: str, thread_id: str | None) -> AgentRequest:
+    try:
+        return AgentRequest(task=task, user_id=user_id, thread_id=thread_id)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(
+            f"Invalid {'.'.join(str(x) for x in first['loc'])}: {first['msg']}. "
+            "Fix: use a short id of letters, digits and - _ . : @"
+        ) from None
+
+
+def check_ids(*, user_id: str = DEFAULT_USER, thread_id: str | None = None) -> None:
+    """Refuse a user or thread id that a run would refuse (the rules of :class:`AgentRequest`).
+
+    For front ends that take ids without running the agent (`lamina memory`), so an id is
+    accepted or refused the same way everywhere.
+
+    Raises:
+        InputError: an empty or over-long id, or one with characters other than letters,
+            digits and - _ . : @
+    """
+    _request(task="-", user_id=user_id, thread_id=thread_id)
+
+
 def _message_text(message: BaseMessage) -> str | bytes:
     content = message.content
     if isinstance(content, str):
@@ -134,18 +159,11 @@ def make_input_node(*, max_chars: int = DEFAULT_MAX_CHARS) -> StateNode:
                 "Fix: pass the task as a string or end the messages with a HumanMessage."
             )
         task = normalise_task(_message_text(last_human), max_chars=max_chars)
-        try:
-            request = AgentRequest(
-                task=task,
-                user_id=state.get("user_id") or DEFAULT_USER,
-                thread_id=state.get("thread_id"),
-            )
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise InputError(
-                f"Invalid {'.'.join(str(x) for x in first['loc'])}: {first['msg']}. "
-                "Fix: use a short id of letters, digits and - _ . : @"
-            ) from None
+        request = _request(
+            task=task,
+            user_id=state.get("user_id") or DEFAULT_USER,
+            thread_id=state.get("thread_id"),
+        )
         return {
             "task": request.task,
             "user_id": request.user_id,

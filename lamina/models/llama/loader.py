@@ -17,7 +17,7 @@ from typing import Any
 
 from lamina.config import Settings, bounded_malloc, bounded_openmp_spin
 from lamina.errors import ModelError, ModelFileError
-from lamina.models.catalog import ModelSpec
+from lamina.models.catalog import CATALOG, ModelSpec
 from lamina.models.llama.kv_cache import attach_kv_cache
 
 __all__ = [
@@ -35,13 +35,32 @@ ALLOW_MODEL_LOADS = True
 """Unit tests set this to False so that any attempt to load a real GGUF fails loudly."""
 
 
-def check_gguf_file(path: Path, name: str) -> None:
-    """Raise a clear `ModelFileError` unless `path` is a readable GGUF file."""
+def check_gguf_file(path: Path, name: str, *, pullable: bool | None = None) -> None:
+    """Raise a clear `ModelFileError` unless `path` is a readable GGUF file.
+
+    Args:
+        path: where the file should be.
+        name: the model's name, for the message.
+        pullable: whether `lamina models pull NAME` fetches this file (None: NAME is a catalog
+            model). Only then does a missing file's message suggest pulling it.
+    """
     if not path.exists():
+        if pullable is None:
+            pullable = name in CATALOG and bool(CATALOG[name].parts)
+        if pullable:
+            fix = (
+                f"run `lamina models pull {name}`, set LAMINA_MODELS_DIR (models_dir in "
+                "lamina.toml) to where it was pulled, or point ModelSpec(path=...) at the file."
+            )
+        else:
+            fix = (
+                f"{name!r} is your own model, not one `lamina models pull` can fetch (catalog: "
+                f"{', '.join(sorted(CATALOG))}): put its .gguf file at {path}, or point "
+                f"ModelSpec(name={name!r}, path='/path/to/model.gguf') (`path` of its [[models]] "
+                "entry in lamina.toml) at where the file is."
+            )
         raise ModelFileError(
-            f"Model {name!r}: expected a GGUF file at {path}, found nothing there. "
-            f"Fix: run `lamina models pull {name}`, set LAMINA_MODELS_DIR (models_dir in "
-            "lamina.toml) to where it was pulled, or point ModelSpec(path=...) at the file."
+            f"Model {name!r}: expected a GGUF file at {path}, found nothing there. Fix: {fix}"
         )
     try:
         with path.open("rb") as fh:
@@ -57,6 +76,17 @@ def check_gguf_file(path: Path, name: str) -> None:
         )
 
 
+def _pullable(spec: ModelSpec) -> bool:
+    """Whether `lamina models pull` puts `spec`'s file where `spec` looks for it."""
+    entry = CATALOG.get(spec.name)
+    return (
+        spec.path is None
+        and entry is not None
+        and bool(entry.parts)
+        and entry.filename == spec.filename
+    )
+
+
 def load_llama(spec: ModelSpec, path: Path, settings: Settings) -> Any:
     """Load `path` with llama.cpp (the default loader)."""
     if not ALLOW_MODEL_LOADS:
@@ -65,7 +95,7 @@ def load_llama(spec: ModelSpec, path: Path, settings: Settings) -> Any:
             f"False), yet {spec.name!r} was about to load from {path}. Fix: in unit tests use "
             "lamina.models.testing.FakeChatModel or pass a fake loader to ModelPool."
         )
-    check_gguf_file(path, spec.name)
+    check_gguf_file(path, spec.name, pullable=_pullable(spec))
     bounded_openmp_spin()
     bounded_malloc()
     from lamina.models.llama.build_info import check_amx_safe

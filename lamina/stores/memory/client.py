@@ -38,10 +38,20 @@ HNSW_KEYS = frozenset(
 
 
 def import_chromadb() -> Any:
-    """Import chromadb with its telemetry off (the import is slow: keep it out of module load)."""
+    """Import chromadb with its telemetry off (the import is slow: keep it out of module load).
+
+    lamina's embedding function is registered with Chroma here, under the name collections
+    record ("lamina"), so that Chroma can rebuild it from a collection's configuration: without
+    that, each add to an existing collection warned "Could not reconstruct embedding function
+    lamina" and the collection's configuration lost its embedding function.
+    """
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     import chromadb
+    from chromadb.utils.embedding_functions import register_embedding_function
 
+    from lamina.models.encoder import LaminaEmbeddingFunction
+
+    register_embedding_function(LaminaEmbeddingFunction)
     return chromadb
 
 

@@ -40,6 +40,7 @@ from lamina.stores.step_cache.database import (
     bump,
     evict_over,
     insert_entry,
+    read_stats,
     touch,
 )
 from lamina.stores.step_cache.keys import (
@@ -263,17 +264,7 @@ class StepCache:
         """Hits, misses and savings recorded in this file (by every process using it)."""
 
         def op() -> CacheStats:
-            conn = self._file.connection()
-            counters = dict(conn.execute("SELECT name, value FROM counters").fetchall())
-            (entries,) = conn.execute("SELECT count(*) FROM entries").fetchone()
-            return CacheStats(
-                hits=int(counters.get("hits", 0)),
-                misses=int(counters.get("misses", 0)),
-                saved_tokens=int(counters.get("saved_tokens", 0)),
-                saved_seconds=float(counters.get("saved_seconds", 0.0)),
-                entries=int(entries),
-                semantic_hits=int(counters.get("semantic_hits", 0)),
-            )
+            return read_stats(self._file.connection())
 
         return self._file.guarded("stats", op, lambda: CacheStats(0, 0, 0, 0.0, 0))
 

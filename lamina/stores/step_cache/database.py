@@ -26,6 +26,8 @@ __all__ = [
     "evict_over",
     "insert_entry",
     "is_corruption",
+    "read_only_stats",
+    "read_stats",
     "touch",
 ]
 
@@ -109,6 +111,53 @@ def is_corruption(exc: sqlite3.DatabaseError) -> bool:
     return type(exc) is sqlite3.DatabaseError and any(
         s in str(exc) for s in ("not a database", "malformed", "corrupt")
     )
+
+
+def read_stats(conn: sqlite3.Connection) -> CacheStats:
+    """The counters and the number of entries in the cache file `conn` reads."""
+    counters = dict(conn.execute("SELECT name, value FROM counters").fetchall())
+    (entries,) = conn.execute("SELECT count(*) FROM entries").fetchone()
+    return CacheStats(
+        hits=int(counters.get("hits", 0)),
+        misses=int(counters.get("misses", 0)),
+        saved_tokens=int(counters.get("saved_tokens", 0)),
+        saved_seconds=float(counters.get("saved_seconds", 0.0)),
+        entries=int(entries),
+        semantic_hits=int(counters.get("semantic_hits", 0)),
+    )
+
+
+def read_only_stats(path: Path) -> CacheStats:
+    """:func:`read_stats` of the file at `path`, opened so that nothing is ever written.
+
+    For `lamina cache stats`, which must work in a read-only home; unlike :class:`CacheDatabase`
+    it creates no file and rebuilds no damaged one.
+
+    Raises:
+        MemoryStoreError: the file cannot be read (damaged, unreadable, not a step cache).
+    """
+    from lamina.stores.readonly import connect_read_only
+
+    try:
+        conn = connect_read_only(path)
+    except sqlite3.Error as exc:
+        raise _unreadable(path, exc) from exc
+    try:
+        return read_stats(conn)
+    except sqlite3.Error as exc:
+        raise _unreadable(path, exc) from exc
+    finally:
+        conn.close()
+
+
+def _unreadable(path: Path, exc: sqlite3.Error) -> MemoryStoreError:
+    damaged = isinstance(exc, sqlite3.DatabaseError) and is_corruption(exc)
+    fix = (
+        "the next run that uses the cache moves it aside and starts an empty one; or delete it."
+        if damaged
+        else "check that it is a lamina step cache you may read."
+    )
+    return MemoryStoreError(f"Step cache: cannot read {path} ({exc}). Fix: {fix}")
 
 
 def touch(conn: sqlite3.Connection, key: str) -> None:
