@@ -15,10 +15,12 @@ from lamina.agents.assembly import (
     make_ledger,
     make_memory,
     make_step_cache,
+    make_thread_locks,
     make_tool_relevance,
     register_model,
 )
 from lamina.agents.result import RunResult
+from lamina.agents.resuming import resume_input
 from lamina.config import AgentOptions, Settings, get_settings
 from lamina.core.context import AgentContext
 from lamina.errors import ConfigError, UnknownModelError
@@ -169,6 +171,7 @@ class Agent:
         if close is not None:
             self._close_checkpointer = close
         self.context.ledger = make_ledger(ledger, checkpointer, home)
+        self.thread_locks = make_thread_locks(checkpointer, home, self.settings.thread_wait_seconds)
         self.graph: CompiledStateGraph[Any, Any, Any, Any] = self._builder.compile(
             checkpointer=self.checkpointer
         )
@@ -256,10 +259,14 @@ class Agent:
             task: the request text, or a list of messages.
             thread_id: continue this conversation (a new one when None).
             user_id: whose long-term memory to use (a default user when None).
+
+        Raises:
+            ThreadBusyError: another run held the thread past `settings.thread_wait_seconds`.
         """
         payload, config, thread, user = self._prepare(task, thread_id, user_id)
-        self.graph.invoke(payload, config, context=self.context, durability=DURABILITY)
-        return self._result(config, thread, user)
+        with self.thread_locks.hold(thread):  # one run per thread: read, run, write
+            self.graph.invoke(payload, config, context=self.context, durability=DURABILITY)
+            return self._result(config, thread, user)
 
     def _result(self, config: RunnableConfig, thread: str, user: str) -> RunResult:
         snapshot = self.graph.get_state(config)
@@ -269,13 +276,6 @@ class Agent:
         return RunResult.from_state(
             snapshot.values, thread_id=thread, user_id=user, interrupts=snapshot.interrupts
         )
-
-    def _resume_input(
-        self, thread_id: str, approve: bool | None
-    ) -> tuple[Any, RunnableConfig, str]:
-        from lamina.agents.resuming import resume_input
-
-        return resume_input(self.graph, self._recursion_limit, thread_id, approve)
 
     def resume(self, thread_id: str, approve: bool | None = None) -> RunResult:
         """Continue an unfinished run: one paused for an approval, or one cut off by a crash.
@@ -297,10 +297,14 @@ class Agent:
 
         Raises:
             InputError: the thread has no unfinished run, or `approve` does not fit its state.
+            ThreadBusyError: another run held the thread past `settings.thread_wait_seconds`.
         """
-        command, config, user = self._resume_input(thread_id, approve)
-        self.graph.invoke(command, config, context=self.context, durability=DURABILITY)
-        return self._result(config, thread_id, user)
+        with self.thread_locks.hold(thread_id):
+            command, config, user = resume_input(
+                self.graph, self._recursion_limit, thread_id, approve
+            )
+            self.graph.invoke(command, config, context=self.context, durability=DURABILITY)
+            return self._result(config, thread_id, user)
 
     async def aresume(self, thread_id: str, approve: bool | None = None) -> RunResult:
         """`resume` without blocking the event loop."""
@@ -313,11 +317,12 @@ class Agent:
         stream_mode: Sequence[str] = ("updates", "messages"),
     ) -> Iterator[Any]:
         """`resume`, yielding LangGraph stream events like `stream` does."""
-        command, config, _ = self._resume_input(thread_id, approve)
         modes = cast("list[StreamMode]", list(stream_mode))
-        yield from self.graph.stream(
-            command, config, context=self.context, stream_mode=modes, durability=DURABILITY
-        )
+        with self.thread_locks.hold(thread_id):
+            command, config, _ = resume_input(self.graph, self._recursion_limit, thread_id, approve)
+            yield from self.graph.stream(
+                command, config, context=self.context, stream_mode=modes, durability=DURABILITY
+            )
 
     async def arun(
         self, task: Any, thread_id: str | None = None, user_id: str | None = None
@@ -332,12 +337,14 @@ class Agent:
         user_id: str | None = None,
         stream_mode: Sequence[str] = ("updates", "messages"),
     ) -> Iterator[Any]:
-        """Yield LangGraph stream events (node updates, and model tokens as `messages`)."""
-        payload, config, _, _ = self._prepare(task, thread_id, user_id)
+        """Yield LangGraph stream events (node updates, and model tokens as `messages`); the
+        thread is held from the first event until the last (see `run`)."""
+        payload, config, thread, _ = self._prepare(task, thread_id, user_id)
         modes = cast("list[StreamMode]", list(stream_mode))
-        yield from self.graph.stream(
-            payload, config, context=self.context, stream_mode=modes, durability=DURABILITY
-        )
+        with self.thread_locks.hold(thread):
+            yield from self.graph.stream(
+                payload, config, context=self.context, stream_mode=modes, durability=DURABILITY
+            )
 
     async def astream(
         self,
@@ -347,28 +354,12 @@ class Agent:
         stream_mode: Sequence[str] = ("updates", "messages"),
     ) -> AsyncIterator[Any]:
         """`stream` as an async iterator (the graph runs in a worker thread)."""
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-        done = object()
+        from lamina.agents.async_iter import iterate_in_thread
 
-        def pump() -> None:
-            try:
-                for event in self.stream(task, thread_id, user_id, stream_mode):
-                    loop.call_soon_threadsafe(queue.put_nowait, event)
-            except BaseException as exc:  # re-raised in the consumer
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, done)
-
-        worker = loop.run_in_executor(None, pump)
-        while True:
-            item = await queue.get()
-            if item is done:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-        await worker
+        async for event in iterate_in_thread(
+            lambda: self.stream(task, thread_id, user_id, stream_mode)
+        ):
+            yield event
 
     def result(self, thread_id: str, user_id: str | None = None) -> RunResult:
         """The `RunResult` of the latest run in `thread_id` (from its checkpoint)."""

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from lamina.stores.ledger import ToolLedger
     from lamina.stores.memory.store import MemoryStore
     from lamina.stores.step_cache.cache import StepCache
+    from lamina.stores.thread_locks import ThreadLocks
 
 __all__ = [
     "PoolModels",
@@ -27,6 +28,7 @@ __all__ = [
     "make_ledger",
     "make_memory",
     "make_step_cache",
+    "make_thread_locks",
     "make_tool_relevance",
     "register_model",
 ]
@@ -137,3 +139,22 @@ def make_checkpointer_for(
 
     saver, close = make_checkpointer(checkpointer or "", default_path=home / "checkpoints.sqlite")
     return saver, close
+
+
+def make_thread_locks(
+    checkpointer: BaseCheckpointSaver[Any] | str | Path | None, home: Path, wait: float
+) -> ThreadLocks:
+    """The lock that lets one run at a time use a thread of these checkpoints: an `flock` per
+    thread beside a SQLite file (`checkpoints.locks/`), a PostgreSQL advisory lock, or a lock
+    in this process for ":memory:" and checkpointer objects (see `lamina.stores.thread_locks`)."""
+    from lamina.scaleout.backends import is_postgres_url
+    from lamina.stores.thread_locks import FileThreadLocks, LocalThreadLocks, PostgresThreadLocks
+
+    if is_postgres_url(checkpointer):
+        return PostgresThreadLocks(str(checkpointer), wait)
+    if checkpointer is None or checkpointer == "":
+        return FileThreadLocks(home / "checkpoints.locks", wait)
+    if isinstance(checkpointer, str | Path) and str(checkpointer) != ":memory:":
+        file = Path(checkpointer)
+        return FileThreadLocks(file.parent / f"{file.stem}.locks", wait)
+    return LocalThreadLocks(wait)

@@ -30,6 +30,8 @@ class ToolCallRecord:
             time (its earlier result was reused, and the step ended there).
         replayed: the call had finished before the run was cut off; on resume its result came
             from the tool-call ledger and the tool did not run again.
+        error_id: for an exception raised inside the tool, the id its full text was logged
+            under (`lamina serve` sends clients this id, never the text).
     """
 
     name: str
@@ -42,6 +44,7 @@ class ToolCallRecord:
     approval: str = ""
     repeated: bool = False
     replayed: bool = False
+    error_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class RunResult:
                             approval=str(call.get("approval") or ""),
                             repeated=bool(call.get("repeated", False)),
                             replayed=bool(call.get("replayed", False)),
+                            error_id=str(call.get("error_id") or ""),
                         )
                     )
             elif layer == "memory":

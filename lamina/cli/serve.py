@@ -29,26 +29,48 @@ def serve_command(
     max_body_bytes: Annotated[
         int, typer.Option(min=1024, help="Larger request bodies get 413.")
     ] = 1_000_000,
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            help="Key file (TOML or JSON): API keys, each bound to the users it may act as."
+        ),
+    ] = None,
 ) -> None:
     """Serve the agent over OpenAI's Chat Completions API (as model `lamina`).
 
     Each configured model is served by its name too, unrouted. Set LAMINA_API_KEY to require
-    `Authorization: Bearer <key>`.
+    `Authorization: Bearer <key>` (one key for a one-user set-up: it reaches every user), or
+    pass --keys keys.toml for keys bound to tenants (each reaches only its own users).
     """
     import uvicorn
 
     from lamina.cli.run import build_agent
     from lamina.config import bounded_openmp_spin
+    from lamina.errors import LaminaError
     from lamina.serving.app import create_app
+    from lamina.serving.tenants import load_keys
 
     api_key = os.environ.get("LAMINA_API_KEY") or None
-    if not _is_loopback(host) and api_key is None:
+    key_file = None
+    if keys is not None:
+        if api_key is not None:
+            typer.echo(
+                "error: expected one way to check keys; found both LAMINA_API_KEY and --keys. "
+                "Fix: unset LAMINA_API_KEY (the key file's keys replace it).",
+                err=True,
+            )
+            raise typer.Exit(1)
+        try:
+            key_file = load_keys(keys)
+        except LaminaError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+    if not _is_loopback(host) and api_key is None and key_file is None:
         typer.echo(
             f"warning: serving on {host} without an API key; anyone who can reach this port can "
-            "run the agent. Set LAMINA_API_KEY.",
+            "run the agent. Set LAMINA_API_KEY, or pass --keys.",
             err=True,
         )
-    from lamina.errors import LaminaError
 
     bounded_openmp_spin()
     try:
@@ -56,7 +78,13 @@ def serve_command(
     except LaminaError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    app = create_app(agent, api_key=api_key, queue_depth=queue_depth, max_body_bytes=max_body_bytes)
+    app = create_app(
+        agent,
+        api_key=api_key,
+        keys=key_file,
+        queue_depth=queue_depth,
+        max_body_bytes=max_body_bytes,
+    )
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:

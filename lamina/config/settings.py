@@ -95,6 +95,13 @@ class Settings(BaseSettings):
         "0.97). Unset: exact matches only.",
     )
 
+    thread_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a run waits for another run on the same thread to finish before "
+        "it is refused with ThreadBusyError (HTTP 409).",
+    )
+
     @field_validator("home", "models_dir")
     @classmethod
     def _expand_user(cls, value: Path) -> Path:

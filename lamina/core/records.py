@@ -4,19 +4,29 @@ the value of the run's interrupt)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from lamina.core.serialise import json_safe
 
-__all__ = ["APPROVAL_REQUEST", "ApprovalRequest", "RunError", "RunErrorKind", "ToolCallRecord"]
+__all__ = [
+    "APPROVAL_REQUEST",
+    "ApprovalRequest",
+    "RunError",
+    "RunErrorKind",
+    "ToolCallRecord",
+    "new_error_id",
+]
 
 APPROVAL_REQUEST = "tool_approval"
 """The `type` of the interrupt value the execution layer raises for a call needing approval."""
 
 
-RunErrorKind = Literal["step_failed", "unsupported_figure", "awaiting_approval", "no_answer"]
+RunErrorKind = Literal[
+    "step_failed", "unsupported_figure", "unused_input", "awaiting_approval", "no_answer"
+]
 
 
 @dataclass(frozen=True)
@@ -27,7 +37,9 @@ class RunError:
         kind: `step_failed` (a step could not be done: its tool calls failed, or no tool could
             be called with the values given), `unsupported_figure` (the answer holds a number
             that no tool returned and the request, memories and thread never gave: the model
-            made it up), `awaiting_approval` (the run is paused for a human), `no_answer`.
+            made it up), `unused_input` (tools were called, but a number the request gives went
+            into none of them: the task was only partly done), `awaiting_approval` (the run is
+            paused for a human), `no_answer`.
         message: what failed and why, in a sentence.
         step: the plan step (0-based) it concerns, when one does.
         tried: what was tried: the step's tool calls with their outcome, or the figures.
@@ -113,6 +125,9 @@ class ToolCallRecord:
         approval: "approved" or "refused" for a tool that needs approval, else "".
         replayed: The call had finished before the run was interrupted; on resume its result
             came from the tool-call ledger and the tool did not run again.
+        error_id: For an exception raised inside the tool (`kind="exception"`): the id under
+            which its full text was logged. Its text may hold secrets, so a server sends
+            clients only this id (see :mod:`lamina.serving.redaction`).
     """
 
     name: str
@@ -125,6 +140,7 @@ class ToolCallRecord:
     repeated: bool = False
     approval: str = ""
     replayed: bool = False
+    error_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form: `result` for a success, `error` and `kind` for a failure."""
@@ -137,6 +153,8 @@ class ToolCallRecord:
         if self.error is not None:
             data["error"] = self.error
             data["kind"] = self.kind
+            if self.error_id:
+                data["error_id"] = self.error_id
         else:
             data["result"] = self.result
         if self.repeated:
@@ -146,3 +164,8 @@ class ToolCallRecord:
         if self.replayed:
             data["replayed"] = True
         return data
+
+
+def new_error_id() -> str:
+    """A fresh id to find an error's full text in the server log: `err_` and 16 hex digits."""
+    return f"err_{uuid.uuid4().hex[:16]}"

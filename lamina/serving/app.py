@@ -7,8 +7,10 @@
 - `GET /v1/models`, `GET /healthz`.
 
 Every failure is an OpenAI-shaped error body with a status by whose fault it is: 400 for a bad
-request, 401 for a missing or wrong key, 404 for an unknown model, 413 for a body over the limit,
-429 when the model's queue is full (with `Retry-After`), 503 when a model cannot serve.
+request, 401 for a missing or wrong key, 403 for a user outside the key's tenants, 404 for an
+unknown model or route, 405 for a wrong method, 413 for a body over the limit, 429 when the
+model's queue is full (with `Retry-After`), 503 when a model cannot serve, 500 (with an error id;
+the details only in the server log) for the server's own failures.
 """
 
 from __future__ import annotations
@@ -30,11 +32,10 @@ from lamina.errors import (
     ConfigError,
     LaminaError,
 )
+from lamina.layers.execution.hung import hung_tool_calls, refused_tool_calls
 from lamina.serving.admission import AdmissionQueue, QueueFullError
-from lamina.serving.protocol import (
-    AGENT_MODEL,
-    error_body,
-)
+from lamina.serving.failures import install_error_handlers
+from lamina.serving.protocol import AGENT_MODEL
 from lamina.serving.requests import (
     ApiError,
     agent_request,
@@ -50,6 +51,7 @@ from lamina.serving.responses import (
     direct_completion,
     direct_stream,
 )
+from lamina.serving.tenants import KeyFile, Tenant, check_users, tenant_thread, tenant_user
 
 if TYPE_CHECKING:
     from lamina.agents.agent import Agent
@@ -67,6 +69,7 @@ def create_app(
     agent: Agent,
     *,
     api_key: str | None = None,
+    keys: KeyFile | None = None,
     queue_depth: int = DEFAULT_QUEUE_DEPTH,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
@@ -75,7 +78,11 @@ def create_app(
     Args:
         agent: the agent served as model `lamina`; its models are served by name too.
         api_key: when set, every request must send `Authorization: Bearer <api_key>`
-            (`/healthz` excepted).
+            (`/healthz` excepted). One key for a one-user set-up: it reaches every user's
+            memories and every thread.
+        keys: API keys bound to tenants (:func:`lamina.serving.tenants.load_keys`): each
+            reaches only its own users' memories and threads (403 otherwise). Not with
+            `api_key`.
         queue_depth: requests admitted per model at once (running plus waiting); the next one
             gets 429 with `Retry-After`.
         max_body_bytes: larger request bodies get 413.
@@ -84,8 +91,13 @@ def create_app(
         The FastAPI app; run it with uvicorn (`lamina serve` does).
 
     Raises:
-        ConfigError: a limit is out of range.
+        ConfigError: a limit is out of range, or both `api_key` and `keys` are given.
     """
+    if api_key is not None and keys is not None:
+        raise ConfigError(
+            "Expected one way to check keys; found both api_key (one key for everything) and "
+            "keys (keys bound to tenants). Fix: drop LAMINA_API_KEY when serving with --keys."
+        )
     if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
         raise ConfigError(f"max_body_bytes must be an integer; found {max_body_bytes!r}.")
     if max_body_bytes < 1024:
@@ -96,40 +108,35 @@ def create_app(
     queues = {name: AdmissionQueue(name, queue_depth) for name in [AGENT_MODEL, *model_names]}
     app = FastAPI(title="lamina", docs_url=None, redoc_url=None, openapi_url=None)
 
-    @app.exception_handler(ApiError)
-    async def _on_api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+    install_error_handlers(app)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unexpected error serving %s", request.url.path)
-        return JSONResponse(
-            error_body(
-                f"lamina hit an unexpected {type(exc).__name__}: {exc}. This is a bug in lamina "
-                "or one of its tools; the server log has the traceback.",
-                "server_error",
-                "internal_error",
-            ),
-            status_code=500,
-        )
-
-    def check_key(request: Request) -> None:
-        if api_key is None:
-            return
+    def check_key(request: Request) -> Tenant | None:
+        """The tenant of the request's key (None: no keys, or the one key of `api_key`)."""
+        if api_key is None and keys is None:
+            return None
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(), api_key.encode()
-        ):
-            raise ApiError(
-                401,
-                "Expected the header `Authorization: Bearer <key>` with the server's API key; "
-                f"found {'a wrong key' if header else 'no Authorization header'}. Fix: set "
-                "api_key in your client to the server's LAMINA_API_KEY.",
-                "authentication_error",
-                "invalid_api_key",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        token = token.strip() if scheme.lower() == "bearer" else ""
+        if keys is not None:
+            tenant = keys.tenant_for(token) if token else None
+            if tenant is not None:
+                return tenant
+        elif token and hmac.compare_digest(token.encode(), (api_key or "").encode()):
+            return None
+        expected, fix = (
+            ("a key from the server's key file", "your key")
+            if keys is not None
+            else ("the server's API key", "the server's LAMINA_API_KEY")
+        )
+        raise ApiError(
+            401,
+            f"Expected the header `Authorization: Bearer <key>` with {expected}; found "
+            f"{'a wrong key' if header else 'no Authorization header'}. Fix: set api_key in "
+            f"your client to {fix}.",
+            "authentication_error",
+            "invalid_api_key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -139,6 +146,9 @@ def create_app(
                 name: {"admitted": q.admitted, "depth": q.depth, "rejected": q.rejected}
                 for name, q in queues.items()
             },
+            # tool calls still running past their timeout (threads Python cannot kill), and
+            # calls refused because their tool had too many of them
+            "tool_calls": {"hung": hung_tool_calls(), "refused": refused_tool_calls()},
         }
 
     @app.get("/v1/models")
@@ -154,9 +164,9 @@ def create_app(
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(request: Request) -> Response:
-        check_key(request)
+        tenant = check_key(request)
         body = await read_body(request, max_body_bytes)
-        req = parse_request(body)
+        req = await asyncio.to_thread(parse_request, body)  # a 1 MB body takes a while
         queue = queues.get(req.model)
         if queue is None:
             raise ApiError(
@@ -181,12 +191,18 @@ def create_app(
         try:
             if req.model == AGENT_MODEL:
                 task, thread_id, user_id = agent_request(req)
+                public_thread = None
+                if tenant is not None:  # the key's own user, and that user's own threads
+                    user_id = tenant_user(tenant, req)
+                    thread_id, public_thread = tenant_thread(user_id, thread_id)
                 if req.stream:
                     slot = stack.pop_all()  # the stream releases it when it ends
-                    events = agent_stream(agent, req, task, thread_id, user_id, slot)
-                    return _streaming(events, slot)
+                    events = agent_stream(agent, req, task, thread_id, user_id, slot, public_thread)
+                    return _streaming(await _started(events), slot)
                 result = await asyncio.to_thread(_run_agent, agent, task, thread_id, user_id)
-                return JSONResponse(agent_completion(req, result))
+                return JSONResponse(agent_completion(req, result, public_thread))
+            if tenant is not None:  # no memory or thread here, but no foreign user either
+                check_users(tenant, req)
             messages = direct_messages(req)
             chat_model = agent.context.models.chat_model(req.model)
             options = sampling(req)
@@ -213,6 +229,22 @@ def _streaming(events: Iterator[str], slot: ExitStack) -> Response:
     return StreamingResponse(
         events, media_type="text/event-stream", background=BackgroundTask(slot.close)
     )
+
+
+async def _started(events: Iterator[str]) -> Iterator[str]:
+    """`events` run up to their first chunk now, so that an error before it (another run holds
+    the thread: 409) is answered with its own status, not inside a stream already sent as 200."""
+    try:
+        first = await asyncio.to_thread(next, events, None)
+    except LaminaError as exc:
+        raise api_error(exc) from None
+    return _prepend(first, events)
+
+
+def _prepend(first: str | None, events: Iterator[str]) -> Iterator[str]:
+    if first is not None:
+        yield first
+    yield from events  # closing this generator closes `events` (and frees the thread)
 
 
 # -- running -------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ becomes, with lamina's errors mapped to HTTP statuses by whose fault they are.""
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import (
@@ -16,7 +17,15 @@ from langchain_core.messages import (
 )
 from pydantic import ValidationError
 
-from lamina.errors import InputError, LaminaError, MemoryStoreError, ModelError, UnknownModelError
+from lamina.core.records import new_error_id
+from lamina.errors import (
+    InputError,
+    LaminaError,
+    MemoryStoreError,
+    ModelError,
+    ThreadBusyError,
+    UnknownModelError,
+)
 from lamina.serving.protocol import ChatCompletionRequest, ChatMessage, error_body, message_text
 
 if TYPE_CHECKING:
@@ -24,18 +33,28 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
+    "MAX_JSON_DEPTH",
     "ApiError",
     "agent_request",
     "api_error",
     "direct_messages",
+    "internal_error",
+    "json_depth",
+    "log_internal",
     "parse_request",
     "read_body",
     "sampling",
     "to_langchain",
+    "too_deep",
     "too_large",
 ]
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_MAX_TOKENS = 512
+MAX_JSON_DEPTH = 64
+"""The deepest nesting of lists and objects a request body may have (a `response_format`
+schema is the deepest part of any real request)."""
 
 
 class ApiError(Exception):
@@ -62,6 +81,26 @@ class ApiError(Exception):
         return error_body(self.message, self.kind, self.code, self.param)
 
 
+def log_internal(exc: BaseException, where: str) -> str:
+    """Log `exc` with its traceback under a fresh error id; return the id."""
+    error_id = new_error_id()
+    logger.error("unexpected error %s %s", error_id, where, exc_info=exc)
+    return error_id
+
+
+def internal_error(exc: BaseException, error_id: str) -> ApiError:
+    """The 500 a client gets for an error of the server's own: the class and an id, no text
+    (it may hold anything: a path, a host, what a tool knew)."""
+    return ApiError(
+        500,
+        f"lamina hit an unexpected {type(exc).__name__} (error id {error_id}). This is a bug in "
+        "lamina, one of its tools or the server's set-up; the server log has the details under "
+        "that id.",
+        "server_error",
+        "internal_error",
+    )
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -81,6 +120,29 @@ def too_large(size: int, limit: int) -> str:
     )
 
 
+def too_deep() -> str:
+    return (
+        f"Expected JSON nested at most {MAX_JSON_DEPTH} levels deep; found deeper nesting. "
+        "Fix: flatten the request (no Chat Completions field needs more)."
+    )
+
+
+def json_depth(value: Any, limit: int) -> int:
+    """How deep `value` nests lists and objects, counted level by level (no recursion), and
+    no further than one level past `limit`."""
+    depth = 0
+    level = [value] if isinstance(value, dict | list) else []
+    while level and depth <= limit:
+        depth += 1
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+    return depth
+
+
 def parse_request(body: bytes) -> ChatCompletionRequest:
     try:
         text = body.decode("utf-8")
@@ -93,6 +155,9 @@ def parse_request(body: bytes) -> ChatCompletionRequest:
         ) from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        # the C decoder recurses once per level; a deep enough body exhausts the stack
+        raise ApiError(400, too_deep(), code="invalid_json") from None
     except json.JSONDecodeError as exc:
         raise ApiError(
             400,
@@ -100,6 +165,9 @@ def parse_request(body: bytes) -> ChatCompletionRequest:
             f"{exc.colno}). Fix: send a JSON object with `model` and `messages`.",
             code="invalid_json",
         ) from None
+    if json_depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        # parsed, but pydantic, grammars and json.dumps would recurse through it again
+        raise ApiError(400, too_deep(), code="invalid_json")
     if not isinstance(data, dict):
         raise ApiError(
             400,
@@ -184,6 +252,10 @@ def api_error(exc: LaminaError) -> ApiError:
         return ApiError(400, str(exc), code="invalid_input")
     if isinstance(exc, UnknownModelError):
         return ApiError(404, str(exc), code="model_not_found", param="model")
+    if isinstance(exc, ThreadBusyError):  # a conflict: another run holds the thread
+        return ApiError(
+            409, str(exc), "conflict_error", "thread_busy", headers={"Retry-After": "1"}
+        )
     if isinstance(exc, ModelError | MemoryStoreError):
         return ApiError(503, str(exc), "server_error", "model_unavailable")
-    return ApiError(500, str(exc), "server_error", type(exc).__name__)
+    return internal_error(exc, log_internal(exc, "running a request"))

@@ -17,10 +17,10 @@ from lamina.serving.protocol import (
     ChatCompletionRequest,
     chunk_body,
     completion_body,
-    error_body,
     new_id,
 )
-from lamina.serving.requests import api_error
+from lamina.serving.redaction import log_tool_errors, redact, redactions
+from lamina.serving.requests import api_error, internal_error, log_internal
 
 if TYPE_CHECKING:
     from lamina.agents.agent import Agent
@@ -30,6 +30,7 @@ __all__ = [
     "agent_completion",
     "agent_stream",
     "agent_usage",
+    "client_view",
     "direct_completion",
     "direct_stream",
     "extension",
@@ -58,6 +59,18 @@ def extension(result: RunResult) -> dict[str, Any]:
     return {k: data.get(k) for k in keys}
 
 
+def client_view(result: RunResult, thread_id: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The answer and the `lamina` extension as a client may see them: each tool exception's
+    text replaced by its error id (:mod:`lamina.serving.redaction`), and the thread id the
+    client sent when the server keeps it scoped (`thread_id`)."""
+    log_tool_errors(result)
+    table = redactions(result)
+    ext: dict[str, Any] = redact(extension(result), table)
+    if thread_id is not None:
+        ext["thread_id"] = thread_id
+    return str(redact(result.answer, table)), ext
+
+
 def agent_usage(result: RunResult) -> dict[str, int]:
     # The agent's layers each read and write; RunResult counts tokens per layer, not split into
     # prompt and completion, so the total is reported as completion tokens.
@@ -65,14 +78,17 @@ def agent_usage(result: RunResult) -> dict[str, int]:
     return {"prompt_tokens": 0, "completion_tokens": total, "total_tokens": total}
 
 
-def agent_completion(req: ChatCompletionRequest, result: RunResult) -> dict[str, Any]:
+def agent_completion(
+    req: ChatCompletionRequest, result: RunResult, thread_id: str | None = None
+) -> dict[str, Any]:
+    answer, ext = client_view(result, thread_id)
     return completion_body(
         completion_id=new_id(),
         model=req.model,
-        text=result.answer,
+        text=answer,
         finish_reason="stop",
         usage=agent_usage(result),
-        extension=extension(result),
+        extension=ext,
     )
 
 
@@ -106,22 +122,28 @@ def agent_stream(
     thread_id: str | None,
     user_id: str | None,
     slot: ExitStack,
+    public_thread: str | None = None,
 ) -> Iterator[str]:
     """Server-sent events for one agent run; holds the queue slot until the run ends.
 
+    `public_thread` is the thread id the client sent, when `thread_id` is the server's scoped
+    form of it (keys bound to tenants).
+
     Starlette runs a synchronous iterator in its thread pool, so the run does not block the
-    event loop.
+    event loop. The run starts before the first chunk: an error raised before its first event
+    (a busy thread) leaves this generator before any byte is sent, so it can get its own status.
     """
+    import itertools
     import uuid
 
     cid = new_id()
     thread = thread_id or uuid.uuid4().hex
     with slot:
+        events = agent.stream(task, thread_id=thread, user_id=user_id, stream_mode=("updates",))
+        first = list(itertools.islice(events, 1))  # takes the thread (ThreadBusyError)
         yield sse(chunk_body(completion_id=cid, model=req.model, delta={"role": "assistant"}))
         try:
-            for update in agent.stream(
-                task, thread_id=thread, user_id=user_id, stream_mode=("updates",)
-            ):
+            for update in itertools.chain(first, events):
                 # with a list of stream modes LangGraph yields (mode, data) pairs
                 data = update[1] if isinstance(update, tuple) else update
                 layers = list(data) if isinstance(data, dict) else []
@@ -140,17 +162,18 @@ def agent_stream(
             yield sse("[DONE]")
             return
         except Exception as exc:  # the status is sent already: say what happened in the stream
-            logger.exception("agent stream failed")
-            yield sse(error_body(f"{type(exc).__name__}: {exc}", "server_error", "internal_error"))
+            error_id = log_internal(exc, "in an agent stream")
+            yield sse(internal_error(exc, error_id).body())
             yield sse("[DONE]")
             return
-        yield sse(chunk_body(completion_id=cid, model=req.model, delta={"content": result.answer}))
+        answer, ext = client_view(result, public_thread)
+        yield sse(chunk_body(completion_id=cid, model=req.model, delta={"content": answer}))
         final = chunk_body(
             completion_id=cid,
             model=req.model,
             delta={},
             finish_reason="stop",
-            extension=extension(result),
+            extension=ext,
         )
         final["usage"] = agent_usage(result)
         yield sse(final)

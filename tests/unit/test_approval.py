@@ -90,7 +90,7 @@ def test_run_pauses_before_the_tool_and_resumes_approved(saver: str, tmp_path: A
     checkpointer = ":memory:" if saver == "memory" else tmp_path / "checkpoints.sqlite"
     agent = agent_with(fake, bank.tools(), checkpointer)
 
-    paused = agent.run("Use balance and transfer to send Bob 50 euros.")
+    paused = agent.run("Use balance on the main account and transfer to send Bob 50 euros.")
     assert paused.interrupted
     request = paused.pending_approval
     assert request is not None
@@ -193,7 +193,7 @@ def test_resume_needs_an_unfinished_run_and_a_fitting_answer() -> None:
 def test_a_paused_run_needs_an_answer_to_resume() -> None:
     bank = Bank()
     agent = agent_with(script(), bank.tools())
-    paused = agent.run("Use balance and transfer to send Bob 50 euros.")
+    paused = agent.run("Use balance on the main account and transfer to send Bob 50 euros.")
     with pytest.raises(InputError, match=r"waiting for an approval of transfer\("):
         agent.resume(paused.thread_id)
     assert bank.transfers == []

@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime
 
+from lamina.config.options import Guards
 from lamina.core.context import AgentContext, StaticModels
 from lamina.errors import ConfigError, InputError, ToolError
 from lamina.layers.execution import FAILURE_TEMPLATE, make_execution_node
@@ -203,7 +204,7 @@ def test_invalid_arguments_are_caught_before_the_tool_runs() -> None:
             "Lyon has 1200 people.",
         ]
     )
-    update = run(fake, [lookup])
+    update = run(fake, [lookup], state={"task": "What was the population of Lyon in 2020?"})
 
     assert counter.calls == [{"city": "Lyon", "year": 2020}]  # only the valid call ran
     data = event(update)
@@ -419,7 +420,13 @@ def test_repeated_identical_call_reuses_the_earlier_result() -> None:
     fake = FakeChatModel(
         responses=[call, ToolCallScript("lookup", {"year": 2020, "city": "Lyon"}), "x"]
     )
-    update = run(fake, [lookup])
+    # grounding off: with it, the step would end as soon as 2020 was used, before the repeat
+    update = run(
+        fake,
+        [lookup],
+        state={"task": "What was the population of Lyon in 2020?"},
+        guards=Guards(grounding=False),
+    )
     assert len(counter.calls) == 1
     data = event(update)
     assert data["ended_by"] == "repeated_call"
@@ -546,7 +553,9 @@ def test_calls_of_one_reply_run_concurrently_and_answer_in_call_order() -> None:
     )
     fake = FakeChatModel(responses=[reply, "done"])
     started = time.perf_counter()
-    update = run(fake, [sleeper])
+    update = run(
+        fake, [sleeper], {"task": "Sleep: slow for 1.0 s, fast for 0.05 s, mid for 0.5 s."}
+    )
     elapsed = time.perf_counter() - started
 
     assert elapsed < 1.5  # not one after another (that takes 1.55 s)
@@ -567,7 +576,12 @@ def test_sequential_mode_runs_one_call_after_another() -> None:
         ("sleeper", {"label": "a", "seconds": 0.2}), ("sleeper", {"label": "b", "seconds": 0.01})
     )
     fake = FakeChatModel(responses=[reply, "done"])
-    run(fake, [sleeper], concurrent_tool_calls=False)
+    run(
+        fake,
+        [sleeper],
+        {"task": "Sleep a for 0.2 s, then b for 0.01 s."},
+        concurrent_tool_calls=False,
+    )
     (a, b) = log
     assert a[0] == "a"
     assert a[2] <= b[1]  # b started after a ended
@@ -610,7 +624,12 @@ def test_every_call_is_validated_before_any_runs() -> None:
         ("nope", {}),
     )
     fake = FakeChatModel(responses=[reply, "done"])
-    update = run(fake, [lookup], max_retries=5)
+    update = run(
+        fake,
+        [lookup],
+        {"task": "Populations of Lyon in 2020 and of Nice next year?"},
+        max_retries=5,
+    )
     assert counter.calls == [{"city": "Lyon", "year": 2020}]
     kinds = [c.get("kind", "ok") for c in event(update)["tool_calls"]]
     assert kinds == ["ok", "invalid_arguments", "unknown_tool"]
@@ -629,7 +648,9 @@ def test_calls_beyond_the_step_limit_are_not_run() -> None:
         ("lookup", {"city": "C", "year": 3}),
     )
     fake = FakeChatModel(responses=[reply, "never asked"])
-    update = run(fake, [lookup], max_tool_calls=2)
+    update = run(
+        fake, [lookup], {"task": "Look up towns A, B and C in years 1, 2, 3."}, max_tool_calls=2
+    )
     assert [c["city"] for c in counter.calls] == ["A", "B"]
     data = event(update)
     assert data["ended_by"] == "max_tool_calls"
@@ -642,7 +663,7 @@ def test_the_same_call_twice_in_one_reply_runs_once() -> None:
     lookup = make_lookup(counter)
     same = ("lookup", {"city": "Lyon", "year": 2020})
     fake = FakeChatModel(responses=[_calls(same, same), "done"])
-    update = run(fake, [lookup])
+    update = run(fake, [lookup], state={"task": "What was the population of Lyon in 2020?"})
     assert len(counter.calls) == 1
     first, second = event(update)["tool_calls"]
     assert second["repeated"] is True

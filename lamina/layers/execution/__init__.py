@@ -4,7 +4,8 @@
 step; `calls.py` checks a call and phrases a failed one for the model (one template);
 `approval.py` pauses for a human on tools that need approval; `durable.py` makes model replies and
 tool batches LangGraph tasks (checkpointed, never run twice on resume); `runner.py` runs tool calls
-in threads with timeouts and the tool-call ledger. The records it writes
+in threads with timeouts and the tool-call ledger; `hung.py` counts calls still running past their
+timeout and refuses a tool with too many of them. The records it writes
 (:class:`~lamina.core.records.ToolCallRecord`, :class:`~lamina.core.records.ApprovalRequest`)
 are in :mod:`lamina.core.records`; the small-model guards it applies are in :mod:`lamina.guards`.
 """

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ValidationError
 from lamina.core.serialise import json_safe
 from lamina.guards.grounding import repeated_while_unused
 from lamina.guards.tool_calls import copied_example
+from lamina.guards.ungrounded import ungrounded_strings
+from lamina.models.tool_calls import to_openai_tool
 
 __all__ = [
     "FAILURE_TEMPLATE",
@@ -25,6 +27,7 @@ __all__ = [
     "FailureKind",
     "call_key",
     "check_grounded",
+    "check_strings_given",
     "check_uses_the_step",
     "checked_tool",
     "signature",
@@ -40,9 +43,11 @@ FailureKind = Literal[
     "unknown_tool",
     "invalid_arguments",
     "copied_example",
+    "ungrounded",
     "unused_input",
     "exception",
     "timeout",
+    "unavailable",
     "model_output",
     "refused",
 ]
@@ -51,22 +56,35 @@ FailureKind = Literal[
 class CallError(Exception):
     """A failed tool call, already phrased for the model."""
 
-    def __init__(self, kind: FailureKind, what: str, error: str, fix: str) -> None:
+    def __init__(
+        self, kind: FailureKind, what: str, error: str, fix: str, error_id: str = ""
+    ) -> None:
         super().__init__(error)
         self.kind: FailureKind = kind
         self.what = what
         self.error = error
         self.fix = fix
+        # set for a tool's own exception: its text was logged under this id
+        self.error_id = error_id
 
     def message(self) -> str:
         return FAILURE_TEMPLATE.format(what=self.what, error=self.error, fix=self.fix)
 
     def to_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "what": self.what, "error": self.error, "fix": self.fix}
+        data = {"kind": self.kind, "what": self.what, "error": self.error, "fix": self.fix}
+        if self.error_id:
+            data["error_id"] = self.error_id
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CallError:
-        return cls(data["kind"], str(data["what"]), str(data["error"]), str(data["fix"]))
+        return cls(
+            data["kind"],
+            str(data["what"]),
+            str(data["error"]),
+            str(data["fix"]),
+            str(data.get("error_id") or ""),
+        )
 
 
 def check_grounded(t: BaseTool, args: dict[str, Any], messages: Sequence[BaseMessage]) -> None:
@@ -81,6 +99,23 @@ def check_grounded(t: BaseTool, args: dict[str, Any], messages: Sequence[BaseMes
         f"the argument {key!r} of {t.name!r} is copied from the tool's description",
         f"{value!r} is the example in the tool's description; the task does not mention it",
         f"call {t.name!r} again with the {key} the task names",
+    )
+
+
+def check_strings_given(t: BaseTool, args: dict[str, Any], given: Sequence[str]) -> None:
+    """Send back a call whose free string argument holds words or numbers nobody gave
+    (the :func:`~lamina.guards.ungrounded.ungrounded_strings` guard) as a failed call; the error
+    names the value, so the next move offers the argument only spans of what was given."""
+    properties = to_openai_tool(t)["function"].get("parameters", {}).get("properties", {})
+    findings = ungrounded_strings(properties, args, given)
+    if not findings:
+        return
+    key, value, missing = findings[0]
+    raise CallError(
+        "ungrounded",
+        f"the argument {key!r} of {t.name!r} holds {', '.join(map(repr, missing))}",
+        f"{value!r} is not in the task: {', '.join(map(repr, missing))} occurs nowhere in it",
+        f"call {t.name!r} again with the {key} written as the task writes it",
     )
 
 

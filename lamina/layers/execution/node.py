@@ -81,7 +81,8 @@ def make_execution_node(
         max_retries: Failed tool calls tolerated per step; one more failure ends the step.
         tool_timeout: Seconds a tool may run, unless it sets its own (`@tool(timeout=...)`).
             A synchronous tool cannot be killed: after its timeout it is abandoned in a daemon
-            thread and the run moves on.
+            thread and the run moves on; a tool with too many such calls still running is not
+            called again until one ends (:mod:`lamina.layers.execution.hung`).
         max_output_chars: Longer tool output is cut to this many characters, with a marker.
         parallel_tool_calls: Passed to the model's `bind_tools`: whether one reply may hold
             several calls (None: the model's default; lamina's llama.cpp model makes one call

@@ -16,9 +16,11 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import ValidationError
 
+from lamina.core.records import new_error_id
 from lamina.core.serialise import json_safe, serialise, truncate
 from lamina.errors import ToolError
 from lamina.layers.execution.calls import CallError, signature, summarise_validation
+from lamina.layers.execution.hung import HUNG, max_hung_calls
 
 __all__ = ["ToolJob", "execution_tools", "tool_failure"]
 
@@ -45,7 +47,8 @@ def execution_tools(
     Each call runs in its own daemon thread with its own timeout; with `concurrent` they all
     start at once, so the batch takes about as long as its slowest call. Daemon threads rather
     than a `ThreadPoolExecutor`: a hung tool is abandoned, and an executor would wait for it at
-    exit.
+    exit. Abandoned calls are counted until they end, and a tool with too many of them gets no
+    new thread (:mod:`lamina.layers.execution.hung`).
     """
     replayed = [_replayed(job, max_chars) for job in jobs]
     if not concurrent:
@@ -104,6 +107,12 @@ class _Running:
 def _start(job: ToolJob) -> _Running:
     box: dict[str, Any] = {}
     done = threading.Event()
+    running = _Running(done, box, time.perf_counter())
+    hung = HUNG.admit(job.tool.name, max_hung_calls(job.tool))
+    if hung is not None:  # its earlier calls hang: do not start another thread that would
+        box["not_answering"] = hung
+        done.set()
+        return running
     # Callbacks and tracing live in context variables; carry them into the worker.
     ctx = contextvars.copy_context()
 
@@ -115,20 +124,27 @@ def _start(job: ToolJob) -> _Running:
             box["error"] = exc
         finally:
             done.set()
+            HUNG.ended(job.tool.name, id(running))
 
     worker = threading.Thread(target=target, name=f"lamina-tool-{job.tool.name}", daemon=True)
-    running = _Running(done, box, time.perf_counter())
     worker.start()
     return running
 
 
 def _finish(job: ToolJob, run: _Running, max_chars: int) -> dict[str, Any]:
     """Wait for one call until its own deadline; its outcome as a serialisable dict."""
+    if "not_answering" in run.box:
+        return {
+            "ok": False,
+            "seconds": 0.0,
+            **_not_answering(job, run.box["not_answering"]).to_dict(),
+        }
     remaining = job.timeout - (time.perf_counter() - run.started)
     finished = run.done.wait(max(remaining, 0.0))
     seconds = time.perf_counter() - run.started
     try:
         if not finished:
+            HUNG.abandon(job.tool.name, id(run), run.done)  # counted until it ends
             raise TimeoutError
         if "error" in run.box:
             raise run.box["error"]
@@ -139,6 +155,17 @@ def _finish(job: ToolJob, run: _Running, max_chars: int) -> dict[str, Any]:
         failure = tool_failure(job, exc)
         return {"ok": False, "seconds": seconds, **failure.to_dict()}
     return {"ok": True, "seconds": seconds, "text": text}
+
+
+def _not_answering(job: ToolJob, hung: int) -> CallError:
+    name = job.tool.name
+    return CallError(
+        "unavailable",
+        f"{name!r} is not answering",
+        f"{hung} earlier call(s) of {name!r} are still running past their timeout, so it was "
+        "not called again",
+        "answer without this tool, or tell the user it is not responding",
+    )
 
 
 def tool_failure(job: ToolJob, exc: Exception) -> CallError:
@@ -158,13 +185,17 @@ def tool_failure(job: ToolJob, exc: Exception) -> CallError:
             summarise_validation(exc),
             f"call {signature(job.tool)} again with arguments that match",
         )
-    logger.info("tool %s raised %s: %s", name, type(exc).__name__, exc)
     detail = str(exc) if isinstance(exc, ToolError) else f"{type(exc).__name__}: {exc}"
+    # The model sees the text (it may fix its arguments from it); a server sends its clients
+    # only the id, since the text may hold anything the tool knew (paths, hosts, credentials).
+    error_id = new_error_id()
+    logger.info("tool %s raised (error id %s): %s", name, error_id, detail, exc_info=exc)
     return CallError(
         "exception",
         f"{name!r} raised an error",
         detail,
         "read the error, correct the arguments and call again, or answer without it",
+        error_id,
     )
 
 

@@ -38,6 +38,7 @@ from lamina.layers.execution.calls import (
     CallError,
     call_key,
     check_grounded,
+    check_strings_given,
     check_uses_the_step,
     checked_tool,
     with_call_ids,
@@ -450,6 +451,7 @@ class StepRun:
                     earlier.error,
                     "this exact call already failed; change the arguments, call another tool, "
                     "or give the final answer",
+                    earlier.error_id,
                 )
                 continue
             if key in in_batch:
@@ -461,6 +463,8 @@ class StepRun:
                     check_grounded(t, args, messages)
                 if self.limits.guards.grounding:
                     check_uses_the_step(t, args, self._step_text(index))
+                    given = [*self._given(self._step_text(index)), self._task()]
+                    check_strings_given(t, args, given)
             except CallError as failure:
                 item.failure = failure
                 continue
@@ -636,6 +640,7 @@ class StepRun:
                 error=failure.error,
                 kind=failure.kind,
                 approval=approval,
+                error_id=failure.error_id,
             )
         )
         logger.info("tool call %r failed (%s): %s", name, failure.kind, failure.error)
