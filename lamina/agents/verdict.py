@@ -12,11 +12,16 @@ on its structure, never on how its answer reads:
   that is a guess, so the run says so (`unsupported_figure`) instead of passing it off as a
   result. A figure may be a source rounded to the decimals it is written with (3.14 for
   3.14159);
+* when tools were called, each number the request writes with digits must have gone into a
+  call that worked (or a step a verifier checked): asked for "3,200 USD a month ... per year in
+  euros", SmolLM2 converted 3,200 and answered with that, the 12 months never used
+  (`unused_input`). A percentage counts as used as its fraction too (18 % as 0.18);
 * a run paused for approval, or without an answer, has no answer yet.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -59,6 +64,15 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
                 int(result.get("index", 0)),
                 tuple(_describe_call(c) for c in calls),
             )
+    unused = _unused_inputs(state)
+    if unused:
+        return RunError(
+            "unused_input",
+            f"The request gives {', '.join(unused)}, which went into no tool call: the task was "
+            "only partly done, so the answer does not answer it.",
+            None,
+            tuple(unused),
+        )
     unsupported = _unsupported_figures(answer, state)
     if unsupported:
         return RunError(
@@ -94,6 +108,28 @@ def _sources(state: Mapping[str, Any]) -> list[str]:
         if result.get("verified") is True:
             texts.append(str(result.get("result", "")))
     return texts
+
+
+def _unused_inputs(state: Mapping[str, Any]) -> list[str]:
+    """The numbers of the request that no successful tool call (or verified step) used; none
+    when no tool was called (then every figure of the answer needs a source instead)."""
+    used_texts: list[str] = []
+    for result in state.get("step_results") or []:
+        calls = [c for c in result.get("tool_calls") or [] if c.get("error") is None]
+        used_texts += [json.dumps(c.get("args"), default=str) for c in calls]
+        if result.get("verified") is True:
+            used_texts.append(str(result.get("instruction", "")))
+    if not used_texts:
+        return []
+    used, literals = grounded_numbers(used_texts)
+    unused = []
+    for text, value in written_numbers(str(state.get("task") or "")):
+        if text.replace(",", "") in literals or _matches(text, value, used):
+            continue
+        if any(abs(u - value / 100.0) < 1e-9 for u in used):
+            continue  # a percentage used as its fraction
+        unused.append(text)
+    return list(dict.fromkeys(unused))
 
 
 def _unsupported_figures(answer: str, state: Mapping[str, Any]) -> list[str]:

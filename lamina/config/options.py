@@ -62,7 +62,7 @@ class Guards(BaseModel):
 
     grounding: bool = Field(
         default=True,
-        description="Tool arguments hold only numbers the run was given (schema and grammar).",
+        description="Tool arguments hold only numbers and words the run was given.",
     )
     copied_example: bool = Field(
         default=True, description="Send back a string argument copied from a tool's description."
@@ -75,6 +75,10 @@ class Guards(BaseModel):
     )
     result_check: bool = Field(
         default=True, description="After a result, ask whether it answers the step."
+    )
+    degenerate_output: bool = Field(
+        default=True,
+        description="Reasoning drops echoing or looping output (off: only empty output).",
     )
 
     @classmethod
@@ -184,6 +188,7 @@ class AgentOptions(BaseModel):
                 "summariser_model",
                 "prompts",
                 "verifiers",
+                "guards",
             )
         },
         "execution": {

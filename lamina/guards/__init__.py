@@ -4,6 +4,9 @@ Each guard is a named function or class that returns a finding (never a layer's 
 layers decide what to do with it. `tool_relevance.py` weighs tools against a request by meaning
 (the encoder); `tool_shortlist.py` picks tools by the words of their names and decides whether a
 step needs a tool; `tool_calls.py` catches arguments copied from a tool's description and final
-texts that only echo the tool instructions; `degenerate.py` catches empty, echoing or looping
-output. This package is the future home of every such guard, each switchable.
+texts that only echo the tool instructions; `grounding.py` narrows tool schemas to the numbers
+and spans the run was given and `ungrounded.py` finds free string arguments made of words
+nobody gave; `degenerate.py` catches empty, echoing or looping output. Each is switched on or
+off by one field of `lamina.config.options.Guards` (`Agent(guards=...)`, `[guards]` in
+lamina.toml).
 """

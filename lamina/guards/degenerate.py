@@ -6,13 +6,19 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-__all__ = ["degenerate"]
+__all__ = ["degenerate", "empty"]
 
 
 _SCAFFOLD = re.compile(
     r"(my (latest|earlier) (attempt|summary)|the (new|original) summary|summary of my earlier)",
     re.IGNORECASE,
 )
+
+
+def empty(text: str) -> bool:
+    """True for output with nothing in it: what the reasoning layer checks with the
+    `degenerate_output` guard off (an empty text can never be an answer)."""
+    return not text.strip()
 
 
 def degenerate(text: str) -> bool:

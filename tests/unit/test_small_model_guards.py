@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from lamina.config.options import Guards
 from lamina.core.context import AgentContext, StaticModels
-from lamina.guards.degenerate import degenerate
+from lamina.guards.degenerate import degenerate, empty
 from lamina.layers.execution import make_execution_node
 from lamina.layers.reasoning import make_reasoning_node, rc_solve
 from lamina.models.testing import FakeChatModel, ToolCallScript
@@ -38,6 +39,29 @@ def test_degenerate_refinement_keeps_the_earlier_attempt():
     assert result.attempt == "Four."
     assert result.stopped is not None
     assert "attempt" in result.stopped
+
+
+def test_with_the_guard_off_a_looping_refinement_is_kept_and_only_empty_output_is_dropped():
+    loop = "My latest attempt:\nMy earlier summary:\nMy latest attempt:"
+    fake = FakeChatModel(responses=["Four.", "I answered four.", loop])
+    result = rc_solve("What is 2 + 2?", fake, fake, 2, None, unusable=empty)
+    assert result.attempt == loop
+    assert result.stopped is None
+    fake = FakeChatModel(responses=["Four.", "  "])
+    result = rc_solve("What is 2 + 2?", fake, fake, 3, None, unusable=empty)
+    assert result.attempt == "Four."
+    assert result.stopped is not None
+
+
+def test_the_reasoning_node_takes_the_degenerate_output_guard_from_guards():
+    loop = "It is Paris.\nIt is Paris.\nIt is Paris."
+    state = {"task": "What is the capital of France?", "model": "fake", "messages": []}
+    answers = {}
+    for name, guards in (("on", Guards()), ("off", Guards(degenerate_output=False))):
+        fake = FakeChatModel(responses=["Paris.", "I said Paris.", loop])
+        node = make_reasoning_node(guards=guards, verifiers=(), rc_iterations=2)
+        answers[name] = node(state, _runtime(fake))["answer"]  # type: ignore[arg-type]
+    assert answers == {"on": "Paris.", "off": loop}
 
 
 def _runtime(fake: FakeChatModel) -> SimpleNamespace:

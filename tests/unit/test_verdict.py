@@ -22,8 +22,10 @@ def _state(answer: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _tool_step(index: int, result: str, status: str = "ok") -> dict[str, Any]:
-    call = {"name": "calculator", "args": {"expression": "12 * 7"}, "result": result}
+def _tool_step(
+    index: int, result: str, status: str = "ok", expression: str = "12 * 7"
+) -> dict[str, Any]:
+    call = {"name": "calculator", "args": {"expression": expression}, "result": result}
     if status == "failed":
         call = {**call, "result": None, "error": "bad expression"}
     return {
@@ -39,7 +41,7 @@ def test_an_answer_from_tool_results_is_ok() -> None:
     state = _state(
         "- Step 1 (Compute 12 times 7): 84\n- Step 2 (plus 15): 99\nAnswer: 99",
         plan=[{"instruction": "Compute 12 times 7"}, {"instruction": "plus 15"}],
-        step_results=[_tool_step(0, "84"), _tool_step(1, "99")],
+        step_results=[_tool_step(0, "84"), _tool_step(1, "99", expression="84 + 15")],
     )
     assert judge_run(state) is None
     result = RunResult.from_state(state, thread_id="t", user_id="u")
@@ -60,7 +62,11 @@ def test_a_figure_no_tool_gave_is_flagged() -> None:
 
 
 def test_a_rounded_tool_result_is_still_sourced() -> None:
-    state = _state("About 8.05 km.", step_results=[_tool_step(0, "8.04672")])
+    state = _state(
+        "About 8.05 km.",
+        task="How far is 5 miles in km?",
+        step_results=[_tool_step(0, "8.04672", expression="5 * 1.609344")],
+    )
     assert judge_run(state) is None
 
 
@@ -98,4 +104,34 @@ def test_figures_from_memories_and_the_thread_are_sourced() -> None:
             AIMessage("Your lock cost 15 dollars and the total was 99."),
         ],
     )
+    assert judge_run(state) is None
+
+
+def test_a_request_number_no_call_used_means_the_task_was_only_partly_done() -> None:
+    # "per month ... and for 12 months": the model converted 3,200 and stopped there
+    task = "I'm paid 3,200 USD a month. What do I earn in 12 months, in euros?"
+    call = {"name": "convert_currency", "args": {"amount": 3200, "to": "EUR"}, "result": "2962.96"}
+    step = {"index": 0, "instruction": task, "result": "2962.96", "tool_calls": [call]}
+    state = _state("2962.96 EUR", task=task, step_results=[step])
+    error = judge_run(state)
+    assert error is not None
+    assert error.kind == "unused_input"
+    assert error.tried == ("12",)
+    # every number used (a percentage as its fraction, a date's digits inside a string): ok
+    done = {**call, "args": {"expression": "3200 * 12 * 0.926"}, "result": "35558.4"}
+    state["step_results"] = [{**step, "tool_calls": [done], "result": "35558.4"}]
+    state["answer"] = "35558.4 EUR"
+    assert judge_run(state) is None
+    tip = "Tip 18% on 2025-06-01's bill of 240"
+    call = {
+        "name": "tip",
+        "args": {"bill": 240, "rate": 0.18, "day": "2025-06-01"},
+        "result": "43.2",
+    }
+    state = _state("43.2", task=tip, step_results=[{**step, "tool_calls": [call]}])
+    assert judge_run(state) is None
+
+
+def test_numbers_are_not_required_to_be_used_when_no_tool_ran() -> None:
+    state = _state("Paris.", task="What is the capital of France, in 2 words?", step_results=[])
     assert judge_run(state) is None

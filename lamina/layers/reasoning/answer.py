@@ -4,6 +4,7 @@ several results (:func:`final_answer`)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -36,6 +37,7 @@ def final_answer(
     tally: Tally,
     data: dict[str, Any],
     p: PromptSet,
+    unusable: Callable[[str], bool] = degenerate,
 ) -> str:
     """The answer: the only step's result, or a synthesis of the results (noted in `data`)."""
     if len(plan) == 1 and results:
@@ -69,7 +71,7 @@ def final_answer(
     bounded = capped(model, int(p.get("synthesise", "max_tokens")))
     text, hit = cached_call(cache, bounded, messages, p.template_version("synthesise"), tally)
     data["synthesis"] = {"cached": hit}
-    if degenerate(text):
+    if unusable(text):
         data["answer_note"] = "the synthesis was empty or degenerate; answered with the results"
         return render_step_results(results)
     return text

@@ -4,7 +4,7 @@ with the verifier's feedback when a check fails."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +79,7 @@ def check_step(
     earlier: Sequence[dict[str, Any]] = (),
     prompts: PromptSet | None = None,
     tally: Tally | None = None,
+    unusable: Callable[[str], bool] = degenerate,
 ) -> StepCheck:
     """Verify a reasoned step's result; on a failed check refine once, then correct if need be.
 
@@ -107,7 +108,7 @@ def check_step(
         messages = [SystemMessage(p.render("solve", "system")), HumanMessage(text)]
     refined, _ = cached_call(cache, model, messages, p.template_version("verify"), tally or Tally())
     after = verify(verifiers, instruction, refined, earlier)
-    if degenerate(refined) and (after is None or after.correction is None):
+    if unusable(refined) and (after is None or after.correction is None):
         # an echo or a loop is no better than the checked attempt; keep that, marked failed
         return StepCheck(result=result, verdict=verdict, refined=True, after=after)
     if after is None or after.passed:

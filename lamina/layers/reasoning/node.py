@@ -45,13 +45,16 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from lamina.config.options import Guards
 from lamina.core.context import AgentContext, StepCacheLike
 from lamina.core.nodes import LayerNode
 from lamina.core.state import AgentState, TraceEvent
 from lamina.core.text import render_memories, render_step_results
 from lamina.errors import ConfigError
+from lamina.guards.degenerate import degenerate, empty
 from lamina.layers.escalation import fallback_chain, run_with_escalation, step_model
 from lamina.layers.reasoning.answer import final_answer
 from lamina.layers.reasoning.checks import StepCheck, check_step
@@ -153,6 +156,7 @@ def make_reasoning_node(
     max_plan_steps: int = 5,
     prompts: PromptSet | None = None,
     verifiers: Sequence[Verifier] | None = None,
+    guards: Guards | None = None,
 ) -> LayerNode:
     """The reasoning layer's node.
 
@@ -167,6 +171,7 @@ def make_reasoning_node(
         prompts: the prompt file (default: lamina/prompts/reasoning.toml).
         verifiers: checks of each reasoned step's result (None: `default_verifiers()`, the
             arithmetic verifier; () checks nothing).
+        guards: the small-model guards that run (None: all); here `degenerate_output`.
 
     Returns:
         `node(state, runtime) -> partial state update`; reads `task`, `model`, `memories`,
@@ -191,6 +196,9 @@ def make_reasoning_node(
         )
     p = prompts or load_prompts()
     checks: tuple[Verifier, ...] = default_verifiers() if verifiers is None else tuple(verifiers)
+    unusable = degenerate if (guards or Guards()).degenerate_output else empty
+    solve_rc = partial(rc_solve, prompts=p, unusable=unusable)
+    answer_with = partial(final_answer, unusable=unusable)
 
     def reasoning_node(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
         start = time.perf_counter()
@@ -265,7 +273,7 @@ def make_reasoning_node(
                     summariser = (
                         ctx.models.chat_model(summariser_model) if summariser_model else solver
                     )
-                    rc = rc_solve(problem, solver, summariser, rc_iterations, cache, prompts=p)
+                    rc = solve_rc(problem, solver, summariser, rc_iterations, cache)
                     extra = Tally()
                     check = check_step(
                         step.instruction,
@@ -277,6 +285,7 @@ def make_reasoning_node(
                         earlier=results,
                         prompts=p,
                         tally=extra,
+                        unusable=unusable,
                     )
                     return rc, check, extra
 
@@ -325,7 +334,7 @@ def make_reasoning_node(
             else:
                 answer, _, moves = run_with_escalation(
                     run_chain,
-                    lambda name: final_answer(
+                    lambda name: answer_with(
                         task, plan, results, ctx.models.chat_model(name), cache, tally, data, p
                     ),
                     layer="reasoning",

@@ -4,7 +4,7 @@ each call through the step cache (:func:`rc_solve`), and what it costs (:class:`
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -187,6 +187,7 @@ def rc_solve(
     cache: StepCacheLike | None = None,
     *,
     prompts: PromptSet | None = None,
+    unusable: Callable[[str], bool] = degenerate,
 ) -> RCResult:
     """Run the Reasoning Cache loop on `problem` for `n` attempts; the last attempt answers.
 
@@ -198,6 +199,8 @@ def rc_solve(
         n: number of attempts (at least 1; default :data:`RC_ITERATIONS`); 2n - 1 model calls.
         cache: the step cache (None: every call goes to the models).
         prompts: the prompt file (default: lamina/prompts/reasoning.toml).
+        unusable: which output the loop does not keep (the `degenerate_output` guard's
+            :func:`~lamina.guards.degenerate.degenerate`, or only empty output with it off).
 
     Raises:
         ConfigError: `n` < 1.
@@ -236,7 +239,7 @@ def rc_solve(
             cache, solver, solve_messages, p.template_version("solve"), tally
         )
         iterations += 1
-        if attempt and degenerate(new_attempt):
+        if attempt and unusable(new_attempt):
             # Small models sometimes answer a refine prompt by echoing its scaffolding; a
             # refinement must not make the answer worse, so the earlier attempt stands.
             stopped = "the refined attempt was degenerate; kept the earlier attempt"
@@ -248,7 +251,7 @@ def rc_solve(
         new_summary, _ = cached_call(
             cache, bounded_summariser, summary_messages, p.template_version("summarise"), tally
         )
-        if degenerate(new_summary):
+        if unusable(new_summary):
             stopped = "the summary was degenerate; stopped refining"
             break
         summary = new_summary
