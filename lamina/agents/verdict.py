@@ -15,7 +15,13 @@ on its structure, never on how its answer reads:
 * when tools were called, each number the request writes with digits must have gone into a
   call that worked (or a step a verifier checked): asked for "3,200 USD a month ... per year in
   euros", SmolLM2 converted 3,200 and answered with that, the 12 months never used
-  (`unused_input`). A percentage counts as used as its fraction too (18 % as 0.18);
+  (`unused_input`). A percentage counts as used as its fraction too (18 % as 0.18); a number
+  written as a word from two up counts too ("splitting a 240 dollar bill four ways");
+* an answer that rests on the model alone (no tool result, no verifier: the reasoning layer
+  marks it `answer_unchecked`) is not trusted unless the agent trusts its model
+  (`trust_model_answers=True`): asked what blue and yellow paint make, SmolLM2-135M answered "a
+  shade of blue"; asked the price of a product a tool knows, it answered "a small price"
+  (`unverified`);
 * a run paused for approval, or without an answer, has no answer yet.
 """
 
@@ -29,7 +35,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from lamina.core.records import ApprovalRequest, RunError
 from lamina.core.serialise import message_text
-from lamina.guards.grounding import grounded_numbers, written_numbers
+from lamina.guards.grounding import grounded_numbers, number_words, written_numbers
 
 __all__ = ["judge_run"]
 
@@ -82,6 +88,13 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
             None,
             tuple(unsupported),
         )
+    if state.get("answer_unchecked"):
+        return RunError(
+            "unverified",
+            "Nothing supports the answer: no tool was called and no check ran, so it is the "
+            "model's own and may be wrong. Give the agent a tool that can answer it, or, with a "
+            "model you trust, pass trust_model_answers=True.",
+        )
     return None
 
 
@@ -110,6 +123,10 @@ def _sources(state: Mapping[str, Any]) -> list[str]:
     return texts
 
 
+_IDIOMS = frozenset({"twice", "double", "triple", "hundred", "thousand"})
+"""Number words the unused-input check leaves alone: "double-check", "a hundred times"."""
+
+
 def _unused_inputs(state: Mapping[str, Any]) -> list[str]:
     """The numbers of the request that no successful tool call (or verified step) used; none
     when no tool was called (then every figure of the answer needs a source instead)."""
@@ -123,11 +140,13 @@ def _unused_inputs(state: Mapping[str, Any]) -> list[str]:
         return []
     used, literals = grounded_numbers(used_texts)
     unused = []
-    for text, value in written_numbers(str(state.get("task") or "")):
-        if text.replace(",", "") in literals or _matches(text, value, used):
+    task = str(state.get("task") or "")
+    counted = [(w, v) for w, v in number_words(task) if v >= 2 and w.lower() not in _IDIOMS]
+    for text, value in [*written_numbers(task), *counted]:
+        if text.replace(",", "") in literals:
             continue
-        if any(abs(u - value / 100.0) < 1e-9 for u in used):
-            continue  # a percentage used as its fraction
+        if any(abs(u - value) < 1e-9 or abs(u - value / 100.0) < 1e-9 for u in used):
+            continue  # as written, or a percentage as its fraction
         unused.append(text)
     return list(dict.fromkeys(unused))
 

@@ -140,6 +140,10 @@ class AgentOptions(BaseModel):
     prompts: PromptTemplates | None = Field(
         default=None, description="Prompt file; in lamina.toml the name of one in lamina/prompts/."
     )
+    trust_model_answers: bool = Field(
+        default=False,
+        description="An answer no tool or check supports is ok (False: ok=False, unverified).",
+    )
     verifiers: tuple[StepVerifier, ...] | None = Field(
         default=None,
         strict=False,
@@ -189,6 +193,7 @@ class AgentOptions(BaseModel):
                 "prompts",
                 "verifiers",
                 "guards",
+                "trust_model_answers",
             )
         },
         "execution": {

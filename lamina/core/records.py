@@ -25,7 +25,12 @@ APPROVAL_REQUEST = "tool_approval"
 
 
 RunErrorKind = Literal[
-    "step_failed", "unsupported_figure", "unused_input", "awaiting_approval", "no_answer"
+    "step_failed",
+    "unsupported_figure",
+    "unused_input",
+    "unverified",
+    "awaiting_approval",
+    "no_answer",
 ]
 
 
@@ -38,7 +43,9 @@ class RunError:
             be called with the values given), `unsupported_figure` (the answer holds a number
             that no tool returned and the request, memories and thread never gave: the model
             made it up), `unused_input` (tools were called, but a number the request gives went
-            into none of them: the task was only partly done), `awaiting_approval` (the run is
+            into none of them: the task was only partly done), `unverified` (no tool result and
+            no check supports the answer: the model's own, see `trust_model_answers`),
+            `awaiting_approval` (the run is
             paused for a human), `no_answer`.
         message: what failed and why, in a sentence.
         step: the plan step (0-based) it concerns, when one does.

@@ -73,4 +73,7 @@ class AgentState(TypedDict):
     # execution layer: how many times execution ran in this run (bounded by max_steps)
     steps_taken: NotRequired[int]
     answer: NotRequired[str]
+    # reasoning layer: the answer rests on the model alone (no tool result, no check) and the
+    # agent does not trust its model's own answers (`trust_model_answers`)
+    answer_unchecked: NotRequired[bool]
     trace: Annotated[list[TraceEvent], merge_trace]

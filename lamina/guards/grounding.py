@@ -53,6 +53,7 @@ __all__ = [
     "Grounding",
     "grounded_numbers",
     "grounded_spans",
+    "number_words",
     "repeated_while_unused",
     "written_numbers",
 ]
@@ -200,6 +201,11 @@ def written_numbers(text: str) -> list[tuple[str, float]]:
         value = float(body.replace(",", ""))
         found.append((body, -value if match.group("sign") else value))
     return found
+
+
+def number_words(text: str) -> list[tuple[str, float]]:
+    """The numbers written as words in `text` ("four", "a dozen", "twice"), as `(word, value)`."""
+    return [(m.group(1), float(_WORDS[m.group(1).lower()])) for m in _WORD.finditer(text)]
 
 
 def _fits(value: float, schema: Mapping[str, Any]) -> bool:

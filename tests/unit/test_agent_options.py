@@ -50,6 +50,7 @@ CHANGED: dict[str, tuple[Any, str]] = {
     "summariser_model": ("fake", '"fake"'),
     "prompts": (None, '"reasoning"'),  # filled in below (a PromptSet)
     "verifiers": ((), "[]"),
+    "trust_model_answers": (True, "true"),
     "max_tool_calls": (2, "2"),
     "max_tool_calls_per_plan_step": (2, "2"),
     "max_retries": (1, "1"),

@@ -276,7 +276,9 @@ def test_cli_asks_before_a_tool_that_needs_approval(
     from lamina.cli import app
 
     result = CliRunner().invoke(app, ["run", "Transfer 50 euros to Bob.", *args], input=stdin)
-    assert result.exit_code == 0, result.output
+    # refused, the transfer never ran: "All done." rests on nothing, and the run says so
+    assert result.exit_code == (0 if sent else run_cli.NOT_OK_EXIT), result.output
+    assert ("not answered (unverified)" in result.output) is not sent
     assert "approval needed: transfer" in result.output
     assert '"amount": 50' in result.output
     assert "All done." in result.output

@@ -135,3 +135,50 @@ def test_a_request_number_no_call_used_means_the_task_was_only_partly_done() -> 
 def test_numbers_are_not_required_to_be_used_when_no_tool_ran() -> None:
     state = _state("Paris.", task="What is the capital of France, in 2 words?", step_results=[])
     assert judge_run(state) is None
+
+
+def test_an_answer_resting_on_the_model_alone_is_unverified_unless_trusted() -> None:
+    from types import SimpleNamespace
+
+    from lamina.core.context import AgentContext, StaticModels
+    from lamina.layers.reasoning import make_reasoning_node
+    from lamina.models.testing import FakeChatModel
+
+    state: dict[str, Any] = {
+        "task": "What do blue and yellow paint make?",
+        "model": "fake",
+        "messages": [HumanMessage("What do blue and yellow paint make?")],
+    }
+    for trusted in (False, True):
+        fake = FakeChatModel(responses=["A shade of blue."] * 3)  # SmolLM2-135M's answer
+        runtime = SimpleNamespace(
+            context=AgentContext(models=StaticModels({"fake": fake}), default_model="fake")
+        )
+        node = make_reasoning_node(trust_model_answers=trusted, verifiers=(), rc_iterations=1)
+        update = node(state, runtime)  # type: ignore[arg-type]
+        assert update["answer"] == "A shade of blue."
+        assert update["answer_unchecked"] is not trusted
+        error = judge_run({**state, **update})
+        assert (error.kind if error else None) == (None if trusted else "unverified")
+    # a tool's result or a verifier's check supports it
+    tool_backed = _state(
+        "84", task="What is 12 times 7?", step_results=[_tool_step(0, "84")], answer_unchecked=False
+    )
+    assert judge_run(tool_backed) is None
+
+
+def test_a_number_written_as_a_word_counts_as_given() -> None:
+    task = "We're splitting a 240 dollar bill four ways and tipping 18%. What does each pay?"
+    call = {"name": "add_tip", "args": {"bill": 240, "tip_percent": 18}, "result": "283.20"}
+    step = {"index": 0, "instruction": task, "result": "283.20", "tool_calls": [call]}
+    error = judge_run(_state("283.20", task=task, step_results=[step]))
+    assert error is not None
+    assert error.tried == ("four",)
+    split = {"name": "calculator", "args": {"expression": "283.20 / 4"}, "result": "70.8"}
+    step = {**step, "tool_calls": [call, split], "result": "70.8"}
+    assert judge_run(_state("70.8", task=task, step_results=[step])) is None
+    # idioms are not inputs: "double-check" asks for no doubling
+    task = "Please double-check: what is 12 times 7?"
+    call = {"name": "calculator", "args": {"expression": "12 * 7"}, "result": "84"}
+    step = {"index": 0, "instruction": task, "result": "84", "tool_calls": [call]}
+    assert judge_run(_state("84", task=task, step_results=[step])) is None

@@ -32,8 +32,10 @@ DEFAULT_USER = "default"
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:@")
 
 
-def normalise_task(text: str | bytes, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:
+def normalise_task(text: str | bytes, *, max_chars: int | None = DEFAULT_MAX_CHARS) -> str:
     """Return the task as clean text, or raise `InputError` saying what is wrong with it.
+
+    A task longer than `max_chars` characters is refused (None: no limit here).
 
     Normalisation: bytes decoded as strict UTF-8, Unicode NFC, `\\r\\n` to `\\n`, control characters
     other than newline and tab removed, surrounding white space stripped.
@@ -66,7 +68,7 @@ def normalise_task(text: str | bytes, *, max_chars: int = DEFAULT_MAX_CHARS) -> 
             "Expected a task with some text; found an empty or whitespace-only task. "
             "Fix: say what the agent should do, e.g. agent.run('What is 12 * 7?')."
         )
-    if len(text) > max_chars:
+    if max_chars is not None and len(text) > max_chars:
         raise InputError(
             f"Expected a task of at most {max_chars:,} characters; found {len(text):,}. "
             "Fix: shorten it, split it into several runs, or raise max_input_chars."
@@ -126,10 +128,20 @@ def _message_text(message: BaseMessage) -> str | bytes:
     return "".join(parts)
 
 
-def to_messages(task: str | bytes | Sequence[AnyMessage | dict[str, Any]]) -> list[AnyMessage]:
-    """Turn what a caller passes (text or messages) into a list of LangChain messages."""
+def to_messages(
+    task: str | bytes | Sequence[AnyMessage | dict[str, Any]],
+    *,
+    max_chars: int | None = DEFAULT_MAX_CHARS,
+) -> list[AnyMessage]:
+    """Turn what a caller passes (text or messages) into a list of LangChain messages.
+
+    Args:
+        task: the request text, or a list of messages.
+        max_chars: the longest task text accepted (the agent's `max_input_chars`); None leaves
+            the size to the graph's input node.
+    """
     if isinstance(task, str | bytes):
-        return [HumanMessage(content=normalise_task(task))]
+        return [HumanMessage(content=normalise_task(task, max_chars=max_chars))]
     if not isinstance(task, Sequence) or not task:
         raise InputError(
             f"Expected a task string or a non-empty list of messages; found {task!r:.80}. "
@@ -173,6 +185,7 @@ def make_input_node(*, max_chars: int = DEFAULT_MAX_CHARS) -> StateNode:
             "step_results": [],
             "steps_taken": 0,
             "answer": "",
+            "answer_unchecked": False,
             "memories": [],
             "trace": [
                 {

@@ -77,6 +77,18 @@ def final_answer(
     return text
 
 
+def rests_on_the_model(results: list[dict[str, Any]]) -> bool:
+    """No step's result came from a tool call that worked or passed a verifier: the answer is
+    the model's own (for a 135M model, a guess as often as not)."""
+    for result in results:
+        if result.get("verified") is True:
+            return False
+        for call in result.get("tool_calls") or []:
+            if call.get("error") is None and call.get("result") is not None:
+                return False
+    return True
+
+
 def _exact(result: dict[str, Any]) -> bool:
     """A step result whose value is known to be right: a tool's, or one a verifier passed."""
     if result.get("tool_calls"):

@@ -56,7 +56,7 @@ from lamina.core.text import render_memories, render_step_results
 from lamina.errors import ConfigError
 from lamina.guards.degenerate import degenerate, empty
 from lamina.layers.escalation import fallback_chain, run_with_escalation, step_model
-from lamina.layers.reasoning.answer import final_answer
+from lamina.layers.reasoning.answer import final_answer, rests_on_the_model
 from lamina.layers.reasoning.checks import StepCheck, check_step
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.layers.reasoning.planning import make_plan
@@ -157,6 +157,7 @@ def make_reasoning_node(
     prompts: PromptSet | None = None,
     verifiers: Sequence[Verifier] | None = None,
     guards: Guards | None = None,
+    trust_model_answers: bool = False,
 ) -> LayerNode:
     """The reasoning layer's node.
 
@@ -172,6 +173,8 @@ def make_reasoning_node(
         verifiers: checks of each reasoned step's result (None: `default_verifiers()`, the
             arithmetic verifier; () checks nothing).
         guards: the small-model guards that run (None: all); here `degenerate_output`.
+        trust_model_answers: an answer no tool result or check supports counts as an answer;
+            False (the default) marks it unchecked, so `RunResult.ok` is False ("unverified").
 
     Returns:
         `node(state, runtime) -> partial state update`; reads `task`, `model`, `memories`,
@@ -345,6 +348,7 @@ def make_reasoning_node(
         update["step_results"] = results
         if answer is not None:
             update["answer"] = answer
+            update["answer_unchecked"] = not trust_model_answers and rests_on_the_model(results)
         data.update({"plan": [s.to_dict() for s in plan], "steps": step_events, **tally.to_dict()})
         if escalations:
             data["escalations"] = escalations
