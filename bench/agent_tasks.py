@@ -347,6 +347,8 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "cases": n,
         "accuracy": round(sum(o.passed for o in outcomes) / n, 4),
         "silently_wrong": round(sum(o.silently_wrong for o in outcomes) / n, 4),
+        "right_and_ok": round(sum(o.passed and o.ok for o in outcomes) / n, 4),
+        "right_not_ok": sum(o.passed and not o.ok for o in outcomes),
         "not_ok": sum(not o.ok for o in outcomes),
         "mean_calls": round(sum(o.n_calls for o in outcomes) / n, 2),
         "seconds_per_task": round(sum(o.seconds for o in outcomes) / n, 2),
@@ -655,7 +657,16 @@ def _print_tables(result: dict[str, Any]) -> None:
             title=f"Agent tasks, split {split}: {result['model']}, temperature 0, "
             f"n_threads={result['n_threads']}"
         )
-        columns = ("category", "system", "cases", "accuracy", "silently wrong", "not ok")
+        columns = (
+            "category",
+            "system",
+            "cases",
+            "accuracy",
+            "silently wrong",
+            "right & ok",
+            "right, not ok",
+            "not ok",
+        )
         for col in (*columns, "mean calls", "s/task"):
             left = col in ("category", "system")
             table.add_column(col, justify="left" if left else "right", no_wrap=left)
@@ -666,6 +677,8 @@ def _print_tables(result: dict[str, Any]) -> None:
                 str(row["cases"]),
                 f"{row['accuracy']:.2f}",
                 f"{row['silently_wrong']:.2f}",
+                f"{row['right_and_ok']:.2f}",
+                str(row["right_not_ok"]),
                 str(row["not_ok"]),
                 f"{row['mean_calls']:.2f}",
                 f"{row['seconds_per_task']:.1f}",
@@ -680,7 +693,9 @@ def _print_tables(result: dict[str, Any]) -> None:
     console.print(
         f"{result['tasks']} tasks, {result['wall_seconds']:.0f} s wall, {result['crashes']} "
         "runs crashed their process. silently wrong: failed the checker although the system "
-        "reported success; not ok: the system reported a failure, raised, hit its limit or crashed."
+        "reported success; right & ok: passed and reported success (what a user can trust); "
+        "right, not ok: passed but reported a failure (a false alarm); not ok: the system "
+        "reported a failure, raised, hit its limit or crashed."
     )
 
 
