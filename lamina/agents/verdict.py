@@ -28,6 +28,7 @@ on its structure, never on how its answer reads:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -123,6 +124,9 @@ def _sources(state: Mapping[str, Any]) -> list[str]:
     return texts
 
 
+_LIST_MARKER = re.compile(r"^\s*(?:step\s*)?\d{1,2}[.):]\s", re.IGNORECASE | re.MULTILINE)
+"""A numbered list's markers ("1. Open a ticket", "Step 2: ...") are not numbers of the task."""
+
 _IDIOMS = frozenset({"twice", "double", "triple", "hundred", "thousand"})
 """Number words the unused-input check leaves alone: "double-check", "a hundred times"."""
 
@@ -140,7 +144,7 @@ def _unused_inputs(state: Mapping[str, Any]) -> list[str]:
         return []
     used, literals = grounded_numbers(used_texts)
     unused = []
-    task = str(state.get("task") or "")
+    task = _LIST_MARKER.sub(" ", str(state.get("task") or ""))
     counted = [(w, v) for w, v in number_words(task) if v >= 2 and w.lower() not in _IDIOMS]
     for text, value in [*written_numbers(task), *counted]:
         if text.replace(",", "") in literals:

@@ -182,3 +182,18 @@ def test_a_number_written_as_a_word_counts_as_given() -> None:
     call = {"name": "calculator", "args": {"expression": "12 * 7"}, "result": "84"}
     step = {"index": 0, "instruction": task, "result": "84", "tool_calls": [call]}
     assert judge_run(_state("84", task=task, step_results=[step])) is None
+
+
+def test_the_markers_of_a_numbered_list_are_not_inputs() -> None:
+    task = "1. Open a ticket for the broken printer.\n2. Close ticket T-4711."
+    opened = {"name": "open_ticket", "args": {"title": "broken printer"}, "result": "T-1001"}
+    closed = {"name": "close_ticket", "args": {"ticket": "T-4711"}, "result": "closed"}
+    steps = [
+        {"index": 0, "instruction": "Open a ticket", "result": "T-1001", "tool_calls": [opened]},
+        {"index": 1, "instruction": "Close T-4711", "result": "closed", "tool_calls": [closed]},
+    ]
+    assert judge_run(_state("Opened T-1001; closed T-4711.", task=task, step_results=steps)) is None
+    steps[1]["tool_calls"] = [{**closed, "args": {"ticket": "T-1001"}}]  # the wrong ticket
+    error = judge_run(_state("Closed T-1001.", task=task, step_results=steps))
+    assert error is not None
+    assert error.tried == ("4711",)
