@@ -41,6 +41,7 @@ def make_agent(model: FakeChatModel) -> Agent:
         step_cache=False,
         checkpointer=":memory:",
         rc_iterations=1,
+        trust_model_answers=True,  # serving is tested here; the verdict in test_verdict.py
     )
 
 
@@ -52,7 +53,11 @@ def chat(model: str = "lamina", text: str = "hi", **extra: Any) -> dict[str, Any
 def served():
     """A server over an agent whose model answers every question with "Paris." (up to 200)."""
     agent = make_agent(FakeChatModel(responses=["Paris."] * 200))
-    with serve_in_thread(create_app(agent)) as url, httpx.Client(base_url=url) as client:
+    # a generous timeout: the first request loads the encoder (slow on a busy machine)
+    with (
+        serve_in_thread(create_app(agent)) as url,
+        httpx.Client(base_url=url, timeout=120) as client,
+    ):
         yield client
     agent.close()
 
