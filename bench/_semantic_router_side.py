@@ -10,8 +10,10 @@ A line protocol on stdin/stdout, so the benchmark can interleave timing passes o
    router is built over a local HuggingFace encoder (the same all-MiniLM-L6-v2 files lamina
    uses), fitted on the validation split with semantic-router's own `fit`, warmed up with one
    call, and one JSON line is printed: {"version", "api", "predictions", ...}.
-2. Each further line "pass" routes every test request once, timing each call, and prints
-   {"latencies_ms": [...]}. A line "quit" (or the end of stdin) ends the process.
+2. Each further line "pass GAP_MS" routes every test request once, sleeping GAP_MS before each
+   call (outside the timing: requests arrive one at a time), timing each call in wall time and in
+   the process's CPU time (all its threads), and prints {"latencies_ms": [...], "cpu_ms":
+   [...]}. A line "quit" (or the end of stdin) ends the process.
 
 semantic-router 0.x: `SemanticRouter` (default top_k=5, mean aggregation) and `fit`, which
 searches per-route score thresholds on labelled data (None = no route). semantic-router 1.x
@@ -144,15 +146,21 @@ def main() -> int:
         command = line.strip()
         if command == "quit":
             break
-        if command != "pass":
-            _reply({"error": f"unknown command {command!r}; expected 'pass' or 'quit'"})
+        word, _, gap = command.partition(" ")
+        if word != "pass":
+            _reply({"error": f"unknown command {command!r}; expected 'pass GAP_MS' or 'quit'"})
             continue
+        gap_s = float(gap or 0) / 1000.0
         latencies: list[float] = []
+        cpu: list[float] = []
         for text in test:
-            t0 = time.perf_counter()
+            if gap_s:
+                time.sleep(gap_s)
+            t0, c0 = time.perf_counter(), time.process_time()
             decide(text)
             latencies.append((time.perf_counter() - t0) * 1000.0)
-        _reply({"latencies_ms": latencies})
+            cpu.append((time.process_time() - c0) * 1000.0)
+        _reply({"latencies_ms": latencies, "cpu_ms": cpu})
     return 0
 
 

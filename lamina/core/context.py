@@ -69,6 +69,10 @@ class RouteChooser(Protocol):
         """What the agent does with a request of `route`: "answer" or "summarise"."""
         ...
 
+    def load_encoder(self) -> bool:
+        """Load the encoder (and what it embeds) unless done; True if it was done now."""
+        ...
+
 
 class MemoryHit(Protocol):
     """What the memory node reads of one retrieved memory."""

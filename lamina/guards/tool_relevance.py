@@ -189,7 +189,9 @@ class ToolRelevance:
 
         uncached = [v for v in dict.fromkeys(values) if v not in self._vectors]
         if uncached:  # one batch for the new spans, not one encode call each
-            encoded = self.encoder.encode(uncached)
+            from lamina.models.encoder import encode_fast
+
+            encoded = encode_fast(self.encoder, uncached)
             with self._lock:
                 for value, vector in zip(uncached, encoded, strict=True):
                     self._vectors[value] = vector
@@ -219,7 +221,10 @@ class ToolRelevance:
             if cached is not None:
                 self._vectors.move_to_end(text)
                 return cached
-        vector: npt.NDArray[np.float32] = self.encoder.encode([text])[0]
+        from lamina.models.encoder import encode_fast
+
+        # The encoder's query path: the same vectors, without loading torch for one request.
+        vector: npt.NDArray[np.float32] = encode_fast(self.encoder, [text])[0]
         with self._lock:
             self._vectors[text] = vector
             while len(self._vectors) > _CACHE_SIZE:

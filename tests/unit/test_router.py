@@ -332,7 +332,9 @@ def test_node_routes_the_task(router: IntentRouter) -> None:
     assert set(out) == {"route", "model", "trace"}
     assert out["model"] == "m-maths"
     assert out["route"]["route"] == "maths"
-    (event,) = out["trace"]
+    # The first request also prepares the router (embeds its utterances): a step of its own.
+    loading, event = out["trace"]
+    assert loading["layer"] == "loading encoder"
     assert event["layer"] == "router"
     assert event["seconds"] >= 0.0
     assert event["data"] == out["route"]
@@ -390,7 +392,7 @@ def test_node_runs_in_a_real_langgraph_graph(router: IntentRouter) -> None:
     )
     assert out["model"] == "m-greet"
     assert out["route"]["route"] == "greet"
-    assert [e["layer"] for e in out["trace"]] == ["router"]
+    assert [e["layer"] for e in out["trace"]] == ["loading encoder", "router"]
 
 
 def test_router_decision_is_frozen() -> None:

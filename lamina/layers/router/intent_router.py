@@ -20,7 +20,14 @@ from lamina.errors import ConfigError
 from lamina.layers.router.decision_steps import apply_affinity, ask_llm, decide, similarity_scores
 from lamina.layers.router.fit import RouterReport, evaluate_router, fit_thresholds
 from lamina.layers.router.router_file import bad_router_file, read_router_file, save_router
-from lamina.layers.router.types import Aggregate, Route, RouteDecision, TextEncoder, check_threshold
+from lamina.layers.router.types import (
+    Aggregate,
+    Route,
+    RouteDecision,
+    TextEncoder,
+    check_threshold,
+    default_threshold_of,
+)
 from lamina.layers.router.utterance_index import UtteranceIndex
 from lamina.layers.router.validation import (
     check_fitted_thresholds,
@@ -47,9 +54,12 @@ class IntentRouter:
         default_model: the model when the router abstains; None leaves the choice to the agent
             (the router node uses `AgentContext.default_model`).
         aggregate: how a route's utterance similarities become one score: "max" (the closest
-            utterance) or "mean_topk" (the mean of the `top_k` closest).
+            utterance), "mean_topk" (the mean of the `top_k` closest) or "centroid" (the
+            similarity to the normalised mean of its utterances: nearest centroid).
         top_k: utterances averaged by "mean_topk".
-        default_threshold: the threshold of routes that set none.
+        default_threshold: the threshold of routes that set none (None: 0.4 for "centroid",
+            whose scores sit lower, else 0.5; both chosen on bench/data/helpdesk-routing.csv's
+            development split).
         cache_dir: where utterance embeddings are cached (default: `<lamina home>/router_cache`).
         llm_fallback: an `LLMFallback` (:mod:`~lamina.layers.router.llm_fallback`): a local chat
             model choose when the best similarity lies in its uncertainty band around the
@@ -71,7 +81,7 @@ class IntentRouter:
         default_model: str | None = None,
         aggregate: Aggregate = "max",
         top_k: int = 3,
-        default_threshold: float = 0.5,
+        default_threshold: float | None = None,
         cache_dir: str | Path | None = None,
         llm_fallback: LLMFallback | None = None,
         affinity_margin: float | None = None,
@@ -83,7 +93,8 @@ class IntentRouter:
         self._aggregate: Aggregate = aggregate
         self._top_k = top_k
         self._default_threshold = check_threshold(
-            default_threshold, "IntentRouter default_threshold"
+            default_threshold_of(aggregate) if default_threshold is None else default_threshold,
+            "IntentRouter default_threshold",
         )
         self._llm_fallback = llm_fallback
         self._affinity_margin = None if affinity_margin is None else float(affinity_margin)
@@ -182,39 +193,29 @@ class IntentRouter:
 
     # -- fitting, evaluation, persistence -------------------------------------------------
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str | None]) -> dict[str, float]:
+    def fit(
+        self, texts: Sequence[str], labels: Sequence[str | None], with_utterances: bool = False
+    ) -> dict[str, float]:
         """Tune each route's threshold on labelled requests (see :mod:`lamina.layers.router.fit`).
 
         The fitted thresholds are stored on the router and take precedence over the routes' own
         `threshold` values (which are kept unchanged, so `routes` still shows what was configured);
         :meth:`set_fitted_thresholds` with {} undoes a fit.
 
-        Args:
-            texts: the requests.
-            labels: for each request, the route that should take it, or None when the router
-                should abstain.
-
-        Returns:
-            The fitted threshold of every route, by name.
-
-        Raises:
-            ConfigError: for no data, mismatched lengths or a label that names no route.
-            InputError: for a blank text.
+        The arguments, the result (route name → threshold) and the errors are those of
+        :func:`~lamina.layers.router.fit.fit_thresholds`: `labels` holds, per request, the route
+        that should take it or None to abstain; `with_utterances` also counts every route
+        utterance, scored as if it were not among the routes (:meth:`held_out_scores`).
         """
-        fitted = fit_thresholds(self, texts, labels)
+        fitted = fit_thresholds(self, texts, labels, with_utterances=with_utterances)
         self._fitted = dict(fitted)
         return dict(fitted)
 
     def evaluate(self, texts: Sequence[str], labels: Sequence[str | None]) -> RouterReport:
         """Route every text and compare with its label (None: the router should abstain).
 
-        Returns:
-            A :class:`lamina.layers.router.fit.RouterReport` (accuracy, per-route precision,
-            recall and F1, abstention metrics, confusion table, latency percentiles).
-
-        Raises:
-            ConfigError: for no data, mismatched lengths or a label that names no route.
-            InputError: for a blank text.
+        Returns a :class:`~lamina.layers.router.fit.RouterReport` (accuracy, per-route precision,
+        recall and F1, abstention, confusion table, latencies); errors as in :meth:`fit`.
         """
         return evaluate_router(self, texts, labels)
 
@@ -222,9 +223,7 @@ class IntentRouter:
         """Write the router (routes, options, fitted thresholds, encoder identity) as JSON.
 
         The LLM fallback is not written (it holds a model); pass it again to :meth:`load`.
-
-        Raises:
-            ConfigError: when the file cannot be written.
+        Raises ConfigError when the file cannot be written.
         """
         save_router(self, path)
 
@@ -236,22 +235,10 @@ class IntentRouter:
         cache_dir: str | Path | None = None,
         llm_fallback: LLMFallback | None = None,
     ) -> IntentRouter:
-        """Read a router written by :meth:`save`.
-
-        Args:
-            path: the JSON file.
-            encoder: the encoder to route with (default: the packaged one). If its identity
-                differs from the one the file was saved with, a warning is logged on first use:
-                the fitted thresholds were tuned for another encoder's similarities.
-            cache_dir: where utterance embeddings are cached (as in the constructor).
-            llm_fallback: the LLM fallback to use (a model is not saved with the router).
-
-        Raises:
-            ConfigError: for a missing, unreadable or malformed file (what was found and the fix).
-        """
+        """Read a router written by :meth:`save` (the arguments: :func:`load_router`)."""
         return load_router(path, encoder=encoder, cache_dir=cache_dir, llm_fallback=llm_fallback)
 
-    # -- validation -----------------------------------------------------------------------
+    # -- validation and embeddings -------------------------------------------------------
 
     def validate_models(self, known: Iterable[str]) -> None:
         """Check that every model a route (or the default) names is one of `known`.
@@ -263,8 +250,6 @@ class IntentRouter:
             ConfigError: listing each unknown name, where it is used, and the known names.
         """
         check_route_models(self._routes, self._default_model, known)
-
-    # -- embeddings ----------------------------------------------------------------------
 
     def expect_encoder(self, identity: str) -> None:
         """Warn if the router's encoder is not the one with `identity` (e.g. on :meth:`load`).
@@ -290,15 +275,21 @@ class IntentRouter:
     def score(self, text: str) -> list[tuple[str, float]]:
         """Every route's aggregated similarity to `text`, best first (ties keep route order).
 
-        A request of the form "instruction: payload" (or "question? payload", or instruction,
-        newline, payload) is also scored on its instruction alone, and each route keeps the
-        higher of the two scores: the payload of "Summarise this: <three paragraphs about
-        budgets>" would otherwise drown the instruction that says what to do with it.
+        "Summarise this: <payload>" is also scored on its instruction alone, and each route keeps
+        the higher score (see :func:`~lamina.layers.router.decision_steps.similarity_scores`).
 
         Raises:
             InputError: when `text` is empty or blank.
         """
         return [(name, value) for name, value, _ in self._scores(text, use_head=True)]
+
+    def held_out_scores(self) -> list[tuple[str, list[tuple[str, float]]]]:
+        """Per route utterance: its route, and every route's score (best first) without it."""
+        return self._index.held_out_scores(self._aggregate, self._top_k)
+
+    def load_encoder(self) -> bool:
+        """Load the encoder and the utterance embeddings unless done; True if done now."""
+        return self._index.prepare()
 
     def _scores(self, text: str, *, use_head: bool) -> list[tuple[str, float, bool]]:
         return similarity_scores(self._index, text, self._aggregate, self._top_k, use_head=use_head)
@@ -340,6 +331,7 @@ class IntentRouter:
             InputError: when `text` is empty or blank.
             ModelError: when the LLM fallback's model fails.
         """
+        self._index.prepare()  # loading the encoder is not routing: latency_ms starts after it
         started = time.perf_counter()
         decision = decide(self, self._scores(text, use_head=True), "similarity", started)
         asked = text
@@ -372,11 +364,18 @@ def load_router(
     cache_dir: str | Path | None = None,
     llm_fallback: LLMFallback | None = None,
 ) -> IntentRouter:
-    """Read a router written by :func:`~lamina.layers.router.router_file.save_router` (see
-    :meth:`IntentRouter.load`).
+    """Read a router written by :meth:`IntentRouter.save`.
+
+    Args:
+        path: the JSON file.
+        encoder: the encoder to route with (default: the packaged one). If its identity differs
+            from the one the file was saved with, a warning is logged on first use: the fitted
+            thresholds were tuned for another encoder's similarities.
+        cache_dir: where utterance embeddings are cached (as in the constructor).
+        llm_fallback: the LLM fallback to use (a model is not saved with the router).
 
     Raises:
-        ConfigError: for a missing, unreadable or malformed file.
+        ConfigError: for a missing, unreadable or malformed file (what was found and the fix).
     """
     p = Path(path)
     saved = read_router_file(p)

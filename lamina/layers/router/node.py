@@ -52,8 +52,12 @@ def make_router_node() -> LayerNode:
     earlier user turns go to the router as `history`, and the thread's previous decision (the
     `route` a checkpointed thread kept from its last run) as `previous`, for session affinity.
 
+    The first request of a process also loads the router's encoder: that is traced as a step
+    of its own, `{"layer": "loading encoder", ...}`, before the router's event, so that neither
+    the router's seconds nor the decision's `latency_ms` count it.
+
     Returns:
-        A node returning `{"route": decision dict, "model": name, "trace": [event]}`.
+        A node returning `{"route": decision dict, "model": name, "trace": [events]}`.
     """
 
     # LangGraph injects the runtime by the parameter's name, so Runtime needs no runtime import.
@@ -67,6 +71,17 @@ def make_router_node() -> LayerNode:
                 f"layer), found {task!r}. Fix: run the input node before the router node."
             )
         router = ctx.router
+        events: list[dict[str, Any]] = []
+        if router is not None and router.load_encoder():
+            loaded = time.perf_counter()
+            events.append(
+                {
+                    "layer": "loading encoder",
+                    "seconds": loaded - started,
+                    "data": {"what": "the router's encoder and utterance embeddings"},
+                }
+            )
+            started = loaded
         decision: RoutingDecision
         if router is None:
             decision = RouteDecision(
@@ -94,7 +109,10 @@ def make_router_node() -> LayerNode:
         return {
             "route": data,
             "model": decision.model,
-            "trace": [{"layer": "router", "seconds": time.perf_counter() - started, "data": data}],
+            "trace": [
+                *events,
+                {"layer": "router", "seconds": time.perf_counter() - started, "data": data},
+            ],
         }
 
     return router_node

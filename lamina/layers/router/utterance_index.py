@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lamina.errors import ConfigError
-from lamina.layers.router.types import Aggregate, Route, TextEncoder
+from lamina.layers.router.types import Aggregate, QueryEncoder, Route, TextEncoder
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,6 +56,7 @@ class UtteranceIndex:
         # Filled by embeddings(): the utterance matrix and, per row, the index of its route.
         self._matrix: npt.NDArray[np.float32] | None = None
         self._owner: npt.NDArray[np.intp] | None = None
+        self._centroids: npt.NDArray[np.float32] | None = None
         self._cache_hit: bool | None = None
         self._encoder_warm = False
         # Set by expect_encoder() before the encoder exists: checked when it is created.
@@ -103,6 +104,24 @@ class UtteranceIndex:
             self.encode(["warm up"])
         self._encoder_warm = True
 
+    def prepare(self) -> bool:
+        """What a decision needs before its clock starts: the embeddings and a loaded encoder.
+
+        Unlike :meth:`warm_up`, an encoder without a `warm_up()` of its own (a test double) is not
+        asked to encode anything.
+
+        Returns:
+            True when this call loaded or embedded anything (False: all was ready).
+        """
+        if self._encoder_warm:
+            return False
+        self.embeddings()
+        load = getattr(self.get_encoder(), "warm_up", None)
+        if self._cache_hit and callable(load):
+            load()
+        self._encoder_warm = True
+        return True
+
     def embeddings(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.intp]]:
         """The normalised utterance matrix and, per row, the index of its route.
 
@@ -142,7 +161,10 @@ class UtteranceIndex:
         """
         import numpy as np
 
-        vectors = np.asarray(self.get_encoder().encode(list(texts)), dtype=np.float32)
+        encoder = self.get_encoder()
+        # The fast path when the encoder has one: the same vectors without torch's thread waits.
+        encode = encoder.encode_queries if isinstance(encoder, QueryEncoder) else encoder.encode
+        vectors = np.asarray(encode(list(texts)), dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
             raise ConfigError(
                 f"The router's encoder returned an array of shape {vectors.shape} for "
@@ -158,22 +180,58 @@ class UtteranceIndex:
 
         Args:
             query: the query's normalised embedding.
-            aggregate: "max" (the closest utterance) or "mean_topk" (the mean of the `top_k`
-                closest).
+            aggregate: "max" (the closest utterance), "mean_topk" (the mean of the `top_k`
+                closest) or "centroid" (the similarity to the normalised mean of the route's
+                utterances: a nearest-centroid classifier).
             top_k: utterances averaged by "mean_topk".
         """
         import numpy as np
 
         matrix, owner = self.embeddings()
-        sims = matrix @ query
-        out = np.empty(len(self._routes), dtype=np.float64)
-        for i in range(len(self._routes)):
-            own = sims[owner == i]
-            if aggregate == "max":
-                out[i] = float(own.max())
+        if aggregate == "centroid":
+            return np.asarray(self.centroids() @ query, dtype=np.float64)
+        return _aggregate(matrix @ query, owner, len(self._routes), aggregate, top_k)
+
+    def centroids(self) -> npt.NDArray[np.float32]:
+        """One row per route: the normalised mean of its normalised utterance embeddings."""
+        if self._centroids is None:
+            import numpy as np
+
+            matrix, owner = self.embeddings()
+            sums = np.stack([matrix[owner == i].sum(0) for i in range(len(self._routes))])
+            self._centroids = normalise(sums.astype(np.float32))
+        return self._centroids
+
+    def held_out_scores(
+        self, aggregate: Aggregate, top_k: int
+    ) -> list[tuple[str, list[tuple[str, float]]]]:
+        """Every route utterance scored against the routes as if it were not among them.
+
+        For each utterance of a route with at least two: (its route's name, every route's
+        (name, score) best first), where its own route is aggregated over its other utterances
+        only. These are requests the router has not seen that are known to belong to their
+        route, so fitting can count them (see :func:`lamina.layers.router.fit.fit_thresholds`).
+        """
+        import numpy as np
+
+        matrix, owner = self.embeddings()
+        n_routes = len(self._routes)
+        names = [r.name for r in self._routes]
+        out: list[tuple[str, list[tuple[str, float]]]] = []
+        sums = np.stack([matrix[owner == i].sum(0) for i in range(n_routes)])
+        for row, route in enumerate(owner.tolist()):
+            if int((owner == route).sum()) < 2:
+                continue  # no other utterance to stand for its route
+            keep = np.arange(len(owner)) != row
+            if aggregate == "centroid":
+                held = sums.copy()
+                held[route] -= matrix[row]
+                scores = np.asarray(normalise(held.astype(np.float32)) @ matrix[row], np.float64)
             else:
-                k = min(top_k, own.shape[0])
-                out[i] = float(np.sort(own)[-k:].mean())
+                sims = matrix[keep] @ matrix[row]
+                scores = _aggregate(sims, owner[keep], n_routes, aggregate, top_k)
+            ranked = sorted(zip(names, map(float, scores), strict=True), key=lambda x: -x[1])
+            out.append((names[route], ranked))
         return out
 
     def _cache_key(self) -> str:
@@ -188,6 +246,27 @@ class UtteranceIndex:
             ensure_ascii=False,
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
+
+
+def _aggregate(
+    sims: npt.NDArray[np.float32],
+    owner: npt.NDArray[np.intp],
+    n_routes: int,
+    aggregate: Aggregate,
+    top_k: int,
+) -> npt.NDArray[np.float64]:
+    """Per route, the "max" or "mean_topk" of its utterances' similarities `sims`."""
+    import numpy as np
+
+    out = np.empty(n_routes, dtype=np.float64)
+    for i in range(n_routes):
+        own = sims[owner == i]
+        if aggregate == "max":
+            out[i] = float(own.max())
+        else:
+            k = min(top_k, own.shape[0])
+            out[i] = float(np.sort(own)[-k:].mean())
+    return out
 
 
 def normalise(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

@@ -60,7 +60,7 @@ def check_router_arguments(
     if aggregate not in AGGREGATES:
         raise ConfigError(
             f"IntentRouter: expected aggregate to be one of {', '.join(AGGREGATES)}, found "
-            f"{aggregate!r}. Fix: pass aggregate='max' or aggregate='mean_topk'."
+            f"{aggregate!r}. Fix: pass aggregate='max', 'mean_topk' or 'centroid'."
         )
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise ConfigError(
