@@ -14,11 +14,13 @@ from lamina.agents.assembly import (
     make_checkpointer_for,
     make_ledger,
     make_memory,
+    make_router,
     make_step_cache,
     make_thread_locks,
     make_tool_relevance,
     register_model,
 )
+from lamina.agents.model_pin import pin_model
 from lamina.agents.result import RunResult
 from lamina.agents.resuming import resume_input
 from lamina.config import AgentOptions, Settings, get_settings
@@ -93,6 +95,8 @@ class Agent:
         settings: lamina settings (home, threads, seed); read from the environment by default.
         pool: a model pool to share between agents.
         chat_models: ready-made chat models by name instead of a pool (tests, remote models).
+        model: one model for every route (a name or `ModelSpec`); instead of `models=` and
+            `default_model=` (see `lamina.agents.model_pin`).
         **options: options of the graph's nodes, validated against
             :class:`~lamina.config.AgentOptions` (rc_iterations, max_plan_steps, memory_k,
             max_output_chars, ...; the README's "Agent options" table lists them all).
@@ -121,6 +125,7 @@ class Agent:
         settings: Settings | None = None,
         pool: ModelPool | None = None,
         chat_models: dict[str, BaseChatModel] | None = None,
+        model: str | ModelSpec | None = None,
         **options: Any,
     ) -> None:
         from lamina.graph import build_agent_graph, recursion_limit_for
@@ -133,6 +138,8 @@ class Agent:
                 f"({sorted(options)}). Fix: pass these options to build_agent_graph(...) "
                 "when you build your graph."
             )
+        if model is not None:
+            models, default_model, routes = pin_model(model, models, default_model, routes)
         self.options = AgentOptions.from_kwargs({"max_steps": max_steps, **options})
         self.settings = settings or get_settings()
         self.max_steps = max_steps
@@ -159,7 +166,15 @@ class Agent:
         self.context = AgentContext(
             models=provider,
             default_model=self._default_model(default_model, known),
-            router=self._router(routes, provider, affinity_margin, router_llm, router_band),
+            router=make_router(
+                routes,
+                provider,
+                self.default_model,
+                self.settings.home / "router",
+                affinity_margin,
+                router_llm,
+                router_band,
+            ),
             memory=make_memory(memory, home),
             step_cache=make_step_cache(step_cache, self.settings),
             tools=ToolRegistry(list(tools) if tools is not None else default_tools()).as_dict(),
@@ -176,15 +191,21 @@ class Agent:
             checkpointer=self.checkpointer
         )
         self._recursion_limit = recursion_limit_for(max_steps)
+        # A graph passed in checks the size with its own input node (built with its own option).
+        self._max_input_chars = self.options.max_input_chars if graph is None else None
 
     @classmethod
     def from_config(cls, path: str | Path, **overrides: Any) -> Agent:
-        """Build an agent from a `lamina.toml` (models, routes, tools, settings, options)."""
+        """Build an agent from a `lamina.toml` (models, routes, tools, settings, options).
+
+        Only this file is read (not `./lamina.toml` too); its settings give way to `LAMINA_*`
+        environment variables, and `settings=` replaces them all.
+        """
         from lamina.agents.config_file import load_config
 
         config = load_config(path)
         kwargs = config.build_agent_kwargs()
-        kwargs.setdefault("settings", get_settings(**config.settings))
+        kwargs.setdefault("settings", get_settings(path))
         kwargs.update(overrides)
         return cls(**kwargs)
 
@@ -199,53 +220,14 @@ class Agent:
             raise UnknownModelError(self.default_model, known)
         return self.default_model
 
-    def _router(
-        self,
-        routes: Sequence[Route] | None,
-        provider: Any,
-        affinity_margin: float | None,
-        router_llm: str | None,
-        router_band: float,
-    ) -> Any:
-        """The intent router over `routes` (None when there are none: every task goes to the
-        default model); by default the default routes the configured models can serve."""
-        from lamina.layers.router.defaults import default_routes
-        from lamina.layers.router.intent_router import IntentRouter
-
-        known = provider.names()
-        if routes is not None:
-            route_list = list(routes)
-        else:
-            route_list = [r for r in default_routes() if r.model in known]
-            skipped = [r.name for r in default_routes() if r.model not in known]
-            if skipped:
-                logger.info("default routes %s skipped: their models are not configured", skipped)
-        if not route_list:
-            return None
-        llm_fallback = None
-        if router_llm is not None:
-            from lamina.layers.router.llm_fallback import LLMFallback
-
-            if router_llm not in known:
-                raise UnknownModelError(router_llm, known)
-            llm_fallback = LLMFallback(provider.chat_model(router_llm), band=router_band)
-        router = IntentRouter(
-            route_list,
-            default_model=self.default_model,
-            cache_dir=self.settings.home / "router",
-            llm_fallback=llm_fallback,
-            affinity_margin=affinity_margin,
-        )
-        router.validate_models(known)
-        return router
-
     # -- running ------------------------------------------------------------------------------
     def _prepare(
         self, task: Any, thread_id: str | None, user_id: str | None
     ) -> tuple[dict[str, Any], RunnableConfig, str, str]:
         thread = thread_id or uuid.uuid4().hex
         user = user_id or DEFAULT_USER
-        payload = {"messages": to_messages(task), "user_id": user, "thread_id": thread}
+        messages = to_messages(task, max_chars=self._max_input_chars)
+        payload = {"messages": messages, "user_id": user, "thread_id": thread}
         config: RunnableConfig = {
             "configurable": {"thread_id": thread},
             "recursion_limit": self._recursion_limit,
@@ -261,6 +243,8 @@ class Agent:
             user_id: whose long-term memory to use (a default user when None).
 
         Raises:
+            InputError: the task is empty, longer than `max_input_chars`, not valid text, or
+                makes a prompt longer than a model's context (refused before any decoding).
             ThreadBusyError: another run held the thread past `settings.thread_wait_seconds`.
         """
         payload, config, thread, user = self._prepare(task, thread_id, user_id)

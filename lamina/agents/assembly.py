@@ -3,11 +3,14 @@ checkpointer, each from what the user passed (an object, a path or URL, True or 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lamina.errors import ConfigError, UnknownModelError
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -15,6 +18,7 @@ if TYPE_CHECKING:
 
     from lamina.config import Settings
     from lamina.guards.tool_relevance import ToolRelevance
+    from lamina.layers.router import Route
     from lamina.models.catalog import ModelSpec
     from lamina.models.pool import ModelPool
     from lamina.stores.ledger import ToolLedger
@@ -27,6 +31,7 @@ __all__ = [
     "make_checkpointer_for",
     "make_ledger",
     "make_memory",
+    "make_router",
     "make_step_cache",
     "make_thread_locks",
     "make_tool_relevance",
@@ -158,3 +163,45 @@ def make_thread_locks(
         file = Path(checkpointer)
         return FileThreadLocks(file.parent / f"{file.stem}.locks", wait)
     return LocalThreadLocks(wait)
+
+
+def make_router(
+    routes: Sequence[Route] | None,
+    provider: Any,
+    default_model: str,
+    cache_dir: Path,
+    affinity_margin: float | None,
+    router_llm: str | None,
+    router_band: float,
+) -> Any:
+    """The intent router over `routes` (None when there are none: every task goes to the
+    default model); by default the default routes the configured models can serve."""
+    from lamina.layers.router.defaults import default_routes
+    from lamina.layers.router.intent_router import IntentRouter
+
+    known = provider.names()
+    if routes is not None:
+        route_list = list(routes)
+    else:
+        route_list = [r for r in default_routes() if r.model in known]
+        skipped = [r.name for r in default_routes() if r.model not in known]
+        if skipped:
+            logger.info("default routes %s skipped: their models are not configured", skipped)
+    if not route_list:
+        return None
+    llm_fallback = None
+    if router_llm is not None:
+        from lamina.layers.router.llm_fallback import LLMFallback
+
+        if router_llm not in known:
+            raise UnknownModelError(router_llm, known)
+        llm_fallback = LLMFallback(provider.chat_model(router_llm), band=router_band)
+    router = IntentRouter(
+        route_list,
+        default_model=default_model,
+        cache_dir=cache_dir,
+        llm_fallback=llm_fallback,
+        affinity_margin=affinity_margin,
+    )
+    router.validate_models(known)
+    return router

@@ -19,19 +19,20 @@
     verifiers = ["arithmetic"]    # by name; `prompts` names a file of lamina/prompts/
 
 Settings (`home`, `n_threads`, `seed`, ...; every field of `lamina.config.Settings`) and agent
-options (every field of `lamina.config.AgentOptions`) sit at the top level too.
+options (every field of `lamina.config.AgentOptions`) sit at the top level too. A setting in the
+file gives way to the same setting in the environment (`LAMINA_*`) or a flag (`--set`).
 """
 
 from __future__ import annotations
 
 import importlib
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lamina.config import AgentOptions, Settings, unknown_name_message
+from lamina.config.settings import find_config, read_config_file
 from lamina.errors import ConfigError
 from lamina.guards.tool_relevance import FITS_ABOVE, SHORTLIST_MARGIN, SUPPORTS_ABOVE, ToolRelevance
 from lamina.models.catalog import ModelSpec
@@ -134,6 +135,9 @@ class AgentConfig(BaseModel):
     ledger: bool | str | None = None
     router: RouterConfig | None = None
     tool_relevance: ToolRelevanceConfig | None = None
+    mcp: list[dict[str, Any]] | None = Field(
+        default=None, description="[[mcp]] tables: MCP servers whose tools the agent gets."
+    )
 
     def build_routes(self) -> list[Route]:
         """The `[[routes]]` tables as router `Route`s (empty when the file declares none)."""
@@ -162,6 +166,10 @@ class AgentConfig(BaseModel):
             kwargs["routes"] = self.build_routes()
         if self.tools is not None:
             kwargs["tools"] = [load_tool(ref) for ref in self.tools]
+        if self.mcp:
+            from lamina.tools.mcp import mcp_tools_from_config
+
+            kwargs["tools"] = [*kwargs.get("tools", []), *mcp_tools_from_config(self.mcp)]
         if self.default_model:
             kwargs["default_model"] = self.default_model
         return kwargs
@@ -199,14 +207,6 @@ def load_tool(ref: str) -> Any:
         ) from None
 
 
-def find_config(config: str | Path | None) -> Path | None:
-    """The config file a command uses: `--config`, else `./lamina.toml` when it exists."""
-    if config is not None:
-        return Path(config)
-    default = Path("lamina.toml")
-    return default if default.exists() else None
-
-
 def load_config(path: str | Path) -> AgentConfig:
     """Read and validate the agent part of a `lamina.toml`.
 
@@ -215,23 +215,7 @@ def load_config(path: str | Path) -> AgentConfig:
     naming the closest known one.
     """
     p = Path(path).expanduser()
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"Expected a config file at {p}; found nothing. Fix: create it or drop --config."
-        ) from None
-    except IsADirectoryError:
-        raise ConfigError(
-            f"Expected a config file at {p}; found a directory. Fix: name the lamina.toml "
-            f"inside it, e.g. --config {p / 'lamina.toml'}."
-        ) from None
-    except OSError as exc:
-        raise ConfigError(
-            f"Cannot read the config file {p} ({exc.strerror}). Fix: check its permissions."
-        ) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p} is not valid TOML ({exc}). Fix the syntax at that spot.") from None
+    raw = read_config_file(p)
     settings_keys = set(Settings.model_fields)
     option_keys = set(AgentOptions.model_fields)
     agent_keys = set(AgentConfig.model_fields) - {"settings", "options"}

@@ -11,6 +11,7 @@ from lamina.cli.models import app as models_app
 from lamina.cli.route import app as route_app
 from lamina.cli.run import resume_command, run_command
 from lamina.cli.serve import serve_command
+from lamina.cli.threads import app as threads_app
 
 app = typer.Typer(
     name="lamina",
@@ -26,6 +27,9 @@ app.add_typer(route_app, name="route", help="Explain, evaluate and fit the route
 app.add_typer(memory_app, name="memory", help="Add, search, forget and count long-term memories.")
 app.command("serve")(serve_command)
 app.add_typer(cache_app, name="cache", help="Show or clear the reasoning layer's step cache.")
+app.add_typer(
+    threads_app, name="threads", help="List, show and prune conversation threads (checkpoints)."
+)
 app.command("doctor")(doctor_command)
 
 

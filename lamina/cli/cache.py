@@ -107,9 +107,9 @@ def clear_cache(path: Path | None = None, *, kv: bool = False) -> dict[str, Any]
 
 def _fail(exc: Exception) -> typer.Exit:
     from rich.console import Console
-    from rich.markup import escape
+    from rich.text import Text
 
-    Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    Console(stderr=True).print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -127,6 +127,7 @@ def stats_command(path: PathOption = None, as_json: JsonOption = False) -> None:
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="step cache", show_header=False)
     table.add_column("what")
@@ -144,7 +145,7 @@ def stats_command(path: PathOption = None, as_json: JsonOption = False) -> None:
         ("KV states on disk", f"{data['kv_cache_bytes'] / 1024**2:.1f} MiB"),
     ]
     for what, value in rows:
-        table.add_row(what, value)
+        table.add_row(what, Text(value))
     Console().print(table)
 
 

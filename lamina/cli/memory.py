@@ -121,13 +121,13 @@ def _reporting(as_json: bool) -> Iterator[None]:
         yield
     except LaminaError as exc:
         from rich.console import Console
-        from rich.markup import escape
+        from rich.text import Text
 
         if as_json:
             error = {"type": type(exc).__name__, "message": str(exc)}
             sys.stdout.write(json.dumps({"error": error}, ensure_ascii=False) + "\n")
-        # Escaped: messages quote user text, which is not rich markup.
-        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        # Text, not markup: messages quote user text, which may hold `[...]` or `\[`.
+        Console(stderr=True).print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -149,17 +149,17 @@ def _store_info(store: MemoryStore) -> dict[str, str]:
 
 def _table(memories: list[Memory], title: str, scores: bool) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title)
+    table = Table(title=Text(title))
     if scores:
         table.add_column("score", justify="right")
     for col in ("date", "kind", "text", "id"):
         table.add_column(col, overflow="fold")
     for m in memories:
-        row = [(m.updated_at or m.created_at)[:10], m.kind, escape(m.text), m.id]
-        table.add_row(*([f"{m.score or 0.0:.3f}"] if scores else []), *row)
+        row = [Text(x) for x in ((m.updated_at or m.created_at)[:10], m.kind, m.text, m.id)]
+        table.add_row(*([Text(f"{m.score or 0.0:.3f}")] if scores else []), *row)
     Console().print(table)
 
 
@@ -372,12 +372,15 @@ def stats_command(
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     who = f"user {user!r}" if user is not None else "all users"
     console.print(
-        f"{stats['count']} memories ({who}) in {stats['mode']} store {stats['location']} "
-        f"(collection {stats['collection']}, encoder {stats['encoder']})"
+        Text(
+            f"{stats['count']} memories ({who}) in {stats['mode']} store {stats['location']} "
+            f"(collection {stats['collection']}, encoder {stats['encoder']})"
+        )
     )
     for title, counts in (("kind", stats["kinds"]), ("user", stats.get("users"))):
         if not counts:
@@ -386,5 +389,5 @@ def stats_command(
         table.add_column(title)
         table.add_column("memories", justify="right")
         for name, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-            table.add_row(name, str(n))
+            table.add_row(Text(name), str(n))
         console.print(table)

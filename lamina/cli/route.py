@@ -93,11 +93,10 @@ def build_router(config: Path | None, llm_fallback: LLMFallback | None = None) -
 
     routes = default_routes()
     default_model = DEFAULT_MODEL
-    settings = get_settings()
     path = find_config(config)
+    settings = get_settings(path)
     if path is not None:
         cfg = load_config(path)
-        settings = get_settings(**cfg.settings)
         default_model = cfg.default_model or DEFAULT_MODEL
         if cfg.routes is not None:
             routes = cfg.build_routes()

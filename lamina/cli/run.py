@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -46,22 +46,32 @@ _LAYER_LABEL = {
 }
 
 
-def build_agent(config: Path | None) -> Agent:
-    """The agent `lamina run` uses: from `--config`, `./lamina.toml`, or the defaults."""
+def build_agent(config: Path | None, **flags: str) -> Agent:
+    """The agent `lamina run` uses: from `--config`, `./lamina.toml`, or the defaults.
+
+    Settings come from `flags` (`--set name=value`), then `LAMINA_*` variables, then that one
+    config file, then the defaults.
+    """
     from lamina.agents.agent import Agent
-    from lamina.agents.config_file import find_config
+    from lamina.config import find_config, get_settings
 
     path = find_config(config)
-    return Agent.from_config(path) if path is not None else Agent()
+    settings = get_settings(path, **flags)
+    if path is None:
+        return Agent(settings=settings)
+    return Agent.from_config(path, settings=settings)
 
 
 def _describe(node: str, update: dict[str, Any]) -> str:
+    """One line of plain text (never markup: it quotes model and tool output) for a node."""
     events = update.get("trace") or []
     data = events[-1]["data"] if events else {}
     if node == "router" and update.get("route"):
         r = update["route"]
         name = r.get("route") or "none"
-        return escape(f"router → {name} → model {r.get('model')} ({r.get('reason')})")
+        load = [e for e in events if e.get("layer") == "loading encoder"]
+        loading = f"loading encoder {load[0]['seconds']:.2f} s; " if load else ""
+        return f"{loading}router → {name} → model {r.get('model')} ({r.get('reason')})"
     if node == "memory":
         hits = data.get("hits") or []
         return f"memory → {len(hits)} memories recalled"
@@ -76,7 +86,7 @@ def _describe(node: str, update: dict[str, Any]) -> str:
             f"{c.get('name')}({json.dumps(c.get('args'))}) = {c.get('result', c.get('error'))}"
             for c in data.get("tool_calls") or []
         )
-        return escape(
+        return (
             f"execution → step {data.get('step')} on {data.get('model')}: {calls or 'no tool call'}"
         )
     return _LAYER_LABEL.get(node, node)
@@ -92,9 +102,9 @@ def ask_approval(result: RunResult, *, yes: bool, console: Console) -> bool:
     if request is None:  # paused for something else: nothing to approve
         return False
     args = json.dumps(request.args, ensure_ascii=False)
-    console.print(f"[yellow]approval needed:[/] {escape(f'{request.tool}({args})')}")
+    console.print(Text.assemble(("approval needed: ", "yellow"), f"{request.tool}({args})"))
     if request.description:
-        console.print(f"  {escape(request.description)}")
+        console.print(Text(f"  {request.description}"))
     if yes:
         console.print("  approved (--yes)")
         return True
@@ -123,6 +133,7 @@ def print_trace(result: RunResult, console: Console) -> None:
     )
     what = {
         "input": "request validated",
+        "loading encoder": "the router's encoder (once per process)",
         "router": route,
         "memory": f"recalled: {memories}",
         "reasoning": f"plan {len(reasoning['plan'])} step(s); cache hits "
@@ -131,10 +142,10 @@ def print_trace(result: RunResult, console: Console) -> None:
         "remember": "exchange written back",
     }
     for layer, seconds in result.timings.items():
-        table.add_row(escape(layer), f"{seconds:.2f}", escape(what.get(layer, "")))
+        table.add_row(Text(layer), f"{seconds:.2f}", Text(what.get(layer, "")))
     console.print(table)
     console.print(
-        escape(f"models used: {', '.join(result.models_used) or '-'}; thread {result.thread_id}")
+        Text(f"models used: {', '.join(result.models_used) or '-'}; thread {result.thread_id}")
     )
 
 
@@ -146,8 +157,8 @@ def _show(console: Console, events: Iterable[Any]) -> None:
             for node, update in (chunk or {}).items():
                 if not isinstance(update, dict):
                     continue  # LangGraph's own entries (interrupts, durable tool/model steps)
-                console.print(f"[cyan]●[/] {_describe(node, update)}")
-                status.update(f"after {node} …")
+                console.print(Text.assemble(("● ", "cyan"), _describe(node, update)))
+                status.update(Text(f"after {node} …"))
 
 
 def _print_json(agent: Agent, result: RunResult, yes: bool, err: Console) -> RunResult:
@@ -169,10 +180,11 @@ def _print_streamed(
         _show(console, agent.stream_resume(thread_id, approve, stream_mode=["updates"]))
         result = agent.result(thread_id, user_id=user)
     if result.error is None:
-        console.print(f"\n[bold green]answer:[/] {escape(result.answer)}\n")
+        console.print(Text.assemble("\n", ("answer: ", "bold green"), result.answer, "\n"))
     else:
-        console.print(f"\n[bold red]not answered ({result.error.kind}):[/] {escape(result.answer)}")
-        console.print(f"[red]why:[/] {escape(result.error.message)}\n")
+        not_ok = (f"not answered ({result.error.kind}): ", "bold red")
+        console.print(Text.assemble("\n", not_ok, result.answer))
+        console.print(Text.assemble(("why: ", "red"), result.error.message, "\n"))
     print_trace(result, console)
     return result
 
@@ -188,6 +200,14 @@ ConfigOption = Annotated[
 ]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print RunResult.to_dict() as JSON, nothing else.")
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="NAME=VALUE",
+        help="A setting (repeatable; e.g. --set n_threads=4); beats LAMINA_* and the config file.",
+    ),
 ]
 YesOption = Annotated[
     bool,
@@ -215,6 +235,7 @@ def run_command(
     user: Annotated[str | None, typer.Option("--user", help="Whose long-term memory.")] = None,
     as_json: JsonOption = False,
     yes: YesOption = False,
+    set_: SetOption = None,
 ) -> None:
     """Run TASK through input → router → memory → reasoning → execution.
 
@@ -224,12 +245,13 @@ def run_command(
     from rich.console import Console
 
     from lamina.cli.task_input import read_task
+    from lamina.config import parse_setting_flags
     from lamina.errors import LaminaError
 
     err = Console(stderr=True)
     try:
         task = read_task(task, file)
-        agent = build_agent(config)
+        agent = build_agent(config, **parse_setting_flags(set_ or []))
         if as_json:
             result = _print_json(agent, agent.run(task, thread_id=thread, user_id=user), yes, err)
         else:
@@ -241,7 +263,7 @@ def run_command(
             )
             result = _print_streamed(agent, thread_id, user, yes, console)
     except LaminaError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
+        err.print(Text.assemble(("error: ", "red"), str(exc)))
         raise typer.Exit(1) from None
     _exit_unless_ok(result)
 
@@ -258,6 +280,7 @@ def resume_command(
     ] = None,
     as_json: JsonOption = False,
     yes: YesOption = False,
+    set_: SetOption = None,
 ) -> None:
     """Continue THREAD's unfinished run: one cut off by a crash, or one paused for approval.
 
@@ -266,11 +289,12 @@ def resume_command(
     """
     from rich.console import Console
 
+    from lamina.config import parse_setting_flags
     from lamina.errors import LaminaError
 
     err = Console(stderr=True)
     try:
-        agent = build_agent(config)
+        agent = build_agent(config, **parse_setting_flags(set_ or []))
         if as_json:
             result = _print_json(agent, agent.resume(thread, approve=approve), yes, err)
         else:
@@ -278,6 +302,6 @@ def resume_command(
             _show(console, agent.stream_resume(thread, approve, stream_mode=["updates"]))
             result = _print_streamed(agent, thread, None, yes, console)
     except LaminaError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
+        err.print(Text.assemble(("error: ", "red"), str(exc)))
         raise typer.Exit(1) from None
     _exit_unless_ok(result)

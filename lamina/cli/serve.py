@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from lamina.cli.run import SetOption
+
 __all__ = ["serve_command"]
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ def serve_command(
             help="Key file (TOML or JSON): API keys, each bound to the users it may act as."
         ),
     ] = None,
+    set_: SetOption = None,
 ) -> None:
     """Serve the agent over OpenAI's Chat Completions API (as model `lamina`).
 
@@ -45,7 +48,7 @@ def serve_command(
     import uvicorn
 
     from lamina.cli.run import build_agent
-    from lamina.config import bounded_openmp_spin
+    from lamina.config import bounded_openmp_spin, parse_setting_flags
     from lamina.errors import LaminaError
     from lamina.serving.app import create_app
     from lamina.serving.tenants import load_keys
@@ -74,7 +77,7 @@ def serve_command(
 
     bounded_openmp_spin()
     try:
-        agent = build_agent(config)
+        agent = build_agent(config, **parse_setting_flags(set_ or []))
     except LaminaError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

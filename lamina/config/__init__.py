@@ -22,7 +22,10 @@ from lamina.config.settings import (
     available_cores,
     default_home,
     default_models_dir,
+    find_config,
     get_settings,
+    parse_setting_flags,
+    read_config_file,
 )
 
 __all__ = [
@@ -37,7 +40,10 @@ __all__ = [
     "default_home",
     "default_models_dir",
     "expected_type",
+    "find_config",
     "get_settings",
+    "parse_setting_flags",
+    "read_config_file",
     "release_free_heap",
     "unknown_name_message",
 ]

@@ -1,25 +1,39 @@
-"""Settings from `LAMINA_*` environment variables and an optional `lamina.toml`.
+"""Settings from flags, `LAMINA_*` environment variables and one `lamina.toml`.
 
-Precedence, highest first: keyword arguments, environment variables, `lamina.toml`, defaults.
+Precedence, highest first: flags (`lamina run --set name=value`, keyword arguments of
+`get_settings`), environment variables, the config file, defaults. The config file is the one
+named (`--config X`, `Agent.from_config(X)`, `get_settings(config_file=X)`), else `./lamina.toml`
+when it exists; only that one file is read.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from lamina.errors import ConfigError
 
-__all__ = ["Settings", "available_cores", "default_home", "default_models_dir", "get_settings"]
+__all__ = [
+    "Settings",
+    "available_cores",
+    "default_home",
+    "default_models_dir",
+    "find_config",
+    "get_settings",
+    "parse_setting_flags",
+    "read_config_file",
+]
 
 
 def default_home() -> Path:
@@ -47,11 +61,13 @@ def available_cores() -> int:
 
 
 class Settings(BaseSettings):
-    """lamina's settings. Every field can be set as `LAMINA_<FIELD>` or in `lamina.toml`."""
+    """lamina's settings. Every field can be set as a flag, `LAMINA_<FIELD>` or in `lamina.toml`.
 
-    model_config = SettingsConfigDict(
-        env_prefix="LAMINA_", toml_file="lamina.toml", extra="ignore", frozen=True
-    )
+    `Settings(...)` reads keyword arguments and the environment only; `get_settings()` adds
+    the config file, below the environment.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LAMINA_", extra="ignore", frozen=True)
 
     home: Path = Field(
         default_factory=default_home, description="Root for memory, caches and checkpoints."
@@ -67,6 +83,12 @@ class Settings(BaseSettings):
     seed: int = Field(default=0, description="Sampling seed.")
     memory_budget_bytes: int = Field(
         default=4 * 1024**3, ge=0, description="RAM the model pool may hold before it evicts."
+    )
+    context_memory_bytes: int = Field(
+        default=128 * 1024**2,
+        ge=0,
+        description="RAM each model's context (its KV cache) may take: a model gets the tokens "
+        "that fit, up to its trained length, unless its ModelSpec sets context_size.",
     )
     allow_amx: bool = Field(
         default=False,
@@ -116,25 +138,106 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        return (init_settings, env_settings)
 
 
-def get_settings(**overrides: Any) -> Settings:
-    """Read settings now (the environment may have changed since import).
+def find_config(config: str | Path | None) -> Path | None:
+    """The config file a command reads: `config` when given (only it), else `./lamina.toml`
+    when it exists, else None."""
+    if config is not None:
+        return Path(config).expanduser()
+    default = Path("lamina.toml")
+    return default if default.exists() else None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A `lamina.toml` as a dict (every key; `lamina.agents.config_file` sorts them).
 
     Raises:
-        ConfigError: a setting has a value of the wrong kind (from an argument, a `LAMINA_*`
-            variable or lamina.toml); the message names it, what was expected and the fix.
+        ConfigError: the file is missing, a directory, unreadable or not valid TOML.
     """
+    p = Path(path).expanduser()
     try:
-        return Settings(**overrides)
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"Expected a config file at {p}; found nothing. Fix: create it or drop --config."
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"Expected a config file at {p}; found a directory. Fix: name the lamina.toml "
+            f"inside it, e.g. --config {p / 'lamina.toml'}."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the config file {p} ({exc.strerror}). Fix: check its permissions."
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p} is not valid TOML ({exc}). Fix the syntax at that spot.") from None
+
+
+def parse_setting_flags(flags: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """`--set name=value` flags as a dict of settings (the values are validated by `Settings`).
+
+    Raises:
+        ConfigError: a flag without `=`, or a name that is not a setting.
+    """
+    from lamina.config.options import unknown_name_message
+
+    values: dict[str, str] = {}
+    for flag in flags:
+        name, sep, value = flag.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise ConfigError(
+                f"Expected --set NAME=VALUE; found {flag!r}. Fix: e.g. --set n_threads=4."
+            )
+        if name not in Settings.model_fields:
+            raise ConfigError(
+                unknown_name_message(name, Settings.model_fields, what="setting", where="--set")
+            )
+        values[name] = value
+    return values
+
+
+def get_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read settings now (the environment may have changed since import).
+
+    Precedence, highest first: `overrides` (flags), `LAMINA_*` environment variables, the
+    config file, defaults.
+
+    Args:
+        config_file: the `lamina.toml` whose settings keys are read (only this file); None:
+            `./lamina.toml` when it exists.
+        **overrides: settings given as flags or arguments.
+
+    Raises:
+        ConfigError: the config file cannot be read, or a setting has a value of the wrong kind
+            (the message names it, where it was set, what was expected and the fix).
+    """
+    path = find_config(config_file)
+    fields = Settings.model_fields
+    from_file = {k: v for k, v in read_config_file(path).items() if k in fields} if path else {}
+    from_env = {k: v for k, v in EnvSettingsSource(Settings)().items() if k in fields}
+    try:
+        return Settings(**{**from_file, **from_env, **overrides})
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error["loc"] else "?"
-        field = Settings.model_fields.get(name)
+        field = fields.get(name)
         about = f" ({field.description})" if field is not None and field.description else ""
+        where = _where(name, overrides, from_env, path)
         raise ConfigError(
             f"Setting {name!r}{about}: expected {error['msg'].lower()}; found "
-            f"{error.get('input')!r}. Fix: correct it where it is set: the argument, "
-            f"LAMINA_{name.upper()} or `{name} = ...` in lamina.toml."
+            f"{error.get('input')!r} in {where}. Fix: correct it there."
         ) from None
+
+
+def _where(
+    name: str, overrides: Mapping[str, Any], env: Mapping[str, Any], path: Path | None
+) -> str:
+    if name in overrides:
+        return f"the flag or argument {name}=..."
+    if name in env:
+        return f"the environment variable LAMINA_{name.upper()}"
+    return f"`{name} = ...` in {path}"
