@@ -2,6 +2,10 @@
 
     python bench/bfcl.py [--data DIR] [--category NAME ...] [--model NAME] [--limit N]
                          [--quick] [--json] [--systems lamina,lamina-model,baseline] [--failures]
+                         [--server]
+
+``--server`` sends the same cases through the ``openai`` client to ``lamina serve`` and to
+``python -m llama_cpp.server`` instead (``bench/bfcl_server.py``).
 
 DIR holds ``BFCL_v4_<category>.json`` and ``possible_answer/BFCL_v4_<category>.json`` (format in
 ../shared/bench/README.md). Each case's function schemas are converted to JSON Schema
@@ -389,6 +393,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help=",".join(SYSTEMS))
     parser.add_argument("--failures", action="store_true", help="print failed cases to stderr")
+    parser.add_argument(
+        "--server",
+        action="store_true",
+        help="through HTTP: lamina serve against llama_cpp.server (see bfcl_server.py)",
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("GOMP_SPINCOUNT", "10000")
@@ -407,6 +416,10 @@ def main(argv: list[str] | None = None) -> int:
         return DEFAULT_LIMITS.get(category, DEFAULT_LIMIT)
 
     data = {c: load_cases(args.data, c, limit_for(c)) for c in categories}
+    if args.server:
+        import bfcl_server
+
+        return bfcl_server.run(args, data)
 
     from lamina.config import get_settings
     from lamina.models.pool import ModelPool
@@ -414,7 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     pool = ModelPool(settings)
     spec = pool.spec(args.model)
-    pool.register(spec.model_copy(update={"context_size": max(spec.context_size, CONTEXT_SIZE)}))
+    pool.register(
+        spec.model_copy(update={"context_size": max(spec.context_size or 0, CONTEXT_SIZE)})
+    )
     runners: dict[str, Runner] = {}
     closers: list[Callable[[], None]] = [pool.close]
     if "lamina" in systems:

@@ -151,10 +151,13 @@ def start_llama_cpp_server(
     n_ctx: int = 2048,
     log_dir: Path | None = None,
     timeout: float = 120.0,
+    chat_format: str | None = None,
 ) -> ManagedProcess:
     """`python -m llama_cpp.server` serving one GGUF as `alias`; returns once it listens.
 
     The URL is the OpenAI base (`http://HOST:PORT/v1`) to put in `ModelSpec(endpoint=...)`.
+    `chat_format` picks one of llama-cpp-python's chat handlers (e.g.
+    ``"chatml-function-calling"``, its tool calling); None keeps the GGUF's own template.
     """
     port = port or free_port(host)
     command = [
@@ -176,6 +179,8 @@ def start_llama_cpp_server(
         "--seed",
         "0",
     ]
+    if chat_format is not None:
+        command += ["--chat_format", chat_format]
     proc = _spawn(
         "llama-cpp-server",
         command,

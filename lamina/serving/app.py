@@ -1,7 +1,9 @@
 """The FastAPI application: OpenAI's Chat Completions API over a lamina agent.
 
 - `POST /v1/chat/completions`: model `lamina` runs the five-layer agent (routing, memory,
-  reasoning, tools); the id of a configured model talks to that model directly, unrouted.
+  reasoning, tools); the id of a configured model talks to that model directly, unrouted, with
+  OpenAI's tool calling (`tools`, `tool_choice`, tool results in the history: decoded under
+  lamina's grammars, :mod:`lamina.serving.direct`), `stop`, `n` and `stream_options`.
   Streaming is server-sent events, as OpenAI's; the agent's stream reports each layer as it
   finishes (empty deltas carrying `lamina.layer`), then the answer.
 - `GET /v1/models`, `GET /healthz`.
@@ -34,23 +36,18 @@ from lamina.errors import (
 )
 from lamina.layers.execution.hung import hung_tool_calls, refused_tool_calls
 from lamina.serving.admission import AdmissionQueue, QueueFullError
+from lamina.serving.direct import direct_call, run_choices
+from lamina.serving.direct_replies import direct_completion, direct_stream
 from lamina.serving.failures import install_error_handlers
 from lamina.serving.protocol import AGENT_MODEL
 from lamina.serving.requests import (
     ApiError,
     agent_request,
     api_error,
-    direct_messages,
     parse_request,
     read_body,
-    sampling,
 )
-from lamina.serving.responses import (
-    agent_completion,
-    agent_stream,
-    direct_completion,
-    direct_stream,
-)
+from lamina.serving.responses import agent_completion, agent_stream
 from lamina.serving.tenants import KeyFile, Tenant, check_users, tenant_thread, tenant_user
 
 if TYPE_CHECKING:
@@ -203,15 +200,14 @@ def create_app(
                 return JSONResponse(agent_completion(req, result, public_thread))
             if tenant is not None:  # no memory or thread here, but no foreign user either
                 check_users(tenant, req)
-            messages = direct_messages(req)
+            call = direct_call(req)
             chat_model = agent.context.models.chat_model(req.model)
-            options = sampling(req)
             if req.stream:
                 slot = stack.pop_all()
-                events = direct_stream(chat_model, req, messages, options, slot)
-                return _streaming(events, slot)
-            reply = await asyncio.to_thread(_invoke_direct, chat_model, messages, options)
-            return JSONResponse(direct_completion(req, reply))
+                events = direct_stream(chat_model, req, call, slot)
+                return _streaming(await _started(events), slot)
+            replies = await asyncio.to_thread(run_choices, chat_model, call)
+            return JSONResponse(direct_completion(req, replies))
         finally:
             stack.close()
 
@@ -253,12 +249,5 @@ def _run_agent(
 ) -> RunResult:
     try:
         return agent.run(task, thread_id=thread_id, user_id=user_id)
-    except LaminaError as exc:
-        raise api_error(exc) from None
-
-
-def _invoke_direct(chat_model: Any, messages: list[BaseMessage], options: dict[str, Any]) -> Any:
-    try:
-        return chat_model.invoke(messages, **options)
     except LaminaError as exc:
         raise api_error(exc) from None

@@ -26,7 +26,13 @@ from lamina.errors import (
     ThreadBusyError,
     UnknownModelError,
 )
-from lamina.serving.protocol import ChatCompletionRequest, ChatMessage, error_body, message_text
+from lamina.serving.protocol import (
+    REFUSED_FIELDS,
+    ChatCompletionRequest,
+    ChatMessage,
+    error_body,
+    message_text,
+)
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -37,13 +43,11 @@ __all__ = [
     "ApiError",
     "agent_request",
     "api_error",
-    "direct_messages",
     "internal_error",
     "json_depth",
     "log_internal",
     "parse_request",
     "read_body",
-    "sampling",
     "to_langchain",
     "too_deep",
     "too_large",
@@ -176,7 +180,7 @@ def parse_request(body: bytes) -> ChatCompletionRequest:
             code="invalid_request",
         )
     try:
-        return ChatCompletionRequest.model_validate(data)
+        req = ChatCompletionRequest.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
@@ -188,6 +192,25 @@ def parse_request(body: bytes) -> ChatCompletionRequest:
             code="invalid_request",
             param=where,
         ) from None
+    refused = req.refused_fields()
+    if refused:
+        field = refused[0]
+        raise ApiError(
+            400,
+            f"`{field}` is not supported by lamina serve ({REFUSED_FIELDS[field]}); found "
+            f"{json.dumps((req.model_extra or {}).get(field), default=str)[:80]}. Fix: drop "
+            f"`{field}` from the request.",
+            code="unsupported_parameter",
+            param=field,
+        )
+    if req.stream_options is not None and not req.stream:
+        raise ApiError(
+            400,
+            "Expected `stream_options` only with `stream: true`; found it on a request that "
+            "does not stream. Fix: drop `stream_options` or set `stream: true`.",
+            param="stream_options",
+        )
+    return req
 
 
 def agent_request(req: ChatCompletionRequest) -> tuple[list[BaseMessage], str | None, str | None]:
@@ -200,12 +223,30 @@ def agent_request(req: ChatCompletionRequest) -> tuple[list[BaseMessage], str | 
             param="messages",
         )
     for m in req.messages:
-        if m.role == "tool":
+        if m.role == "tool" or m.tool_calls:
             raise ApiError(
                 400,
-                "Expected no `tool` messages for model `lamina`: the agent runs its own tools. "
-                "Fix: drop them, or talk to a model directly by its name.",
+                "Expected no `tool` messages or assistant `tool_calls` for model `lamina`: the "
+                "agent runs its own tools. Fix: drop them, or talk to a model directly by its "
+                "name.",
                 param="messages",
+            )
+    direct_only = {
+        "tools": bool(req.tools),
+        "tool_choice": req.tool_choice is not None,
+        "parallel_tool_calls": req.parallel_tool_calls is not None,
+        "stop": req.stop is not None,
+        "n": req.n != 1,
+        "response_format": (req.response_format or {}).get("type", "text") != "text",
+    }
+    for field, sent in direct_only.items():
+        if sent:
+            raise ApiError(
+                400,
+                f"Expected no `{field}` for model `lamina`: the agent chooses its own tools, "
+                "output and length, and answers once. Fix: drop the field, or send it to a model "
+                "by its name (GET /v1/models lists them).",
+                param=field,
             )
     options = req.lamina
     thread_id = options.thread_id if options else None
@@ -215,35 +256,40 @@ def agent_request(req: ChatCompletionRequest) -> tuple[list[BaseMessage], str | 
     return [to_langchain(m) for m in messages], thread_id, user_id
 
 
-def direct_messages(req: ChatCompletionRequest) -> list[BaseMessage]:
-    return [to_langchain(m) for m in req.messages]
+def to_langchain(message: ChatMessage, index: int = 0) -> BaseMessage:
+    """One request message as a LangChain message (`index`: its place, for errors).
 
-
-def to_langchain(message: ChatMessage) -> BaseMessage:
+    Raises:
+        ApiError: a tool call's arguments are not a JSON object.
+    """
     text = message_text(message)
     if message.role in ("system", "developer"):
         return SystemMessage(text)
     if message.role == "assistant":
-        return AIMessage(text)
+        calls = []
+        for j, call in enumerate(message.tool_calls or []):
+            where = f"messages.{index}.tool_calls.{j}.function.arguments"
+            try:
+                args = json.loads(call.function.arguments or "{}")
+            except json.JSONDecodeError as exc:
+                raise ApiError(
+                    400,
+                    f"Expected `{where}` to be a JSON object in a string; found invalid JSON "
+                    f"({exc.msg}). Fix: send the arguments as the model returned them.",
+                    param=where,
+                ) from None
+            if not isinstance(args, dict):
+                raise ApiError(
+                    400,
+                    f"Expected `{where}` to be a JSON object; found a JSON "
+                    f"{type(args).__name__}. Fix: send the arguments as the model returned them.",
+                    param=where,
+                )
+            calls.append({"name": call.function.name, "args": args, "id": call.id})
+        return AIMessage(text, tool_calls=calls)
     if message.role == "tool":
         return ToolMessage(text, tool_call_id=message.tool_call_id or "call")
     return HumanMessage(text)
-
-
-def sampling(req: ChatCompletionRequest) -> dict[str, Any]:
-    options: dict[str, Any] = {"max_tokens": req.token_limit() or DEFAULT_MAX_TOKENS}
-    try:
-        schema = req.json_schema()
-    except ValueError as exc:
-        raise ApiError(400, f"Invalid `response_format`: {exc}.", param="response_format") from None
-    if schema is not None:
-        # lamina's models decode under a grammar built from the schema
-        options["response_format"] = {"schema": schema}
-    if req.temperature is not None:
-        options["temperature"] = req.temperature
-    if req.seed is not None:
-        options["seed"] = req.seed
-    return options
 
 
 def api_error(exc: LaminaError) -> ApiError:

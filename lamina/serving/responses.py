@@ -1,6 +1,6 @@
 """Writing OpenAI Chat Completions responses: whole completions and server-sent-event streams,
-for an agent run (with lamina's extension: route, tools, timings) and for a model talked to
-directly."""
+for an agent run (with lamina's extension: route, tools, timings). A model talked to directly is
+answered by :mod:`lamina.serving.direct_replies`."""
 
 from __future__ import annotations
 
@@ -31,8 +31,6 @@ __all__ = [
     "agent_stream",
     "agent_usage",
     "client_view",
-    "direct_completion",
-    "direct_stream",
     "extension",
     "sse",
 ]
@@ -89,24 +87,6 @@ def agent_completion(
         finish_reason="stop",
         usage=agent_usage(result),
         extension=ext,
-    )
-
-
-def direct_completion(req: ChatCompletionRequest, reply: Any) -> dict[str, Any]:
-    meta = getattr(reply, "usage_metadata", None) or {}
-    prompt, completion = int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0))
-    finish = (getattr(reply, "response_metadata", None) or {}).get("finish_reason") or "stop"
-    return completion_body(
-        completion_id=new_id(),
-        model=req.model,
-        text=str(reply.content),
-        finish_reason=str(finish),
-        usage={
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        },
-        extension=None,
     )
 
 
@@ -177,29 +157,4 @@ def agent_stream(
         )
         final["usage"] = agent_usage(result)
         yield sse(final)
-        yield sse("[DONE]")
-
-
-def direct_stream(
-    chat_model: Any,
-    req: ChatCompletionRequest,
-    messages: list[BaseMessage],
-    options: dict[str, Any],
-    slot: ExitStack,
-) -> Iterator[str]:
-    cid = new_id()
-    with slot:
-        yield sse(chunk_body(completion_id=cid, model=req.model, delta={"role": "assistant"}))
-        try:
-            for piece in chat_model.stream(messages, **options):
-                text = str(piece.content)
-                if text:
-                    yield sse(
-                        chunk_body(completion_id=cid, model=req.model, delta={"content": text})
-                    )
-        except LaminaError as exc:
-            yield sse(api_error(exc).body())
-            yield sse("[DONE]")
-            return
-        yield sse(chunk_body(completion_id=cid, model=req.model, delta={}, finish_reason="stop"))
         yield sse("[DONE]")

@@ -1,0 +1,212 @@
+"""BFCL through HTTP: `lamina serve` against `python -m llama_cpp.server`, side by side.
+
+    python bench/bfcl.py --server [--quick] [--json] [--category NAME ...] [--limit N]
+
+The same cases as ``bench/bfcl.py`` (same data, categories, schema conversion and checker), each
+sent with the official ``openai`` client, as any OpenAI application would send it, to two
+servers of the same GGUF file at temperature 0:
+
+* **lamina-serve**: ``lamina serve``'s app (``create_app``, in this process on a free loopback
+  port) with the model by name, so the request goes to ``LlamaChatModel.bind_tools``: the
+  two-stage grammar (a function or a text answer, then arguments under the function's whole
+  JSON schema);
+* **llama-cpp-server**: ``python -m llama_cpp.server --chat_format chatml-function-calling``
+  (llama-cpp-python's own tool calling) in a child process.
+
+Both get the identical request: ``tools``, ``tool_choice="auto"``, ``parallel_tool_calls=true``,
+``max_tokens=256``, ``seed=0``; the llama.cpp server also ``repeat_penalty=1.0`` (lamina's
+setting; its own default is 1.1). Unlike the in-process baseline of ``bench/bfcl.py``, the
+llama.cpp server's handler cannot be capped from outside: it writes arguments with no token
+limit, so a looping string runs to the context's end (its time is counted) or to the client's
+timeout of 180 s (an error, counted wrong). Arguments that are not JSON count as an invalid call.
+
+Neither system gets the agent's tool-relevance decisions (``lamina`` in ``bench/bfcl.py``): on
+``irrelevance`` this is the model's own choice of a text answer under ``tool_choice="auto"``.
+Goal on ``simple_python``: lamina serve's accuracy at least 3x the llama.cpp server's, and
+100% valid calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bfcl import (
+    CONTEXT_SIZE,
+    MAX_TOKENS,
+    Case,
+    Runner,
+    run_category,
+)
+
+SYSTEMS = ("lamina-serve", "llama-cpp-server")
+GOAL = {"category": "simple_python", "valid_calls": 1.0, "accuracy_ratio": 3.0}
+TIMEOUT = 180.0  # seconds per request: a looping argument string of the llama.cpp handler
+
+
+def client_runner(client: Any, model: str, extra_body: dict[str, Any] | None = None) -> Runner:
+    """A system behind an OpenAI-compatible server, asked through the `openai` client."""
+
+    def run(case: Case, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        reply = client.chat.completions.create(
+            model=model,
+            messages=case.messages,
+            tools=tools,
+            tool_choice="auto",
+            parallel_tool_calls=True,
+            temperature=0.0,
+            max_tokens=MAX_TOKENS,
+            seed=0,
+            extra_body=extra_body,
+        )
+        message = reply.choices[0].message
+        return [
+            {"name": call.function.name, "args": json.loads(call.function.arguments)}
+            for call in message.tool_calls or []
+        ]
+
+    return run
+
+
+def run(args: argparse.Namespace, data: dict[str, list[Case]]) -> int:
+    """Both servers over `data` (cases per category); print the table or the JSON."""
+    from openai import OpenAI
+
+    from lamina import Agent
+    from lamina.config import get_settings
+    from lamina.models.pool import ModelPool
+    from lamina.scaleout.servers import start_llama_cpp_server
+    from lamina.serving.app import create_app
+    from lamina.serving.local import serve_in_thread
+
+    settings = get_settings()
+    pool = ModelPool(settings)
+    spec = pool.spec(args.model)
+    # BFCL's longest tool lists do not fit SmolLM2's catalog context of 2048 tokens.
+    pool.register(
+        spec.model_copy(update={"context_size": max(spec.context_size or 0, CONTEXT_SIZE)})
+    )
+    agent = Agent(
+        pool=pool,
+        settings=settings,
+        routes=[],
+        memory=False,
+        step_cache=False,
+        checkpointer=":memory:",
+    )
+    rows: list[dict[str, Any]] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="bfcl-server-") as logs,
+        serve_in_thread(create_app(agent)) as lamina_url,
+        start_llama_cpp_server(
+            pool.path_of(args.model),
+            alias=args.model,
+            n_threads=settings.n_threads,
+            n_ctx=CONTEXT_SIZE,
+            chat_format="chatml-function-calling",
+            log_dir=Path(logs),
+            timeout=300.0,
+        ) as llama_server,
+    ):
+        clients = {
+            "lamina-serve": OpenAI(
+                base_url=f"{lamina_url}/v1", api_key="unused", max_retries=0, timeout=TIMEOUT
+            ),
+            "llama-cpp-server": OpenAI(
+                base_url=llama_server.url, api_key="unused", max_retries=0, timeout=TIMEOUT
+            ),
+        }
+        runners = {
+            "lamina-serve": client_runner(clients["lamina-serve"], args.model),
+            "llama-cpp-server": client_runner(
+                clients["llama-cpp-server"], args.model, {"repeat_penalty": 1.0}
+            ),
+        }
+        try:
+            for category, cases in data.items():
+                for tally in run_category(runners, cases, category, args.failures):
+                    rows.append(tally.summary())
+                    print(json.dumps(rows[-1]), file=sys.stderr)  # progress, one row at a time
+        finally:
+            for client in clients.values():
+                client.close()
+            agent.close()
+            pool.close()
+    result = {
+        "model": args.model,
+        "mode": "server",
+        "data": str(args.data),
+        "n_threads": settings.n_threads,
+        "max_tokens": MAX_TOKENS,
+        "quick": args.quick,
+        "rows": rows,
+        "ratios": ratios(rows),
+        "goal": GOAL,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_table(result)
+    return 0
+
+
+def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """lamina serve over the llama.cpp server per category (accuracy and seconds per case)."""
+    by = {(r["system"], r["category"]): r for r in rows}
+    out: dict[str, dict[str, float | None]] = {}
+    for (system, category), row in by.items():
+        base = by.get(("llama-cpp-server", category))
+        if system != "lamina-serve" or base is None:
+            continue
+        out[category] = {
+            "accuracy": round(row["accuracy"] / base["accuracy"], 3) if base["accuracy"] else None,
+            "valid_calls": (
+                round(row["valid_calls"] / base["valid_calls"], 3) if base["valid_calls"] else None
+            ),
+            "seconds": (
+                round(row["seconds_per_case"] / base["seconds_per_case"], 3)
+                if base["seconds_per_case"]
+                else None
+            ),
+        }
+    return out
+
+
+def print_table(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(
+        title=f"BFCL v4 through HTTP on {result['model']} (openai client, temperature 0, "
+        f"n_threads={result['n_threads']})"
+    )
+    columns = ("category", "system", "cases", "accuracy", "valid calls", "abstained", "errors")
+    for col in (*columns, "s/case"):
+        table.add_column(col, justify="left" if col in ("category", "system") else "right")
+    for row in result["rows"]:
+        abstained = row.get("abstentions")
+        table.add_row(
+            row["category"],
+            row["system"],
+            str(row["cases"]),
+            f"{row['accuracy']:.2f}",
+            f"{row['valid_calls']:.2f}",
+            "-" if abstained is None else f"{abstained:.2f}",
+            str(row["errors"]),
+            f"{row['seconds_per_case']:.2f}",
+        )
+    console.print(table)
+
+    def times(value: float | None) -> str:
+        return "n/a (llama.cpp server at 0)" if value is None else f"{value:.2f}x"
+
+    for category, ratio in result["ratios"].items():
+        console.print(
+            f"{category}: lamina-serve/llama-cpp-server accuracy {times(ratio['accuracy'])}, "
+            f"valid calls {times(ratio['valid_calls'])}, time {times(ratio['seconds'])}"
+        )
