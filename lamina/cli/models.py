@@ -235,24 +235,41 @@ def info_command(
     """Show a model's GGUF metadata (architecture, context, template, quantisation)."""
     from rich.table import Table
 
+    from lamina.config import get_settings
+    from lamina.models.catalog import ModelSpec
+    from lamina.models.context import context_size_for
     from lamina.models.gguf import read_gguf_metadata
 
     with _user_errors():
         spec, path = _resolve_target(name_or_path)
         info = read_gguf_metadata(path)
+        sized = spec or ModelSpec(name=path.stem, path=path)
+        context = context_size_for(sized, path, get_settings())
     out = _stdout()
     catalog: dict[str, Any] | None = None
     if spec is not None:
         catalog = spec.model_dump(mode="json")
         catalog["capabilities"] = sorted(spec.capabilities)
+    loads = {
+        "tokens": context.tokens,
+        "source": context.source,
+        "kv_bytes_per_token": context.bytes_per_token,
+        "kv_bytes": context.kv_bytes,
+    }
     if as_json:
-        out.print_json(json.dumps({"catalog": catalog, "file": info.to_dict()}, default=str))
+        body = {"catalog": catalog, "file": info.to_dict(), "context": loads}
+        out.print_json(json.dumps(body, default=str))
         return
     table = Table(title=f"GGUF: {escape(path.name)}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     for key, value in _info_rows(info):
         table.add_row(key, escape(value))
+    table.add_row(
+        "context lamina loads",
+        f"{context.tokens:,} tokens ({context.source}; KV cache "
+        f"{context.kv_bytes / 2**20:.0f} MiB)",
+    )
     out.print(table)
     if catalog is not None and spec is not None:
         entry = Table(title=f"catalog: {escape(spec.name)}", show_header=False)
@@ -260,6 +277,8 @@ def info_command(
         entry.add_column("value")
         for key in ("role", "capabilities", "prompt_format", "context_size", "sha256"):
             value = catalog[key]
+            if key == "context_size" and value is None:
+                value = "sized from the metadata (context lamina loads, above)"
             entry.add_row(key, escape(", ".join(value) if isinstance(value, list) else str(value)))
         entry.add_row("source", escape(", ".join(f"{p.package}=={p.version}" for p in spec.parts)))
         out.print(entry)

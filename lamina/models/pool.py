@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lamina.config import Settings, get_settings
-from lamina.errors import ModelError
+from lamina.errors import LaminaError, ModelError
 from lamina.models.catalog import CATALOG, ModelSpec, resolve_spec
+from lamina.models.context import context_size_for
 from lamina.models.llama.loader import load_llama
 
 if TYPE_CHECKING:
@@ -53,7 +54,8 @@ class ModelPool:
 
     Args:
         settings: lamina settings (models dir, threads, seed, default budget).
-        budget_bytes: the memory budget; a model's cost is its file size.
+        budget_bytes: the memory budget; a model's cost is its file size plus its context's KV
+            cache (see :mod:`lamina.models.context`).
         loader: how a model is loaded (tests pass a fake; the default is llama.cpp).
         kv_cache: llama.cpp's KV prefix cache for the models this pool loads: "ram", "disk" or
             "off" (default: `settings.kv_cache`).
@@ -133,10 +135,16 @@ class ModelPool:
         return held
 
     def _cost(self, spec: ModelSpec, path: Path) -> int:
+        """The file's size plus its context's KV cache (what loading it takes)."""
         try:
-            return path.stat().st_size
+            size = path.stat().st_size
         except OSError:
             return 0
+        try:
+            kv = context_size_for(spec, path, self.settings).kv_bytes
+        except LaminaError:  # not a GGUF, or a bad budget: the loader says so, clearly
+            kv = 0
+        return size + kv
 
     def _get(self, name: str) -> _Resident:
         spec = self.spec(name)

@@ -40,6 +40,7 @@ def test_the_internals_used_exist_in_the_installed_version() -> None:
     assert callable(llama_cpp.llama_get_logits_ith)
     assert callable(LlamaModel.add_bos_token)
     assert callable(LlamaModel.token_get_text)
+    assert callable(LlamaModel.n_ctx_train)
     assert callable(LlamaDiskCache._find_longest_prefix_key)
 
 

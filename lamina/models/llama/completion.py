@@ -2,7 +2,9 @@
 
 :func:`complete` tokenises a prompt like `create_completion` would, runs it (under a grammar if
 given) and reports, besides the text, how many prompt tokens llama.cpp really evaluated: the
-rest came from its KV cache (:class:`PromptEvalProbe`). :func:`is_loop` recognises a decoding that
+rest came from its KV cache (:class:`PromptEvalProbe`). Before any decoding,
+:func:`check_prompt_fits` refuses a prompt that leaves the model's context no room for an answer
+(an `InputError`, never llama.cpp's `ValueError`). :func:`is_loop` recognises a decoding that
 fell into a loop, and :func:`load_json` turns a constrained completion into JSON or a clear error.
 """
 
@@ -15,17 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages.ai import UsageMetadata
 
-from lamina.errors import ModelOutputError
-from lamina.models.llama.internals import wants_bos
+from lamina.errors import InputError, ModelOutputError
+from lamina.models.llama.internals import trained_context, wants_bos
 
 if TYPE_CHECKING:
     from llama_cpp import LlamaGrammar
 
 __all__ = [
     "LOOP_PENALTY",
+    "MIN_ANSWER_TOKENS",
     "CallOptions",
     "Completion",
     "PromptEvalProbe",
+    "check_prompt_fits",
     "complete",
     "eval_probe",
     "is_loop",
@@ -162,6 +166,59 @@ def tokenize(llama: Any, text: str, *, bos: bool = True) -> list[int]:
     return tokens
 
 
+MIN_ANSWER_TOKENS = 16
+"""The room a prompt must leave in the context for the answer (`max_tokens`, when smaller)."""
+
+
+def check_prompt_fits(
+    llama: Any, prompt_tokens: int, max_tokens: int | None, model_name: str | None = None
+) -> None:
+    """Refuse, before any decoding, a prompt that leaves the context no room for an answer.
+
+    llama.cpp itself refuses a prompt of `n_ctx` tokens or more with a bare `ValueError`, and
+    only once the call is made; a prompt that just fits leaves no room to answer. Here a prompt
+    fits when it leaves at least :data:`MIN_ANSWER_TOKENS` (or `max_tokens`, when smaller) free;
+    a longer answer is cut off at the context's end (`finish_reason` "length").
+
+    Args:
+        llama: the loaded model (a stand-in without `n_ctx()` is not checked).
+        prompt_tokens: the prompt's length in tokens.
+        max_tokens: the answer's token limit (None or <= 0: unbounded).
+        model_name: the model's name, for the message.
+
+    Raises:
+        InputError: the prompt does not fit; the message gives the context and the prompt in
+            tokens, and the fixes.
+    """
+    n_ctx_of = getattr(llama, "n_ctx", None)
+    if not callable(n_ctx_of):
+        return
+    n_ctx = int(n_ctx_of())
+    room = (
+        MIN_ANSWER_TOKENS
+        if not max_tokens or max_tokens <= 0
+        else min(max_tokens, MIN_ANSWER_TOKENS)
+    )
+    if prompt_tokens + room <= n_ctx:
+        return
+    trained = trained_context(llama)
+    name = f"Model {model_name!r}" if model_name else "The model"
+    if trained > n_ctx:
+        more = (
+            f", or give this model more context (it was trained for {trained:,} tokens): raise "
+            "the context_memory_bytes setting (LAMINA_CONTEXT_MEMORY_BYTES; each token costs "
+            "KV-cache memory) or set ModelSpec(context_size=...)"
+        )
+    else:
+        more = f" (this one takes {trained:,} tokens at most, all it was trained for)"
+    raise InputError(
+        f"{name} has a context of {n_ctx:,} tokens: expected a prompt of at most "
+        f"{n_ctx - room:,} tokens (leaving {room} for the answer); found {prompt_tokens:,} "
+        "tokens. Fix: shorten the input or split it into several requests, use a model with a "
+        f"larger context{more}."
+    )
+
+
 def load_json(done: Completion, model_name: str, what: str) -> Any:
     """The JSON `model_name` wrote as `what` (raises `ModelOutputError` if cut off or broken)."""
     if done.finish_reason == "length":
@@ -188,12 +245,18 @@ def complete(
     stop: list[str] | None = None,
     grammar: LlamaGrammar | None = None,
     max_tokens: int | None = None,
+    model_name: str | None = None,
 ) -> Completion:
-    """Complete `text` with `llama` under `call`'s sampling (and `grammar`, if given)."""
+    """Complete `text` with `llama` under `call`'s sampling (and `grammar`, if given).
+
+    Raises:
+        InputError: the prompt does not fit the model's context (:func:`check_prompt_fits`).
+    """
     tokens = tokenize(llama, text)
     args = call.sampling_args()
     if max_tokens is not None:
         args["max_tokens"] = max_tokens
+    check_prompt_fits(llama, len(tokens), args["max_tokens"], model_name)
     probe = eval_probe(llama)
     if probe is not None:
         probe.arm()

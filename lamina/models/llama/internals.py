@@ -1,9 +1,10 @@
 """The few llama-cpp-python internals lamina relies on, in one place.
 
 `llama_cpp.Llama` has no public API for some things lamina needs: whether the model wants a BOS
-token (`Llama._model`), the text of a special token (`Llama._model`), the logits of the last
-evaluated token without a `logits_all=True` model (the ctypes call `llama_get_logits_ith`), and
-moving the evaluated position back to reuse a cached prefix (`Llama.n_tokens`, `Llama.input_ids`).
+token, the text of a special token and the trained context length (`Llama._model`), the logits
+of the last evaluated token without a `logits_all=True` model (the ctypes call
+`llama_get_logits_ith`), and moving the evaluated position back to reuse a cached prefix
+(`Llama.n_tokens`, `Llama.input_ids`).
 Each is a break waiting for the next llama-cpp-python upgrade, so every such contact goes through
 this module, written against :data:`WRITTEN_FOR` (a unit test fails when the installed version
 differs: read this module again against the new version, then move the pin).
@@ -23,6 +24,7 @@ __all__ = [
     "last_logits",
     "rewind",
     "token_text",
+    "trained_context",
     "wants_bos",
 ]
 
@@ -33,6 +35,11 @@ WRITTEN_FOR = "0.3.36"
 def wants_bos(llama: Any) -> bool:
     """Whether the model's tokenizer adds a BOS token (llama.cpp's own answer, not metadata)."""
     return bool(llama._model.add_bos_token())
+
+
+def trained_context(llama: Any) -> int:
+    """The context length the model was trained for (llama.cpp's `n_ctx_train`)."""
+    return int(llama._model.n_ctx_train())
 
 
 def token_text(llama: Any, token: int) -> str:

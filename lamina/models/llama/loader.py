@@ -2,9 +2,10 @@
 
 Before llama.cpp sees the file, :func:`check_gguf_file` makes sure it is there and is a GGUF; the
 process's OpenMP spinning and malloc arenas are bounded; a build known to crash on this CPU is
-refused; llama.cpp's own log lines go to Python logging. After the load, the model's last prompt
-token is always evaluated alone (:func:`evaluate_last_token_alone`) and it gets the KV prefix cache
-the settings ask for.
+refused; llama.cpp's own log lines go to Python logging. The context is sized from the file's
+metadata within the memory budget (:mod:`lamina.models.context`). After the load, the model's
+last prompt token is always evaluated alone (:func:`evaluate_last_token_alone`) and it gets the
+KV prefix cache the settings ask for.
 
 Unit tests set :data:`ALLOW_MODEL_LOADS` to False, so any attempt to load a real model fails loudly.
 """
@@ -18,6 +19,7 @@ from typing import Any
 from lamina.config import Settings, bounded_malloc, bounded_openmp_spin
 from lamina.errors import ModelError, ModelFileError
 from lamina.models.catalog import CATALOG, ModelSpec
+from lamina.models.context import context_size_for
 from lamina.models.llama.kv_cache import attach_kv_cache
 
 __all__ = [
@@ -88,7 +90,8 @@ def _pullable(spec: ModelSpec) -> bool:
 
 
 def load_llama(spec: ModelSpec, path: Path, settings: Settings) -> Any:
-    """Load `path` with llama.cpp (the default loader)."""
+    """Load `path` with llama.cpp (the default loader), with the context
+    :func:`~lamina.models.context.context_size_for` sizes from the GGUF's metadata."""
     if not ALLOW_MODEL_LOADS:
         raise ModelError(
             "Real model loads are switched off (lamina.models.llama.loader.ALLOW_MODEL_LOADS is "
@@ -96,6 +99,7 @@ def load_llama(spec: ModelSpec, path: Path, settings: Settings) -> Any:
             "lamina.models.testing.FakeChatModel or pass a fake loader to ModelPool."
         )
     check_gguf_file(path, spec.name, pullable=_pullable(spec))
+    context = context_size_for(spec, path, settings)
     bounded_openmp_spin()
     bounded_malloc()
     from lamina.models.llama.build_info import check_amx_safe
@@ -109,7 +113,7 @@ def load_llama(spec: ModelSpec, path: Path, settings: Settings) -> Any:
     try:
         llama = Llama(
             model_path=str(path),
-            n_ctx=spec.context_size,
+            n_ctx=context.tokens,
             n_threads=settings.n_threads,
             n_threads_batch=settings.n_threads,
             seed=settings.seed,
