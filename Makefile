@@ -18,7 +18,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GOMP_SPINCOUNT ?= 10000
 
-.PHONY: setup run test lint typecheck unit integration bench clean postgres llama-check
+.PHONY: setup run test lint typecheck unit integration bench clean postgres llama-check langchain-standard
 
 setup: llama-check $(MODELS_STAMP)
 
@@ -58,6 +58,11 @@ unit: $(STAMP)
 
 integration: setup
 	$(VENV)/bin/pytest tests/integration -q
+
+# LangChain's standard chat-model tests, all of them (`make test` runs a subset): slow.
+langchain-standard: setup
+	LAMINA_STANDARD_TESTS=all $(VENV)/bin/pytest -q -rA tests/unit/test_langchain_standard.py \
+	  tests/integration/test_langchain_standard.py
 
 test: setup lint typecheck postgres
 	$(VENV)/bin/pytest -q

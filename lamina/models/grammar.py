@@ -289,10 +289,10 @@ def _without_patterns(node: Any) -> Any:
 
 @lru_cache(maxsize=256)
 def _schema_text_to_gbnf(schema_text: str) -> str:
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
+    from lamina.models.grammar_bounds import bounded_json_schema_to_gbnf
 
     try:
-        grammar = str(json_schema_to_gbnf(schema_text))
+        grammar = bounded_json_schema_to_gbnf(schema_text)
     except (AssertionError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(
             f"llama.cpp cannot turn this JSON schema into a grammar ({type(exc).__name__}: "

@@ -62,8 +62,20 @@ COMPLETION_STOPS: tuple[str, ...] = ("\nUser:", "\nTool result", "\nSystem:")
 """Where a base model that continues the conversation on its own is cut off."""
 
 
+AI_CALL_BLOCKS = frozenset(
+    {"tool_use", "tool_call", "tool_call_chunk", "invalid_tool_call", "function_call"}
+)
+"""Content blocks of an AI message that hold a tool call (Anthropic's `tool_use`, LangChain's
+v1 `tool_call`, ...): the call is rendered from the message's `tool_calls` (or from the block,
+when the message has none), not read as text."""
+
+AI_SKIPPED_BLOCKS = frozenset({"reasoning", "thinking", "redacted_thinking"})
+"""Content blocks of an AI message that are not part of the conversation a model continues."""
+
+
 def message_text(message: BaseMessage) -> str:
-    """The text of a message; content blocks of type 'text' are joined.
+    """The text of a message; content blocks of type 'text' are joined. In an AI message,
+    tool-call and reasoning blocks are left out (:data:`AI_CALL_BLOCKS`).
 
     Raises:
         InputError: the message holds non-text content (images, audio), which these models
@@ -72,12 +84,15 @@ def message_text(message: BaseMessage) -> str:
     content = message.content
     if isinstance(content, str):
         return content
+    skipped = AI_CALL_BLOCKS | AI_SKIPPED_BLOCKS if isinstance(message, AIMessage) else ()
     parts: list[str] = []
     for block in content:
         if isinstance(block, str):
             parts.append(block)
         elif isinstance(block, dict) and block.get("type") == "text":
             parts.append(str(block.get("text", "")))
+        elif isinstance(block, dict) and block.get("type") in skipped:
+            continue
         else:
             kind = block.get("type") if isinstance(block, dict) else type(block).__name__
             raise InputError(
@@ -320,11 +335,12 @@ def _turn(message: BaseMessage, call_names: dict[str, str], tool_role: bool) -> 
     if isinstance(message, HumanMessage):
         return "user", message_text(message)
     if isinstance(message, AIMessage):
-        parts = [message_text(message)] if message.content else []
-        for call in message.tool_calls:
-            if call.get("id"):
-                call_names[str(call["id"])] = call["name"]
-            parts.append(format_tool_call(call["name"], call["args"]))
+        text = message_text(message) if message.content else ""
+        parts = [text] if text else []
+        for call_id, call_name, args in _ai_calls(message):
+            if call_id:
+                call_names[call_id] = call_name
+            parts.append(format_tool_call(call_name, args))
         return "assistant", "\n".join(parts)
     if isinstance(message, ToolMessage | FunctionMessage):
         name = getattr(message, "name", None)
@@ -341,3 +357,19 @@ def _turn(message: BaseMessage, call_names: dict[str, str], tool_role: bool) -> 
         f"Expected system, human, AI or tool messages, found a {type(message).__name__}. "
         "Fix: convert it to one of langchain_core.messages' standard types."
     )
+
+
+def _ai_calls(message: AIMessage) -> list[tuple[str, str, dict[str, Any]]]:
+    """(id, name, args) of the calls in an AI message: its `tool_calls`, or, when it has none,
+    the tool-call blocks of its content (an Anthropic-style message built by hand)."""
+    if message.tool_calls:
+        return [(str(c.get("id") or ""), c["name"], c["args"]) for c in message.tool_calls]
+    calls: list[tuple[str, str, dict[str, Any]]] = []
+    if isinstance(message.content, list):
+        for block in message.content:
+            if not isinstance(block, dict) or block.get("type") not in ("tool_use", "tool_call"):
+                continue
+            args = block.get("input", block.get("args"))
+            if isinstance(block.get("name"), str) and isinstance(args, dict):
+                calls.append((str(block.get("id") or ""), block["name"], args))
+    return calls

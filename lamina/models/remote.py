@@ -27,11 +27,10 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable
 from pydantic import BaseModel, Field, PrivateAttr
 
 from lamina.errors import ConfigError, ModelOutputError
-from lamina.models.grammar import json_schema_grammar
 from lamina.models.openai_api import (
     add_usage,
     choice_constraint,
@@ -45,14 +44,14 @@ from lamina.models.openai_api import (
     with_instructions,
 )
 from lamina.models.prompting import PromptRenderer, to_turns
-from lamina.models.structured import json_schema_of, parse_structured
+from lamina.models.structured import structured_output
 from lamina.models.tool_calls import (
     ACTION_PREFIX,
     FINAL_ANSWER,
+    bound_tools,
     check_arguments,
     normalise_tool_choice,
     plan_tool_choice,
-    to_openai_tool,
     tools_instructions,
 )
 
@@ -66,7 +65,16 @@ __all__ = ["RemoteChatModel"]
 
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _CALL_KEYS = frozenset(
-    {"temperature", "max_tokens", "seed", "top_p", "tools", "tool_choice", "response_format"}
+    {
+        "temperature",
+        "max_tokens",
+        "seed",
+        "top_p",
+        "tools",
+        "tool_choice",
+        "response_format",
+        "parallel_tool_calls",  # a reply holds one call, which any setting allows
+    }
 )
 
 
@@ -201,18 +209,19 @@ class RemoteChatModel(BaseChatModel):
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
         tool_choice: str | dict[str, Any] | bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind tools: each call chooses one tool (or `final_answer`) under a constraint, then
-        writes its arguments under the tool's JSON schema (see the module docstring)."""
-        formatted = [to_openai_tool(t) for t in tools]
-        names = [t["function"]["name"] for t in formatted]
-        if len(set(names)) != len(names) or FINAL_ANSWER in names:
-            raise ConfigError(
-                f"Expected distinct tool names other than {FINAL_ANSWER!r}; found {names}. "
-                "Fix: rename the tools."
-            )
-        choice = normalise_tool_choice(tool_choice, names)
+        writes its arguments under the tool's JSON schema (see the module docstring).
+
+        A reply holds one call, which `parallel_tool_calls=True` allows too; `strict` is
+        accepted for OpenAI's signature (arguments always fit the schema). A tool given twice
+        (a class and its schema) is bound once.
+        """
+        formatted = bound_tools(tools)
+        choice = normalise_tool_choice(tool_choice, [t["function"]["name"] for t in formatted])
         return self.bind(tools=formatted, tool_choice=choice, **kwargs)
 
     def with_structured_output(
@@ -221,30 +230,21 @@ class RemoteChatModel(BaseChatModel):
         *,
         include_raw: bool = False,
         method: Literal["json_schema", "function_calling", "json_mode"] = "json_schema",
+        strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
-        """A runnable answering with an instance of `schema`, constrained by the server."""
-        pydantic_class = (
-            schema if isinstance(schema, type) and issubclass(schema, BaseModel) else None
+        """A runnable answering with an instance of `schema`, constrained by the server (see
+        :meth:`LlamaChatModel.with_structured_output <lamina.models.llama.chat.LlamaChatModel>`
+        for the arguments)."""
+        return structured_output(
+            self,
+            self.model_name,
+            schema,
+            method=method,
+            include_raw=include_raw,
+            strict=strict,
+            bind_kwargs=kwargs,
         )
-        json_schema = json_schema_of(schema)
-        target = {"type": "object"} if method == "json_mode" else json_schema
-        json_schema_grammar(target)  # fail at build time, not on the first call
-        llm = self.bind(response_format={"schema": target}, **kwargs)
-
-        def parse(message: BaseMessage) -> dict[str, Any] | BaseModel:
-            return parse_structured(message, pydantic_class, json_schema, self.model_name)
-
-        if not include_raw:
-            return llm | RunnableLambda(parse, name="lamina_structured_parser")
-
-        def with_raw(message: BaseMessage) -> dict[str, Any]:
-            try:
-                return {"raw": message, "parsed": parse(message), "parsing_error": None}
-            except ModelOutputError as exc:
-                return {"raw": message, "parsed": None, "parsing_error": exc}
-
-        return llm | RunnableLambda(with_raw, name="lamina_structured_parser_raw")
 
     def close(self) -> None:
         """Close the HTTP connection pool."""

@@ -28,6 +28,7 @@ __all__ = [
     "FINAL_ANSWER",
     "HIDDEN_KEY",
     "ToolChoicePlan",
+    "bound_tools",
     "check_arguments",
     "format_tool_call",
     "normalise_tool_choice",
@@ -119,6 +120,54 @@ def to_openai_tool(tool: dict[str, Any] | type | Callable[..., Any] | BaseTool) 
             f"Expected a function tool, found {formatted!r}. Fix: pass function tools only."
         )
     return formatted
+
+
+def bound_tools(
+    tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+) -> list[dict[str, Any]]:
+    """`tools` as OpenAI function-tool dicts, each name once, as `bind_tools` binds them.
+
+    A tool given twice (a pydantic class and its JSON schema, say: the same name, the same
+    description and schema up to `title` annotations) is bound once, as LangChain's standard
+    tests expect of `bind_tools`. Two *different* tools under one name are refused: the model
+    could not tell them apart, and a call could run either.
+
+    Raises:
+        ConfigError: a tool cannot be converted, two different tools share a name, or a tool
+            is called `final_answer`.
+    """
+    bound: dict[str, dict[str, Any]] = {}
+    for tool in tools:
+        formatted = to_openai_tool(tool)
+        name = formatted["function"]["name"]
+        if name == FINAL_ANSWER:
+            raise ConfigError(
+                f"A tool may not be called {FINAL_ANSWER!r} (the model picks it to answer "
+                "without a tool). Fix: rename the tool."
+            )
+        earlier = bound.get(name)
+        if earlier is None:
+            bound[name] = formatted
+        elif _without_titles(earlier) != _without_titles(formatted):
+            raise ConfigError(
+                f"Expected distinct tool names, found two different tools called {name!r}: "
+                f"{json.dumps(earlier['function'])[:200]} and "
+                f"{json.dumps(formatted['function'])[:200]}. Fix: rename one of them."
+            )
+    return list(bound.values())
+
+
+def _without_titles(node: Any) -> Any:
+    if isinstance(node, dict):
+        # a `title` annotation is a string; a property called "title" has a schema (a dict)
+        return {
+            k: _without_titles(v)
+            for k, v in node.items()
+            if not (k == "title" and isinstance(v, str))
+        }
+    if isinstance(node, list):
+        return [_without_titles(item) for item in node]
+    return node
 
 
 def normalise_tool_choice(

@@ -18,15 +18,15 @@ from langchain_core.language_models import BaseChatModel, LangSmithParams, Langu
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from lamina.errors import ConfigError, ModelOutputError
-from lamina.models.grammar import json_schema_grammar
+from lamina.errors import ConfigError
 from lamina.models.host import ModelHost
 from lamina.models.llama.completion import (
     CallOptions,
+    check_prompt_fits,
     complete,
     eval_probe,
     response_metadata,
@@ -35,8 +35,8 @@ from lamina.models.llama.completion import (
 )
 from lamina.models.llama.decoding import decode_structured, decode_tool_calls
 from lamina.models.prompting import ChatTemplate, Prompt, PromptRenderer
-from lamina.models.structured import json_schema_of, parse_structured
-from lamina.models.tool_calls import FINAL_ANSWER, normalise_tool_choice, to_openai_tool
+from lamina.models.structured import structured_output
+from lamina.models.tool_calls import bound_tools, normalise_tool_choice
 
 __all__ = ["PARALLEL_TOOL_CALLS", "LlamaChatModel"]
 
@@ -56,6 +56,8 @@ class LlamaChatModel(BaseChatModel):
     """A chat model over the pooled llama.cpp model `model_name`.
 
     Build it with ``pool.chat_model(name, **settings)`` or ``lamina.models.chat_model(name)``.
+    A prompt longer than the model's context is refused before any decoding with an
+    `InputError` that gives both lengths in tokens and the fixes.
 
     Examples:
         >>> llm = pool.chat_model("smollm2-135m-instruct", max_tokens=64)  # doctest: +SKIP
@@ -103,7 +105,7 @@ class LlamaChatModel(BaseChatModel):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)
         params["ls_provider"] = "llama-cpp"
-        params["ls_model_name"] = self.model_name
+        params["ls_model_name"] = kwargs.get("model") or self.model_name
         params["ls_temperature"] = kwargs.get("temperature", self.temperature)
         params["ls_max_tokens"] = kwargs.get("max_tokens", self.max_tokens)
         return params
@@ -127,7 +129,13 @@ class LlamaChatModel(BaseChatModel):
                 message = decode_structured(llama, renderer, messages, call, self.model_name)
             else:
                 prompt = renderer.render(messages)
-                done = complete(llama, prompt.text, call, stop=self._stops(stop, prompt))
+                done = complete(
+                    llama,
+                    prompt.text,
+                    call,
+                    stop=self._stops(stop, prompt),
+                    model_name=self.model_name,
+                )
                 message = AIMessage(
                     content=done.text,
                     usage_metadata=usage(
@@ -157,6 +165,7 @@ class LlamaChatModel(BaseChatModel):
         with self.pool.use(self.model_name) as llama:
             prompt = self._get_renderer(llama).render(messages)
             tokens = tokenize(llama, prompt.text)
+            check_prompt_fits(llama, len(tokens), call.sampling["max_tokens"], self.model_name)
             finish_reason = "length"
             pieces: list[str] = []
             probe = eval_probe(llama)
@@ -198,37 +207,31 @@ class LlamaChatModel(BaseChatModel):
         *,
         tool_choice: str | dict[str, Any] | bool | None = None,
         parallel_tool_calls: bool | None = None,
+        strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind tools; the model then answers with grammar-constrained tool calls or text.
 
         Args:
             tools: LangChain tools (``@tool`` functions, ``BaseTool``), pydantic classes, or
-                OpenAI-format tool dicts.
+                OpenAI-format tool dicts. A tool given twice (a class and its schema) is bound
+                once.
             tool_choice: ``None``/``"auto"`` (a tool or a plain answer), ``"required"``/
                 ``"any"``/``True`` (some tool), a tool name (that tool), or ``"none"``.
             parallel_tool_calls: let one reply hold several calls (after each call the model
                 may add another ``Action:`` or end its turn); ``None`` means
                 :data:`PARALLEL_TOOL_CALLS`. Only chat-template models take it: a base model
                 rarely ends its turn, so it makes one call per reply.
+            strict: accepted for OpenAI's signature; arguments always fit the tool's schema
+                (written under its grammar, then validated), whatever it says.
             **kwargs: further call options (sampling settings such as ``max_tokens``).
 
         Raises:
-            ConfigError: a tool cannot be converted, names repeat or clash with
-                ``final_answer``, or `tool_choice` names an unknown tool.
+            ConfigError: a tool cannot be converted, two different tools share a name, a tool
+                is called ``final_answer``, or `tool_choice` names an unknown tool.
         """
-        formatted = [to_openai_tool(tool) for tool in tools]
-        names = [tool["function"]["name"] for tool in formatted]
-        if len(set(names)) != len(names):
-            raise ConfigError(
-                f"Expected distinct tool names, found {names}. Fix: rename the duplicates."
-            )
-        if FINAL_ANSWER in names:
-            raise ConfigError(
-                f"A tool may not be called {FINAL_ANSWER!r} (the model picks it to answer "
-                "without a tool). Fix: rename the tool."
-            )
-        choice = normalise_tool_choice(tool_choice, names)
+        formatted = bound_tools(tools)
+        choice = normalise_tool_choice(tool_choice, [t["function"]["name"] for t in formatted])
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = bool(parallel_tool_calls)
         return self.bind(tools=formatted, tool_choice=choice, **kwargs)
@@ -239,48 +242,32 @@ class LlamaChatModel(BaseChatModel):
         *,
         include_raw: bool = False,
         method: Literal["json_schema", "function_calling", "json_mode"] = "json_schema",
+        strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
         """A runnable that answers with an instance of `schema` (JSON under a grammar).
 
         Args:
-            schema: a pydantic class (returns instances) or a JSON-schema dict (returns dicts);
-                TypedDicts and OpenAI function dicts work too (return dicts).
+            schema: a pydantic class, v2 or v1 (returns instances), or a JSON-schema dict
+                (returns dicts); TypedDicts and OpenAI function dicts work too (return dicts).
             include_raw: return ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``.
             method: every method decodes under a JSON grammar; ``"json_mode"`` takes any
-                JSON object and ignores the schema's shape.
+                JSON object and ignores the schema's shape (the prompt must name the keys).
+            strict: accepted for LangChain's signature; the output always fits the schema.
             **kwargs: further call options (sampling settings such as ``max_tokens``).
 
         Raises:
             ConfigError: the schema cannot be turned into a grammar, or `method` is unknown.
         """
-        if method not in ("json_schema", "function_calling", "json_mode"):
-            raise ConfigError(
-                f"Unknown structured-output method {method!r}; known: json_schema, "
-                "function_calling, json_mode."
-            )
-        pydantic_class = (
-            schema if isinstance(schema, type) and issubclass(schema, BaseModel) else None
+        return structured_output(
+            self,
+            self.model_name,
+            schema,
+            method=method,
+            include_raw=include_raw,
+            strict=strict,
+            bind_kwargs=kwargs,
         )
-        json_schema = json_schema_of(schema)
-        grammar_schema = {"type": "object"} if method == "json_mode" else json_schema
-        json_schema_grammar(grammar_schema)  # fail at build time, not on the first call
-        llm = self.bind(response_format={"schema": grammar_schema}, **kwargs)
-
-        def parse(message: BaseMessage) -> dict[str, Any] | BaseModel:
-            return parse_structured(message, pydantic_class, json_schema, self.model_name)
-
-        parser = RunnableLambda(parse, name="lamina_structured_parser")
-        if not include_raw:
-            return llm | parser
-
-        def with_raw(message: BaseMessage) -> dict[str, Any]:
-            try:
-                return {"raw": message, "parsed": parse(message), "parsing_error": None}
-            except ModelOutputError as exc:
-                return {"raw": message, "parsed": None, "parsing_error": exc}
-
-        return llm | RunnableLambda(with_raw, name="lamina_structured_parser_raw")
 
     # -- internals -------------------------------------------------------------------------
     def _call_options(self, kwargs: dict[str, Any]) -> CallOptions:

@@ -53,7 +53,13 @@ from lamina.models.tool_calls import (
     tools_instructions,
 )
 
-__all__ = ["MAX_CALLS_PER_REPLY", "decode_arguments", "decode_structured", "decode_tool_calls"]
+__all__ = [
+    "MAX_CALLS_PER_REPLY",
+    "RETRY_TEMPERATURE",
+    "decode_arguments",
+    "decode_structured",
+    "decode_tool_calls",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +104,9 @@ def decode_tool_calls(
         # Under a grammar a name may come out in more tokens than the tokenizer would use;
         # one token per character (plus the end token) always suffices.
         budget = max(len(name) for name in options) + 2
-        done = complete(llama, stage1, call, grammar=grammar, max_tokens=budget)
+        done = complete(
+            llama, stage1, call, grammar=grammar, max_tokens=budget, model_name=model_name
+        )
         input_tokens, output_tokens = done.prompt_tokens, done.completion_tokens
         evaluated = done.prompt_evaluated
         chosen = done.text.strip()
@@ -110,7 +118,7 @@ def decode_tool_calls(
             )
     stage2 = f"{stage1} {chosen}\n"
     if chosen == FINAL_ANSWER:
-        done = complete(llama, stage2, call, stop=[*stop, *prompt.stop])
+        done = complete(llama, stage2, call, stop=[*stop, *prompt.stop], model_name=model_name)
         return AIMessage(
             content=done.text.strip(),
             usage_metadata=usage(
@@ -139,7 +147,7 @@ def decode_tool_calls(
         # allows only these two (an end-of-turn token ends it, as after any reply).
         more = compile_grammar(continuation_grammar(list(by_name), ACTION_PREFIX))
         budget = len(ACTION_PREFIX) + max(len(name) for name in by_name) + 4
-        done = complete(llama, text, call, grammar=more, max_tokens=budget)
+        done = complete(llama, text, call, grammar=more, max_tokens=budget, model_name=model_name)
         output_tokens += done.completion_tokens
         evaluated = sum_evaluated(evaluated, done.prompt_evaluated)
         picked = done.text.strip()[len(ACTION_PREFIX) :].strip()
@@ -160,19 +168,54 @@ def decode_arguments(
 ) -> Completion:
     """The JSON arguments of one call, written under the grammar of the tool's schema.
 
+    Arguments that the grammar admits but the schema refuses (a keyword beyond llama.cpp's
+    grammar converter, such as a number's bounds) get one more decode, sampled at
+    :data:`RETRY_TEMPERATURE` with the call's seed: greedy decoding would write them again.
+
     Raises:
-        ModelOutputError: the arguments are cut off, not JSON, or do not fit the schema.
+        ModelOutputError: the arguments are cut off, not JSON, or do not fit the schema (twice).
     """
     name = tool["function"]["name"]
+    what = f"the arguments of tool {name!r}"
     parameters = tool["function"].get("parameters") or {"type": "object"}
     grammar = compile_grammar(json_schema_grammar(parameters))
+    done = _complete_json(llama, text, call, grammar, what)
+    args = load_json(done, model_name, what)  # cut off or broken: no retry, raised as is
+    try:
+        check_arguments(args, parameters, model_name, name)
+        return done
+    except ModelOutputError as exc:
+        logger.info("tool %r: %s; decoding once more, sampled", name, exc)
+        first = done
+    retry = dataclasses.replace(
+        call,
+        sampling={
+            **call.sampling,
+            "temperature": max(call.sampling["temperature"], RETRY_TEMPERATURE),
+            "seed": call.sampling["seed"] if call.sampling["seed"] is not None else 0,
+        },
+    )
+    done = _complete_json(llama, text, retry, grammar, what)
+    done = dataclasses.replace(
+        done, completion_tokens=first.completion_tokens + done.completion_tokens
+    )
+    check_arguments(load_json(done, model_name, what), parameters, model_name, name)
+    return done
+
+
+RETRY_TEMPERATURE = 0.7
+"""The temperature of the one more decode of arguments that did not fit their schema."""
+
+
+def _complete_json(llama: Any, text: str, call: CallOptions, grammar: Any, what: str) -> Completion:
+    """One decode under a JSON grammar; once more with a repeat penalty if it looped."""
     done = complete(llama, text, call, grammar=grammar)
     if done.finish_reason == "length" and is_loop(done.text):
         # Greedy decoding of a small model can fall into a loop inside a string or an array
         # ("Santa Barbara", "Santa Barbara", ...) until max_tokens. Decoding once more with
         # a repetition penalty lets the grammar's closing quote or bracket win; a long value
         # that does not repeat itself is left alone (and reported as cut off).
-        logger.info("tool %r: arguments looped; decoding again with a repeat penalty", name)
+        logger.info("%s looped; decoding again with a repeat penalty", what)
         penalised = dataclasses.replace(
             call,
             sampling={
@@ -185,8 +228,6 @@ def decode_arguments(
         done = dataclasses.replace(
             done, completion_tokens=first.completion_tokens + done.completion_tokens
         )
-    args = load_json(done, model_name, f"the arguments of tool {name!r}")
-    check_arguments(args, parameters, model_name, name)
     return done
 
 
@@ -199,16 +240,24 @@ def decode_structured(
 ) -> AIMessage:
     """The reply to `messages` as JSON under the grammar of `call.response_format`'s schema.
 
+    JSON mode (the schema ``{"type": "object"}``) asks for a JSON object without showing a
+    schema: a small model shown ``{"type":"object"}`` writes that back. A decode that loops
+    inside a string is decoded once more with a repeat penalty, as tool arguments are.
+
     Raises:
         ModelOutputError: the JSON is cut off by max_tokens or broken.
     """
     response_format = call.response_format or {}
     schema = response_format.get("schema") or {"type": "object"}
-    compact = json.dumps(clean_schema(schema), ensure_ascii=False, separators=(",", ":"))
-    instructions = f"Reply with only a JSON object that fits this JSON schema: {compact}"
+    shown = clean_schema(schema)
+    if shown == {"type": "object"}:
+        instructions = "Reply with only a JSON object."
+    else:
+        compact = json.dumps(shown, ensure_ascii=False, separators=(",", ":"))
+        instructions = f"Reply with only a JSON object that fits this JSON schema: {compact}"
     prompt = renderer.render(messages, instructions=instructions)
     grammar = compile_grammar(json_schema_grammar(schema))
-    done = complete(llama, prompt.text, call, grammar=grammar)
+    done = _complete_json(llama, prompt.text, call, grammar, "the structured output")
     load_json(done, model_name, "the structured output")
     return AIMessage(
         content=done.text.strip(),
