@@ -198,10 +198,15 @@ def _text_tool(loaded: BaseTool, server: str) -> BaseTool:
             ) from None
         return _text(content)
 
+    def run_sync(**kwargs: Any) -> str:  # `.invoke` works too, not only `.ainvoke`
+        result: str = _run(run(**kwargs))
+        return result
+
     return StructuredTool(
         name=loaded.name,
         description=loaded.description,
         args_schema=loaded.args_schema,
+        func=run_sync,
         coroutine=run,
         metadata={**(loaded.metadata or {}), "mcp_server": server},
     )

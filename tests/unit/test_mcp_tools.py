@@ -68,6 +68,7 @@ def test_stdio_server_tools_are_listed_and_called(stdio_tools):
     import asyncio
 
     assert asyncio.run(by_name["add_numbers"].ainvoke({"a": 12, "b": 30})) == "42"
+    assert by_name["add_numbers"].invoke({"a": 12, "b": 30}) == "42"  # sync callers too
 
 
 def test_an_mcp_error_result_is_a_tool_error(stdio_tools):
