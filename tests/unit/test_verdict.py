@@ -197,3 +197,15 @@ def test_the_markers_of_a_numbered_list_are_not_inputs() -> None:
     error = judge_run(_state("Closed T-1001.", task=task, step_results=steps))
     assert error is not None
     assert error.tried == ("4711",)
+
+
+def test_an_answer_that_takes_a_fact_from_a_recalled_memory_is_supported() -> None:
+    from lamina.layers.reasoning.answer import rests_on_the_model
+
+    state = {
+        "task": "Where does my sister live?",
+        "memories": [{"id": "m1", "text": "My sister lives in Lyon."}],
+    }
+    assert not rests_on_the_model([], "Your sister lives in Lyon.", state)
+    assert rests_on_the_model([], "Your sister lives in Paris.", state)  # not from the memory
+    assert rests_on_the_model([], "Your sister lives in Lyon.", {**state, "memories": []})

@@ -4,7 +4,8 @@ several results (:func:`final_answer`)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -77,16 +78,32 @@ def final_answer(
     return text
 
 
-def rests_on_the_model(results: list[dict[str, Any]]) -> bool:
-    """No step's result came from a tool call that worked or passed a verifier: the answer is
-    the model's own (for a 135M model, a guess as often as not)."""
+def rests_on_the_model(
+    results: list[dict[str, Any]], answer: str = "", state: Mapping[str, Any] | None = None
+) -> bool:
+    """No step's result came from a tool call that worked or passed a verifier, and the answer
+    takes nothing from a recalled memory: the answer is the model's own (for a 135M model, a
+    guess as often as not)."""
     for result in results:
         if result.get("verified") is True:
             return False
         for call in result.get("tool_calls") or []:
             if call.get("error") is None and call.get("result") is not None:
                 return False
-    return True
+    return not (state is not None and _recalled(answer, state))
+
+
+_FACT = re.compile(r"\d+(?:[.,]\d+)*|(?<=\w )[A-Z][^\W\d_]+")
+"""A number, or a capitalised word inside a sentence (a name: "Lyon", "T-4711")."""
+
+
+def _recalled(answer: str, state: Mapping[str, Any]) -> bool:
+    """Does the answer hold a number or a name from a recalled memory that the request does not
+    hold ("15" from "My bike lock costs 15 dollars." for "How much does my bike lock cost?")?"""
+    asked = set(_FACT.findall(str(state.get("task") or "")))
+    said = set(_FACT.findall(answer)) - asked
+    memories = state.get("memories") or []
+    return any(said & set(_FACT.findall(str(m.get("text", "")))) for m in memories)
 
 
 def _exact(result: dict[str, Any]) -> bool:

@@ -348,7 +348,8 @@ def make_reasoning_node(
         update["step_results"] = results
         if answer is not None:
             update["answer"] = answer
-            update["answer_unchecked"] = not trust_model_answers and rests_on_the_model(results)
+            unchecked = rests_on_the_model(results, answer, state)
+            update["answer_unchecked"] = not trust_model_answers and unchecked
         data.update({"plan": [s.to_dict() for s in plan], "steps": step_events, **tally.to_dict()})
         if escalations:
             data["escalations"] = escalations
