@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from lamina.cli.errors_out import reporting_errors
 
 if TYPE_CHECKING:
     from lamina.stores.memory import Memory, MemoryStore
@@ -112,30 +113,11 @@ def _open_for_reading(
     return open_store(path, host, port, collection)
 
 
-@contextmanager
-def _reporting(as_json: bool) -> Iterator[None]:
-    """lamina's errors become one line on stderr (and a JSON error object) and exit code 1."""
-    from lamina.errors import LaminaError
-
-    try:
-        yield
-    except LaminaError as exc:
-        from rich.console import Console
-        from rich.text import Text
-
-        if as_json:
-            error = {"type": type(exc).__name__, "message": str(exc)}
-            sys.stdout.write(json.dumps({"error": error}, ensure_ascii=False) + "\n")
-        # Text, not markup: messages quote user text, which may hold `[...]` or `\[`.
-        Console(stderr=True).print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
-        raise typer.Exit(1) from None
-
-
 def _check_ids(as_json: bool, user: str, thread: str | None = None) -> None:
     """Refuse ids that `lamina run` refuses (the input layer's rules), before a store opens."""
     from lamina.layers.input import check_ids
 
-    with _reporting(as_json):
+    with reporting_errors(as_json):
         check_ids(user_id=user, thread_id=thread)
 
 
@@ -188,7 +170,7 @@ def add_command(
     _check_ids(as_json, user, thread)
     if texts == ["-"]:
         texts = [line.strip() for line in sys.stdin if line.strip()]
-    with _reporting(as_json), open_store(path, host, port, collection) as store:
+    with reporting_errors(as_json), open_store(path, host, port, collection) as store:
         ids = store.add(
             texts,
             user,
@@ -252,7 +234,7 @@ def search_command(
 ) -> None:
     """Find a user's memories closest to QUERY, best first."""
     _check_ids(as_json, user)
-    with _reporting(as_json), open_store(path, host, port, collection) as store:
+    with reporting_errors(as_json), open_store(path, host, port, collection) as store:
         found = store.search(
             query,
             user,
@@ -318,7 +300,7 @@ def forget_command(
         flt = where
     elif where:
         flt = {"$and": [{key: value} for key, value in where.items()]}
-    with _reporting(as_json):
+    with reporting_errors(as_json):
         if not ids and flt is None and not everything:
             raise ConfigError(
                 f"Refusing to forget every memory of user {user!r} without --all. Fix: pass "
@@ -365,7 +347,7 @@ def stats_command(
     """How many memories the store holds, per kind and per user (a read-only store works)."""
     if user is not None:
         _check_ids(as_json, user)
-    with _reporting(as_json), _open_for_reading(path, host, port, collection) as store:
+    with reporting_errors(as_json), _open_for_reading(path, host, port, collection) as store:
         stats = store.stats(user)
     if as_json:
         _emit(stats)

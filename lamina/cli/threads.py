@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from lamina.cli.errors_out import reporting_errors
+
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
@@ -97,23 +99,6 @@ def _open(config: Path | None, checkpointer: str | None, *, write: bool) -> Iter
             close()
 
 
-@contextmanager
-def _reporting(as_json: bool) -> Iterator[None]:
-    from lamina.errors import LaminaError
-
-    try:
-        yield
-    except LaminaError as exc:
-        from rich.console import Console
-        from rich.text import Text
-
-        if as_json:
-            error = {"type": type(exc).__name__, "message": str(exc)}
-            sys.stdout.write(json.dumps({"error": error}, ensure_ascii=False) + "\n")
-        Console(stderr=True).print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
-        raise typer.Exit(1) from None
-
-
 def _emit(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
 
@@ -146,7 +131,7 @@ def list_command(
     """List the threads in the checkpoints, most recently updated first."""
     from lamina.stores.threads import list_threads
 
-    with _reporting(as_json), _open(config, checkpointer, write=False) as store:
+    with reporting_errors(as_json), _open(config, checkpointer, write=False) as store:
         threads = list_threads(store.saver) if store.saver is not None else []
     if as_json:
         _emit({"checkpoints": store.location, "threads": [t.to_dict() for t in threads]})
@@ -170,7 +155,7 @@ def show_command(
     from lamina.errors import InputError
     from lamina.stores.threads import thread_messages
 
-    with _reporting(as_json), _open(config, checkpointer, write=False) as store:
+    with reporting_errors(as_json), _open(config, checkpointer, write=False) as store:
         if store.saver is None:
             raise InputError(
                 f"Expected checkpoints at {store.location}; found none, so no thread "
@@ -213,7 +198,7 @@ def prune_command(
 
     deleted: list[str] = []
     busy: list[str] = []
-    with _reporting(as_json):
+    with reporting_errors(as_json):
         if not threads and older_than is None:
             raise InputError(
                 "Expected thread ids or --older-than; found neither. Fix: e.g. "
