@@ -27,7 +27,31 @@ def unloaded_pool():
     pool.close()
 
 
-class TestLlamaChatModelUnit(ChatModelUnitTests):
+class _Flags:
+    """What the README claims for both chat models."""
+
+    @property
+    def has_tool_calling(self) -> bool:
+        return True
+
+    @property
+    def has_tool_choice(self) -> bool:
+        return True
+
+    @property
+    def has_structured_output(self) -> bool:
+        return True
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    @property
+    def returns_usage_metadata(self) -> bool:
+        return True
+
+
+class TestLlamaChatModelUnit(_Flags, ChatModelUnitTests):
     @pytest.fixture(autouse=True)
     def _pool(self, unloaded_pool: ModelPool) -> None:
         self.pool = unloaded_pool
@@ -40,28 +64,8 @@ class TestLlamaChatModelUnit(ChatModelUnitTests):
     def chat_model_params(self) -> dict[str, Any]:
         return {"pool": self.pool, "model_name": MODEL}
 
-    @property
-    def has_tool_calling(self) -> bool:
-        return True
 
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def returns_usage_metadata(self) -> bool:
-        return True
-
-
-class TestRemoteChatModelUnit(ChatModelUnitTests):
+class TestRemoteChatModelUnit(_Flags, ChatModelUnitTests):
     @property
     def chat_model_class(self) -> type[RemoteChatModel]:
         return RemoteChatModel
@@ -69,23 +73,3 @@ class TestRemoteChatModelUnit(ChatModelUnitTests):
     @property
     def chat_model_params(self) -> dict[str, Any]:
         return {"model_name": MODEL, "endpoint": "http://127.0.0.1:9/v1", "grammar_field": False}
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return True
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def returns_usage_metadata(self) -> bool:
-        return True
