@@ -49,3 +49,46 @@ def test_the_adapter_knows_the_tables_of_a_real_store(tmp_path: Path) -> None:
         finally:
             con.close()
         assert store.purge()["log_entries_removed"] >= 1
+
+
+def test_the_adapter_reads_the_vector_index_header_of_a_real_store(tmp_path: Path) -> None:
+    from lamina.models.testing import HashingEncoder
+    from lamina.stores.memory import MemoryStore
+
+    path = tmp_path / "memory"
+    with MemoryStore(path, encoder=HashingEncoder(dim=64)) as store:
+        store.add("The adapter reads Chroma's index header.", "ada")
+    (segment,) = [d for d in chroma_internals.index_dirs(path) if (d / "header.bin").exists()]
+    data = segment / "data_level0.bin"
+    size = data.stat().st_size
+    # Whatever the heap held: what the saved index's unused capacity can contain.
+    data.write_bytes(b"heap garbage " * (size // 13) + b"x" * (size % 13))
+
+    cleared = chroma_internals.clear_unused_index_space(segment)
+
+    # Understood the header: something was cleared, and the index still opens and answers.
+    assert 0 < cleared <= size
+    assert data.stat().st_size == size
+    assert b"heap garbage" not in data.read_bytes()[size - cleared :]
+    with MemoryStore(path, encoder=HashingEncoder(dim=64)) as store:
+        assert store.count("ada") == 1
+        assert store.search("index header", "ada", k=1)[0].text.startswith("The adapter")
+
+
+def test_clearing_keeps_the_used_elements_and_skips_unknown_formats(tmp_path: Path) -> None:
+    import struct
+
+    per_element, capacity, count = 8, 4, 2
+    header = struct.pack("<iQQQQ", 1, 0, capacity, count, per_element) + bytes(60)
+    (tmp_path / "header.bin").write_bytes(header)
+    used, unused = b"U" * (count * per_element), b"G" * ((capacity - count) * per_element)
+    (tmp_path / "data_level0.bin").write_bytes(used + unused)
+
+    assert chroma_internals.clear_unused_index_space(tmp_path) == len(unused)
+    assert (tmp_path / "data_level0.bin").read_bytes() == used + bytes(len(unused))
+
+    # Another format version: nothing is touched.
+    (tmp_path / "header.bin").write_bytes(struct.pack("<iQQQQ", 2, 0, capacity, 0, per_element))
+    (tmp_path / "data_level0.bin").write_bytes(used + unused)
+    assert chroma_internals.clear_unused_index_space(tmp_path) == 0
+    assert (tmp_path / "data_level0.bin").read_bytes() == used + unused

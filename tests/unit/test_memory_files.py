@@ -121,9 +121,10 @@ def test_without_purge_the_text_stays_on_disk_until_purge(tmp_path: Path) -> Non
 
         store.forget([secret], user_id="ada", purge=False)
 
-        # Why forget purges: Chroma's delete alone leaves the text in its write-ahead log.
+        # Why forget purges: Chroma's delete alone leaves the text in its write-ahead log (and,
+        # when the heap held it, in the unused capacity of a saved vector index).
         assert store.get([secret], user_id="ada") == []
-        assert _files_containing(path, SECRET) == ["chroma.sqlite3"]
+        assert "chroma.sqlite3" in _files_containing(path, SECRET)
 
         report = store.purge()
 

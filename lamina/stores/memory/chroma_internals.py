@@ -13,7 +13,12 @@ What is relied on:
   `max_seq_id` (how far a segment has applied the log; big-endian bytes in old versions),
   `embeddings` (live records per segment), `embeddings_queue` (the write-ahead log: `topic`
   ending in the collection id, `operation` 0 add, 1 update, 2 upsert, 3 delete), and the FTS5
-  table `embedding_fulltext_search`.
+  table `embedding_fulltext_search`;
+* the vector index files of chroma-hnswlib: `header.bin` (a format version 1, then hnswlib's
+  header: offsetLevel0, max_elements, cur_element_count, size_data_per_element, ...) and
+  `data_level0.bin`, written at its full capacity (max_elements * size_data_per_element) with
+  the space past cur_element_count never initialised: it holds whatever the process's heap
+  held before, which can be the text of any memory (or anything else the process saw).
 
 Only :mod:`lamina.stores.memory.purge` and the store's writability check use this module.
 """
@@ -21,6 +26,7 @@ Only :mod:`lamina.stores.memory.purge` and the store's writability check use thi
 from __future__ import annotations
 
 import sqlite3
+import struct
 from pathlib import Path
 
 __all__ = [
@@ -28,6 +34,8 @@ __all__ = [
     "REQUIRED_TABLES",
     "SQLITE_FILE",
     "all_collection_ids",
+    "clear_unused_index_space",
+    "index_dirs",
     "optimize_fulltext",
     "purge_collection_log",
     "store_files",
@@ -42,6 +50,10 @@ REQUIRED_TABLES = frozenset(
     {"embeddings_queue", "embeddings", "segments", "max_seq_id", "collections"}
 )
 _FULLTEXT_TABLE = "embedding_fulltext_search"
+# chroma-hnswlib's header.bin: int32 format version, then size_t offsetLevel0, max_elements,
+# cur_element_count, size_data_per_element (little-endian on every platform Chroma ships for).
+_INDEX_HEADER = struct.Struct("<iQQQQ")
+_INDEX_HEADER_VERSION = 1
 
 # Delete entries (operation 3) hold no text and stay: the vector index may still need to replay
 # them.
@@ -63,10 +75,13 @@ WHERE topic LIKE :topic AND operation IN (0, 1, 2) AND seq_id <= :applied
 def store_files(path: Path) -> list[Path]:
     """The files of an embedded store that Chroma writes: its database and vector indexes."""
     files = [path / SQLITE_FILE]
-    # Chroma keeps each vector index in a directory named by its segment's UUID.
-    segments = [d for d in path.iterdir() if d.is_dir() and len(d.name) == 36]
-    files += [f for d in segments for f in d.iterdir() if f.is_file()]
+    files += [f for d in index_dirs(path) for f in d.iterdir() if f.is_file()]
     return files
+
+
+def index_dirs(path: Path) -> list[Path]:
+    """The vector index directories of an embedded store, each named by its segment's UUID."""
+    return [d for d in path.iterdir() if d.is_dir() and len(d.name) == 36]
 
 
 def table_names(con: sqlite3.Connection) -> set[str]:
@@ -106,3 +121,33 @@ def optimize_fulltext(con: sqlite3.Connection, tables: set[str]) -> None:
     """Merge the full-text index's segments, which drops the entries of deleted documents."""
     if _FULLTEXT_TABLE in tables:
         con.execute(f"INSERT INTO {_FULLTEXT_TABLE}({_FULLTEXT_TABLE}) VALUES ('optimize')")
+
+
+def clear_unused_index_space(segment_dir: Path) -> int:
+    """Zero the never-used capacity of one vector index's `data_level0.bin`; return its size.
+
+    The index is saved at full capacity, and the slots past its element count hold whatever
+    the heap held (see the module docstring). They are unused, so zeros change nothing that
+    Chroma reads. An index in another format is left as it is (0 is returned).
+    """
+    header, data = segment_dir / "header.bin", segment_dir / "data_level0.bin"
+    if not (header.is_file() and data.is_file()):
+        return 0
+    raw = header.read_bytes()
+    if len(raw) < _INDEX_HEADER.size:
+        return 0
+    version, _, capacity, count, per_element = (int(v) for v in _INDEX_HEADER.unpack_from(raw))
+    size = data.stat().st_size
+    if version != _INDEX_HEADER_VERSION or per_element <= 0 or size != capacity * per_element:
+        return 0
+    start = count * per_element
+    if start >= size:
+        return 0
+    with data.open("r+b") as out:
+        out.seek(start)
+        remaining = size - start
+        block = bytes(min(remaining, 1 << 20))
+        while remaining:
+            out.write(block[:remaining])
+            remaining -= min(remaining, len(block))
+    return size - start

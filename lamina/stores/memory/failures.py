@@ -5,14 +5,25 @@ lamina never deletes or rewrites a damaged store; the messages say how to restor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from lamina.errors import MemoryStoreError
 
 __all__ = ["StoreFailures"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# A Chroma server (1.x) that compacts a collection's log into its HNSW index while another
+# client queries it can answer "Error creating hnsw segment reader: Nothing found on disk"
+# for a moment; the same query a little later succeeds. Only this message is retried.
+_TRANSIENT = "nothing found on disk"
+_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,24 @@ class StoreFailures:
             f"The memory store could not {action} ({self.mode}, {self.location}){what}: "
             f"{detail}. Fix: {self.fix(problem)}"
         )
+
+    def reading(self, action: str, read: Callable[[], T]) -> T:
+        """`read()`, retried while a server reports the index it is writing as not on disk yet.
+
+        Any other failure, and this one when it persists for about three seconds, is raised
+        as the MemoryStoreError that `errors` gives.
+        """
+        delays = iter(_RETRY_DELAYS if self.mode == "server" else ())
+        while True:
+            try:
+                with self.errors(action):
+                    return read()
+            except MemoryStoreError as err:
+                delay = next(delays, None)
+                if delay is None or _TRANSIENT not in str(err.__cause__).lower():
+                    raise
+                logger.info("memory store: %s: index not on disk yet, retrying", action)
+                time.sleep(delay)
 
     @contextmanager
     def errors(self, action: str) -> Iterator[None]:

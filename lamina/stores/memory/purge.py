@@ -3,7 +3,9 @@
 Chroma deletes a record from its tables at once, but its text survives on disk in two places:
 Chroma's write-ahead log (kept until the vector index is next saved) and the free space of
 `chroma.sqlite3`'s pages. Purging drops the log entries of records that no longer exist or were
-rewritten by a later write, merges the full-text index, and VACUUMs the database. The SQL on
+rewritten by a later write, merges the full-text index, and VACUUMs the database. It also zeroes
+the unused capacity of each saved vector index, which Chroma writes from uninitialised memory
+(any text the process held can be in it). The SQL on
 Chroma's own tables lives in :mod:`lamina.stores.memory.chroma_internals`.
 """
 
@@ -81,6 +83,13 @@ def purge_files(
         raise _purge_error(failures, exc) from exc
     finally:
         con.close()
+    try:
+        cleared = sum(
+            chroma_internals.clear_unused_index_space(d) for d in chroma_internals.index_dirs(path)
+        )
+    except OSError as exc:
+        raise _purge_error(failures, exc) from exc
+    logger.debug("purged %s: zeroed %d bytes of unused vector index space", path, cleared)
     after = db.stat().st_size
     logger.debug("purged %s: %d log entries, %d -> %d bytes", db, removed, before, after)
     return {"log_entries_removed": removed, "bytes_before": before, "bytes_after": after}

@@ -205,13 +205,15 @@ class MemoryStore(StoreConnection):
         if col is None:
             return []
         vector = self.encoder.encode([query.strip()])
-        with self._failures.errors("search memories"):
-            res = col.query(
+        res = self._failures.reading(
+            "search memories",
+            lambda: col.query(
                 query_embeddings=vector,
                 n_results=candidates_for(k, weight),
                 where=flt,
                 include=["documents", "metadatas", "distances"],
-            )
+            ),
+        )
         return rank(
             res,
             user_id,

@@ -162,9 +162,11 @@ def _write(
 ) -> list[str]:
     import numpy as np
 
-    with failures.errors("look for near-duplicate memories"):
-        # Distances only: the metadata of the few matches is read below.
-        found = col.query(query_embeddings=vectors, n_results=1, include=["distances"])
+    # Distances only: the metadata of the few matches is read below.
+    found = failures.reading(
+        "look for near-duplicate memories",
+        lambda: col.query(query_embeddings=vectors, n_results=1, include=["distances"]),
+    )
     nearest = [
         (hits[0], 1.0 - float(dists[0])) if hits else (None, -1.0)
         for hits, dists in zip(found["ids"], found["distances"], strict=True)
