@@ -339,24 +339,23 @@ def test_unreadable_model_output_counts_as_a_failed_attempt() -> None:
 
 # -- limits ---------------------------------------------------------------------------------
 def test_hung_tool_times_out() -> None:
-    sleep_seconds = 5.0
-    release = threading.Event()
+    release, finished = threading.Event(), threading.Event()
 
     @tool
     def slow(n: Annotated[int, "A number."]) -> str:
         """Take a long time."""
-        release.wait(sleep_seconds)
+        release.wait(60)
+        finished.set()
         return "late"
 
     fake = FakeChatModel(responses=[ToolCallScript("slow", {"n": 1}), "gave up on slow"])
-    started = time.perf_counter()
     try:
         update = run(fake, [slow], tool_timeout=0.2)
+        returned_while_the_tool_ran = not finished.is_set()
     finally:
-        elapsed = time.perf_counter() - started
         release.set()
 
-    assert elapsed < sleep_seconds / 2
+    assert returned_while_the_tool_ran
     (call,) = event(update)["tool_calls"]
     assert call["kind"] == "timeout"
     assert "timed out after 0.2 s" in call["error"]
@@ -552,13 +551,10 @@ def test_calls_of_one_reply_run_concurrently_and_answer_in_call_order() -> None:
         ("sleeper", {"label": "mid", "seconds": 0.5}),
     )
     fake = FakeChatModel(responses=[reply, "done"])
-    started = time.perf_counter()
     update = run(
         fake, [sleeper], {"task": "Sleep: slow for 1.0 s, fast for 0.05 s, mid for 0.5 s."}
     )
-    elapsed = time.perf_counter() - started
 
-    assert elapsed < 1.5  # not one after another (that takes 1.55 s)
     assert [label for label, _, _ in log] == ["fast", "mid", "slow"]  # finished in that order
     assert max(s for _, s, _ in log) < min(e for _, _, e in log)  # all started before any ended
     messages = tool_messages(fake.calls[1])
@@ -588,12 +584,13 @@ def test_sequential_mode_runs_one_call_after_another() -> None:
 
 
 def test_each_parallel_call_has_its_own_timeout() -> None:
-    release = threading.Event()
+    release, finished = threading.Event(), threading.Event()
 
     @tool(timeout=0.2)
     def hangs(n: Annotated[int, "A number."]) -> str:
         """Never finish in time."""
-        release.wait(5.0)
+        release.wait(60)
+        finished.set()
         return "late"
 
     @tool
@@ -602,12 +599,12 @@ def test_each_parallel_call_has_its_own_timeout() -> None:
         return f"quick {n}"
 
     fake = FakeChatModel(responses=[_calls(("hangs", {"n": 1}), ("quick", {"n": 2})), "ok"])
-    started = time.perf_counter()
     try:
         update = run(fake, [hangs, quick], tool_timeout=30.0)
+        returned_while_the_tool_ran = not finished.is_set()
     finally:
         release.set()
-    assert time.perf_counter() - started < 2.0
+    assert returned_while_the_tool_ran  # the 0.2 s timeout, not the 30 s one
     hung, fine = event(update)["tool_calls"]
     assert hung["kind"] == "timeout"
     assert "timed out after 0.2 s" in hung["error"]
