@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lamina.cli.errors_out import reporting_errors
+from lamina.cli.progress import working
 
 if TYPE_CHECKING:
     from lamina.stores.memory import Memory, MemoryStore
@@ -64,6 +65,16 @@ HostOption = Annotated[
     typer.Option("--host", help="Use the Chroma server on this host instead of a directory."),
 ]
 PortOption = Annotated[int, typer.Option("--port", help="Port of the Chroma server.")]
+MemoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory",
+        metavar="URL",
+        help="The store as `lamina run --memory` and Agent(memory=...) name it: a Chroma server "
+        "URL (http://127.0.0.1:8000, e.g. the one beside a running `lamina serve`) or a "
+        "directory.",
+    ),
+]
 CollectionOption = Annotated[
     str, typer.Option("--collection", help="Chroma collection holding the memories.")
 ]
@@ -74,21 +85,33 @@ def open_store(
     host: str | None = None,
     port: int = 8000,
     collection: str = "lamina_memory",
+    memory: str | None = None,
 ) -> MemoryStore:
-    """The store the options name: a Chroma server with `host`, else an embedded directory.
+    """The store the options name: `memory` (a Chroma server URL or a directory), a Chroma
+    server with `host`, else an embedded directory.
 
     Raises:
-        ConfigError: both `path` and `host` given.
+        ConfigError: more than one of `path`, `host` and `memory` given, or a URL without a host.
         MemoryStoreError: the store cannot be opened or reached.
     """
     from lamina.errors import ConfigError
     from lamina.stores.memory import MemoryStore
 
-    if host is not None and path is not None:
+    given = {
+        flag: value
+        for flag, value in (("--path", path), ("--host", host), ("--memory", memory))
+        if value is not None
+    }
+    if len(given) > 1:
+        found = ", ".join(f"{flag} {value}" for flag, value in given.items())
         raise ConfigError(
-            f"Expected either --path (embedded store) or --host (Chroma server), found both "
-            f"({path}, {host}). Fix: drop one of them."
+            f"Expected one of --path (embedded store), --host (Chroma server) or --memory "
+            f"(either, as a URL or a directory), found {found}. Fix: keep one of them."
         )
+    if memory is not None:
+        from lamina.scaleout.backends import make_memory_store
+
+        return make_memory_store(memory, collection=collection)
     if host is not None:
         return MemoryStore.connect(host, port, collection=collection)
     if path is None:
@@ -99,18 +122,20 @@ def open_store(
 
 
 def _open_for_reading(
-    path: Path | None, host: str | None, port: int, collection: str
+    path: Path | None, host: str | None, port: int, collection: str, memory: str | None
 ) -> AbstractContextManager[MemoryStore]:
     """`open_store`, or a temporary copy of an embedded store this process may not write."""
     from lamina.stores.memory.snapshot import is_writable, open_read_only
 
+    if memory is not None:
+        return open_store(path, host, port, collection, memory)
     if host is None and path is None:
         from lamina.config import get_settings
 
         path = get_settings().home / "memory"
     if host is None and path is not None and not is_writable(path):
         return open_read_only(path, collection=collection)
-    return open_store(path, host, port, collection)
+    return open_store(path, host, port, collection, memory)
 
 
 def _check_ids(as_json: bool, user: str, thread: str | None = None) -> None:
@@ -163,6 +188,7 @@ def add_command(
     path: PathOption = None,
     host: HostOption = None,
     port: PortOption = 8000,
+    memory: MemoryOption = None,
     collection: CollectionOption = "lamina_memory",
     as_json: JsonOption = False,
 ) -> None:
@@ -170,7 +196,12 @@ def add_command(
     _check_ids(as_json, user, thread)
     if texts == ["-"]:
         texts = [line.strip() for line in sys.stdin if line.strip()]
-    with reporting_errors(as_json), open_store(path, host, port, collection) as store:
+    busy = working(f"storing {len(texts)} memories (the encoder loads first) …", as_json=as_json)
+    with (
+        reporting_errors(as_json),
+        busy,
+        open_store(path, host, port, collection, memory) as store,
+    ):
         ids = store.add(
             texts,
             user,
@@ -229,12 +260,18 @@ def search_command(
     path: PathOption = None,
     host: HostOption = None,
     port: PortOption = 8000,
+    memory: MemoryOption = None,
     collection: CollectionOption = "lamina_memory",
     as_json: JsonOption = False,
 ) -> None:
     """Find a user's memories closest to QUERY, best first."""
     _check_ids(as_json, user)
-    with reporting_errors(as_json), open_store(path, host, port, collection) as store:
+    busy = working("searching memories (the encoder loads first) …", as_json=as_json)
+    with (
+        reporting_errors(as_json),
+        busy,
+        open_store(path, host, port, collection, memory) as store,
+    ):
         found = store.search(
             query,
             user,
@@ -280,6 +317,7 @@ def forget_command(
     path: PathOption = None,
     host: HostOption = None,
     port: PortOption = 8000,
+    memory: MemoryOption = None,
     collection: CollectionOption = "lamina_memory",
     as_json: JsonOption = False,
 ) -> None:
@@ -306,7 +344,7 @@ def forget_command(
                 f"Refusing to forget every memory of user {user!r} without --all. Fix: pass "
                 "memory ids, --kind or --thread to choose, or --all to delete them all."
             )
-        with open_store(path, host, port, collection) as store:
+        with open_store(path, host, port, collection, memory) as store:
             if ids:
                 _refuse_unknown(store, ids, user)
             deleted = store.forget(ids or None, flt, user_id=user)
@@ -341,13 +379,17 @@ def stats_command(
     path: PathOption = None,
     host: HostOption = None,
     port: PortOption = 8000,
+    memory: MemoryOption = None,
     collection: CollectionOption = "lamina_memory",
     as_json: JsonOption = False,
 ) -> None:
     """How many memories the store holds, per kind and per user (a read-only store works)."""
     if user is not None:
         _check_ids(as_json, user)
-    with reporting_errors(as_json), _open_for_reading(path, host, port, collection) as store:
+    with (
+        reporting_errors(as_json),
+        _open_for_reading(path, host, port, collection, memory) as store,
+    ):
         stats = store.stats(user)
     if as_json:
         _emit(stats)

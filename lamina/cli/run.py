@@ -46,20 +46,22 @@ _LAYER_LABEL = {
 }
 
 
-def build_agent(config: Path | None, **flags: str) -> Agent:
+def build_agent(config: Path | None, memory: str | None = None, **flags: str) -> Agent:
     """The agent `lamina run` uses: from `--config`, `./lamina.toml`, or the defaults.
 
     Settings come from `flags` (`--set name=value`), then `LAMINA_*` variables, then that one
-    config file, then the defaults.
+    config file, then the defaults. `memory` (`--memory`: a Chroma server URL or a directory)
+    replaces the config file's `memory`.
     """
     from lamina.agents.agent import Agent
     from lamina.config import find_config, get_settings
 
     path = find_config(config)
     settings = get_settings(path, **flags)
+    overrides: dict[str, Any] = {} if memory is None else {"memory": memory}
     if path is None:
-        return Agent(settings=settings)
-    return Agent.from_config(path, settings=settings)
+        return Agent(settings=settings, **overrides)
+    return Agent.from_config(path, settings=settings, **overrides)
 
 
 def _describe(node: str, update: dict[str, Any]) -> str:
@@ -209,6 +211,16 @@ SetOption = Annotated[
         help="A setting (repeatable; e.g. --set n_threads=4); beats LAMINA_* and the config file.",
     ),
 ]
+MemoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory",
+        metavar="URL",
+        help="Long-term memory on this Chroma server (http://HOST:PORT) or in this directory, "
+        "instead of LAMINA_HOME/memory. A server store is shared: `lamina run`, `lamina "
+        "memory` and `lamina serve` given the same URL work side by side.",
+    ),
+]
 YesOption = Annotated[
     bool,
     typer.Option(
@@ -233,6 +245,7 @@ def run_command(
         str | None, typer.Option("--thread", help="Continue this conversation thread.")
     ] = None,
     user: Annotated[str | None, typer.Option("--user", help="Whose long-term memory.")] = None,
+    memory: MemoryOption = None,
     as_json: JsonOption = False,
     yes: YesOption = False,
     set_: SetOption = None,
@@ -251,7 +264,7 @@ def run_command(
     err = Console(stderr=True)
     try:
         task = read_task(task, file)
-        agent = build_agent(config, **parse_setting_flags(set_ or []))
+        agent = build_agent(config, memory, **parse_setting_flags(set_ or []))
         if as_json:
             result = _print_json(agent, agent.run(task, thread_id=thread, user_id=user), yes, err)
         else:
@@ -278,6 +291,7 @@ def resume_command(
             help="Answer a pending approval (a run paused before a tool that needs one).",
         ),
     ] = None,
+    memory: MemoryOption = None,
     as_json: JsonOption = False,
     yes: YesOption = False,
     set_: SetOption = None,
@@ -294,7 +308,7 @@ def resume_command(
 
     err = Console(stderr=True)
     try:
-        agent = build_agent(config, **parse_setting_flags(set_ or []))
+        agent = build_agent(config, memory, **parse_setting_flags(set_ or []))
         if as_json:
             result = _print_json(agent, agent.resume(thread, approve=approve), yes, err)
         else:

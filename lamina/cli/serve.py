@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from lamina.cli.run import SetOption
+from lamina.cli.run import MemoryOption, SetOption
 
 __all__ = ["serve_command"]
 
@@ -37,6 +37,7 @@ def serve_command(
             help="Key file (TOML or JSON): API keys, each bound to the users it may act as."
         ),
     ] = None,
+    memory: MemoryOption = None,
     set_: SetOption = None,
 ) -> None:
     """Serve the agent over OpenAI's Chat Completions API (as model `lamina`).
@@ -77,7 +78,7 @@ def serve_command(
 
     bounded_openmp_spin()
     try:
-        agent = build_agent(config, **parse_setting_flags(set_ or []))
+        agent = build_agent(config, memory, **parse_setting_flags(set_ or []))
     except LaminaError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -253,19 +253,23 @@ def test_memory_tools_round_trip(store: MemoryStore) -> None:
     assert store.search("dog", "ada", k=1)[0].source == "agent"
 
 
-def test_the_cli_reaches_the_same_store(store: MemoryStore) -> None:
-    where = (
-        ["--path", str(store.path)]
-        if store.mode == "embedded"
-        else [
+@pytest.mark.parametrize("spelling", ["--path/--host", "--memory"])
+def test_the_cli_reaches_the_same_store(store: MemoryStore, spelling: str) -> None:
+    collection = ["--collection", store.collection_name]
+    if spelling == "--memory":
+        # `--memory` names the store the way `lamina run --memory` and Agent(memory=) do.
+        where = ["--memory", str(store.path) if store.mode == "embedded" else store.location]
+        where += collection
+    elif store.mode == "embedded":
+        where = ["--path", str(store.path), *collection]
+    else:
+        where = [
             "--host",
             store.location.split("//")[1].split(":")[0],
             "--port",
             store.location.rsplit(":", 1)[1],
-            "--collection",
-            store.collection_name,
+            *collection,
         ]
-    )
 
     def run(*args: str) -> dict[str, Any]:
         result = CliRunner().invoke(memory_app, [*args, *where, "--json"])

@@ -252,7 +252,7 @@ class AgentFactory:
     def __init__(self) -> None:
         self.bank = Bank()
 
-    def __call__(self, _config: Any) -> Agent:
+    def __call__(self, _config: Any, *_: Any) -> Agent:
         fake = FakeChatModel(
             responses=[ToolCallScript("transfer", {"to": "Bob", "amount": 50}), "All done."]
         )

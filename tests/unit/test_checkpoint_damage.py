@@ -112,7 +112,7 @@ def test_lamina_run_prints_the_error_without_a_traceback(
 ) -> None:
     path = tmp_path / "checkpoints.sqlite"
     path.write_bytes(_damaged("garbage", good_file))
-    monkeypatch.setattr(run_cli, "build_agent", lambda _config: _agent(path))
+    monkeypatch.setattr(run_cli, "build_agent", lambda _config, *_: _agent(path))
     result = CliRunner().invoke(app, ["run", "hello"])
     assert result.exit_code == 1
     assert "damaged" in result.output

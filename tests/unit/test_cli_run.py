@@ -13,7 +13,7 @@ from lamina.models.testing import FakeChatModel, ToolCallScript
 from lamina.tools.calculator import calculator
 
 
-def _fake_agent(_config):
+def _fake_agent(_config, *_args):
     fake = FakeChatModel(responses=[ToolCallScript("calculator", {"expression": "6 * 7"}), "42"])
     return Agent(
         chat_models={"fake": fake},
@@ -51,7 +51,7 @@ def test_run_reports_bad_input_without_a_traceback(monkeypatch):
 
 
 def _agent_answering(answer: str, tool_result_markup: bool = False, call: bool = True):
-    def build(_config):
+    def build(_config, *_args):
         from lamina import tool
 
         @tool

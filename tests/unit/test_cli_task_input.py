@@ -19,7 +19,7 @@ LONG = "Summarise this: " + "The quick brown fox jumps over the lazy dog. " * 60
 
 
 def _recording_agent(seen: list[str]):  # type: ignore[no-untyped-def]
-    def build(_config: object) -> Agent:
+    def build(_config: object, *_: object) -> Agent:
         fake = FakeChatModel(responses=["done"] * 10)
         agent = Agent(
             chat_models={"fake": fake},

@@ -75,7 +75,7 @@ def _shown(text: str, output: str) -> bool:
 
 
 def _agent_factory(answer: str, tool_result: str) -> Callable[..., Agent]:
-    def build(_config: Any, **_flags: Any) -> Agent:
+    def build(_config: Any, *_args: Any, **_flags: Any) -> Agent:
         @tool
         def lookup(name: str) -> str:
             """Look a name up.
