@@ -10,7 +10,8 @@ thread ids follow `lamina run`'s rules: at most 128 letters, digits and - _ . : 
 (print one JSON object on stdout, nothing else; on failure `{"error": {"type", "message"}}`
 and exit code 1). `forget` with an id that is not one of the user's memories deletes nothing
 and exits with code 1. The store is the embedded one in `Settings().home / "memory"` unless
-`--path DIR` names another directory or `--host HOST [--port PORT]` a Chroma server. An
+`--path DIR` names another directory, `--host HOST [--port PORT]` a Chroma server, or
+`--memory URL|DIR` either (as `lamina run --memory` and `Agent(memory=...)` name it). An
 embedded store serves one process at a time: while an agent has it open, use a server
 (`chroma run --path DIR --port 8000`) for both.
 """
@@ -19,14 +20,23 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import AbstractContextManager
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lamina.cli.errors_out import reporting_errors
+from lamina.cli.memory_options import (
+    CollectionOption,
+    HostOption,
+    JsonOption,
+    MemoryOption,
+    PathOption,
+    PortOption,
+    UserOption,
+    open_for_reading,
+    open_store,
+)
 from lamina.cli.progress import working
 
 if TYPE_CHECKING:
@@ -50,92 +60,6 @@ class Kind(StrEnum):
     fact = "fact"
     episode = "episode"
     preference = "preference"
-
-
-UserOption = Annotated[str, typer.Option("--user", help="Whose memories (a user id).")]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")
-]
-PathOption = Annotated[
-    Path | None,
-    typer.Option("--path", help="Embedded store directory (default: LAMINA_HOME/memory)."),
-]
-HostOption = Annotated[
-    str | None,
-    typer.Option("--host", help="Use the Chroma server on this host instead of a directory."),
-]
-PortOption = Annotated[int, typer.Option("--port", help="Port of the Chroma server.")]
-MemoryOption = Annotated[
-    str | None,
-    typer.Option(
-        "--memory",
-        metavar="URL",
-        help="The store as `lamina run --memory` and Agent(memory=...) name it: a Chroma server "
-        "URL (http://127.0.0.1:8000, e.g. the one beside a running `lamina serve`) or a "
-        "directory.",
-    ),
-]
-CollectionOption = Annotated[
-    str, typer.Option("--collection", help="Chroma collection holding the memories.")
-]
-
-
-def open_store(
-    path: Path | None = None,
-    host: str | None = None,
-    port: int = 8000,
-    collection: str = "lamina_memory",
-    memory: str | None = None,
-) -> MemoryStore:
-    """The store the options name: `memory` (a Chroma server URL or a directory), a Chroma
-    server with `host`, else an embedded directory.
-
-    Raises:
-        ConfigError: more than one of `path`, `host` and `memory` given, or a URL without a host.
-        MemoryStoreError: the store cannot be opened or reached.
-    """
-    from lamina.errors import ConfigError
-    from lamina.stores.memory import MemoryStore
-
-    given = {
-        flag: value
-        for flag, value in (("--path", path), ("--host", host), ("--memory", memory))
-        if value is not None
-    }
-    if len(given) > 1:
-        found = ", ".join(f"{flag} {value}" for flag, value in given.items())
-        raise ConfigError(
-            f"Expected one of --path (embedded store), --host (Chroma server) or --memory "
-            f"(either, as a URL or a directory), found {found}. Fix: keep one of them."
-        )
-    if memory is not None:
-        from lamina.scaleout.backends import make_memory_store
-
-        return make_memory_store(memory, collection=collection)
-    if host is not None:
-        return MemoryStore.connect(host, port, collection=collection)
-    if path is None:
-        from lamina.config import get_settings
-
-        path = get_settings().home / "memory"
-    return MemoryStore(path, collection=collection)
-
-
-def _open_for_reading(
-    path: Path | None, host: str | None, port: int, collection: str, memory: str | None
-) -> AbstractContextManager[MemoryStore]:
-    """`open_store`, or a temporary copy of an embedded store this process may not write."""
-    from lamina.stores.memory.snapshot import is_writable, open_read_only
-
-    if memory is not None:
-        return open_store(path, host, port, collection, memory)
-    if host is None and path is None:
-        from lamina.config import get_settings
-
-        path = get_settings().home / "memory"
-    if host is None and path is not None and not is_writable(path):
-        return open_read_only(path, collection=collection)
-    return open_store(path, host, port, collection, memory)
 
 
 def _check_ids(as_json: bool, user: str, thread: str | None = None) -> None:
@@ -388,7 +312,7 @@ def stats_command(
         _check_ids(as_json, user)
     with (
         reporting_errors(as_json),
-        _open_for_reading(path, host, port, collection, memory) as store,
+        open_for_reading(path, host, port, collection, memory) as store,
     ):
         stats = store.stats(user)
     if as_json:

@@ -71,9 +71,12 @@ def _describe(node: str, update: dict[str, Any]) -> str:
     if node == "router" and update.get("route"):
         r = update["route"]
         name = r.get("route") or "none"
-        load = [e for e in events if e.get("layer") == "loading encoder"]
-        loading = f"loading encoder {load[0]['seconds']:.2f} s; " if load else ""
-        return f"{loading}router → {name} → model {r.get('model')} ({r.get('reason')})"
+        seconds = {e.get("layer"): e.get("seconds", 0.0) for e in events}
+        encoder = seconds.get("loading encoder")
+        before = f"loading encoder {encoder:.2f} s; " if encoder is not None else ""
+        model = seconds.get("loading model")
+        after = f"; loading model {model:.2f} s" if model is not None else ""
+        return f"{before}router → {name} → model {r.get('model')} ({r.get('reason')}){after}"
     if node == "memory":
         hits = data.get("hits") or []
         return f"memory → {len(hits)} memories recalled"
@@ -137,6 +140,7 @@ def print_trace(result: RunResult, console: Console) -> None:
         "input": "request validated",
         "loading encoder": "the router's encoder (once per process)",
         "router": route,
+        "loading model": f"{result.model} (once per process, until evicted)",
         "memory": f"recalled: {memories}",
         "reasoning": f"plan {len(reasoning['plan'])} step(s); cache hits "
         f"{reasoning['cache_hits']}, misses {reasoning['cache_misses']}",

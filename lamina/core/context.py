@@ -19,6 +19,7 @@ __all__ = [
     "AgentContext",
     "ChatModelProvider",
     "LedgerEntryView",
+    "LoadsModels",
     "MemoryHit",
     "MemorySource",
     "RouteChooser",
@@ -185,6 +186,16 @@ class ChatModelProvider(Protocol):
 
     def names(self) -> list[str]:
         """Every name `chat_model` accepts."""
+        ...
+
+
+@runtime_checkable
+class LoadsModels(Protocol):
+    """A provider that can load a model before its first call (the model pool), so that the
+    load shows as a step of its own instead of inside the first layer that calls it."""
+
+    def load(self, name: str) -> bool:
+        """Make `name` ready now; True when this call loaded it, False when it already was."""
         ...
 
 

@@ -134,6 +134,14 @@ class ModelPool:
                 held[name] = size
         return held
 
+    def load(self, name: str) -> bool:
+        """Make `name` resident now (before its first call); True when this call loaded it."""
+        with self._lock:
+            if name in self._resident:
+                return False
+        self._get(name)
+        return True
+
     def _cost(self, spec: ModelSpec, path: Path) -> int:
         """The file's size plus its context's KV cache (what loading it takes)."""
         try:

@@ -71,6 +71,21 @@ def test_models_load_lazily_and_once(tmp_path: Path, loader: FakeLoader) -> None
     assert pool.loaded() == ["a"]
 
 
+def test_load_makes_a_model_resident_once_and_says_whether_it_loaded(
+    tmp_path: Path, loader: FakeLoader
+) -> None:
+    from lamina.core.context import LoadsModels
+
+    pool = make_pool(tmp_path, loader, budget=10 * SIZE, names=("a", "b"))
+    assert isinstance(pool, LoadsModels)
+    assert pool.load("a") is True
+    assert pool.load("a") is False
+    with pool.use("a"):
+        pass
+    assert loader.loads == ["a"]
+    assert pool.loaded() == ["a"]
+
+
 def test_least_recently_used_is_evicted_and_closed(tmp_path: Path, loader: FakeLoader) -> None:
     pool = make_pool(tmp_path, loader, budget=2 * SIZE, names=("a", "b", "c"))
     with pool.use("a"):

@@ -412,3 +412,32 @@ def test_default_routes_are_valid_for_default_models(tmp_path: Path) -> None:
     r = IntentRouter(routes, encoder=BagOfWords(), default_model=DEFAULT_MODEL, cache_dir=tmp_path)
     r.validate_models(known_model_names())
     assert {rt.name: rt.model for rt in routes}["summarise"] == "gemma3-270m"
+
+
+class _LoadingModels(StaticModels):
+    """StaticModels that, like the model pool, load a model on first use."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.loads: list[str] = []
+
+    def load(self, name: str) -> bool:
+        if name in self.loads:
+            return False
+        self.loads.append(name)
+        return True
+
+
+def test_the_chosen_models_first_load_is_a_step_of_its_own(router: IntentRouter) -> None:
+    models = _LoadingModels()
+    ctx = AgentContext(models=models, default_model="ctx-default", router=router)
+    runtime = SimpleNamespace(context=ctx)
+    state: Any = {"messages": [HumanMessage("good morning")], "task": "good morning"}
+
+    first = make_router_node()(state, runtime)  # type: ignore[arg-type]
+    second = make_router_node()(state, runtime)  # type: ignore[arg-type]
+
+    assert models.loads == ["m-greet"]
+    assert [e["layer"] for e in first["trace"]][-2:] == ["router", "loading model"]
+    assert first["trace"][-1]["data"] == {"model": "m-greet"}
+    assert [e["layer"] for e in second["trace"]] == ["router"]

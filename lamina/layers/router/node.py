@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from lamina.core.context import LoadsModels
 from lamina.core.nodes import LayerNode
 from lamina.errors import ConfigError
 from lamina.layers.router.types import RouteDecision
@@ -106,13 +107,19 @@ def make_router_node() -> LayerNode:
                 )
         data = decision.to_dict()
         data["task"] = "answer" if router is None else router.task_of(decision.route)
-        return {
-            "route": data,
-            "model": decision.model,
-            "trace": [
-                *events,
-                {"layer": "router", "seconds": time.perf_counter() - started, "data": data},
-            ],
-        }
+        events.append({"layer": "router", "seconds": time.perf_counter() - started, "data": data})
+        if isinstance(ctx.models, LoadsModels) and decision.model:
+            # The chosen model's first load (seconds on a CPU) is a step of its own, not
+            # hidden in the reasoning layer's first call.
+            loading = time.perf_counter()
+            if ctx.models.load(decision.model):
+                events.append(
+                    {
+                        "layer": "loading model",
+                        "seconds": time.perf_counter() - loading,
+                        "data": {"model": decision.model},
+                    }
+                )
+        return {"route": data, "model": decision.model, "trace": events}
 
     return router_node
