@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from lamina.guards.tool_relevance import ToolRelevance
     from lamina.layers.router import Route
+    from lamina.layers.router.types import Aggregate
     from lamina.models.pool import ModelPool
     from lamina.stores.ledger import ToolLedger
     from lamina.stores.memory.store import MemoryStore
@@ -81,6 +82,9 @@ class Agent:
             `router_band` of a threshold (the router's LLM fallback; None: off, the default,
             since it measured worse than similarity alone with 135M–270M models).
         router_band: the LLM fallback's uncertainty band.
+        router_aggregate: how the router scores a route ("centroid", "max", "mean_topk"; see
+            `IntentRouter`). None: "max" for the default routes, whose thresholds were chosen
+            for it, and "centroid" for `routes=` of your own.
         checkpointer: a LangGraph checkpointer, a SQLite file path, a PostgreSQL URL
             (`postgresql://user@host:port/db`), ":memory:", or None for the default file under
             `LAMINA_HOME`.
@@ -117,6 +121,7 @@ class Agent:
         affinity_margin: float | None = None,
         router_llm: str | None = None,
         router_band: float = 0.05,
+        router_aggregate: Aggregate | None = None,
         checkpointer: BaseCheckpointSaver[Any] | str | Path | None = None,
         step_cache: StepCache | bool = True,
         ledger: ToolLedger | str | Path | bool | None = None,
@@ -174,6 +179,7 @@ class Agent:
                 affinity_margin,
                 router_llm,
                 router_band,
+                router_aggregate,
             ),
             memory=make_memory(memory, home),
             step_cache=make_step_cache(step_cache, self.settings),

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from lamina.config import Settings
     from lamina.guards.tool_relevance import ToolRelevance
     from lamina.layers.router import Route
+    from lamina.layers.router.types import Aggregate
     from lamina.models.catalog import ModelSpec
     from lamina.models.pool import ModelPool
     from lamina.stores.ledger import ToolLedger
@@ -173,10 +174,12 @@ def make_router(
     affinity_margin: float | None,
     router_llm: str | None,
     router_band: float,
+    aggregate: Aggregate | None = None,
 ) -> Any:
     """The intent router over `routes` (None when there are none: every task goes to the
-    default model); by default the default routes the configured models can serve."""
-    from lamina.layers.router.defaults import default_routes
+    default model); by default the default routes the configured models can serve.
+    `aggregate` None: "max" for the default routes (their thresholds), else "centroid"."""
+    from lamina.layers.router.defaults import aggregate_for, default_routes
     from lamina.layers.router.intent_router import IntentRouter
 
     known = provider.names()
@@ -198,6 +201,7 @@ def make_router(
         llm_fallback = LLMFallback(provider.chat_model(router_llm), band=router_band)
     router = IntentRouter(
         route_list,
+        aggregate=aggregate_for(routes is None, aggregate),
         default_model=default_model,
         cache_dir=cache_dir,
         llm_fallback=llm_fallback,

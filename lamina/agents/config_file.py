@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -103,6 +103,9 @@ class RouterConfig(BaseModel):
     affinity_margin: float | None = None
     llm_fallback: str | None = Field(default=None, description="A model name.")
     band: float = 0.05
+    aggregate: Literal["centroid", "max", "mean_topk"] | None = Field(
+        default=None, description="How routes are scored (None: see Agent(router_aggregate=))."
+    )
 
 
 class ToolRelevanceConfig(BaseModel):
@@ -157,6 +160,7 @@ class AgentConfig(BaseModel):
                 affinity_margin=self.router.affinity_margin,
                 router_llm=self.router.llm_fallback,
                 router_band=self.router.band,
+                router_aggregate=self.router.aggregate,
             )
         if self.tool_relevance is not None:
             kwargs["tool_relevance"] = self._tool_relevance(self.tool_relevance)

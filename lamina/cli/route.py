@@ -89,20 +89,23 @@ def build_router(config: Path | None, llm_fallback: LLMFallback | None = None) -
     from lamina.agents.config_file import find_config, load_config
     from lamina.config import get_settings
     from lamina.layers.router import IntentRouter
-    from lamina.layers.router.defaults import DEFAULT_MODEL, default_routes
+    from lamina.layers.router.defaults import DEFAULT_MODEL, aggregate_for, default_routes
 
     routes = default_routes()
+    builtin, chosen = True, None
     default_model = DEFAULT_MODEL
     path = find_config(config)
     settings = get_settings(path)
     if path is not None:
         cfg = load_config(path)
         default_model = cfg.default_model or DEFAULT_MODEL
+        chosen = cfg.router.aggregate if cfg.router is not None else None
         if cfg.routes is not None:
-            routes = cfg.build_routes()
-    # The same cache directory as the agent's router, so both share utterance embeddings.
+            routes, builtin = cfg.build_routes(), False
+    # The same cache directory and aggregate as the agent's router (Agent(router_aggregate=)).
     return IntentRouter(
         routes,
+        aggregate=aggregate_for(builtin, chosen),
         default_model=default_model,
         cache_dir=settings.home / "router",
         llm_fallback=llm_fallback,

@@ -43,7 +43,9 @@ def enc() -> HashingEncoder:
 
 @pytest.fixture
 def router(enc: HashingEncoder, tmp_path: Path) -> IntentRouter:
-    return IntentRouter(_routes(), encoder=enc, default_model="m-default", cache_dir=tmp_path)
+    return IntentRouter(
+        _routes(), encoder=enc, default_model="m-default", cache_dir=tmp_path, aggregate="max"
+    )
 
 
 # -- Route -------------------------------------------------------------------------------
@@ -82,7 +84,7 @@ def test_route_validation(kwargs: dict[str, Any], fragment: str) -> None:
 def test_duplicate_route_names(enc: HashingEncoder, tmp_path: Path) -> None:
     routes = [*_routes(), Route("maths", ["sum"], "m-other")]
     with pytest.raises(ConfigError, match="duplicates: maths"):
-        IntentRouter(routes, encoder=enc, cache_dir=tmp_path)
+        IntentRouter(routes, encoder=enc, cache_dir=tmp_path, aggregate="max")
 
 
 @pytest.mark.parametrize(
@@ -100,7 +102,7 @@ def test_bad_router_options(enc: HashingEncoder, tmp_path: Path, kwargs: dict[st
 
 def test_no_routes(enc: HashingEncoder, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="at least one Route"):
-        IntentRouter([], encoder=enc, cache_dir=tmp_path)
+        IntentRouter([], encoder=enc, cache_dir=tmp_path, aggregate="max")
 
 
 def test_encoder_is_lazy(router: IntentRouter, enc: HashingEncoder) -> None:
@@ -159,7 +161,9 @@ def test_abstains_when_nothing_matches(router: IntentRouter) -> None:
 def test_route_threshold_overrides_default(tmp_path: Path) -> None:
     # cos("weather tomorrow", "weather forecast today") = 1 / (sqrt(2) * sqrt(3)) ≈ 0.41: above the
     # router's default of 0.1 but below the weather route's own 0.6, which is what counts.
-    low = IntentRouter(_routes(), encoder=BagOfWords(), default_threshold=0.1, cache_dir=tmp_path)
+    low = IntentRouter(
+        _routes(), encoder=BagOfWords(), default_threshold=0.1, cache_dir=tmp_path, aggregate="max"
+    )
     d = low.route("weather tomorrow")
     assert d.candidates[0][0] == "weather"
     assert d.candidates[0][1] == pytest.approx(1 / math.sqrt(6), abs=1e-5)
@@ -173,7 +177,10 @@ def test_threshold_decides(
     enc: HashingEncoder, tmp_path: Path, threshold: float, chosen: str | None
 ) -> None:
     r = IntentRouter(
-        [Route("a", ["alpha beta"], "m", threshold=threshold)], encoder=enc, cache_dir=tmp_path
+        [Route("a", ["alpha beta"], "m", threshold=threshold)],
+        encoder=enc,
+        cache_dir=tmp_path,
+        aggregate="max",
     )
     d = r.route("alpha gamma")  # cos = 0.5
     assert d.score == pytest.approx(0.5, abs=1e-6)
@@ -184,7 +191,7 @@ def test_threshold_decides(
 def test_abstain_without_default_model_leaves_model_none(
     enc: HashingEncoder, tmp_path: Path
 ) -> None:
-    r = IntentRouter(_routes(), encoder=enc, cache_dir=tmp_path)
+    r = IntentRouter(_routes(), encoder=enc, cache_dir=tmp_path, aggregate="max")
     d = r.route("nothing in common")
     assert d.abstained
     assert d.model is None
@@ -246,7 +253,9 @@ def test_validate_models_ok(router: IntentRouter) -> None:
 
 def test_validate_models_lists_unknown_and_known(enc: HashingEncoder, tmp_path: Path) -> None:
     routes = [*_routes()[:2], Route("greet", ["hi"], "m-greet", fallbacks=["m-nope"])]
-    r = IntentRouter(routes, encoder=enc, default_model="m-default", cache_dir=tmp_path)
+    r = IntentRouter(
+        routes, encoder=enc, default_model="m-default", cache_dir=tmp_path, aggregate="max"
+    )
     with pytest.raises(ConfigError) as info:
         r.validate_models(["m-maths", "m-greet", "m-default"])
     msg = str(info.value)
@@ -266,13 +275,13 @@ def test_validate_models_checks_router_default(router: IntentRouter) -> None:
 
 def test_second_router_reads_embeddings_from_disk(tmp_path: Path) -> None:
     first_enc = BagOfWords()
-    first = IntentRouter(_routes(), encoder=first_enc, cache_dir=tmp_path)
+    first = IntentRouter(_routes(), encoder=first_enc, cache_dir=tmp_path, aggregate="max")
     first.route("hello there")
     assert first.cache_hit is False
     assert first.cache_path.exists()
 
     second_enc = BagOfWords()
-    second = IntentRouter(_routes(), encoder=second_enc, cache_dir=tmp_path)
+    second = IntentRouter(_routes(), encoder=second_enc, cache_dir=tmp_path, aggregate="max")
     d = second.route("hello there")
     assert second.cache_hit is True
     assert second_enc.calls == [["hello there"]]  # only the query was embedded
@@ -281,30 +290,30 @@ def test_second_router_reads_embeddings_from_disk(tmp_path: Path) -> None:
 
 
 def test_changed_utterances_invalidate_the_cache(tmp_path: Path) -> None:
-    IntentRouter(_routes(), encoder=BagOfWords(), cache_dir=tmp_path).warm_up()
+    IntentRouter(_routes(), encoder=BagOfWords(), cache_dir=tmp_path, aggregate="max").warm_up()
     changed = [*_routes()[:2], Route("greet", ["hello there", "good evening"], "m-greet")]
     enc = BagOfWords()
-    r = IntentRouter(changed, encoder=enc, cache_dir=tmp_path)
+    r = IntentRouter(changed, encoder=enc, cache_dir=tmp_path, aggregate="max")
     r.warm_up()
     assert r.cache_hit is False
     assert enc.calls == [[u for route in changed for u in route.utterances]]
 
 
 def test_changed_encoder_invalidates_the_cache(tmp_path: Path) -> None:
-    IntentRouter(_routes(), encoder=BagOfWords("v1"), cache_dir=tmp_path).warm_up()
+    IntentRouter(_routes(), encoder=BagOfWords("v1"), cache_dir=tmp_path, aggregate="max").warm_up()
     enc = BagOfWords("v2")
-    r = IntentRouter(_routes(), encoder=enc, cache_dir=tmp_path)
+    r = IntentRouter(_routes(), encoder=enc, cache_dir=tmp_path, aggregate="max")
     r.warm_up()
     assert r.cache_hit is False
     assert len(enc.calls) == 1
 
 
 def test_damaged_cache_file_is_recomputed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    first = IntentRouter(_routes(), encoder=BagOfWords(), cache_dir=tmp_path)
+    first = IntentRouter(_routes(), encoder=BagOfWords(), cache_dir=tmp_path, aggregate="max")
     first.cache_path.parent.mkdir(parents=True, exist_ok=True)
     first.cache_path.write_bytes(b"not an npz file")
     enc = BagOfWords()
-    r = IntentRouter(_routes(), encoder=enc, cache_dir=tmp_path)
+    r = IntentRouter(_routes(), encoder=enc, cache_dir=tmp_path, aggregate="max")
     assert r.route("good morning").route == "greet"
     assert r.cache_hit is False
     assert "unreadable router cache" in caplog.text
@@ -313,7 +322,7 @@ def test_damaged_cache_file_is_recomputed(tmp_path: Path, caplog: pytest.LogCapt
 def test_default_cache_dir_is_under_lamina_home(enc: HashingEncoder) -> None:
     from lamina.config import get_settings
 
-    r = IntentRouter(_routes(), encoder=enc)
+    r = IntentRouter(_routes(), encoder=enc, aggregate="max")
     assert r.cache_path.parent == get_settings().home / "router_cache"
 
 
@@ -349,7 +358,7 @@ def test_node_without_router_uses_context_default() -> None:
 
 
 def test_node_abstention_falls_back_to_context_default(enc: HashingEncoder, tmp_path: Path) -> None:
-    r = IntentRouter(_routes(), encoder=enc, cache_dir=tmp_path)
+    r = IntentRouter(_routes(), encoder=enc, cache_dir=tmp_path, aggregate="max")
     out = make_router_node()({"task": "unrelated words", "messages": []}, _runtime(r))  # type: ignore[typeddict-item]
     assert out["model"] == "ctx-default"
     assert out["route"]["abstained"] is True
@@ -409,7 +418,13 @@ def test_default_routes_are_valid_for_default_models(tmp_path: Path) -> None:
     assert [r.name for r in routes] == ["arithmetic", "summarise", "recall", "chat"]
     assert all(len(r.utterances) >= 10 for r in routes)
     assert all(r.threshold is not None and 0.0 < r.threshold < 1.0 for r in routes)
-    r = IntentRouter(routes, encoder=BagOfWords(), default_model=DEFAULT_MODEL, cache_dir=tmp_path)
+    r = IntentRouter(
+        routes,
+        encoder=BagOfWords(),
+        default_model=DEFAULT_MODEL,
+        cache_dir=tmp_path,
+        aggregate="max",
+    )
     r.validate_models(known_model_names())
     assert {rt.name: rt.model for rt in routes}["summarise"] == "gemma3-270m"
 

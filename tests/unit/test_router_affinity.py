@@ -33,6 +33,7 @@ def _router(tmp_path: Path, margin: float | None, **kw: Any) -> IntentRouter:
         cache_dir=tmp_path,
         affinity_margin=margin,
         **kw,
+        aggregate="max",
     )
 
 

@@ -44,7 +44,7 @@ def test_centroid_scores_the_normalised_mean_of_a_routes_utterances(tmp_path: Pa
     centroid = IntentRouter(
         routes, encoder=TableEncoder(table), cache_dir=tmp_path, aggregate="centroid"
     )
-    nearest = IntentRouter(routes, encoder=TableEncoder(table), cache_dir=tmp_path)
+    nearest = IntentRouter(routes, encoder=TableEncoder(table), cache_dir=tmp_path, aggregate="max")
     # q lies on the bisector of a1 and a2: the centroid is q itself, the nearest utterance 30° off.
     assert centroid.score("q")[0] == ("a", pytest.approx(1.0))
     assert nearest.score("q")[0] == ("a", pytest.approx(np.cos(np.deg2rad(30))))

@@ -18,6 +18,9 @@ from lamina.models.testing import HashingEncoder
 TOML = """
 default_model = "m-default"
 
+[router]
+aggregate = "max"  # the scores below are nearest-utterance ones
+
 [[routes]]
 name = "maths"
 model = "m-maths"
@@ -263,3 +266,17 @@ def test_llm_option_wires_the_fallback(config: Path) -> None:
     code, out = _invoke("route", "will it rain", "--config", str(config), "--llm", "no-such-model")
     assert code == 1
     assert "no-such-model" in out
+
+
+def test_routes_of_your_own_default_to_the_centroid_aggregate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embeddings, "default_encoder", lambda: HashingEncoder(dim=4096))
+    path = tmp_path / "lamina.toml"
+    path.write_text(TOML.replace('aggregate = "max"', ""), encoding="utf-8")
+    code, out = _invoke("route", "explain", "will it rain today", "--config", str(path), "--json")
+    assert code == 0, out
+    rows = {r["route"]: r for r in json.loads(out)["routes"]}
+    # No threshold of its own: the centroid default (0.4), not the nearest-utterance one (0.5).
+    assert rows["maths"]["threshold"] == 0.4
+    assert rows["weather"]["threshold"] == 0.6

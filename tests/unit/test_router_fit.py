@@ -51,7 +51,7 @@ def _router(tmp_path: Path, threshold: float | None, **kwargs: object) -> Intent
         encoder=kwargs.pop("encoder", _enc()),  # type: ignore[arg-type]
         default_model="m-default",
         cache_dir=tmp_path,
-        **kwargs,  # type: ignore[arg-type]
+        **{"aggregate": "max", **kwargs},  # type: ignore[arg-type]
     )
 
 
@@ -155,7 +155,7 @@ def _three_routes(tmp_path: Path) -> IntentRouter:
         Route("weather", ["weather forecast today", "will it rain"], "m-weather"),
         Route("greet", ["hello there", "good morning"], "m-greet"),
     ]
-    return IntentRouter(routes, encoder=_enc(), cache_dir=tmp_path)
+    return IntentRouter(routes, encoder=_enc(), cache_dir=tmp_path, aggregate="max")
 
 
 def test_evaluate_hand_computed(tmp_path: Path) -> None:

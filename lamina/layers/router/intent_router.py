@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lamina.errors import ConfigError
 from lamina.layers.router.decision_steps import apply_affinity, ask_llm, decide, similarity_scores
+from lamina.layers.router.defaults import DEFAULT_AGGREGATE
 from lamina.layers.router.fit import RouterReport, evaluate_router, fit_thresholds
 from lamina.layers.router.router_file import bad_router_file, read_router_file, save_router
 from lamina.layers.router.types import (
@@ -53,9 +54,9 @@ class IntentRouter:
             on first use).
         default_model: the model when the router abstains; None leaves the choice to the agent
             (the router node uses `AgentContext.default_model`).
-        aggregate: how a route's utterance similarities become one score: "max" (the closest
-            utterance), "mean_topk" (the mean of the `top_k` closest) or "centroid" (the
-            similarity to the normalised mean of its utterances: nearest centroid).
+        aggregate: a route's score: "centroid" (default, why: `defaults.DEFAULT_AGGREGATE`),
+            the similarity to its utterances' normalised mean; "max", to the closest utterance;
+            "mean_topk", the mean of the `top_k` closest.
         top_k: utterances averaged by "mean_topk".
         default_threshold: the threshold of routes that set none (None: 0.4 for "centroid",
             whose scores sit lower, else 0.5; both chosen on bench/data/helpdesk-routing.csv's
@@ -79,7 +80,7 @@ class IntentRouter:
         routes: Sequence[Route],
         encoder: TextEncoder | None = None,
         default_model: str | None = None,
-        aggregate: Aggregate = "max",
+        aggregate: Aggregate = DEFAULT_AGGREGATE,
         top_k: int = 3,
         default_threshold: float | None = None,
         cache_dir: str | Path | None = None,
