@@ -83,8 +83,8 @@ class Agent:
             since it measured worse than similarity alone with 135M–270M models).
         router_band: the LLM fallback's uncertainty band.
         router_aggregate: how the router scores a route ("centroid", "max", "mean_topk"; see
-            `IntentRouter`). None: "max" for the default routes, whose thresholds were chosen
-            for it, and "centroid" for `routes=` of your own.
+            `IntentRouter`). None: "max", which the default routes' thresholds were chosen
+            for; "centroid" suits routes of your own that you fit (`lamina route fit`).
         checkpointer: a LangGraph checkpointer, a SQLite file path, a PostgreSQL URL
             (`postgresql://user@host:port/db`), ":memory:", or None for the default file under
             `LAMINA_HOME`.

@@ -178,7 +178,7 @@ def make_router(
 ) -> Any:
     """The intent router over `routes` (None when there are none: every task goes to the
     default model); by default the default routes the configured models can serve.
-    `aggregate` None: "max" for the default routes (their thresholds), else "centroid"."""
+    `aggregate` None: "max" (see `lamina.layers.router.defaults.DEFAULT_ROUTES_AGGREGATE`)."""
     from lamina.layers.router.defaults import aggregate_for, default_routes
     from lamina.layers.router.intent_router import IntentRouter
 
@@ -201,7 +201,7 @@ def make_router(
         llm_fallback = LLMFallback(provider.chat_model(router_llm), band=router_band)
     router = IntentRouter(
         route_list,
-        aggregate=aggregate_for(routes is None, aggregate),
+        aggregate=aggregate_for(aggregate),
         default_model=default_model,
         cache_dir=cache_dir,
         llm_fallback=llm_fallback,

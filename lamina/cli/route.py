@@ -92,7 +92,7 @@ def build_router(config: Path | None, llm_fallback: LLMFallback | None = None) -
     from lamina.layers.router.defaults import DEFAULT_MODEL, aggregate_for, default_routes
 
     routes = default_routes()
-    builtin, chosen = True, None
+    chosen = None
     default_model = DEFAULT_MODEL
     path = find_config(config)
     settings = get_settings(path)
@@ -101,11 +101,11 @@ def build_router(config: Path | None, llm_fallback: LLMFallback | None = None) -
         default_model = cfg.default_model or DEFAULT_MODEL
         chosen = cfg.router.aggregate if cfg.router is not None else None
         if cfg.routes is not None:
-            routes, builtin = cfg.build_routes(), False
+            routes = cfg.build_routes()
     # The same cache directory and aggregate as the agent's router (Agent(router_aggregate=)).
     return IntentRouter(
         routes,
-        aggregate=aggregate_for(builtin, chosen),
+        aggregate=aggregate_for(chosen),
         default_model=default_model,
         cache_dir=settings.home / "router",
         llm_fallback=llm_fallback,

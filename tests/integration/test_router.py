@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from lamina.layers.router import IntentRouter
-from lamina.layers.router.defaults import DEFAULT_MODEL, default_routes
+from lamina.layers.router.defaults import DEFAULT_MODEL, DEFAULT_ROUTES_AGGREGATE, default_routes
 
 DATA = Path(__file__).parent / "data" / "router_labelled.csv"
 
@@ -24,6 +24,7 @@ DATA = Path(__file__).parent / "data" / "router_labelled.csv"
 def router(encoder: Any, tmp_path_factory: pytest.TempPathFactory) -> IntentRouter:
     r = IntentRouter(
         default_routes(),
+        aggregate=DEFAULT_ROUTES_AGGREGATE,
         encoder=encoder,
         default_model=DEFAULT_MODEL,
         cache_dir=tmp_path_factory.mktemp("router_cache"),
@@ -102,6 +103,7 @@ def test_off_topic_request_abstains_to_default_model(router: IntentRouter) -> No
 def test_second_router_reuses_cached_embeddings(router: IntentRouter, encoder: Any) -> None:
     again = IntentRouter(
         default_routes(),
+        aggregate=DEFAULT_ROUTES_AGGREGATE,
         encoder=encoder,
         default_model=DEFAULT_MODEL,
         cache_dir=router.cache_path.parent,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lamina.layers.router import IntentRouter
-from lamina.layers.router.defaults import DEFAULT_MODEL, default_routes
+from lamina.layers.router.defaults import DEFAULT_MODEL, DEFAULT_ROUTES_AGGREGATE, default_routes
 from lamina.layers.router.llm_fallback import NONE_CHOICE, LlamaChoiceScorer, LLMFallback
 
 NAMES = {r.name for r in default_routes()} | {NONE_CHOICE}
@@ -28,6 +28,7 @@ def test_router_records_the_llm_decision(smollm2: Any, encoder: Any, tmp_path: P
     # A band of 0.99 sends every request to the model, so this one surely asks it.
     router = IntentRouter(
         default_routes(),
+        aggregate=DEFAULT_ROUTES_AGGREGATE,
         encoder=encoder,
         default_model=DEFAULT_MODEL,
         cache_dir=tmp_path,

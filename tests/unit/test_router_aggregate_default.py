@@ -1,11 +1,10 @@
-"""Which aggregate a router gets: "centroid" by default, "max" for lamina's built-in routes
-(their thresholds were chosen for it), or what `Agent(router_aggregate=)` / `[router]` say."""
+"""Which aggregate a router gets: "centroid" for an `IntentRouter` of your own, "max" for an
+agent's router (the built-in routes' thresholds), or what `Agent(router_aggregate=)` /
+`[router] aggregate` say."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pytest
 
 from lamina import Agent
 from lamina.layers.router import IntentRouter, Route
@@ -31,16 +30,12 @@ def test_a_router_of_your_own_routes_defaults_to_the_centroid(tmp_path: Path) ->
     assert router.default_threshold == 0.4
 
 
-@pytest.mark.parametrize(
-    ("builtin", "chosen", "expected"),
-    [(True, None, "max"), (False, None, "centroid"), (True, "centroid", "centroid"),
-     (False, "max", "max")],
-)  # fmt: skip
-def test_aggregate_for(builtin: bool, chosen: str | None, expected: str) -> None:
-    assert aggregate_for(builtin, chosen) == expected  # type: ignore[arg-type]
+def test_an_agent_router_keeps_max_unless_told() -> None:
+    assert aggregate_for(None) == "max"
+    assert aggregate_for("centroid") == "centroid"
 
 
-def test_the_agent_keeps_max_for_its_built_in_routes_and_centroid_for_yours(
+def test_the_agent_router_uses_max_unless_router_aggregate_says_otherwise(
     tmp_path: Path,
 ) -> None:
     built_in = _agent(tmp_path)
@@ -50,7 +45,7 @@ def test_the_agent_keeps_max_for_its_built_in_routes_and_centroid_for_yours(
         assert built_in.context.router is not None
         assert built_in.context.router.aggregate == "max"
         assert yours.context.router is not None
-        assert yours.context.router.aggregate == "centroid"
+        assert yours.context.router.aggregate == "max"
         assert chosen.context.router is not None
         assert chosen.context.router.aggregate == "mean_topk"
     finally:

@@ -19,7 +19,7 @@ TOML = """
 default_model = "m-default"
 
 [router]
-aggregate = "max"  # the scores below are nearest-utterance ones
+aggregate = "max"  # the default for an agent's router, said here to be tested
 
 [[routes]]
 name = "maths"
@@ -268,12 +268,12 @@ def test_llm_option_wires_the_fallback(config: Path) -> None:
     assert "no-such-model" in out
 
 
-def test_routes_of_your_own_default_to_the_centroid_aggregate(
+def test_the_router_table_chooses_the_aggregate_of_lamina_route(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(embeddings, "default_encoder", lambda: HashingEncoder(dim=4096))
     path = tmp_path / "lamina.toml"
-    path.write_text(TOML.replace('aggregate = "max"', ""), encoding="utf-8")
+    path.write_text(TOML.replace('aggregate = "max"', 'aggregate = "centroid"'), encoding="utf-8")
     code, out = _invoke("route", "explain", "will it rain today", "--config", str(path), "--json")
     assert code == 0, out
     rows = {r["route"]: r for r in json.loads(out)["routes"]}

@@ -27,7 +27,9 @@ fitted and unfitted, helpdesk 0.750 unfitted and 0.911 fitted; "max" gave 0.833 
 when fitted on healthcare, so a fit could lower accuracy with it."""
 
 DEFAULT_ROUTES_AGGREGATE: Aggregate = "max"
-"""The aggregate of the default routes below: their thresholds were chosen for "max"."""
+"""The aggregate of an agent's router unless `Agent(router_aggregate=)` or `[router] aggregate`
+says otherwise: the default routes' thresholds (which `[[routes]]` tables naming a default intent
+inherit) were chosen for it."""
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 """The model that answers when no route is chosen."""
@@ -108,15 +110,16 @@ _CHAT = (
 )
 
 
-def aggregate_for(builtin_routes: bool, chosen: Aggregate | None = None) -> Aggregate:
-    """The aggregate of a router: `chosen`, else the default routes' own, else the default."""
-    if chosen is not None:
-        return chosen
-    return DEFAULT_ROUTES_AGGREGATE if builtin_routes else DEFAULT_AGGREGATE
+def aggregate_for(chosen: Aggregate | None = None) -> Aggregate:
+    """The aggregate of an agent's router: `chosen`, else :data:`DEFAULT_ROUTES_AGGREGATE`."""
+    return DEFAULT_ROUTES_AGGREGATE if chosen is None else chosen
 
 
 def default_routes() -> list[Route]:
     """lamina's default routes: arithmetic, summarise, recall and chat.
+
+    Their thresholds were chosen for the "max" aggregate: build a router over them with
+    `IntentRouter(default_routes(), aggregate=DEFAULT_ROUTES_AGGREGATE)`, as an agent does.
 
     Returns:
         Fresh `Route` objects (callers may extend the list with their own routes).
