@@ -17,6 +17,10 @@ on its structure, never on how its answer reads:
   euros", SmolLM2 converted 3,200 and answered with that, the 12 months never used
   (`unused_input`). A percentage counts as used as its fraction too (18 % as 0.18); a number
   written as a word from two up counts too ("splitting a 240 dollar bill four ways");
+* when tools were called, no word of the request may point to a tool that no successful call
+  used (the reasoning layer's `unhandled`, see :mod:`lamina.guards.unfinished`): asked for a
+  desk lamp's price "in dollars", SmolLM2 looked the price up in euros and stopped
+  (`unfinished`);
 * an answer that rests on the model alone (no tool result, no verifier: the reasoning layer
   marks it `answer_unchecked`) is not trusted unless the agent trusts its model
   (`trust_model_answers=True`): asked what blue and yellow paint make, SmolLM2-135M answered "a
@@ -79,6 +83,17 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
             "only partly done, so the answer does not answer it.",
             None,
             tuple(unused),
+        )
+    unfinished = state.get("unhandled") or []
+    if unfinished:
+        first = unfinished[0]
+        return RunError(
+            "unfinished",
+            f"The request also asks about {first['word']!r}, which none of the tool calls "
+            f"handled (it points to {first['tool']}, similarity {first['similarity']:.2f}): "
+            "the answer covers only part of the request.",
+            None,
+            tuple(f"{u['word']} -> {u['tool']} ({u['similarity']:.2f})" for u in unfinished),
         )
     unsupported = _unsupported_figures(answer, state)
     if unsupported:

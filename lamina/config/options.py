@@ -80,6 +80,10 @@ class Guards(BaseModel):
         default=True,
         description="Reasoning drops echoing or looping output (off: only empty output).",
     )
+    unfinished_request: bool = Field(
+        default=True,
+        description="A tool-backed answer is not ok while a request word points to an unused tool.",
+    )
 
     @classmethod
     def off(cls) -> Guards:

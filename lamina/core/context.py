@@ -175,6 +175,15 @@ class ToolWeigher(Protocol):
         """The `k` of `values` closest in meaning to `what`, closest first."""
         ...
 
+    def assess_each(self, texts: Sequence[str], tools: Sequence[Any] | Mapping[str, Any]) -> Any:
+        """`assess` for each of `texts` (a list of `ToolFit`)."""
+        ...
+
+    @property
+    def supports_above(self) -> float:
+        """The similarity from which a word counts as evidence for a tool."""
+        ...
+
 
 @runtime_checkable
 class ChatModelProvider(Protocol):

@@ -28,6 +28,7 @@ RunErrorKind = Literal[
     "step_failed",
     "unsupported_figure",
     "unused_input",
+    "unfinished",
     "unverified",
     "awaiting_approval",
     "no_answer",
@@ -43,7 +44,9 @@ class RunError:
             be called with the values given), `unsupported_figure` (the answer holds a number
             that no tool returned and the request, memories and thread never gave: the model
             made it up), `unused_input` (tools were called, but a number the request gives went
-            into none of them: the task was only partly done), `unverified` (no tool result and
+            into none of them: the task was only partly done), `unfinished` (a word of the request
+            points to a tool no successful call used: "in dollars" after a price lookup in
+            euros), `unverified` (no tool result and
             no check supports the answer: the model's own, see `trust_model_answers`),
             `awaiting_approval` (the run is
             paused for a human), `no_answer`.

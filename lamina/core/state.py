@@ -76,4 +76,7 @@ class AgentState(TypedDict):
     # reasoning layer: the answer rests on the model alone (no tool result, no check) and the
     # agent does not trust its model's own answers (`trust_model_answers`)
     answer_unchecked: NotRequired[bool]
+    # reasoning layer: words of the request that point to a tool no successful call used
+    # (lamina.guards.unfinished): the answer covers only part of the request
+    unhandled: NotRequired[list[dict[str, Any]]]
     trace: Annotated[list[TraceEvent], merge_trace]

@@ -160,6 +160,8 @@ class StepRun:
         if fit is not None:
             # Offered several tools, a small model often starts with the wrong one: its first
             # move sees the tools that fit the step (and those it names); later moves see all.
+            # Every list it sees puts the closest tools first (see ToolFit.ranked).
+            tools = {n: tools[n] for n in fit.ranked()}
             keep = fit.shortlist(named=named_tools(instruction, list(tools)))
             opening = _Opening({n: tools[n] for n in keep}, fit.tool_choice())
         first, route = self._step_model(index)

@@ -186,6 +186,7 @@ def make_input_node(*, max_chars: int = DEFAULT_MAX_CHARS) -> StateNode:
             "steps_taken": 0,
             "answer": "",
             "answer_unchecked": False,
+            "unhandled": [],
             "memories": [],
             "trace": [
                 {

@@ -55,6 +55,7 @@ from lamina.core.state import AgentState, TraceEvent
 from lamina.core.text import render_memories, render_step_results
 from lamina.errors import ConfigError
 from lamina.guards.degenerate import degenerate, empty
+from lamina.guards.unfinished import unhandled
 from lamina.layers.escalation import fallback_chain, run_with_escalation, step_model
 from lamina.layers.reasoning.answer import final_answer, rests_on_the_model
 from lamina.layers.reasoning.checks import StepCheck, check_step
@@ -67,7 +68,7 @@ from lamina.layers.reasoning.rc_loop import (
     Tally,
     rc_solve,
 )
-from lamina.layers.reasoning.summarise import extractive_summary, split_request
+from lamina.layers.reasoning.summarise import summary_update
 from lamina.layers.reasoning.task_split import explicit_steps, task_preamble
 from lamina.layers.reasoning.verification import Verifier, default_verifiers
 
@@ -172,7 +173,8 @@ def make_reasoning_node(
         prompts: the prompt file (default: lamina/prompts/reasoning.toml).
         verifiers: checks of each reasoned step's result (None: `default_verifiers()`, the
             arithmetic verifier; () checks nothing).
-        guards: the small-model guards that run (None: all); here `degenerate_output`.
+        guards: the small-model guards that run (None: all); here `degenerate_output` and
+            `unfinished_request`.
         trust_model_answers: an answer no tool result or check supports counts as an answer;
             False (the default) marks it unchecked, so `RunResult.ok` is False ("unverified").
 
@@ -218,7 +220,7 @@ def make_reasoning_node(
         state_plan = state.get("plan") or []
         route = state.get("route") or {}
         if not state_plan and route.get("task") == "summarise":
-            return _summarise(task, state, start)
+            return summary_update(task, start)
         if not state_plan:
             outcome, planner, moves = run_with_escalation(
                 run_chain,
@@ -350,6 +352,9 @@ def make_reasoning_node(
             update["answer"] = answer
             unchecked = rests_on_the_model(results, answer, state)
             update["answer_unchecked"] = not trust_model_answers and unchecked
+            if (guards or Guards()).unfinished_request and ctx.tool_relevance is not None:
+                calls = [c for r in results for c in r.get("tool_calls") or []]
+                update["unhandled"] = unhandled(task, calls, ctx.tools, ctx.tool_relevance)
         data.update({"plan": [s.to_dict() for s in plan], "steps": step_events, **tally.to_dict()})
         if escalations:
             data["escalations"] = escalations
@@ -362,31 +367,6 @@ def make_reasoning_node(
         return update
 
     return reasoning_node
-
-
-def _summarise(task: str, state: AgentState, start: float) -> dict[str, Any]:
-    """The answer of a "summarise" route: an extractive summary of the request's text."""
-    from lamina.models.encoder import default_encoder
-
-    summary = extractive_summary(split_request(task), default_encoder())
-    step = PlanStep(index=0, instruction=task, needs_tool=False)
-    result = {
-        "index": 0,
-        "instruction": task,
-        "result": summary.text,
-        "model": None,
-        "cached": False,
-        "tool_calls": [],
-        "summary": summary.to_dict(),
-    }
-    data = {"plan": [step.to_dict()], "steps": [], "summary": summary.to_dict()}
-    return {
-        "plan": [step.to_dict()],
-        "step_index": 1,
-        "step_results": [result],
-        "answer": summary.text,
-        "trace": [{"layer": "reasoning", "seconds": time.perf_counter() - start, "data": data}],
-    }
 
 
 def _routed(ctx: AgentContext, state: AgentState, step: PlanStep, plan_length: int) -> PlanStep:

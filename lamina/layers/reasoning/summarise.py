@@ -15,15 +15,24 @@ trace says so.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lamina.layers.reasoning.plan import PlanStep
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["Summary", "SummaryEncoder", "extractive_summary", "split_request"]
+__all__ = [
+    "Summary",
+    "SummaryEncoder",
+    "extractive_summary",
+    "split_request",
+    "summary_update",
+]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“(A-Z0-9])")
 _INSTRUCTION = re.compile(r"^\s*([^.!?\n:]{1,60}):\s*([\"'“A-Z0-9\n].*)$", re.DOTALL)
@@ -83,3 +92,29 @@ def extractive_summary(text: str, encoder: SummaryEncoder, share: float = 1 / 3)
     ranked = sorted(range(len(sentences)), key=lambda i: (-float(scores[i]), i))
     kept = tuple(sorted(ranked[:count]))
     return Summary(" ".join(sentences[i] for i in kept), len(sentences), kept)
+
+
+def summary_update(task: str, start: float) -> dict[str, Any]:
+    """The reasoning node's update for a "summarise" route: an extractive summary of the
+    request's text as the answer (`start`: when the node began, for its trace event)."""
+    from lamina.models.encoder import default_encoder
+
+    summary = extractive_summary(split_request(task), default_encoder())
+    step = PlanStep(index=0, instruction=task, needs_tool=False)
+    result = {
+        "index": 0,
+        "instruction": task,
+        "result": summary.text,
+        "model": None,
+        "cached": False,
+        "tool_calls": [],
+        "summary": summary.to_dict(),
+    }
+    data = {"plan": [step.to_dict()], "steps": [], "summary": summary.to_dict()}
+    return {
+        "plan": [step.to_dict()],
+        "step_index": 1,
+        "step_results": [result],
+        "answer": summary.text,
+        "trace": [{"layer": "reasoning", "seconds": time.perf_counter() - start, "data": data}],
+    }

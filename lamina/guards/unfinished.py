@@ -1,0 +1,120 @@
+"""Guard: a request that also asks for something no successful call handled (:func:`unhandled`).
+
+A small model stops a chain after its first call that works, and the result reads like an
+answer: asked "What does the desk lamp cost in dollars?", SmolLM2-135M called
+`product_price("desk lamp")` and answered 34.9 (euros); asked to ship "a suitcase that weighs 50
+pounds", it passed 50 as `weight_kg`. Both runs had a tool result behind every figure, so no
+other check saw anything wrong.
+
+What gives them away is a word of the request that nothing done accounts for and that points
+to a tool nobody called. The words accounted for are those of the successful calls: their tool
+names, argument names and values, and the called tools' descriptions (`mentioned` forms
+count: "km" for "kilometres"). Each remaining word (three letters or more) is scored against
+the tools that were *not* called, with the encoder of :mod:`lamina.guards.tool_relevance`; a
+word at least `supports_above` (the similarity from which a word counts as evidence for a tool,
+0.30) from one of them means the request asked for more than was done: "dollars" is 0.41 from
+`convert_currency`, "kelvin" 0.38 from `convert_units`.
+
+Measured with `bench/agent_tasks.py` (SmolLM2-135M, after tool ranking): the check would flag 6
+of the 10 silently wrong `dev` answers and 2 of the 3 held-out ones, and none of the right
+answers (their largest remaining similarity was 0.15: "dinner" for a tip). The threshold is the
+existing `supports_above`; nothing was fitted to these tasks.
+
+The reasoning layer records what this finds as the state's `unhandled` list, and the run's
+verdict is then `unfinished`. It is the `unfinished_request` guard (`Guards(unfinished_request=
+False)` switches it off, e.g. for a model that chains reliably).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from lamina.core.context import ToolWeigher
+from lamina.guards.tool_calls import description_text
+from lamina.guards.ungrounded import mentioned
+
+__all__ = ["unhandled"]
+
+_WORD = re.compile(r"[^\W\d_]{3,}")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_NUMBER_THEN_WORD = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*-?\s*([^\W\d_]{3,})")
+
+
+def unhandled(
+    request: str,
+    calls: Iterable[Mapping[str, Any]],
+    tools: Mapping[str, Any],
+    relevance: ToolWeigher,
+) -> list[dict[str, Any]]:
+    """The words of `request` that point to a tool no successful call used, closest first.
+
+    Args:
+        request: the turn's request.
+        calls: the run's tool-call records (dicts with `name`, `args` and `error`).
+        tools: the tools the run could call, by name.
+        relevance: scores words against tools.
+
+    Returns:
+        `[{"word", "tool", "similarity"}]`; empty when no call succeeded (other checks judge
+        such a run) or when every word is accounted for.
+    """
+    done = [c for c in calls if c.get("error") is None and c.get("name") in tools]
+    if not done:
+        return []
+    accounted = _vocabulary(done, tools) | _units_of_used_numbers(request, done)
+    left = [w for w in dict.fromkeys(w.lower() for w in _WORD.findall(request))]
+    left = [w for w in left if not _accounted(w, accounted)]
+    others = {name: t for name, t in tools.items() if name not in {c["name"] for c in done}}
+    if not left or not others:
+        return []
+    found = []
+    for word, fit in zip(left, relevance.assess_each(left, others), strict=True):
+        tool, score = max(fit.scores.items(), key=lambda item: float(item[1]))
+        if score >= relevance.supports_above:
+            found.append({"word": word, "tool": tool, "similarity": round(score, 4)})
+    return sorted(found, key=lambda f: -float(f["similarity"]))
+
+
+def _accounted(word: str, vocabulary: set[str]) -> bool:
+    """`word` is one of `vocabulary`, a form of one, or one of them is a form of it ("km" of
+    "kilometres")."""
+    return mentioned(word, vocabulary) or any(
+        len(v) >= 2 and mentioned(v, {word}) for v in vocabulary
+    )
+
+
+def _units_of_used_numbers(request: str, calls: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The word right after each number of the request that went into a call ("euro" in "a 60
+    euro bill" once 60 was an argument): it says what the number is, which the call took."""
+    used = {_plain(v) for c in calls for v in (c.get("args") or {}).values() if _is_number(v)}
+    return {
+        m.group(2).lower()
+        for m in _NUMBER_THEN_WORD.finditer(request)
+        if _plain(m.group(1)) in used
+    }
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _plain(value: Any) -> str:
+    try:
+        return f"{float(str(value).replace(',', '')):g}"
+    except ValueError:
+        return str(value)
+
+
+def _vocabulary(calls: Sequence[Mapping[str, Any]], tools: Mapping[str, Any]) -> set[str]:
+    """The words of what the calls did: names, arguments, values and the tools' descriptions."""
+    parts: list[str] = []
+    for call in calls:
+        tool = tools[call["name"]]
+        parts.append(str(call["name"]).replace("_", " "))
+        parts.append(description_text(tool) if hasattr(tool, "tool_call_schema") else "")
+        for key, value in (call.get("args") or {}).items():
+            parts.append(f"{str(key).replace('_', ' ')} {value}")
+    # Every letter run, short ones too: "km" accounts for "kilometres".
+    return {w.lower() for part in parts for w in _LETTERS.findall(part)}

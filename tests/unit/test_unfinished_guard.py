@@ -1,0 +1,89 @@
+"""`lamina.guards.unfinished`: a request word that points to a tool no successful call used
+makes the run `unfinished` (scored here with the word-overlap HashingEncoder)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.tools import tool
+
+from lamina.agents.verdict import judge_run
+from lamina.guards.tool_relevance import ToolRelevance
+from lamina.guards.unfinished import unhandled
+from lamina.models.testing import HashingEncoder
+
+
+@tool
+def price_lookup(product: str) -> float:
+    """Price of one product, in euros."""
+    return 34.9
+
+
+@tool
+def convert_money(amount: float, source: str, target: str) -> float:
+    """Convert money: dollars, euros, pounds."""
+    return amount
+
+
+TOOLS = {t.name: t for t in (price_lookup, convert_money)}
+RELEVANCE = ToolRelevance(HashingEncoder(dim=4096), supports_above=0.3, fits_above=0.45)
+LOOKUP = {"name": "price_lookup", "args": {"product": "lamp"}, "result": "34.9", "error": None}
+
+
+def test_a_word_that_points_to_a_tool_no_call_used_is_found() -> None:
+    found = unhandled("price of lamp in dollars", [LOOKUP], TOOLS, RELEVANCE)
+    assert [(f["word"], f["tool"]) for f in found] == [("dollars", "convert_money")]
+    assert found[0]["similarity"] >= RELEVANCE.supports_above
+
+
+def test_words_the_calls_account_for_are_not_findings() -> None:
+    convert = {
+        "name": "convert_money",
+        "args": {"amount": 34.9, "source": "EUR", "target": "dollars"},
+        "error": None,
+    }
+    assert unhandled("price of lamp in dollars", [LOOKUP, convert], TOOLS, RELEVANCE) == []
+    assert unhandled("price of lamp", [LOOKUP], TOOLS, RELEVANCE) == []
+
+
+def test_a_run_without_a_successful_call_is_left_to_the_other_checks() -> None:
+    failed = {**LOOKUP, "error": "ValueError: unknown product"}
+    assert unhandled("price of lamp in dollars", [failed], TOOLS, RELEVANCE) == []
+    assert unhandled("price of lamp in dollars", [], TOOLS, RELEVANCE) == []
+
+
+def test_the_verdict_of_an_unfinished_run_names_the_word_and_the_tool() -> None:
+    state: dict[str, Any] = {
+        "task": "price of lamp in dollars",
+        "answer": "34.9",
+        "step_results": [{"index": 0, "result": "34.9", "tool_calls": [LOOKUP], "status": "ok"}],
+        "unhandled": [{"word": "dollars", "tool": "convert_money", "similarity": 0.41}],
+    }
+    error = judge_run(state)
+    assert error is not None
+    assert error.kind == "unfinished"
+    assert "'dollars'" in error.message
+    assert "convert_money" in error.message
+    assert error.tried == ("dollars -> convert_money (0.41)",)
+    assert judge_run({**state, "unhandled": []}) is None
+
+
+def test_an_abbreviation_in_a_call_accounts_for_the_word_it_abbreviates() -> None:
+    # "USD" as a value accounts for "usd"; "eur" abbreviates "euros" in the request.
+    convert = {
+        "name": "convert_money",
+        "args": {"amount": 5, "source": "eur", "target": "dollars"},
+        "error": None,
+    }
+    assert unhandled("convert 5 euros to dollars", [convert], TOOLS, RELEVANCE) == []
+
+
+def test_the_word_after_a_number_a_call_took_is_that_numbers_unit() -> None:
+    # 60 went into the call, so "dollars" right after it says what 60 is: accounted for.
+    tip = {"name": "price_lookup", "args": {"product": "tip", "amount": 60}, "error": None}
+    assert unhandled("tip on 60 dollars", [tip], TOOLS, RELEVANCE) == []
+    # Not after a number the call took: the word still points to convert_money.
+    other = {**tip, "args": {"product": "tip", "amount": 61}}
+    assert [f["word"] for f in unhandled("tip on 60 dollars", [other], TOOLS, RELEVANCE)] == [
+        "dollars"
+    ]
