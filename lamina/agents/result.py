@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from lamina.agents.verdict import judge_run
 from lamina.core.records import ApprovalRequest, RunError
 
-__all__ = ["ApprovalRequest", "RunError", "RunResult", "ToolCallRecord"]
+__all__ = ["ApprovalRequest", "RunError", "RunResult", "StepOutcome", "ToolCallRecord"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,73 @@ class ToolCallRecord:
     error_id: str = ""
 
 
+StepSource = Literal["tool", "verified", "summary", "model"]
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """One step of the run's plan, as it ended.
+
+    Attributes:
+        index: the step's position in the plan (0-based).
+        instruction: what the step was to do.
+        result: what it gave (for a failed step, why it failed).
+        status: "ok" or "failed".
+        source: where the result comes from: "tool" (a tool call that worked), "verified" (a
+            reasoned result a check passed), "summary" (an extractive summary of the request's
+            text) or "model" (the model's own text, nothing checked it).
+        tool_calls: the step's tool calls, in order.
+        model: the model that worked on the step (None when none did).
+    """
+
+    index: int
+    instruction: str
+    result: str
+    status: Literal["ok", "failed"]
+    source: StepSource
+    tool_calls: tuple[ToolCallRecord, ...] = ()
+    model: str | None = None
+
+    @classmethod
+    def from_state(cls, data: Mapping[str, Any]) -> StepOutcome:
+        """Read a step result the reasoning and execution layers wrote into the state."""
+        index = int(data.get("index", 0))
+        calls = tuple(_call_record(c, index) for c in data.get("tool_calls") or [])
+        source: StepSource = "model"
+        if any(c.error is None and c.result is not None for c in calls):
+            source = "tool"
+        elif data.get("verified") is True:
+            source = "verified"
+        elif data.get("summary"):
+            source = "summary"
+        model = data.get("model")
+        return cls(
+            index=index,
+            instruction=str(data.get("instruction", "")),
+            result=str(data.get("result", "")),
+            status="failed" if data.get("status") == "failed" else "ok",
+            source=source,
+            tool_calls=calls,
+            model=model if isinstance(model, str) and model else None,
+        )
+
+
+def _call_record(call: Mapping[str, Any], step: Any) -> ToolCallRecord:
+    return ToolCallRecord(
+        name=str(call.get("name")),
+        arguments=dict(call.get("args") or {}),
+        result=None if call.get("result") is None else str(call["result"]),
+        error=None if call.get("error") is None else str(call["error"]),
+        seconds=float(call.get("seconds", 0.0)),
+        step=step,
+        kind=str(call.get("kind") or ""),
+        approval=str(call.get("approval") or ""),
+        repeated=bool(call.get("repeated", False)),
+        replayed=bool(call.get("replayed", False)),
+        error_id=str(call.get("error_id") or ""),
+    )
+
+
 @dataclass(frozen=True)
 class RunResult:
     """The outcome of `Agent.run`.
@@ -76,6 +143,8 @@ class RunResult:
             the run is not waiting for one).
         error: why the answer cannot be trusted as the task's answer (None: it can); see
             :mod:`lamina.agents.verdict`.
+        steps: the plan's steps as they ended, typed (:class:`StepOutcome`): which step
+            failed, which results came from tools and which from the model alone.
     """
 
     answer: str
@@ -94,6 +163,7 @@ class RunResult:
     interrupted: bool = False
     pending_approval: ApprovalRequest | None = None
     error: RunError | None = None
+    steps: list[StepOutcome] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -156,21 +226,7 @@ class RunResult:
             elif layer == "execution":
                 used(data.get("model"))
                 for call in data.get("tool_calls") or []:
-                    tool_calls.append(
-                        ToolCallRecord(
-                            name=str(call.get("name")),
-                            arguments=dict(call.get("args") or {}),
-                            result=None if call.get("result") is None else str(call["result"]),
-                            error=None if call.get("error") is None else str(call["error"]),
-                            seconds=float(call.get("seconds", 0.0)),
-                            step=data.get("step"),
-                            kind=str(call.get("kind") or ""),
-                            approval=str(call.get("approval") or ""),
-                            repeated=bool(call.get("repeated", False)),
-                            replayed=bool(call.get("replayed", False)),
-                            error_id=str(call.get("error_id") or ""),
-                        )
-                    )
+                    tool_calls.append(_call_record(call, data.get("step")))
             elif layer == "memory":
                 memory_hits = list(data.get("hits") or [])
         tokens["total"] = sum(tokens.values())
@@ -210,6 +266,7 @@ class RunResult:
             interrupted=bool(interrupts),
             pending_approval=pending,
             error=judge_run(state, pending),
+            steps=[StepOutcome.from_state(r) for r in state.get("step_results") or []],
         )
 
 

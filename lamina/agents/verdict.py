@@ -20,7 +20,8 @@ on its structure, never on how its answer reads:
 * when tools were called, no word of the request may point to a tool that no successful call
   used (the reasoning layer's `unhandled`, see :mod:`lamina.guards.unfinished`): asked for a
   desk lamp's price "in dollars", SmolLM2 looked the price up in euros and stopped
-  (`unfinished`);
+  (`unfinished`); nor may the answer's figure be in another unit than the one the request
+  asks for ("how many weeks" answered in days), also `unfinished`;
 * an answer that rests on the model alone (no tool result, no verifier: the reasoning layer
   marks it `answer_unchecked`) is not trusted unless the agent trusts its model
   (`trust_model_answers=True`): asked what blue and yellow paint make, SmolLM2-135M answered "a
@@ -85,6 +86,15 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
             tuple(unused),
         )
     unfinished = state.get("unhandled") or []
+    if unfinished and "answered" in unfinished[0]:
+        first = unfinished[0]
+        return RunError(
+            "unfinished",
+            f"The request asks for the answer in {first['word']}, but its figure "
+            f"{first['figure']} is in {first['answered']}: a conversion the run did not make.",
+            None,
+            (f"{first['figure']} {first['answered']} -> {first['word']}",),
+        )
     if unfinished:
         first = unfinished[0]
         return RunError(

@@ -70,6 +70,15 @@ class Guards(BaseModel):
     echoed_instructions: bool = Field(
         default=True, description="A final text that restates the tool instructions is not one."
     )
+    ignored_results: bool = Field(
+        default=True,
+        description="A final text that quotes no figure of the tool results is not one.",
+    )
+    follow_on_tools: bool = Field(
+        default=True,
+        description="After a call that worked, a step without numbers sees only the tools "
+        "called and those its words still point to.",
+    )
     name_shortlist: bool = Field(
         default=True, description="A step of a longer plan is offered the tools its words name."
     )

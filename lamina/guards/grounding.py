@@ -38,12 +38,22 @@ source: their examples are what small models copy.
 from __future__ import annotations
 
 import copy
-import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from lamina.guards.numbers import canonical, grounded_numbers, number_words, written_numbers
+from lamina.guards.units import (
+    Unit,
+    UnitRoles,
+    conflicts,
+    declared_unit,
+    quantities,
+    unit_role,
+    unit_roles,
+    units_named,
+)
 from lamina.models.tool_calls import HIDDEN_KEY
 
 __all__ = [
@@ -66,49 +76,6 @@ MAX_SPAN_WORDS = 6
 MAX_CLAUSE_WORDS = 80
 """Longest clause offered whole (a text to count the words of, a message to send)."""
 
-_NUMBER = re.compile(
-    r"(?<![\w.])(?P<sign>[-−])?(?P<body>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?P<pct>\s?%)?"
-)
-_DIGITS = re.compile(r"\d+(?:\.\d+)?")
-_WORDS = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-    "hundred": 100,
-    "thousand": 1000,
-    "dozen": 12,
-    "twice": 2,
-    "double": 2,
-    "triple": 3,
-    "half": 0.5,
-}
-"""Numbers written as words: reading them is parsing, like reading digits."""
-_WORD = re.compile(r"\b(" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")\b", re.I)
 _NUMERIC = frozenset({"number", "integer"})
 _OWN_SHAPE = frozenset({"enum", "const", "pattern", "format"})
 _CLAUSE = re.compile(r"(?<=[.!?;:])\s+|\n+")
@@ -116,40 +83,6 @@ _CLASS_ESCAPED = frozenset(".$-#&~ ")
 _EDGE_PUNCTUATION = ".,;:!?()[]{}'\"“”‘’"
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 _CHAR_CLASS_PATTERN = re.compile(r"\^\[(.+)\]([+*])\$")
-
-
-def _canonical(value: float) -> str:
-    """The shortest decimal text of a value: 84.0 -> "84", 86.40 -> "86.4"."""
-    if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
-
-
-def grounded_numbers(texts: Iterable[str]) -> tuple[list[float], list[str]]:
-    """The numbers given in `texts` (in order of first appearance) and their literal forms."""
-    values: dict[str, float] = {}
-    literals: dict[str, None] = {}
-
-    def add(value: float, *forms: str) -> None:
-        values.setdefault(_canonical(value), value)
-        for form in (*forms, _canonical(abs(value))):
-            literals.setdefault(form, None)
-
-    for text in texts:
-        for match in _NUMBER.finditer(text):
-            body = match.group("body")
-            value = float(body.replace(",", ""))
-            if match.group("sign"):
-                add(-value, body, body.replace(",", ""))
-            add(value, body, body.replace(",", ""))
-            if match.group("pct"):
-                add(value / 100.0)
-                add(100.0)
-        for match in _DIGITS.finditer(text):  # digit runs inside dates, codes, times: "02"
-            literals.setdefault(match.group(), None)
-        for match in _WORD.finditer(text):
-            add(float(_WORDS[match.group(1).lower()]))
-    return list(values.values()), list(literals)
 
 
 def _literal(text: str) -> str:
@@ -193,21 +126,6 @@ def grounded_spans(texts: Iterable[str]) -> list[str]:
     return list(spans)
 
 
-def written_numbers(text: str) -> list[tuple[str, float]]:
-    """The numbers written with digits in `text`, as `(as written, value)`."""
-    found = []
-    for match in _NUMBER.finditer(text):
-        body = match.group("body")
-        value = float(body.replace(",", ""))
-        found.append((body, -value if match.group("sign") else value))
-    return found
-
-
-def number_words(text: str) -> list[tuple[str, float]]:
-    """The numbers written as words in `text` ("four", "a dozen", "twice"), as `(word, value)`."""
-    return [(m.group(1), float(_WORDS[m.group(1).lower()])) for m in _WORD.finditer(text)]
-
-
 def _fits(value: float, schema: Mapping[str, Any]) -> bool:
     if schema.get("type") == "integer" and value != int(value):
         return False
@@ -240,18 +158,57 @@ class Grounding:
     Attributes:
         numbers: the grounded values, in order of first appearance.
         literals: their literal forms, as written and in canonical form.
+        spans: the values a free string may take (:func:`grounded_spans`).
+        units: for a value written with digits, the units written at each of its occurrences
+            ("9 lb": `{"9": ((lb, GBP),)}`; a bare occurrence is `()`), by canonical value.
     """
 
     numbers: tuple[float, ...]
     literals: tuple[str, ...]
     spans: tuple[str, ...] = ()
+    units: Mapping[str, tuple[tuple[Unit, ...], ...]] = field(default_factory=dict)
+    roles: UnitRoles = field(default_factory=UnitRoles)
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Grounding:
-        """The grounding of everything in `texts` (never a tool's description)."""
+        """The grounding of everything in `texts` (never a tool's description); the first
+        text is the step, whose words say which unit a conversion goes to."""
         texts = list(texts)
         numbers, literals = grounded_numbers(texts)
-        return cls(tuple(numbers), tuple(literals), tuple(grounded_spans(texts)))
+        units: dict[str, tuple[tuple[Unit, ...], ...]] = {}
+        for text in texts:
+            for value, written in quantities(text):
+                key = canonical(value)
+                units[key] = (*units.get(key, ()), tuple(written))
+        roles = unit_roles(texts[0], texts) if texts else UnitRoles()
+        spans = tuple(grounded_spans(texts))
+        return cls(tuple(numbers), tuple(literals), spans, units, roles)
+
+    def unit_values(self, name: str, prop: Mapping[str, Any]) -> list[Any] | None:
+        """The values of a unit argument (`from_unit`, `to_currency`) grounded in what was
+        given: the unit asked for as the target, the units written at numbers as the source
+        ("Convert 300 dollars to euros": USD → EUR). Each as its short name ("USD", "km"),
+        or the `enum` values that name it; None when the argument is no unit argument or
+        nothing was given for its role (it stays as it is)."""
+        role = unit_role(name, prop)
+        if role is None:
+            return None
+        wanted = self.roles.target if role == "target" else self.roles.source
+        if not wanted:
+            return None
+        enum = prop.get("enum")
+        if isinstance(enum, list):
+            return [v for v in enum if isinstance(v, str) and set(units_named(v)) & set(wanted)]
+        return [u.name for u in wanted]
+
+    def fits_unit(self, value: float, declared: Unit | None) -> bool:
+        """Can `value` go to an argument declared in `declared`? Not when every occurrence of
+        it was written with another unit of the same dimension ("9 lb" for `weight_kg`): the
+        model must convert it first."""
+        written = self.units.get(canonical(abs(value)), ())
+        if declared is None or not written:
+            return True
+        return not all(conflicts(declared, occurrence) for occurrence in written)
 
     def string_pattern(self, own: str) -> str | None:
         """A regex for strings that fit `own`, a pattern of the form `^[CLASS]+$` (or `*`), and
@@ -305,7 +262,14 @@ class Grounding:
             kind = prop.get("type")
             if kind in _NUMERIC and not _OWN_SHAPE & prop.keys():
                 integer = kind == "integer"
-                values = [_as_json_number(v, integer) for v in self.numbers if _fits(v, prop)]
+                unit = declared_unit(name, prop)
+                values = [
+                    _as_json_number(v, integer)
+                    for v in self.numbers
+                    if _fits(v, prop) and self.fits_unit(v, unit)
+                ]
+            elif kind == "string" and (units := self.unit_values(name, prop)):
+                values = units
             elif kind == "string" and not _OWN_SHAPE & prop.keys() and gone:
                 values = [span for span in self.spans if _fits_string(span, prop)]
             elif kind == "string" and isinstance(prop.get("pattern"), str):
@@ -335,7 +299,7 @@ def repeated_while_unused(args: Mapping[str, Any], step: str) -> str | None:
     from its first choice sometimes repeats the number it just wrote. Sent back, the call is
     decoded again with the failure in view (the identical call is never resent).
     """
-    wanted = {_canonical(v) for v in grounded_numbers([step])[0]}
+    wanted = {canonical(v) for v in grounded_numbers([step])[0]}
     if len(wanted) < 2:
         return None
     used: list[str] = []
@@ -344,9 +308,9 @@ def repeated_while_unused(args: Mapping[str, Any], step: str) -> str | None:
         if isinstance(value, bool):
             return
         if isinstance(value, int | float):
-            used.append(_canonical(float(value)))
+            used.append(canonical(float(value)))
         elif isinstance(value, str):
-            used.extend(_canonical(v) for _, v in written_numbers(value))
+            used.extend(canonical(v) for _, v in written_numbers(value))
         elif isinstance(value, Mapping):
             for item in value.values():
                 visit(item)

@@ -5,6 +5,9 @@
 - :func:`echoes_instructions`: a "final answer" that only plays back the tool instructions (a JSON
   object, or a tool's or argument's description word for word); the execution layer then keeps
   the step's last tool result instead.
+- :func:`ignores_results`: a "final answer" that takes no figure from the tool results it follows
+  ("The answer is not provided." after `weather` returned 31 °C); the step then keeps its last
+  tool result too.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel
 
 from lamina.core.serialise import message_text
+from lamina.guards.grounding import written_numbers
+from lamina.guards.units import names_a_given_unit
 
-__all__ = ["copied_example", "description_text", "echoes_instructions"]
+__all__ = ["copied_example", "description_text", "echoes_instructions", "ignores_results"]
 
 
 def copied_example(
@@ -45,6 +50,8 @@ def copied_example(
         lowered = value.strip().lower()
         if len(lowered) < 2 or lowered in given or lowered not in described:
             continue
+        if names_a_given_unit(value, [given]):
+            continue  # "USD" for "300 dollars": the task's unit, written as a code
         if any(re.search(rf"\b{re.escape(w)}\b", given) for w in re.findall(r"\w+", lowered)):
             continue  # built from the task's own words or numbers ("12 * 7" for "12 times 7")
         return key, value
@@ -76,6 +83,30 @@ def echoes_instructions(text: str, tools: Mapping[str, BaseTool]) -> bool:
             if len(part) >= 20 and part in lowered:
                 return True
     return False
+
+
+RESULT_FIGURE_TOLERANCE = 0.01
+"""Relative difference within which a figure of the answer is a result's figure (rounded:
+37.6854 quoted as 37.69)."""
+
+
+def ignores_results(text: str, results: Sequence[str]) -> bool:
+    """Does this "final answer" take no figure from the tool results it follows?
+
+    True when the results hold numbers and the text holds none of them (within
+    :data:`RESULT_FIGURE_TOLERANCE`). SmolLM2 sometimes answers "The answer is not provided."
+    right after a call that returned the figure asked for. Results without numbers ("Sent.")
+    give no finding: whether a text uses them is not decidable this way.
+    """
+    wanted = [value for result in results for _, value in written_numbers(result)]
+    if not wanted:
+        return False
+    said = [value for _, value in written_numbers(text)]
+    return not any(_close(a, b) for a in said for b in wanted)
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= RESULT_FIGURE_TOLERANCE * max(abs(a), abs(b)) or a == b
 
 
 def _argument_names(t: BaseTool) -> set[str]:

@@ -21,7 +21,12 @@ answers (their largest remaining similarity was 0.15: "dinner" for a tip). The t
 existing `supports_above`; nothing was fitted to these tasks.
 
 The reasoning layer records what this finds as the state's `unhandled` list, and the run's
-verdict is then `unfinished`. It is the `unfinished_request` guard (`Guards(unfinished_request=
+verdict is then `unfinished`. The same guard also compares units
+(:func:`answered_in_another_unit`): asked "how many weeks", an answer of "168 days" from
+`days_between` is unfinished too, and so is a bare 34.9 from a tool that says it returns
+"price in euros" when the request asked "in dollars" (see :mod:`lamina.guards.units`).
+
+It is the `unfinished_request` guard (`Guards(unfinished_request=
 False)` switches it off, e.g. for a model that chains reliably).
 """
 
@@ -32,14 +37,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lamina.core.context import ToolWeigher
+from lamina.guards.numbers import NUMBER_BODY, is_number, plain
 from lamina.guards.tool_calls import description_text
 from lamina.guards.ungrounded import mentioned
+from lamina.guards.units import units_named, wrong_unit
 
-__all__ = ["unhandled"]
+__all__ = ["answered_in_another_unit", "still_wanted", "unhandled"]
 
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _LETTERS = re.compile(r"[^\W\d_]+")
-_NUMBER_THEN_WORD = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*-?\s*([^\W\d_]{3,})")
+_NUMBER_THEN_WORD = re.compile(rf"({NUMBER_BODY})\s*-?\s*([^\W\d_]{{3,}})")
 
 
 def unhandled(
@@ -69,7 +76,7 @@ def unhandled(
     others = {name: t for name, t in tools.items() if name not in {c["name"] for c in done}}
     if not left or not others:
         return []
-    found = []
+    found: list[dict[str, Any]] = []
     for word, fit in zip(left, relevance.assess_each(left, others), strict=True):
         tool, score = max(fit.scores.items(), key=lambda item: float(item[1]))
         if score >= relevance.supports_above:
@@ -77,34 +84,52 @@ def unhandled(
     return sorted(found, key=lambda f: -float(f["similarity"]))
 
 
+def still_wanted(
+    request: str,
+    calls: Iterable[Mapping[str, Any]],
+    tools: Mapping[str, Any],
+    relevance: ToolWeigher,
+) -> list[str]:
+    """After calls that worked, the tools a next move may still need: first those a word of
+    `request` that no call accounts for points to (see :func:`unhandled`), closest first, then
+    those already called (the same lookup for a second city). Counting the words of a text,
+    SmolLM2 went on to `add_tip(14, 14)` and answered with the tip; nothing asked for a tip."""
+    done = [c for c in calls if c.get("error") is None and c.get("name") in tools]
+    pointed = [str(f["tool"]) for f in unhandled(request, done, tools, relevance)]
+    return list(dict.fromkeys([*pointed, *(str(c["name"]) for c in done)]))
+
+
+def answered_in_another_unit(
+    request: str, answer: str, calls: Iterable[Mapping[str, Any]], tools: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """`[{"word", "answered", "figure"}]` when the request asks for its answer in one unit
+    (`word`: "week") and the answer's figure is in another of the same dimension ("day"),
+    else []. A bare figure takes its unit from the tool result that holds it."""
+    sources = [
+        (str(getattr(tools.get(c["name"]), "description", "") or ""), str(c.get("result", "")))
+        for c in calls
+        if c.get("error") is None and c.get("result") is not None
+    ]
+    found = wrong_unit(request, answer, sources)
+    return [] if found is None else [{"word": found["asked"], **found}]
+
+
 def _accounted(word: str, vocabulary: set[str]) -> bool:
-    """`word` is one of `vocabulary`, a form of one, or one of them is a form of it ("km" of
-    "kilometres")."""
-    return mentioned(word, vocabulary) or any(
-        len(v) >= 2 and mentioned(v, {word}) for v in vocabulary
-    )
+    """`word` is one of `vocabulary`, a form of one, one of them is a form of it ("km" of
+    "kilometres"), or it names a unit one of them names ("pounds" for a call's "GBP")."""
+    if mentioned(word, vocabulary) or any(len(v) >= 2 and mentioned(v, {word}) for v in vocabulary):
+        return True
+    named = set(units_named(word))
+    return bool(named) and any(named & set(units_named(v)) for v in vocabulary if len(v) >= 2)
 
 
 def _units_of_used_numbers(request: str, calls: Sequence[Mapping[str, Any]]) -> set[str]:
     """The word right after each number of the request that went into a call ("euro" in "a 60
     euro bill" once 60 was an argument): it says what the number is, which the call took."""
-    used = {_plain(v) for c in calls for v in (c.get("args") or {}).values() if _is_number(v)}
+    used = {plain(v) for c in calls for v in (c.get("args") or {}).values() if is_number(v)}
     return {
-        m.group(2).lower()
-        for m in _NUMBER_THEN_WORD.finditer(request)
-        if _plain(m.group(1)) in used
+        m.group(2).lower() for m in _NUMBER_THEN_WORD.finditer(request) if plain(m.group(1)) in used
     }
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _plain(value: Any) -> str:
-    try:
-        return f"{float(str(value).replace(',', '')):g}"
-    except ValueError:
-        return str(value)
 
 
 def _vocabulary(calls: Sequence[Mapping[str, Any]], tools: Mapping[str, Any]) -> set[str]:

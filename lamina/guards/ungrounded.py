@@ -33,6 +33,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lamina.guards.grounding import grounded_numbers
+from lamina.guards.numbers import DIGITS, plain
+from lamina.guards.units import names_a_given_unit
 
 __all__ = ["ABBREVIATION_MAX", "mentioned", "ungrounded_strings"]
 
@@ -40,7 +42,6 @@ ABBREVIATION_MAX = 4
 """Longest value word read as an abbreviation of a given word ("km", "EUR", "kWh")."""
 
 _LETTERS = re.compile(r"[^\W\d_]+")
-_DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _CONSTRAINED = ("enum", "const", "pattern", "format")
 
@@ -77,7 +78,7 @@ def ungrounded_strings(
     texts = list(given)
     words = {w.lower() for text in texts for w in _LETTERS.findall(text)}
     _, literals = grounded_numbers(texts)
-    known_digits = {_plain(literal) for literal in literals}
+    known_digits = {plain(literal) for literal in literals}
     findings = []
     for name, value in args.items():
         schema = properties.get(name)
@@ -85,6 +86,8 @@ def ungrounded_strings(
             continue
         if any(key in schema for key in _CONSTRAINED) or schema.get("type") not in (None, "string"):
             continue
+        if names_a_given_unit(value, texts):
+            continue  # "USD" for "300 dollars": the unit given, by its code
         missing = [w for w in _LETTERS.findall(value) if not mentioned(w, words)]
         missing += _ungiven_figures(value, known_digits)
         if missing:
@@ -95,16 +98,8 @@ def ungrounded_strings(
 def _ungiven_figures(value: str, known: set[str]) -> list[str]:
     missing = []
     for date in _ISO_DATE.finditer(value):
-        if _plain(date.group(1)) not in known:
+        if plain(date.group(1)) not in known:
             missing.append(date.group(1))
     rest = _ISO_DATE.sub(" ", value)
-    missing += [d for d in _DIGITS.findall(rest) if _plain(d) not in known]
+    missing += [d for d in DIGITS.findall(rest) if plain(d) not in known]
     return missing
-
-
-def _plain(digits: str) -> str:
-    """A digit run without leading zeros or thousands separators ("02" and "2" are one)."""
-    text = digits.replace(",", "")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text.lstrip("0") or "0"

@@ -282,6 +282,34 @@ def test_a_final_text_restating_the_instructions_gives_the_tool_result(echo: str
     assert "restated its tool instructions" in data["note"]
 
 
+@pytest.mark.parametrize(
+    ("final", "kept"),
+    [
+        ("The answer is not provided.", "84"),  # drops the figure: the result stands
+        ("12 times 7 is 84.", "12 times 7 is 84."),  # quotes it: the text stands
+        ("That comes to 84.0 in all.", "That comes to 84.0 in all."),
+    ],
+)
+def test_a_final_text_quoting_no_result_gives_the_tool_result(final: str, kept: str) -> None:
+    fake = FakeChatModel(responses=[ToolCallScript("calculator", {"expression": "12 * 7"}), final])
+    update = run(fake, [calculator])
+
+    assert update["step_results"][0]["result"] == kept
+    if kept != final:
+        data = event(update)
+        assert data["result_source"] == "last_tool_result"
+        assert "quoted none of the tool results" in data["note"]
+
+
+def test_the_ignored_results_guard_switches_off() -> None:
+    fake = FakeChatModel(
+        responses=[ToolCallScript("calculator", {"expression": "12 * 7"}), "Not provided."]
+    )
+    update = run(fake, [calculator], guards=Guards(ignored_results=False))
+
+    assert update["step_results"][0]["result"] == "Not provided."
+
+
 def test_retry_bound_ends_the_step_with_a_clear_result() -> None:
     fake = FakeChatModel(
         responses=[
@@ -528,13 +556,17 @@ def _calls(*calls: tuple[str, dict[str, Any]]) -> AIMessage:
     )
 
 
-def make_sleeper(log: list[tuple[str, float, float]]) -> BaseTool:
+def make_sleeper(
+    log: list[tuple[str, float, float]], together: threading.Barrier | None = None
+) -> BaseTool:
     @tool
     def sleeper(
         label: Annotated[str, "A label."], seconds: Annotated[float, "How long to sleep."]
     ) -> str:
         """Sleep, then return the label."""
         start = time.perf_counter()
+        if together is not None:
+            together.wait()  # raises BrokenBarrierError if the others never start
         time.sleep(seconds)
         log.append((label, start, time.perf_counter()))
         return label.upper()
@@ -544,7 +576,8 @@ def make_sleeper(log: list[tuple[str, float, float]]) -> BaseTool:
 
 def test_calls_of_one_reply_run_concurrently_and_answer_in_call_order() -> None:
     log: list[tuple[str, float, float]] = []
-    sleeper = make_sleeper(log)
+    together = threading.Barrier(3, timeout=30)  # broken unless all three run at once
+    sleeper = make_sleeper(log, together)
     reply = _calls(
         ("sleeper", {"label": "slow", "seconds": 1.0}),
         ("sleeper", {"label": "fast", "seconds": 0.05}),
@@ -555,8 +588,8 @@ def test_calls_of_one_reply_run_concurrently_and_answer_in_call_order() -> None:
         fake, [sleeper], {"task": "Sleep: slow for 1.0 s, fast for 0.05 s, mid for 0.5 s."}
     )
 
+    assert not together.broken  # every call was running while the others were
     assert [label for label, _, _ in log] == ["fast", "mid", "slow"]  # finished in that order
-    assert max(s for _, s, _ in log) < min(e for _, _, e in log)  # all started before any ended
     messages = tool_messages(fake.calls[1])
     assert [m.content for m in messages] == ["SLOW", "FAST", "MID"]  # the order of the calls
     assert [m.tool_call_id for m in messages] == ["c0", "c1", "c2"]

@@ -141,3 +141,14 @@ def test_a_call_written_as_the_answer_and_cut_off_is_an_echo() -> None:
     tools = {"calculator": calculator}
     assert echoes_instructions('{"expression": "The arithmetic to compute, for exa', tools)
     assert not echoes_instructions('{"price": 2.0} is what I found', tools)
+
+
+def test_ignores_results_compares_figures_not_wording() -> None:
+    from lamina.guards.tool_calls import ignores_results
+
+    assert ignores_results("The answer is not provided.", ["Cairo: 31 °C, sunny"])
+    assert not ignores_results("It is 31 degrees in Cairo.", ["Cairo: 31 °C, sunny"])
+    assert not ignores_results("About 37.69 dollars.", ["37.6854"])  # rounded, still the result
+    assert ignores_results("About 45 dollars.", ["37.6854"])  # not the result's figure
+    assert not ignores_results("Sent it.", ["Message sent."])  # no figure to quote: no finding
+    assert not ignores_results("It comes to 1,416.00.", ["1416"])

@@ -16,6 +16,7 @@ import pytest
 from langgraph.runtime import Runtime
 
 from lamina.agents.config_file import AgentConfig
+from lamina.config.options import Guards
 from lamina.core.context import AgentContext, StaticModels
 from lamina.errors import ConfigError
 from lamina.guards.tool_relevance import ToolFit, ToolRelevance
@@ -179,7 +180,7 @@ def test_make_plan_weighs_tools_with_the_relevance_it_is_given() -> None:
 
 
 # -- execution -----------------------------------------------------------------------------
-def run_step(fake: FakeChatModel, task: str) -> dict[str, Any]:
+def run_step(fake: FakeChatModel, task: str, **limits: Any) -> dict[str, Any]:
     context = AgentContext(
         models=StaticModels({"fake": fake}),
         default_model="fake",
@@ -187,20 +188,32 @@ def run_step(fake: FakeChatModel, task: str) -> dict[str, Any]:
         tool_relevance=relevance(),
     )
     state = {"messages": [], "task": task, "model": "fake", "trace": []}
-    return make_execution_node()(state, Runtime(context=context))  # type: ignore[arg-type]
+    return make_execution_node(**limits)(state, Runtime(context=context))  # type: ignore[arg-type]
 
 
-def test_first_move_sees_the_fitting_tools_required_then_every_tool() -> None:
+def test_first_move_sees_the_fitting_tools_required_then_those_still_wanted() -> None:
     fake = FakeChatModel(responses=[ToolCallScript("get_weather", {"city": "Lyon"}), "Rain."])
     update = run_step(fake, "Will it rain in Lyon?")
     (event,) = update["trace"]
     assert event["data"]["tool_fit"]["shortlist"] == ["get_weather"]
     assert event["data"]["tool_fit"]["fits"] is True
-    # bound afresh for each move: the first move's shortlist, required; then every tool
+    # bound afresh for each move: the first move's shortlist, required; then the tool called
+    # (no word of the request points to another one)
     assert fake.tool_choices == ["required", None]
-    assert fake.bound_tools == [t.name for t in TOOLS]
+    assert fake.bound_tools == ["get_weather"]
     assert update["step_results"][0]["result"] == "Rain."
     assert [c["name"] for c in update["step_results"][0]["tool_calls"]] == ["get_weather"]
+
+
+def test_after_a_result_a_word_left_over_keeps_its_tool_on_offer() -> None:
+    task = "Will it rain in Lyon? And what is my balance in euros?"
+    fake = FakeChatModel(responses=[ToolCallScript("get_weather", {"city": "Lyon"}), "Rain."])
+    run_step(fake, task)
+    assert sorted(fake.bound_tools) == ["get_weather", "send_money"]  # "balance", "euros"
+
+    fake = FakeChatModel(responses=[ToolCallScript("get_weather", {"city": "Lyon"}), "Rain."])
+    run_step(fake, "Will it rain in Lyon?", guards=Guards(follow_on_tools=False))
+    assert fake.bound_tools == [t.name for t in TOOLS]  # the guard off: every tool
 
 
 def test_a_first_call_outside_the_shortlist_is_an_unknown_tool() -> None:

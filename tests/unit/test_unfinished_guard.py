@@ -87,3 +87,18 @@ def test_the_word_after_a_number_a_call_took_is_that_numbers_unit() -> None:
     assert [f["word"] for f in unhandled("tip on 60 dollars", [other], TOOLS, RELEVANCE)] == [
         "dollars"
     ]
+
+
+@tool
+def exchange(amount: float, target: str) -> float:
+    """Exchange an amount."""
+    return amount
+
+
+def test_a_unit_word_is_accounted_for_by_its_code_in_a_call() -> None:
+    tools = {t.name: t for t in (price_lookup, exchange, convert_money)}
+    swap = {"name": "exchange", "args": {"amount": 34.9, "target": "USD"}, "error": None}
+    assert unhandled("price of lamp in dollars", [LOOKUP, swap], tools, RELEVANCE) == []
+    other = {**swap, "args": {"amount": 34.9, "target": "JPY"}}  # yen is not dollars
+    found = unhandled("price of lamp in dollars", [LOOKUP, other], tools, RELEVANCE)
+    assert [f["word"] for f in found] == ["dollars"]

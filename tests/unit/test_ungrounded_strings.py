@@ -43,7 +43,7 @@ PROPS: dict[str, Any] = {
                 )
             ],
         ),
-        ({"from_unit": "USD"}, "300 dollars to euros", [("from_unit", "USD", ["USD"])]),
+        ({"from_unit": "GBP"}, "300 dollars to euros", [("from_unit", "GBP", ["GBP"])]),
         ({"city": "Room 12"}, "Book room 7", [("city", "Room 12", ["12"])]),
     ],
 )
@@ -57,6 +57,7 @@ def test_values_nobody_gave_are_found(args: dict[str, Any], given: str, expected
         ({"from_unit": "mi", "to_unit": "km"}, "how many km is 13.1 miles?"),
         ({"from_unit": "F", "to_unit": "C"}, "98.6 °F. What is that in Celsius?"),
         ({"from_unit": "EUR"}, "convert 40 euros"),
+        ({"from_unit": "USD", "to_unit": "EUR"}, "300 dollars to euros"),  # units by their codes
         ({"city": "domestic"}, "How much to ship it domestically?"),
         ({"city": "Noise cancelling headphones"}, "our noise-cancelling headphones"),
         ({"date": "2025-06-01"}, "between June 1st 2025 and Christmas 2025"),

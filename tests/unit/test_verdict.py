@@ -209,3 +209,29 @@ def test_an_answer_that_takes_a_fact_from_a_recalled_memory_is_supported() -> No
     assert not rests_on_the_model([], "Your sister lives in Lyon.", state)
     assert rests_on_the_model([], "Your sister lives in Paris.", state)  # not from the memory
     assert rests_on_the_model([], "Your sister lives in Lyon.", {**state, "memories": []})
+
+
+def test_the_plan_steps_are_typed_on_the_result() -> None:
+    reasoned = {"index": 2, "instruction": "Say why", "result": "Because.", "model": "m"}
+    checked = {**reasoned, "index": 3, "verified": True}
+    state = _state(
+        "99",
+        step_results=[
+            _tool_step(0, "84"),
+            _tool_step(1, "Step 2 could not be completed", status="failed"),
+            reasoned,
+            checked,
+        ],
+    )
+    result = RunResult.from_state(state, thread_id="t", user_id="u")
+    assert [(s.index, s.status, s.source) for s in result.steps] == [
+        (0, "ok", "tool"),
+        (1, "failed", "model"),  # its only call failed: nothing came from a tool
+        (2, "ok", "model"),
+        (3, "ok", "verified"),
+    ]
+    assert result.steps[0].tool_calls[0].name == "calculator"
+    assert result.steps[0].tool_calls[0].result == "84"
+    assert result.steps[1].tool_calls[0].error == "bad expression"
+    assert result.steps[2].model == "m"
+    assert result.to_dict()["steps"][0]["source"] == "tool"

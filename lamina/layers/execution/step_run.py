@@ -30,8 +30,10 @@ from lamina.core.serialise import json_safe, message_text, truncate
 from lamina.core.text import render_memories, render_step_results, resolve_references
 from lamina.errors import ConfigError, InputError, ModelOutputError
 from lamina.guards.grounding import Grounding
-from lamina.guards.tool_calls import echoes_instructions
+from lamina.guards.tool_calls import echoes_instructions, ignores_results
 from lamina.guards.tool_shortlist import named_tools, shortlist_tools
+from lamina.guards.unfinished import still_wanted
+from lamina.guards.units import with_returned_unit
 from lamina.layers.escalation import fallback_chain, run_with_escalation
 from lamina.layers.execution.approval import ask_approval, requires_approval
 from lamina.layers.execution.calls import (
@@ -144,6 +146,7 @@ class StepRun:
     excluded: dict[str, dict[str, set[Any]]] = field(default_factory=dict)
     model_name: str = ""
     echoed: str = ""  # a final text that only restated the tool instructions
+    ignored: str = ""  # a final text that quoted none of the tool results
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -195,6 +198,17 @@ class StepRun:
             logger.info("execution step %d: final text echoes the tool instructions", index)
             self.echoed = final_text
             final_text = ""
+        if (
+            self.limits.guards.ignored_results
+            and final_text
+            and ended_by in ("final_answer", "inputs_used")
+            and ignores_results(final_text, self._results(tools))
+        ):
+            # "The answer is not provided." right after a call that returned the figure: the
+            # step keeps the result rather than a text that drops it.
+            logger.info("execution step %d: final text quotes no tool result", index)
+            self.ignored = final_text
+            final_text = ""
         result, source = self._result(ended_by, final_text, index)
         seconds = time.perf_counter() - started
         calls = [r.to_dict() for r in self.records]
@@ -228,6 +242,8 @@ class StepRun:
             data["note"] = (
                 "the model's final text restated its tool instructions"
                 if self.echoed
+                else "the model's final text quoted none of the tool results"
+                if self.ignored
                 else "the model gave no final answer"
                 if ended_by in ("final_answer", "inputs_used")
                 else f"the loop ended by {ended_by}"
@@ -287,7 +303,7 @@ class StepRun:
             # that every tool and the answer are open. Tools are bound afresh for every move:
             # with grounding, each result adds to the numbers an argument may hold.
             opens = self.last_success is None
-            offered = opening.tools if opens else tools
+            offered = opening.tools if opens else self._later_tools(tools, index)
             choice = opening.tool_choice if opens else None
             try:
                 try:
@@ -407,6 +423,19 @@ class StepRun:
         instruction = str(plan[index]["instruction"]) if 0 <= index < len(plan) else self._task()
         return resolve_references(instruction, self.state.get("step_results", []) or [])
 
+    def _later_tools(self, tools: Mapping[str, BaseTool], index: int) -> Mapping[str, BaseTool]:
+        """The tools a move after a success sees: all of them, or with the `follow_on_tools`
+        guard and a step that gives no number, the ones called and those its words still
+        point to (:func:`~lamina.guards.unfinished.still_wanted`)."""
+        relevance = self.context.tool_relevance
+        step = self._step_text(index)
+        if not self.limits.guards.follow_on_tools or relevance is None:
+            return tools
+        if Grounding.from_texts([step]).numbers:
+            return tools  # its numbers decide: they must all go into calls (see _inputs_used)
+        calls = [r.to_dict() for r in self.records]
+        return {n: tools[n] for n in still_wanted(step, calls, tools, relevance)}
+
     def _inputs_used(self, index: int) -> bool:
         return inputs_used(
             self._step_text(index), [r.args for r in self.records if r.error is None]
@@ -415,7 +444,14 @@ class StepRun:
     def _given(self, instruction: str) -> list[str]:
         # not a tool's errors: offered the values an error lists ("known: lyon, nice, ..."),
         # SmolLM2 took the first, lyon, for "the distance from Paris to Nice"
-        return given_texts(self.state, instruction, list(self.seen.values()))
+        tools = self._tools()
+        units = [
+            with_returned_unit(str(r.result), tools[r.name].description or "")
+            for r in self.records
+            if r.error is None and r.result is not None and r.name in tools
+        ]
+        results = [*self.seen.values(), *(u for u in units if u is not None)]
+        return given_texts(self.state, instruction, results)
 
     # -- one reply's calls ------------------------------------------------------------------
     def _run_calls(
@@ -646,6 +682,14 @@ class StepRun:
             )
         )
         logger.info("tool call %r failed (%s): %s", name, failure.kind, failure.error)
+
+    def _results(self, tools: Mapping[str, BaseTool]) -> list[str]:
+        """The results of this step's calls that worked, when every call only read: after an
+        action ("sent 50 EUR to Bob") an answer may just acknowledge it ("All done."), so []."""
+        done = [r for r in self.records if r.error is None and r.result is not None]
+        if any(r.name in tools and requires_approval(tools[r.name]) for r in done):
+            return []
+        return [str(r.result) for r in done]
 
     def _successes(self) -> int:
         return sum(1 for r in self.records if r.error is None and not r.repeated)

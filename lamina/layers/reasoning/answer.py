@@ -13,6 +13,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from lamina.core.context import StepCacheLike
 from lamina.core.text import render_step_results
 from lamina.guards.degenerate import degenerate
+from lamina.guards.tool_calls import ignores_results
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.layers.reasoning.prompts import PromptSet
 from lamina.layers.reasoning.rc_loop import (
@@ -39,8 +40,12 @@ def final_answer(
     data: dict[str, Any],
     p: PromptSet,
     unusable: Callable[[str], bool] = degenerate,
+    keep_results: bool = True,
 ) -> str:
-    """The answer: the only step's result, or a synthesis of the results (noted in `data`)."""
+    """The answer: the only step's result, or a synthesis of the results (noted in `data`).
+
+    With `keep_results` (the `ignored_results` guard), a synthesis that quotes no figure of
+    the tool results gives way to the results themselves."""
     if len(plan) == 1 and results:
         answer = str(results[-1]["result"]).strip()
         if not answer:
@@ -75,7 +80,20 @@ def final_answer(
     if unusable(text):
         data["answer_note"] = "the synthesis was empty or degenerate; answered with the results"
         return render_step_results(results)
+    if keep_results and ignores_results(text, _tool_results(results)):
+        # "The answer is not provided." after a step whose tool returned the figure
+        data["answer_note"] = "the synthesis quoted none of the tool results; answered with them"
+        return render_step_results(results)
     return text
+
+
+def _tool_results(results: list[dict[str, Any]]) -> list[str]:
+    return [
+        str(call["result"])
+        for result in results
+        for call in result.get("tool_calls") or []
+        if call.get("error") is None and call.get("result") is not None
+    ]
 
 
 def rests_on_the_model(

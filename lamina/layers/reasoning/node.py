@@ -55,7 +55,7 @@ from lamina.core.state import AgentState, TraceEvent
 from lamina.core.text import render_memories, render_step_results
 from lamina.errors import ConfigError
 from lamina.guards.degenerate import degenerate, empty
-from lamina.guards.unfinished import unhandled
+from lamina.guards.unfinished import answered_in_another_unit, unhandled
 from lamina.layers.escalation import fallback_chain, run_with_escalation, step_model
 from lamina.layers.reasoning.answer import final_answer, rests_on_the_model
 from lamina.layers.reasoning.checks import StepCheck, check_step
@@ -203,7 +203,8 @@ def make_reasoning_node(
     checks: tuple[Verifier, ...] = default_verifiers() if verifiers is None else tuple(verifiers)
     unusable = degenerate if (guards or Guards()).degenerate_output else empty
     solve_rc = partial(rc_solve, prompts=p, unusable=unusable)
-    answer_with = partial(final_answer, unusable=unusable)
+    keep_results = (guards or Guards()).ignored_results
+    answer_with = partial(final_answer, unusable=unusable, keep_results=keep_results)
 
     def reasoning_node(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
         start = time.perf_counter()
@@ -352,9 +353,12 @@ def make_reasoning_node(
             update["answer"] = answer
             unchecked = rests_on_the_model(results, answer, state)
             update["answer_unchecked"] = not trust_model_answers and unchecked
-            if (guards or Guards()).unfinished_request and ctx.tool_relevance is not None:
+            if (guards or Guards()).unfinished_request:
                 calls = [c for r in results for c in r.get("tool_calls") or []]
-                update["unhandled"] = unhandled(task, calls, ctx.tools, ctx.tool_relevance)
+                found = answered_in_another_unit(task, answer, calls, ctx.tools)
+                if ctx.tool_relevance is not None:
+                    found += unhandled(task, calls, ctx.tools, ctx.tool_relevance)
+                update["unhandled"] = found
         data.update({"plan": [s.to_dict() for s in plan], "steps": step_events, **tally.to_dict()})
         if escalations:
             data["escalations"] = escalations

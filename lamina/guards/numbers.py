@@ -1,0 +1,133 @@
+"""How the guards read numbers, in one place: a number as written (:data:`NUMBER_BODY`, with
+thousands separators), a run of digits (:data:`DIGITS`) and one canonical text for comparing
+them (:func:`plain`: "02", "2" and 2.0 are one number)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "DIGITS",
+    "NUMBER_BODY",
+    "canonical",
+    "grounded_numbers",
+    "is_number",
+    "number_words",
+    "plain",
+    "written_numbers",
+]
+
+NUMBER_BODY = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+"""A number as people write it: 1,416.00 (thousands separators), 84, 0.175."""
+
+DIGITS = re.compile(r"\d+(?:\.\d+)?")
+"""A run of digits, with a decimal part: the pieces of dates, codes and times too ("02")."""
+
+_NUMBER = re.compile(rf"(?<![\w.])(?P<sign>[-−])?(?P<body>{NUMBER_BODY})(?P<pct>\s?%)?")
+_WORDS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "thousand": 1000,
+    "dozen": 12,
+    "twice": 2,
+    "double": 2,
+    "triple": 3,
+    "half": 0.5,
+}
+"""Numbers written as words: reading them is parsing, like reading digits."""
+_WORD = re.compile(r"\b(" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")\b", re.I)
+
+
+def is_number(value: Any) -> bool:
+    """A JSON number (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def plain(value: Any) -> str:
+    """A number's canonical text: no thousands separators, no leading zeros, no trailing
+    decimal zeros ("02" → "2", "1,416.00" → "1416", 84.0 → "84"); any other value as text."""
+    text = str(value).strip().replace(",", "")
+    if not DIGITS.fullmatch(text):
+        return str(value)
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.lstrip("0") or "0"
+
+
+def canonical(value: float) -> str:
+    """The shortest decimal text of a value: 84.0 -> "84", 86.40 -> "86.4"."""
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def grounded_numbers(texts: Iterable[str]) -> tuple[list[float], list[str]]:
+    """The numbers given in `texts` (in order of first appearance) and their literal forms."""
+    values: dict[str, float] = {}
+    literals: dict[str, None] = {}
+
+    def add(value: float, *forms: str) -> None:
+        values.setdefault(canonical(value), value)
+        for form in (*forms, canonical(abs(value))):
+            literals.setdefault(form, None)
+
+    for text in texts:
+        for match in _NUMBER.finditer(text):
+            body = match.group("body")
+            value = float(body.replace(",", ""))
+            if match.group("sign"):
+                add(-value, body, body.replace(",", ""))
+            add(value, body, body.replace(",", ""))
+            if match.group("pct"):
+                add(value / 100.0)
+                add(100.0)
+        for match in DIGITS.finditer(text):  # digit runs inside dates, codes, times: "02"
+            literals.setdefault(match.group(), None)
+        for match in _WORD.finditer(text):
+            add(float(_WORDS[match.group(1).lower()]))
+    return list(values.values()), list(literals)
+
+
+def written_numbers(text: str) -> list[tuple[str, float]]:
+    """The numbers written with digits in `text`, as `(as written, value)`."""
+    found = []
+    for match in _NUMBER.finditer(text):
+        body = match.group("body")
+        value = float(body.replace(",", ""))
+        found.append((body, -value if match.group("sign") else value))
+    return found
+
+
+def number_words(text: str) -> list[tuple[str, float]]:
+    """The numbers written as words in `text` ("four", "a dozen", "twice"), as `(word, value)`."""
+    return [(m.group(1), float(_WORDS[m.group(1).lower()])) for m in _WORD.finditer(text)]

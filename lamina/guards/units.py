@@ -1,0 +1,295 @@
+"""Units of measure in requests, tool schemas and answers (:func:`quantities`,
+:func:`declared_unit`, :func:`asked_unit`, :func:`wrong_unit`).
+
+A number is given with a unit ("a 9 lb box", "120 CHF") and a tool's argument declares one
+(`weight_kg`, "the parcel's weight in kilograms"): a small model that passes the 9 to
+`weight_kg` gets a valid call, a result, and a wrong answer with a tool behind it. So grounding
+does not offer a number to an argument whose declared unit is another unit of the same
+dimension (lb is a mass, but not kg): the model has to convert first. And an answer is not
+finished while the request asks for one unit ("how many weeks", "in dollars") and the answer's
+figure is in another of the same dimension (days; euros, as the price tool said).
+
+The table below is general knowledge (lengths, masses, volumes, temperatures, durations and the
+common currencies), not fitted to any task set. A word that names units of two dimensions
+("pounds": a mass, or money) conflicts only where it cannot be the declared unit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lamina.guards.numbers import NUMBER_BODY
+
+__all__ = [
+    "Unit",
+    "UnitRoles",
+    "asked_unit",
+    "conflicts",
+    "declared_unit",
+    "names_a_given_unit",
+    "quantities",
+    "returned_units",
+    "unit_role",
+    "unit_roles",
+    "units_named",
+    "with_returned_unit",
+    "wrong_unit",
+]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A unit: its short name ("kg") and its dimension ("mass")."""
+
+    name: str
+    dimension: str
+
+
+_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
+    # name: (dimension, words and symbols that name it; lower case)
+    "km": ("length", ("km", "kms", "kilometre", "kilometres", "kilometer", "kilometers")),
+    "m": ("length", ("m", "metre", "metres", "meter", "meters")),
+    "cm": ("length", ("cm", "centimetre", "centimetres", "centimeter", "centimeters")),
+    "mm": ("length", ("mm", "millimetre", "millimetres", "millimeter", "millimeters")),
+    "mi": ("length", ("mi", "mile", "miles")),
+    "ft": ("length", ("ft", "foot", "feet")),
+    "in": ("length", ("inch", "inches")),
+    "yd": ("length", ("yd", "yard", "yards")),
+    "kg": ("mass", ("kg", "kgs", "kilo", "kilos", "kilogram", "kilograms", "kilogramme")),
+    "g": ("mass", ("g", "gram", "grams", "gramme", "grammes")),
+    "lb": ("mass", ("lb", "lbs", "pound", "pounds")),
+    "oz": ("mass", ("oz", "ounce", "ounces")),
+    "t": ("mass", ("tonne", "tonnes")),
+    "l": ("volume", ("l", "litre", "litres", "liter", "liters")),
+    "ml": ("volume", ("ml", "millilitre", "millilitres", "milliliter", "milliliters")),
+    "gal": ("volume", ("gal", "gallon", "gallons")),
+    "C": ("temperature", ("°c", "c", "celsius", "centigrade", "degrees celsius")),
+    "F": ("temperature", ("°f", "f", "fahrenheit", "degrees fahrenheit")),
+    "K": ("temperature", ("k", "kelvin", "kelvins")),
+    "s": ("time", ("sec", "secs", "second", "seconds")),
+    "min": ("time", ("min", "mins", "minute", "minutes")),
+    "h": ("time", ("hr", "hrs", "hour", "hours")),
+    "day": ("time", ("day", "days")),
+    "week": ("time", ("wk", "wks", "week", "weeks")),
+    "month": ("time", ("month", "months")),
+    "year": ("time", ("yr", "yrs", "year", "years")),
+    "USD": ("money", ("usd", "$", "us$", "dollar", "dollars", "us dollar", "us dollars")),
+    "EUR": ("money", ("eur", "€", "euro", "euros")),
+    "GBP": ("money", ("gbp", "£", "pound", "pounds", "pounds sterling", "sterling", "quid")),
+    "CHF": ("money", ("chf", "swiss franc", "swiss francs", "franc", "francs")),
+    "JPY": ("money", ("jpy", "¥", "yen")),
+    "AUD": ("money", ("aud", "a$", "australian dollar", "australian dollars")),
+    "CAD": ("money", ("cad", "c$", "canadian dollar", "canadian dollars")),
+}
+
+_BY_WORD: dict[str, list[Unit]] = {}
+for _name, (_dimension, _words) in _TABLE.items():
+    for _word in (*_words, *([_name.lower()] if _name not in {"in", "t", "s", "h"} else [])):
+        units = _BY_WORD.setdefault(_word, [])
+        if Unit(_name, _dimension) not in units:
+            units.append(Unit(_name, _dimension))
+
+_SHORT = frozenset(w for w in _BY_WORD if len(w) < 2 or w in {"in", "mi", "m", "g", "l", "t"})
+"""Words too short or too common to name a unit away from a number ("in", "m", "C")."""
+
+_WORDS_PATTERN = "|".join(
+    re.escape(w) for w in sorted(_BY_WORD, key=len, reverse=True) if w not in {"$", "€", "£", "¥"}
+)
+_AFTER_NUMBER = re.compile(
+    r"(?<![\w.])(?P<prefix>US\$|A\$|C\$|[$€£¥])?\s?"
+    r"(?P<number>" + NUMBER_BODY + ")"
+    r"(?:\s?-?\s?(?:degrees?\s+)?(?P<unit>" + _WORDS_PATTERN + r"))?(?![\w°])",
+    re.IGNORECASE,
+)
+_ASKED = re.compile(
+    r"\b(?:in|into|to|as|how\s+many)\s+(?:(?:the|a|us)\s+)?(?:degrees\s+)?"
+    r"(?P<unit>" + _WORDS_PATTERN + r")(?![\w°])",
+    re.IGNORECASE,
+)
+_DECLARED = re.compile(
+    r"\b(?:in|as)\s+(?:degrees\s+)?(?P<unit>" + _WORDS_PATTERN + r")(?![\w°])"
+    r"|\((?P<paren>" + _WORDS_PATTERN + r")\)",
+    re.IGNORECASE,
+)
+_RETURNED = re.compile(
+    r"\b(?:in|number\s+of)\s+(?:degrees\s+)?(?P<unit>" + _WORDS_PATTERN + r")(?![\w°])",
+    re.IGNORECASE,
+)
+
+
+def units_named(word: str) -> list[Unit]:
+    """The units a word or symbol names ("pounds": lb and GBP); [] for any other word."""
+    return list(_BY_WORD.get(" ".join(word.lower().split()), ()))
+
+
+def quantities(text: str) -> list[tuple[float, list[Unit]]]:
+    """The numbers of `text` with the units written at them ("9 lb" → (9.0, [lb, GBP]);
+    "$30" → (30.0, [USD]); "12" → (12.0, []))."""
+    found = []
+    for match in _AFTER_NUMBER.finditer(text):
+        value = float(match.group("number").replace(",", ""))
+        word = match.group("unit") or match.group("prefix") or ""
+        found.append((value, units_named(word) if word else []))
+    return found
+
+
+def _long(match: re.Match[str], group: str) -> list[Unit]:
+    """The units of a unit word away from a number: a short one ("C") only after "degrees"."""
+    word = match.group(group)
+    if not word or (word.lower() in _SHORT and "degree" not in match.group(0).lower()):
+        return []
+    return units_named(word)
+
+
+def asked_unit(request: str) -> list[Unit]:
+    """The unit the request asks its answer in ("… in dollars", "how many weeks"), as the
+    units its word names; [] when it names none. The last such phrase wins."""
+    asked: list[Unit] = []
+    for match in _ASKED.finditer(request):
+        asked = _long(match, "unit") or asked
+    return asked
+
+
+def declared_unit(name: str, schema: Mapping[str, Any]) -> Unit | None:
+    """The unit a tool argument declares: by a suffix of its name (`weight_kg`, `price_usd`)
+    or in its description ("weight in kilograms", "(kg)"); None when it declares none or the
+    word could name units of two dimensions."""
+    candidates: list[Unit] = []
+    parts = name.lower().split("_")
+    if len(parts) > 1 and parts[-1] not in _SHORT:
+        candidates = units_named(parts[-1])
+    if not candidates:
+        for match in _DECLARED.finditer(str(schema.get("description") or "")):
+            candidates = _long(match, "unit") or _long(match, "paren")
+            if candidates:
+                break
+    return candidates[0] if len(candidates) == 1 else None
+
+
+_SOURCE_WORDS = frozenset({"from", "source", "src", "original", "input"})
+_TARGET_WORDS = frozenset({"to", "target", "into", "dest", "destination", "wanted", "output"})
+_UNIT_WORDS = frozenset({"unit", "units", "currency", "currencies"})
+
+
+def unit_role(name: str, schema: Mapping[str, Any]) -> str | None:
+    """ "source" or "target" for a string argument that names the unit converted from or to
+    (`from_unit`, `to_currency`, `target` described as "the unit wanted"), else None."""
+    words = set(re.findall(r"[a-z]+", name.lower()))
+    described = set(re.findall(r"[a-z]+", str(schema.get("description") or "").lower()))
+    if not (words | described) & _UNIT_WORDS:
+        return None
+    if words & _SOURCE_WORDS:
+        return "source"
+    if words & _TARGET_WORDS:
+        return "target"
+    return None
+
+
+@dataclass(frozen=True)
+class UnitRoles:
+    """The units a conversion should go from and to, as grounded in what the run was given:
+    `target` the unit the request asks for ("… in dollars"), `source` the other units of that
+    dimension written at numbers ("300 euros"), most recent last."""
+
+    source: tuple[Unit, ...] = ()
+    target: tuple[Unit, ...] = ()
+
+
+def unit_roles(step: str, texts: Iterable[str]) -> UnitRoles:
+    """The :class:`UnitRoles` of a step (whose request says what it asks for) given `texts`."""
+    asked = asked_unit(step)
+    written: list[Unit] = []
+    for text in texts:
+        for _, units in quantities(text):
+            written += [u for u in units if u not in written]
+    if not asked:
+        return UnitRoles()
+    dimensions = {u.dimension for u in written if u not in asked}
+    target = [u for u in asked if u.dimension in dimensions] or asked
+    dimension = target[0].dimension
+    source = [u for u in written if u.dimension == dimension and u not in target]
+    return UnitRoles(tuple(source), tuple(target[:1]))
+
+
+def with_returned_unit(result: str, description: str) -> str | None:
+    """`result` with the unit its tool says it returns, when the result is a bare number
+    ("34.9" from "Look up the unit price in euros" → "34.9 EUR"), else None."""
+    text = result.strip()
+    if not re.fullmatch(NUMBER_BODY, text):
+        return None
+    units = returned_units(description)
+    return f"{text} {units[0].name}" if len(units) == 1 else None
+
+
+def names_a_given_unit(value: str, texts: Iterable[str]) -> bool:
+    """Does `value` ("USD") name a unit that `texts` give, at a number ("300 dollars") or as
+    the unit asked for ("to euros")? Then it is grounded, though not written the same way."""
+    named = set(units_named(value))
+    if not named:
+        return False
+    for text in texts:
+        if named & set(asked_unit(text)):
+            return True
+        if any(named & set(units) for _, units in quantities(text)):
+            return True
+    return False
+
+
+def conflicts(declared: Unit, written: Sequence[Unit]) -> bool:
+    """A number written with `written` cannot go to an argument declared in `declared`: one of
+    the units the word names is another unit of the same dimension, and none is `declared`."""
+    return declared not in written and any(
+        u.dimension == declared.dimension and u != declared for u in written
+    )
+
+
+def returned_units(description: str) -> list[Unit]:
+    """The units a tool says it returns ("Price in euros of ...", "The number of days ...")."""
+    for match in _RETURNED.finditer(description):
+        found = _long(match, "unit")
+        if found:
+            return found
+    return []
+
+
+def wrong_unit(
+    request: str,
+    answer: str,
+    results: Iterable[tuple[str, str]],
+) -> dict[str, str] | None:
+    """The request asks for one unit and the answer's figure is in another of the same
+    dimension: `{"asked", "answered", "figure"}`, or None.
+
+    Args:
+        request: the turn's request.
+        answer: the run's answer.
+        results: `(tool description, result text)` of each call that worked; a bare figure of
+            the answer that a result holds takes the unit written at it in the result, or else
+            the unit the tool's description says it returns ("Price in euros").
+    """
+    asked = asked_unit(request)
+    if not asked:
+        return None
+    dimensions = {u.dimension for u in asked}
+    sources = list(results)
+    other: dict[str, str] | None = None
+    for value, units in quantities(answer):
+        if not units:
+            units = _source_units(value, sources)
+        same = [u for u in units if u.dimension in dimensions]
+        if set(same) & set(asked):
+            return None  # a figure in the unit asked for ("24 weeks (168 days)")
+        if same and other is None:
+            other = {"asked": asked[0].name, "answered": same[0].name, "figure": f"{value:g}"}
+    return other
+
+
+def _source_units(value: float, sources: Sequence[tuple[str, str]]) -> list[Unit]:
+    for description, result in sources:
+        for figure, units in quantities(result):
+            if abs(figure - value) <= 0.005 * max(abs(figure), 1.0):
+                return units or returned_units(description)
+    return []
