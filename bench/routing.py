@@ -466,7 +466,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(routes)} routes from {sum(map(len, routes.values()))} train utterances; "
         f"{len(validation)} validation, {len(test)} test rows; {repeats} latency passes"
     )
-    rows, thresholds = run_similarity(routes, validation, test, repeats, args.sr_version, args.busy)
+    rows, thresholds = run_similarity(
+        routes,
+        validation,
+        test,
+        repeats,
+        args.sr_version,
+        busy=args.busy,
+        gap_ms=args.gap_ms,
+        aggregate=args.aggregate,
+    )
     ours, sr = rows[1], rows[2]
     if not args.no_llm:
         rows.insert(2, run_llm(routes, thresholds, test, args.aggregate))
