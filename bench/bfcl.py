@@ -2,7 +2,7 @@
 
     python bench/bfcl.py [--data DIR] [--category NAME ...] [--model NAME] [--limit N]
                          [--quick] [--json] [--systems lamina,lamina-model,baseline] [--failures]
-                         [--server]
+                         [--server [--no-relevance-gate]]
 
 ``--server`` sends the same cases through the ``openai`` client to ``lamina serve`` and to
 ``python -m llama_cpp.server`` instead (``bench/bfcl_server.py``).
@@ -397,6 +397,12 @@ def main(argv: list[str] | None = None) -> int:
         "--server",
         action="store_true",
         help="through HTTP: lamina serve against llama_cpp.server (see bfcl_server.py)",
+    )
+    parser.add_argument(
+        "--no-relevance-gate",
+        dest="relevance_gate",
+        action="store_false",
+        help='with --server: lamina serve leaves every tool_choice "auto" to the model',
     )
     args = parser.parse_args(argv)
 

@@ -1,6 +1,7 @@
 """BFCL through HTTP: `lamina serve` against `python -m llama_cpp.server`, side by side.
 
     python bench/bfcl.py --server [--quick] [--json] [--category NAME ...] [--limit N]
+                                  [--no-relevance-gate]
 
 The same cases as ``bench/bfcl.py`` (same data, categories, schema conversion and checker), each
 sent with the official ``openai`` client, as any OpenAI application would send it, to two
@@ -18,10 +19,16 @@ Both get the identical request: ``tools``, ``tool_choice="auto"``, ``parallel_to
 setting; its own default is 1.1). Unlike the in-process baseline of ``bench/bfcl.py``, the
 llama.cpp server's handler cannot be capped from outside: it writes arguments with no token
 limit, so a looping string runs to the context's end (its time is counted) or to the client's
-timeout of 180 s (an error, counted wrong). Arguments that are not JSON count as an invalid call.
+timeout of 180 s (30 s with ``--quick``; an error, counted wrong), after which the server is
+started afresh (it would go on writing, and hold every later request behind it). Arguments that
+are not JSON count as an invalid call.
 
-Neither system gets the agent's tool-relevance decisions (``lamina`` in ``bench/bfcl.py``): on
-``irrelevance`` this is the model's own choice of a text answer under ``tool_choice="auto"``.
+lamina serve weighs an ``"auto"`` request against its tools with its relevance gate
+(``lamina.serving.tool_gate``: the agent's `step_needs_tool` and `ToolRelevance` thresholds, the
+packaged MiniLM encoder): when no function fits, it answers in text without showing the model any.
+It does not narrow the functions or force a call, as the agent does (``lamina`` in
+``bench/bfcl.py``). ``--no-relevance-gate`` leaves every choice to the model, as lamina serve did
+before the gate; the llama.cpp server's choice is always its model's own.
 Goal on ``simple_python``: lamina serve's accuracy at least 3x the llama.cpp server's, and
 100% valid calls.
 """
@@ -46,6 +53,7 @@ from bfcl import (
 SYSTEMS = ("lamina-serve", "llama-cpp-server")
 GOAL = {"category": "simple_python", "valid_calls": 1.0, "accuracy_ratio": 3.0}
 TIMEOUT = 180.0  # seconds per request: a looping argument string of the llama.cpp handler
+QUICK_TIMEOUT = 30.0  # with --quick: a request this long is writing thousands of tokens
 
 
 def client_runner(client: Any, model: str, extra_body: dict[str, Any] | None = None) -> Runner:
@@ -70,6 +78,49 @@ def client_runner(client: Any, model: str, extra_body: dict[str, Any] | None = N
         ]
 
     return run
+
+
+class RestartingLlamaServer:
+    """``python -m llama_cpp.server``, started afresh after a request timed out.
+
+    Its handler goes on writing a looping argument after the client gave up (to the context's
+    end, minutes on two cores), and the server answers one request at a time: every later case
+    would wait behind it and time out too, and lamina serve's cases would share the cores with
+    it. A new process costs a few seconds; the timed-out case counts as an error either way.
+    """
+
+    def __init__(self, start: Any, timeout: float) -> None:
+        self._start = start
+        self._timeout = timeout
+        self.restarts = 0
+        self._open()
+
+    def _open(self) -> None:
+        from openai import OpenAI
+
+        self.server = self._start()
+        self.client = OpenAI(
+            base_url=self.server.url, api_key="unused", max_retries=0, timeout=self._timeout
+        )
+
+    def close(self) -> None:
+        self.client.close()
+        self.server.stop()
+
+    def runner(self, model: str, extra_body: dict[str, Any]) -> Runner:
+        from openai import APITimeoutError
+
+        def run(case: Case, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            try:
+                return client_runner(self.client, model, extra_body)(case, tools)
+            except APITimeoutError:
+                self.client.close()
+                self.server.kill()
+                self.restarts += 1
+                self._open()
+                raise
+
+        return run
 
 
 def run(args: argparse.Namespace, data: dict[str, list[Case]]) -> int:
@@ -99,32 +150,29 @@ def run(args: argparse.Namespace, data: dict[str, list[Case]]) -> int:
         checkpointer=":memory:",
     )
     rows: list[dict[str, Any]] = []
+    timeout = QUICK_TIMEOUT if args.quick else TIMEOUT
     with (
         tempfile.TemporaryDirectory(prefix="bfcl-server-") as logs,
-        serve_in_thread(create_app(agent)) as lamina_url,
-        start_llama_cpp_server(
-            pool.path_of(args.model),
-            alias=args.model,
-            n_threads=settings.n_threads,
-            n_ctx=CONTEXT_SIZE,
-            chat_format="chatml-function-calling",
-            log_dir=Path(logs),
-            timeout=300.0,
-        ) as llama_server,
+        serve_in_thread(create_app(agent, relevance_gate=args.relevance_gate)) as lamina_url,
     ):
-        clients = {
-            "lamina-serve": OpenAI(
-                base_url=f"{lamina_url}/v1", api_key="unused", max_retries=0, timeout=TIMEOUT
+        lamina_client = OpenAI(
+            base_url=f"{lamina_url}/v1", api_key="unused", max_retries=0, timeout=timeout
+        )
+        llama = RestartingLlamaServer(
+            lambda: start_llama_cpp_server(
+                pool.path_of(args.model),
+                alias=args.model,
+                n_threads=settings.n_threads,
+                n_ctx=CONTEXT_SIZE,
+                chat_format="chatml-function-calling",
+                log_dir=Path(logs),
+                timeout=300.0,
             ),
-            "llama-cpp-server": OpenAI(
-                base_url=llama_server.url, api_key="unused", max_retries=0, timeout=TIMEOUT
-            ),
-        }
+            timeout,
+        )
         runners = {
-            "lamina-serve": client_runner(clients["lamina-serve"], args.model),
-            "llama-cpp-server": client_runner(
-                clients["llama-cpp-server"], args.model, {"repeat_penalty": 1.0}
-            ),
+            "lamina-serve": client_runner(lamina_client, args.model),
+            "llama-cpp-server": llama.runner(args.model, {"repeat_penalty": 1.0}),
         }
         try:
             for category, cases in data.items():
@@ -132,8 +180,8 @@ def run(args: argparse.Namespace, data: dict[str, list[Case]]) -> int:
                     rows.append(tally.summary())
                     print(json.dumps(rows[-1]), file=sys.stderr)  # progress, one row at a time
         finally:
-            for client in clients.values():
-                client.close()
+            lamina_client.close()
+            llama.close()
             agent.close()
             pool.close()
     result = {
@@ -143,6 +191,9 @@ def run(args: argparse.Namespace, data: dict[str, list[Case]]) -> int:
         "n_threads": settings.n_threads,
         "max_tokens": MAX_TOKENS,
         "quick": args.quick,
+        "relevance_gate": args.relevance_gate,
+        "request_timeout": timeout,
+        "llama_server_restarts": llama.restarts,
         "rows": rows,
         "ratios": ratios(rows),
         "goal": GOAL,

@@ -23,7 +23,7 @@ from lamina.agents.assembly import (
 from lamina.agents.model_pin import pin_model
 from lamina.agents.result import RunResult
 from lamina.agents.resuming import resume_input
-from lamina.config import AgentOptions, Settings, get_settings
+from lamina.config import AgentOptions, Guards, Settings, get_settings
 from lamina.core.context import AgentContext
 from lamina.errors import ConfigError, UnknownModelError
 from lamina.layers.input.node import DEFAULT_USER, to_messages
@@ -98,7 +98,9 @@ class Agent:
         graph: an uncompiled graph from `build_agent_graph(...)` (possibly extended) to run.
         settings: lamina settings (home, threads, seed); read from the environment by default.
         pool: a model pool to share between agents.
-        chat_models: ready-made chat models by name instead of a pool (tests, remote models).
+        chat_models: ready-made chat models by name instead of a pool (tests, remote models),
+            used as given: `guards=` does not reach inside them (the `loop_retry` guard is a
+            `LlamaChatModel`'s `retry_loops`, set it there).
         model: one model for every route (a name or `ModelSpec`); instead of `models=` and
             `default_model=` (see `lamina.agents.model_pin`).
         **options: options of the graph's nodes, validated against
@@ -149,6 +151,9 @@ class Agent:
         self.settings = settings or get_settings()
         self.max_steps = max_steps
         sampling = {**DEFAULT_MODEL_SETTINGS, "seed": self.settings.seed, **(model_settings or {})}
+        if not (self.options.guards or Guards()).loop_retry:
+            # the one guard that lives in the model's decoding (remote models have no such retry)
+            sampling["retry_loops"] = False
 
         if chat_models is not None:
             from lamina.core.context import StaticModels

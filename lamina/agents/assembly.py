@@ -41,7 +41,8 @@ __all__ = [
 
 
 class PoolModels:
-    """A `ChatModelProvider` over a model pool, with one set of sampling settings."""
+    """A `ChatModelProvider` over a model pool, with one set of chat-model settings (sampling,
+    `retry_loops`)."""
 
     def __init__(self, pool: ModelPool, names: Sequence[str], settings: dict[str, Any]) -> None:
         self.pool = pool

@@ -37,6 +37,14 @@ def serve_command(
             help="Key file (TOML or JSON): API keys, each bound to the users it may act as."
         ),
     ] = None,
+    relevance_gate: Annotated[
+        bool,
+        typer.Option(
+            "--relevance-gate/--no-relevance-gate",
+            help='Under tool_choice "auto" on a model served by name, answer in text when no '
+            "offered tool fits the request by meaning (the agent's tool relevance).",
+        ),
+    ] = True,
     memory: MemoryOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -88,6 +96,7 @@ def serve_command(
         keys=key_file,
         queue_depth=queue_depth,
         max_body_bytes=max_body_bytes,
+        relevance_gate=relevance_gate,
     )
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")

@@ -54,8 +54,10 @@ class StepVerifier(Protocol):
 class Guards(BaseModel):
     """Which small-model guards run (each on by default; a larger model may not need them).
 
-    Every guard lives in `lamina.guards` and says its measured effect in its docstring.
-    `Guards.off()` switches them all off; in lamina.toml, a `[guards]` table.
+    Every guard lives in `lamina.guards` and says its measured effect in its docstring, except
+    `loop_retry`, which lives in the llama chat model's decoding (`LlamaChatModel.retry_loops`,
+    set by the agent on the models of its pool). `Guards.off()` switches them all off; in
+    lamina.toml, a `[guards]` table.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -92,6 +94,10 @@ class Guards(BaseModel):
     unfinished_request: bool = Field(
         default=True,
         description="A tool-backed answer is not ok while a request word points to an unused tool.",
+    )
+    loop_retry: bool = Field(
+        default=True,
+        description="JSON that loops until max_tokens is decoded once more with a repeat penalty.",
     )
 
     @classmethod

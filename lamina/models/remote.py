@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel, Field, PrivateAttr
@@ -47,11 +47,11 @@ from lamina.models.prompting import PromptRenderer, to_turns
 from lamina.models.structured import structured_output
 from lamina.models.tool_calls import (
     ACTION_PREFIX,
-    FINAL_ANSWER,
     bound_tools,
     check_arguments,
     normalise_tool_choice,
     plan_tool_choice,
+    reply_chunk,
     tools_instructions,
 )
 
@@ -191,18 +191,12 @@ class RemoteChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         # One request, one chunk: the endpoints stream, but the answer's guarantees (grammar,
         # validation) hold for whole replies, and the agent's layers consume whole replies.
+        # The chunk carries the reply's tool calls, as the non-streamed reply does.
         result = self._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-        message = result.generations[0].message
-        chunk = AIMessageChunk(
-            content=message.content,
-            usage_metadata=getattr(message, "usage_metadata", None),
-            response_metadata=message.response_metadata,
-        )
+        chunk = ChatGenerationChunk(message=reply_chunk(result.generations[0].message))
         if run_manager is not None:
-            run_manager.on_llm_new_token(
-                str(message.content), chunk=ChatGenerationChunk(message=chunk)
-            )
-        yield ChatGenerationChunk(message=chunk)
+            run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+        yield chunk
 
     def bind_tools(
         self,
@@ -307,7 +301,7 @@ class RemoteChatModel(BaseChatModel):
                 )
             chosen = picked
         chosen_turn = {"role": "assistant", "content": f"{ACTION_PREFIX} {chosen}"}
-        if chosen == FINAL_ANSWER:
+        if chosen == plan.text_answer:
             # The answer is an ordinary reply to the conversation (tool results included); with
             # the tool protocol still in view small models answer with the protocol itself.
             reply = self._post(self._body(turns, kwargs, None))

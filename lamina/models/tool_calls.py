@@ -2,9 +2,10 @@
 
 lamina's chat models call tools in two stages, whatever the backend: the prompt lists the tools
 (:func:`tools_instructions`); the model first picks one name after ``Action:`` (or
-:data:`FINAL_ANSWER` to answer in plain text), then writes that tool's arguments as JSON under the
-tool's schema. An earlier call renders the same way (:func:`format_tool_call`), so a model sees
-its own calls in the form it would write them. This module holds what both backends share: the
+:data:`FINAL_ANSWER` to answer in plain text; another name when a tool's name begins alike,
+:func:`text_answer_name`), then writes that tool's arguments as JSON under the tool's schema. An
+earlier call renders the same way (:func:`format_tool_call`), so a model sees its own calls in
+the form it would write them. This module holds what both backends share: the
 names, the tool conversion (:func:`to_openai_tool`), the meaning of `tool_choice`
 (:func:`normalise_tool_choice`, :func:`plan_tool_choice`) and the check of written arguments
 (:func:`check_arguments`).
@@ -13,6 +14,7 @@ names, the tool conversion (:func:`to_openai_tool`), the meaning of `tool_choice
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,19 +23,23 @@ from lamina.errors import ConfigError, ModelOutputError
 from lamina.models.structured import validate_json
 
 if TYPE_CHECKING:
+    from langchain_core.messages import AIMessageChunk, BaseMessage
     from langchain_core.tools import BaseTool
 
 __all__ = [
     "ACTION_PREFIX",
     "FINAL_ANSWER",
     "HIDDEN_KEY",
+    "TEXT_ANSWER_NAMES",
     "ToolChoicePlan",
     "bound_tools",
     "check_arguments",
     "format_tool_call",
     "normalise_tool_choice",
     "plan_tool_choice",
+    "reply_chunk",
     "shown_properties",
+    "text_answer_name",
     "to_openai_tool",
     "tools_instructions",
 ]
@@ -43,6 +49,36 @@ ACTION_PREFIX = "Action:"
 
 FINAL_ANSWER = "final_answer"
 """The pseudo-tool a model picks to answer in plain text instead of calling a tool."""
+
+TEXT_ANSWER_NAMES = (FINAL_ANSWER, "text_answer", "plain_answer", "answer_in_text")
+"""The names the text-answer pseudo-tool takes, in order of preference (see
+:func:`text_answer_name`)."""
+
+
+def _head(name: str) -> str:
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    return re.split(r"[^A-Za-z0-9]+", spaced.lower().strip("_.-"))[0]
+
+
+def text_answer_name(names: Sequence[str]) -> str:
+    """What the text-answer pseudo-tool is called next to the tools `names`.
+
+    :data:`FINAL_ANSWER`, unless a tool's first word and its first word begin alike
+    (`final_velocity`, `finalize_order`, `fin_report`): the choice grammar lets the model write
+    the shared start first, and after " final" SmolLM2-135M went on with "_answer" for BFCL's
+    `final_velocity` although the request asked for exactly that function (renamed
+    `compute_velocity`, it was called with the right arguments). Then the first name of
+    :data:`TEXT_ANSWER_NAMES` that shares no such start with any tool (:data:`FINAL_ANSWER` if
+    all do: no tool may take that name).
+    """
+    heads = {_head(name) for name in names}
+    for candidate in TEXT_ANSWER_NAMES:
+        head = _head(candidate)
+        if candidate not in names and not any(
+            h and (h.startswith(head) or head.startswith(h)) for h in heads
+        ):
+            return candidate
+    return FINAL_ANSWER
 
 
 def format_tool_call(name: str, args: dict[str, Any]) -> str:
@@ -81,6 +117,7 @@ def tools_instructions(tools: Sequence[dict[str, Any]], *, allow_final_answer: b
     """
     lines = ["You can use these tools:"]
     names: list[str] = []
+    text_answer = text_answer_name([tool["function"]["name"] for tool in tools])
     for tool in tools:
         function = tool["function"]
         params = function.get("parameters") or {}
@@ -89,8 +126,8 @@ def tools_instructions(tools: Sequence[dict[str, Any]], *, allow_final_answer: b
         lines.append(f"- {function['name']}: {description} Arguments: {args}")
         names.append(function["name"])
     if allow_final_answer:
-        lines.append(f"- {FINAL_ANSWER}: Answer without a tool, only when no tool above fits.")
-        names.append(FINAL_ANSWER)
+        lines.append(f"- {text_answer}: Answer without a tool, only when no tool above fits.")
+        names.append(text_answer)
     # Small models pick far better when the allowed names are spelled out once more at the end.
     choices = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
     lines.append(
@@ -210,20 +247,25 @@ class ToolChoicePlan:
     Attributes:
         forced: the tool the caller named (no choice stage), or None.
         allow_final_answer: whether the model may answer without a tool.
-        options: the names the model may choose among (tools, then `final_answer` if allowed).
+        options: the names the model may choose among (tools, then `text_answer` if allowed).
+        text_answer: the name the model picks to answer in text (:func:`text_answer_name`).
     """
 
     forced: str | None
     allow_final_answer: bool
     options: list[str]
+    text_answer: str = FINAL_ANSWER
 
 
 def plan_tool_choice(tool_choice: str | None, names: Sequence[str]) -> ToolChoicePlan:
     """The choice stage for a normalised `tool_choice` (see :func:`normalise_tool_choice`)."""
     forced = tool_choice if tool_choice not in (None, "auto", "required", "any", "none") else None
     allow_final = tool_choice in (None, "auto")
-    options = [*names, FINAL_ANSWER] if allow_final else list(names)
-    return ToolChoicePlan(forced=forced, allow_final_answer=allow_final, options=options)
+    text_answer = text_answer_name(names)
+    options = [*names, text_answer] if allow_final else list(names)
+    return ToolChoicePlan(
+        forced=forced, allow_final_answer=allow_final, options=options, text_answer=text_answer
+    )
 
 
 def check_arguments(args: Any, parameters: dict[str, Any], model_name: str, tool: str) -> None:
@@ -239,3 +281,32 @@ def check_arguments(args: Any, parameters: dict[str, Any], model_name: str, tool
             f"Model {model_name!r} wrote {type(args).__name__} arguments for tool "
             f"{tool!r}; expected a JSON object. Fix: give the tool an object schema."
         )
+
+
+def reply_chunk(message: BaseMessage) -> AIMessageChunk:
+    """A whole reply as the one (last) chunk of a stream: its text, its tool calls as
+    `tool_call_chunks` (so chunks added up give the calls back), usage and metadata.
+
+    A constrained reply (tool calls, structured output) is streamed this way by both chat
+    models: only a whole reply is known to fit its grammar and schema.
+    """
+    from langchain_core.messages import AIMessage, AIMessageChunk
+    from langchain_core.messages.tool import tool_call_chunk
+
+    if not isinstance(message, AIMessage):
+        return AIMessageChunk(content=message.content)
+    return AIMessageChunk(
+        content=message.content,
+        tool_call_chunks=[
+            tool_call_chunk(
+                name=call["name"],
+                args=json.dumps(call["args"], ensure_ascii=False),
+                id=call.get("id"),
+                index=i,
+            )
+            for i, call in enumerate(message.tool_calls)
+        ],
+        usage_metadata=message.usage_metadata,
+        response_metadata=message.response_metadata,
+        chunk_position="last",
+    )

@@ -3,7 +3,9 @@
 - `POST /v1/chat/completions`: model `lamina` runs the five-layer agent (routing, memory,
   reasoning, tools); the id of a configured model talks to that model directly, unrouted, with
   OpenAI's tool calling (`tools`, `tool_choice`, tool results in the history: decoded under
-  lamina's grammars, :mod:`lamina.serving.direct`), `stop`, `n` and `stream_options`.
+  lamina's grammars, :mod:`lamina.serving.direct`), `stop`, `n` and `stream_options`; under
+  `tool_choice="auto"` a request no offered tool fits is answered in text
+  (:mod:`lamina.serving.tool_gate`).
   Streaming is server-sent events, as OpenAI's; the agent's stream reports each layer as it
   finishes (empty deltas carrying `lamina.layer`), then the answer.
 - `GET /v1/models`, `GET /healthz`.
@@ -49,10 +51,12 @@ from lamina.serving.requests import (
 )
 from lamina.serving.responses import agent_completion, agent_stream
 from lamina.serving.tenants import KeyFile, Tenant, check_users, tenant_thread, tenant_user
+from lamina.serving.tool_gate import gate_auto_tools
 
 if TYPE_CHECKING:
     from lamina.agents.agent import Agent
     from lamina.agents.result import RunResult
+    from lamina.core.context import ToolWeigher
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_QUEUE_DEPTH", "ApiError", "create_app"]
 
@@ -69,6 +73,7 @@ def create_app(
     keys: KeyFile | None = None,
     queue_depth: int = DEFAULT_QUEUE_DEPTH,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    relevance_gate: bool | ToolWeigher = True,
 ) -> FastAPI:
     """Build the HTTP application over `agent`.
 
@@ -83,6 +88,10 @@ def create_app(
         queue_depth: requests admitted per model at once (running plus waiting); the next one
             gets 429 with `Retry-After`.
         max_body_bytes: larger request bodies get 413.
+        relevance_gate: under `tool_choice="auto"` on a model served by name, answer in text
+            when no offered tool fits the request (:mod:`lamina.serving.tool_gate`): True
+            weighs tools with the agent's tool relevance (none if the agent has it off), a
+            `ToolRelevance` with that one, False lets the model always choose.
 
     Returns:
         The FastAPI app; run it with uvicorn (`lamina serve` does).
@@ -101,6 +110,7 @@ def create_app(
         raise ConfigError(
             f"max_body_bytes must be at least 1024; found {max_body_bytes}. Fix: raise it."
         )
+    weigher = _weigher(agent, relevance_gate)
     model_names = list(agent.context.models.names())
     queues = {name: AdmissionQueue(name, queue_depth) for name in [AGENT_MODEL, *model_names]}
     app = FastAPI(title="lamina", docs_url=None, redoc_url=None, openapi_url=None)
@@ -202,16 +212,32 @@ def create_app(
                 check_users(tenant, req)
             call = direct_call(req)
             chat_model = agent.context.models.chat_model(req.model)
+            if weigher is not None and call.tool_choice == "auto":
+                call = await asyncio.to_thread(gate_auto_tools, call, weigher)
             if req.stream:
                 slot = stack.pop_all()
                 events = direct_stream(chat_model, req, call, slot)
                 return _streaming(await _started(events), slot)
             replies = await asyncio.to_thread(run_choices, chat_model, call)
-            return JSONResponse(direct_completion(req, replies))
+            return JSONResponse(direct_completion(req, replies, call))
         finally:
             stack.close()
 
     return app
+
+
+def _weigher(agent: Agent, relevance_gate: bool | ToolWeigher) -> ToolWeigher | None:
+    """What the relevance gate weighs tools with (None: no gate)."""
+    if relevance_gate is True:
+        return agent.context.tool_relevance
+    if relevance_gate is False:
+        return None
+    if not callable(getattr(relevance_gate, "assess", None)):
+        raise ConfigError(
+            "Expected relevance_gate to be True, False or a ToolRelevance; found "
+            f"{type(relevance_gate).__name__}. Fix: pass ToolRelevance(...) or a bool."
+        )
+    return relevance_gate
 
 
 def _streaming(events: Iterator[str], slot: ExitStack) -> Response:

@@ -66,6 +66,8 @@ class DirectCall:
         parallel_tool_calls: the request's setting (None: the model's default).
         n: how many choices.
         include_usage: a stream ends with a usage chunk.
+        tool_relevance: the relevance gate's decision on an ``"auto"`` choice (see
+            :mod:`lamina.serving.tool_gate`; None: not weighed).
     """
 
     messages: list[BaseMessage]
@@ -76,11 +78,16 @@ class DirectCall:
     parallel_tool_calls: bool | None
     n: int
     include_usage: bool
+    tool_relevance: dict[str, Any] | None = None
 
     @property
     def calls_tools(self) -> bool:
         """The model may (or must) answer with tool calls."""
         return bool(self.tools) and self.tool_choice != "none"
+
+    def extension(self) -> dict[str, Any] | None:
+        """The reply's `lamina` field: the relevance gate's decision, when it weighed one."""
+        return None if self.tool_relevance is None else {"tool_relevance": self.tool_relevance}
 
 
 class _FunctionDef(BaseModel):

@@ -11,6 +11,8 @@ text or tool calls, one or `n` choices, in OpenAI's shapes.
   `function.arguments`.
 - With `stream_options.include_usage` every chunk has `usage: null` and a last chunk with no
   choices carries the usage of the whole request.
+- When the relevance gate weighed an ``"auto"`` request (:mod:`lamina.serving.tool_gate`), the
+  completion, or a stream's first chunk, has a `lamina.tool_relevance` field with its decision.
 """
 
 from __future__ import annotations
@@ -65,8 +67,10 @@ def _usage(replies: list[Any]) -> dict[str, int]:
     }
 
 
-def direct_completion(req: ChatCompletionRequest, replies: list[Any]) -> dict[str, Any]:
-    """The `chat.completion` of one reply per choice."""
+def direct_completion(
+    req: ChatCompletionRequest, replies: list[Any], call: DirectCall | None = None
+) -> dict[str, Any]:
+    """The `chat.completion` of one reply per choice (with `call`'s `lamina` field, if any)."""
     choices = []
     for index, reply in enumerate(replies):
         calls = openai_tool_calls(reply)
@@ -82,7 +86,7 @@ def direct_completion(req: ChatCompletionRequest, replies: list[Any]) -> dict[st
         text="",
         finish_reason="stop",
         usage=_usage(replies),
-        extension=None,
+        extension=call.extension() if call is not None else None,
         choices=choices,
     )
 
@@ -121,11 +125,19 @@ def direct_stream(
     cid = new_id()
     usage = _Usage()
     started = False
+    extension = call.extension()
 
     def event(delta: dict[str, Any], index: int, finish: str | None = None) -> str:
+        nonlocal extension
         body = chunk_body(
-            completion_id=cid, model=req.model, delta=delta, finish_reason=finish, index=index
+            completion_id=cid,
+            model=req.model,
+            delta=delta,
+            finish_reason=finish,
+            extension=extension,
+            index=index,
         )
+        extension = None  # the first chunk carries it
         if call.include_usage:
             body["usage"] = None
         return sse(body)

@@ -64,6 +64,7 @@ def serve(model: FakeChatModel) -> Any:
         memory=False,
         step_cache=False,
         checkpointer=":memory:",
+        tool_relevance=False,  # the model's own choice; the relevance gate: test_tool_gate.py
     )
     return agent, serve_in_thread(create_app(agent))
 

@@ -115,13 +115,15 @@ def eval_probe(llama: Any) -> PromptEvalProbe | None:
 
 @dataclass(frozen=True)
 class CallOptions:
-    """The options of one call: sampling settings, tools, tool choice, response format."""
+    """The options of one call: sampling settings, tools, tool choice, response format, and
+    whether JSON that looped is decoded once more with :data:`LOOP_PENALTY`."""
 
     sampling: dict[str, Any]
     tools: list[dict[str, Any]]
     tool_choice: str | None
     response_format: dict[str, Any] | None
     parallel_tool_calls: bool = False
+    retry_loops: bool = True
 
     def sampling_args(self) -> dict[str, Any]:
         """The sampling keyword arguments of `Llama.create_completion`."""
@@ -137,7 +139,7 @@ class CallOptions:
 
 
 LOOP_PENALTY = 1.3
-"""The repeat penalty of the second decode of arguments that looped."""
+"""The repeat penalty of the second decode of arguments that looped (when `retry_loops`)."""
 
 
 def is_loop(

@@ -47,7 +47,6 @@ from lamina.models.llama.completion import (
 from lamina.models.prompting import PromptRenderer
 from lamina.models.tool_calls import (
     ACTION_PREFIX,
-    FINAL_ANSWER,
     check_arguments,
     plan_tool_choice,
     tools_instructions,
@@ -117,7 +116,7 @@ def decode_tool_calls(
                 "tool names."
             )
     stage2 = f"{stage1} {chosen}\n"
-    if chosen == FINAL_ANSWER:
+    if chosen == plan.text_answer:
         done = complete(llama, stage2, call, stop=[*stop, *prompt.stop], model_name=model_name)
         return AIMessage(
             content=done.text.strip(),
@@ -171,6 +170,8 @@ def decode_arguments(
     Arguments that the grammar admits but the schema refuses (a keyword beyond llama.cpp's
     grammar converter, such as a number's bounds) get one more decode, sampled at
     :data:`RETRY_TEMPERATURE` with the call's seed: greedy decoding would write them again.
+    Arguments cut off by max_tokens in a loop are decoded once more with a repeat penalty,
+    unless `call.retry_loops` is off.
 
     Raises:
         ModelOutputError: the arguments are cut off, not JSON, or do not fit the schema (twice).
@@ -208,9 +209,10 @@ RETRY_TEMPERATURE = 0.7
 
 
 def _complete_json(llama: Any, text: str, call: CallOptions, grammar: Any, what: str) -> Completion:
-    """One decode under a JSON grammar; once more with a repeat penalty if it looped."""
+    """One decode under a JSON grammar; once more with a repeat penalty if it looped and
+    `call.retry_loops` (the chat model's `retry_loops`, the agent's `loop_retry` guard)."""
     done = complete(llama, text, call, grammar=grammar)
-    if done.finish_reason == "length" and is_loop(done.text):
+    if call.retry_loops and done.finish_reason == "length" and is_loop(done.text):
         # Greedy decoding of a small model can fall into a loop inside a string or an array
         # ("Santa Barbara", "Santa Barbara", ...) until max_tokens. Decoding once more with
         # a repetition penalty lets the grammar's closing quote or bracket win; a long value
@@ -242,7 +244,8 @@ def decode_structured(
 
     JSON mode (the schema ``{"type": "object"}``) asks for a JSON object without showing a
     schema: a small model shown ``{"type":"object"}`` writes that back. A decode that loops
-    inside a string is decoded once more with a repeat penalty, as tool arguments are.
+    inside a string is decoded once more with a repeat penalty, as tool arguments are (unless
+    `call.retry_loops` is off).
 
     Raises:
         ModelOutputError: the JSON is cut off by max_tokens or broken.
