@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from lamina import Agent, tool
+from lamina import tool
 from lamina.models.remote import RemoteChatModel
 from lamina.models.testing import FakeChatModel
 from lamina.serving.app import create_app
 from lamina.serving.local import serve_in_thread
+from tests.unit.test_serving_tools import scripted_agent
 
 
 @tool
@@ -31,15 +32,7 @@ def find_customer(name: str) -> str:
 
 def remote_over_serve(responses: list[Any]) -> Any:
     """A RemoteChatModel and the `lamina serve` it talks to, which answers `responses`."""
-    model = FakeChatModel(responses=responses)
-    agent = Agent(
-        chat_models={"fake": model},
-        routes=[],
-        memory=False,
-        step_cache=False,
-        checkpointer=":memory:",
-        tool_relevance=False,
-    )
+    agent = scripted_agent(FakeChatModel(responses=responses))
     return agent, serve_in_thread(create_app(agent))
 
 

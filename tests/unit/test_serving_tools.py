@@ -57,8 +57,9 @@ class RecordingModel(FakeChatModel):
         )
 
 
-def serve(model: FakeChatModel) -> Any:
-    agent = Agent(
+def scripted_agent(model: FakeChatModel) -> Agent:
+    """An agent with only `model` (no router, memory, cache or encoder), for serving tests."""
+    return Agent(
         chat_models={"fake": model},
         routes=[],
         memory=False,
@@ -66,7 +67,28 @@ def serve(model: FakeChatModel) -> Any:
         checkpointer=":memory:",
         tool_relevance=False,  # the model's own choice; the relevance gate: test_tool_gate.py
     )
+
+
+def serve(model: FakeChatModel) -> Any:
+    agent = scripted_agent(model)
     return agent, serve_in_thread(create_app(agent))
+
+
+PARIS_CALL = [
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "content": "21 degrees"},
+]
+"""A history's `get_weather("Paris")` call and its result, as OpenAI clients send them."""
 
 
 def post(url: str, **body: Any) -> httpx.Response:
@@ -154,21 +176,7 @@ def test_a_streamed_tool_call_comes_as_openai_deltas(tool_server) -> None:
 def test_a_tool_result_in_the_history_reaches_the_model() -> None:
     model = RecordingModel(responses=["It is 21 degrees in Paris."])
     agent, server = serve(model)
-    history = [
-        {"role": "user", "content": "Weather in Paris?"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_1", "content": "21 degrees"},
-    ]
+    history = [{"role": "user", "content": "Weather in Paris?"}, *PARIS_CALL]
     with server as url:
         reply = post(url, messages=history, tools=[WEATHER])
     agent.close()

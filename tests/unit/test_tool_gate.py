@@ -14,7 +14,14 @@ from lamina.guards.tool_relevance import ToolFit
 from lamina.models.testing import FakeChatModel, ToolCallScript
 from lamina.serving.app import create_app
 from lamina.serving.local import serve_in_thread
-from tests.unit.test_serving_tools import WEATHER, RecordingModel, events, post
+from tests.unit.test_serving_tools import (
+    PARIS_CALL,
+    WEATHER,
+    RecordingModel,
+    events,
+    post,
+    scripted_agent,
+)
 
 UNRELATED = [{"role": "user", "content": "Write a short poem about autumn leaves."}]
 RELATED = [{"role": "user", "content": "Is it going to rain in Paris tomorrow?"}]
@@ -46,14 +53,7 @@ class KeywordWeigher:
 
 def gated_server(responses: list[Any], gate: Any = None) -> Any:
     model = RecordingModel(responses=responses)
-    agent = Agent(
-        chat_models={"fake": model},
-        routes=[],
-        memory=False,
-        step_cache=False,
-        checkpointer=":memory:",
-        tool_relevance=False,
-    )
+    agent = scripted_agent(model)
     weigher = KeywordWeigher({"get_weather": ("rain", "weather")}) if gate is None else gate
     return model, weigher, agent, serve_in_thread(create_app(agent, relevance_gate=weigher))
 
@@ -103,21 +103,7 @@ def test_required_and_named_choices_are_never_gated(choice: Any) -> None:
 
 def test_after_tool_results_the_model_chooses() -> None:
     model, weigher, agent, server = gated_server(["It is 21 degrees."])
-    history = [
-        *UNRELATED,
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_1", "content": "21 degrees"},
-    ]
+    history = [*UNRELATED, *PARIS_CALL]
     with server as url:
         reply = post(url, messages=history, tools=[WEATHER])
     agent.close()
