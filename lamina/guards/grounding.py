@@ -175,12 +175,12 @@ class Grounding:
         text is the step, whose words say which unit a conversion goes to."""
         texts = list(texts)
         numbers, literals = grounded_numbers(texts)
+        found = [q for text in texts for q in quantities(text)]
         units: dict[str, tuple[tuple[Unit, ...], ...]] = {}
-        for text in texts:
-            for value, written in quantities(text):
-                key = canonical(value)
-                units[key] = (*units.get(key, ()), tuple(written))
-        roles = unit_roles(texts[0], texts) if texts else UnitRoles()
+        for value, written in found:
+            key = canonical(value)
+            units[key] = (*units.get(key, ()), tuple(written))
+        roles = unit_roles(texts[0], found) if texts else UnitRoles()
         spans = tuple(grounded_spans(texts))
         return cls(tuple(numbers), tuple(literals), spans, units, roles)
 

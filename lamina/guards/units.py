@@ -198,13 +198,13 @@ class UnitRoles:
     target: tuple[Unit, ...] = ()
 
 
-def unit_roles(step: str, texts: Iterable[str]) -> UnitRoles:
-    """The :class:`UnitRoles` of a step (whose request says what it asks for) given `texts`."""
+def unit_roles(step: str, found: Iterable[tuple[float, Sequence[Unit]]]) -> UnitRoles:
+    """The :class:`UnitRoles` of a step (whose request says what it asks for), given the
+    :func:`quantities` `found` in what the run was given."""
     asked = asked_unit(step)
     written: list[Unit] = []
-    for text in texts:
-        for _, units in quantities(text):
-            written += [u for u in units if u not in written]
+    for _, units in found:
+        written += [u for u in units if u not in written]
     if not asked:
         return UnitRoles()
     dimensions = {u.dimension for u in written if u not in asked}
