@@ -84,6 +84,11 @@ class ModelSpec(BaseModel):
         description="The endpoint takes llama.cpp's `grammar` field (llama.cpp servers); False "
         "sends JSON schemas through `response_format` only (vLLM, `lamina serve` and others).",
     )
+    native_tools: bool = Field(
+        default=False,
+        description="The endpoint answers OpenAI's `tools` with calls that fit their schemas "
+        "(`lamina serve`): tool requests are sent as they are, not in lamina's two stages.",
+    )
 
     @field_validator("endpoint")
     @classmethod

@@ -50,6 +50,7 @@ __all__ = [
     "ChatTemplate",
     "Prompt",
     "PromptRenderer",
+    "ai_calls",
     "format_tool_call",
     "message_text",
     "to_turns",
@@ -337,7 +338,7 @@ def _turn(message: BaseMessage, call_names: dict[str, str], tool_role: bool) -> 
     if isinstance(message, AIMessage):
         text = message_text(message) if message.content else ""
         parts = [text] if text else []
-        for call_id, call_name, args in _ai_calls(message):
+        for call_id, call_name, args in ai_calls(message):
             if call_id:
                 call_names[call_id] = call_name
             parts.append(format_tool_call(call_name, args))
@@ -359,7 +360,7 @@ def _turn(message: BaseMessage, call_names: dict[str, str], tool_role: bool) -> 
     )
 
 
-def _ai_calls(message: AIMessage) -> list[tuple[str, str, dict[str, Any]]]:
+def ai_calls(message: AIMessage) -> list[tuple[str, str, dict[str, Any]]]:
     """(id, name, args) of the calls in an AI message: its `tool_calls`, or, when it has none,
     the tool-call blocks of its content (an Anthropic-style message built by hand)."""
     if message.tool_calls:

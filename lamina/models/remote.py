@@ -2,14 +2,15 @@
 
 `ModelSpec(name=..., endpoint="http://HOST:PORT/v1")` makes lamina talk to llama.cpp's server
 (`python -m llama_cpp.server`, `llama-server`), vLLM, or another `lamina serve` instead of loading
-a GGUF file. The same graph runs unchanged: tool calls and structured output keep their
-guarantees because the constraint travels with the request —
+a GGUF file. Tool calls and structured output keep their guarantees: the constraint travels —
 
 - llama.cpp servers take a GBNF `grammar` field, so tool calls are lamina's two-stage grammar
   (choose `Action: <tool>|final_answer`, then the arguments under the tool's JSON-schema grammar),
   as in process;
 - other servers (`grammar_field=False`) get the same two stages as JSON schemas through OpenAI's
-  `response_format`.
+  `response_format`;
+- a server that answers OpenAI's `tools` with schema-valid calls itself (`native_tools=True`,
+  `lamina serve`) gets them as they are (see :mod:`lamina.models.openai_tools`).
 
 Every answer is still validated here (JSON schema of the tool's arguments). An endpoint that
 cannot be reached is retried with exponential backoff, then raises :class:`ModelError`, which the
@@ -18,7 +19,6 @@ layers answer by escalating to the route's fallback model.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -43,6 +43,7 @@ from lamina.models.openai_api import (
     usage_metadata,
     with_instructions,
 )
+from lamina.models.openai_tools import call_id, parsed_arguments, tool_reply, tools_request
 from lamina.models.prompting import PromptRenderer, to_turns
 from lamina.models.structured import structured_output
 from lamina.models.tool_calls import (
@@ -63,7 +64,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RemoteChatModel"]
 
-_RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _CALL_KEYS = frozenset(
     {
         "temperature",
@@ -87,6 +87,8 @@ class RemoteChatModel(BaseChatModel):
         remote_model: the id the server expects in `model` (default: `model_name`).
         api_key: sent as a bearer token when set.
         grammar_field: the server takes llama.cpp's `grammar` field.
+        native_tools: the server answers OpenAI's `tools` with calls that fit their schemas
+            (`lamina serve`); tool requests go to it as they are instead of in two stages.
         prompt_format: "chat-template" sends messages to `/chat/completions` (the server applies
             the model's template); "completion" renders lamina's plain layout for base models and
             sends it to `/completions`, since a base model has no chat template to apply.
@@ -101,6 +103,7 @@ class RemoteChatModel(BaseChatModel):
     api_key: str | None = None
     grammar_field: bool = True
     prompt_format: Literal["chat-template", "completion"] = "chat-template"
+    native_tools: bool = False
     request_timeout: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
     backoff: float = Field(default=0.5, ge=0)
@@ -137,6 +140,7 @@ class RemoteChatModel(BaseChatModel):
             remote_model=spec.remote_model,
             api_key=api_key,
             grammar_field=spec.grammar_field,
+            native_tools=spec.native_tools,
             prompt_format=spec.prompt_format,
             request_timeout=spec.request_timeout,
             max_retries=spec.max_retries,
@@ -169,8 +173,11 @@ class RemoteChatModel(BaseChatModel):
         if self.prompt_format == "completion":
             message = self._complete_messages(messages, kwargs, stop)
             return ChatResult(generations=[ChatGeneration(message=message)])
-        turns = _turns(messages, None)
         tools = kwargs.get("tools") or []
+        if tools and self.native_tools:
+            message = self._native_tool_call(messages, kwargs, stop)
+            return ChatResult(generations=[ChatGeneration(message=message)])
+        turns = _turns(messages, None)
         if tools:
             return ChatResult(generations=[ChatGeneration(message=self._tool_call(turns, kwargs))])
         body = self._body(turns, kwargs, stop)
@@ -317,23 +324,25 @@ class RemoteChatModel(BaseChatModel):
         body.update(self._constraint(parameters))
         reply = self._post(body)
         add_usage(usage, reply)
-        text = reply_content(reply)
-        try:
-            args = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ModelOutputError(
-                f"Model {self.model_name!r} at {self.endpoint} wrote arguments for {chosen!r} "
-                f"that are not JSON ({exc.msg}): {text[:120]!r}. Fix: raise max_tokens."
-            ) from None
+        args = parsed_arguments(
+            reply_content(reply), chosen, model_name=self.model_name, endpoint=self.endpoint
+        )
         check_arguments(args, parameters, self.model_name, chosen)
-        import uuid
-
         return AIMessage(
             content="",
-            tool_calls=[{"name": chosen, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}"}],
+            tool_calls=[{"name": chosen, "args": args, "id": call_id()}],
             usage_metadata=usage_metadata(usage),
             response_metadata={"model_name": self.model_name, "finish_reason": "tool_calls"},
         )
+
+    def _native_tool_call(
+        self, messages: list[BaseMessage], kwargs: dict[str, Any], stop: list[str] | None
+    ) -> AIMessage:
+        """One request with OpenAI's `tools`; the reply's calls are checked against the schemas."""
+        body = self._body([], kwargs, stop) | tools_request(messages, kwargs)
+        reply = self._post(body)
+        tools = kwargs["tools"]
+        return tool_reply(reply, tools, model_name=self.model_name, endpoint=self.endpoint)
 
     def _complete_messages(
         self, messages: list[BaseMessage], kwargs: dict[str, Any], stop: list[str] | None

@@ -71,7 +71,8 @@ REFUSED_FIELDS: dict[str, str] = {
     "functions": "the deprecated `functions` API is not served; send `tools`",
     "function_call": "the deprecated `function_call` is not served; send `tool_choice`",
     "grammar": "lamina serve takes no GBNF grammar; send `tools` or a `response_format` JSON "
-    "schema (a RemoteChatModel pointed at lamina serve needs grammar_field=False)",
+    "schema (a RemoteChatModel pointed at lamina serve takes grammar_field=False, "
+    "native_tools=True)",
     "audio": "lamina's models read and write text only",
     "prediction": "predicted outputs are not supported",
     "web_search_options": "lamina serve does not search the web",

@@ -113,19 +113,6 @@ def lamina_serve(pool, encoder, tmp_path_factory):
     agent.context.memory.close()
 
 
-REMOTE_ARGUMENTS = (
-    "model quality, not the framework: RemoteChatModel asks a server without a grammar field "
-    "for the arguments in a request of their own (the chosen `Action:` as an assistant turn, then "
-    "a user turn asking for the JSON, under response_format), not as the continuation of the "
-    "assistant turn the in-process model writes. Under that prompt SmolLM2-135M writes "
-    "magic_function(input=100) for magic_function(3) and customer_name '' for "
-    "'こんにちは株式会社' (the Chinese name passes): 0 of 4 runs pass (1 and 2 threads, first "
-    "request and after others); the same request sent to LlamaChatModel directly writes the "
-    "same arguments, and LlamaChatModel passes both tests"
-)
-"""Why the remote's argument-writing tests may fail (measured over the runs it names)."""
-
-
 class TestRemoteChatModelStandard(_Flags, ChatModelIntegrationTests):
     @pytest.fixture(autouse=True)
     def _setup(self, request: pytest.FixtureRequest, lamina_serve: str) -> None:
@@ -138,17 +125,10 @@ class TestRemoteChatModelStandard(_Flags, ChatModelIntegrationTests):
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
-        # lamina serve takes OpenAI's response_format, not llama.cpp's grammar field
-        return {"model_name": MODEL, "endpoint": self.endpoint, "grammar_field": False}
-
-    @pytest.mark.xfail(strict=False, reason=REMOTE_ARGUMENTS)
-    def test_tool_calling(self, model: Any) -> None:
-        super().test_tool_calling(model)
-
-    @pytest.mark.xfail(strict=False, reason=REMOTE_ARGUMENTS)
-    async def test_tool_calling_async(self, model: Any) -> None:
-        await super().test_tool_calling_async(model)
-
-    @pytest.mark.xfail(strict=False, reason=REMOTE_ARGUMENTS)
-    def test_unicode_tool_call_integration(self, model: Any) -> None:
-        super().test_unicode_tool_call_integration(model)
+        # lamina serve takes OpenAI's response_format and tools, not llama.cpp's grammar field
+        return {
+            "model_name": MODEL,
+            "endpoint": self.endpoint,
+            "grammar_field": False,
+            "native_tools": True,
+        }

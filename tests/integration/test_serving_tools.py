@@ -308,8 +308,15 @@ def test_chat_openai_structured_output_in_json_mode(chat_openai) -> None:
 
 
 # -- lamina's RemoteChatModel ---------------------------------------------------------------------
-def test_remote_chat_model_calls_tools_through_lamina_serve(url) -> None:
-    remote = RemoteChatModel(model_name=MODEL, endpoint=url, grammar_field=False, max_tokens=64)
+@pytest.mark.parametrize("native_tools", [True, False], ids=["openai-tools", "two-stage"])
+def test_remote_chat_model_calls_tools_through_lamina_serve(url, native_tools) -> None:
+    remote = RemoteChatModel(
+        model_name=MODEL,
+        endpoint=url,
+        grammar_field=False,
+        native_tools=native_tools,
+        max_tokens=64,
+    )
     try:
         reply = remote.bind_tools([get_weather], tool_choice="required").invoke(
             "What is the weather in Paris?"

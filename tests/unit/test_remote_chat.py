@@ -98,6 +98,94 @@ def test_servers_without_grammar_get_json_schemas() -> None:
     assert "expression" in arguments["response_format"]["json_schema"]["schema"]["properties"]
 
 
+def tool_calls_reply(*calls: tuple[str, str]) -> tuple[int, dict[str, Any]]:
+    """A completion whose message calls tools: (name, arguments as the server wrote them)."""
+    message = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
+            for i, (n, a) in enumerate(calls)
+        ],
+    }
+    reply = completion("")
+    reply["choices"][0].update(message=message, finish_reason="tool_calls")
+    return 200, reply
+
+
+def test_native_tools_go_to_the_server_as_openai_tools_in_one_request() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    bodies: list[dict[str, Any]] = []
+    model = remote(
+        [tool_calls_reply(("calculator", '{"expression": "85 + 1"}'))], bodies, native_tools=True
+    )
+    history = [
+        HumanMessage("What is 12 times 7, plus 1?"),
+        # LangChain 1.x v1 content: the call is a content block as well as in tool_calls
+        AIMessage(
+            content=[
+                {
+                    "type": "tool_call",
+                    "id": "c1",
+                    "name": "calculator",
+                    "args": {"expression": "12 * 7"},
+                }
+            ],
+            tool_calls=[{"id": "c1", "name": "calculator", "args": {"expression": "12 * 7"}}],
+        ),
+        ToolMessage("84", tool_call_id="c1"),
+    ]
+    reply = model.bind_tools([calculator], tool_choice="any").invoke(history)
+    assert reply.tool_calls == [
+        {
+            "name": "calculator",
+            "args": {"expression": "85 + 1"},
+            "id": "call_0",
+            "type": "tool_call",
+        }
+    ]
+    assert reply.response_metadata["finish_reason"] == "tool_calls"
+    (body,) = bodies
+    assert [t["function"]["name"] for t in body["tools"]] == ["calculator"]
+    assert body["tool_choice"] == "required"  # LangChain's "any" as OpenAI spells it
+    assert "grammar" not in body
+    assert "response_format" not in body
+    _user, assistant, tool = body["messages"]
+    assert assistant["content"] == ""
+    assert assistant["tool_calls"] == [
+        {
+            "id": "c1",
+            "type": "function",
+            "function": {"name": "calculator", "arguments": '{"expression": "12 * 7"}'},
+        }
+    ]
+    assert tool == {"role": "tool", "tool_call_id": "c1", "content": "84"}
+
+
+def test_native_tools_name_a_forced_tool_and_read_a_text_answer() -> None:
+    bodies: list[dict[str, Any]] = []
+    model = remote(["It is 84."], bodies, native_tools=True)
+    reply = model.bind_tools([calculator], tool_choice="calculator").invoke("12 * 7?")
+    assert reply.content == "It is 84."
+    assert not reply.tool_calls
+    assert bodies[0]["tool_choice"] == {"type": "function", "function": {"name": "calculator"}}
+
+
+@pytest.mark.parametrize(
+    ("call", "found"),
+    [
+        (("shell", '{"cmd": "ls"}'), "called 'shell'"),
+        (("calculator", '{"expression": '), "not JSON"),
+        (("calculator", '{"expr": "1"}'), "expression"),
+    ],
+)
+def test_native_tool_calls_that_break_the_tools_are_model_output_errors(call, found) -> None:
+    model = remote([tool_calls_reply(call)], [], native_tools=True)
+    with pytest.raises(ModelOutputError, match=found):
+        model.bind_tools([calculator]).invoke("12 * 7?")
+
+
 def test_arguments_that_break_the_schema_are_a_model_output_error() -> None:
     model = remote(["Action: calculator", '{"expr": 1}'], [])
     with pytest.raises(ModelOutputError, match="calculator"):
