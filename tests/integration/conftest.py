@@ -15,11 +15,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GOMP_SPINCOUNT", "10000")  # see lamina.config.bounded_openmp_spin
+# The numeric path: 2 threads unless LAMINA_N_THREADS says otherwise (`make test` runs a pinned
+# subset on a second path too: test_numeric_paths.py). Every agent a test builds reads it from
+# the environment, as the pool below does, so `LAMINA_N_THREADS=1 LAMINA_KV_CACHE=off pytest`
+# runs the whole suite on the other path.
+os.environ.setdefault("LAMINA_N_THREADS", "2")
 
 from lamina.config import get_settings
 from lamina.models.pool import ModelPool
 
-N_THREADS = 2
+N_THREADS = int(os.environ["LAMINA_N_THREADS"])
 SEED = 0
 
 

@@ -33,7 +33,7 @@ ARITHMETIC = [
 @pytest.fixture(scope="module")
 def agent(pool, encoder, tmp_path_factory):
     home = tmp_path_factory.mktemp("agent_home")
-    settings = get_settings(home=home, n_threads=2, seed=0)
+    settings = get_settings(home=home, seed=0)
     a = Agent(
         pool=pool,
         settings=settings,

@@ -63,7 +63,7 @@ def agent(pool: ModelPool, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     a = Agent(
         models=[MODEL, "gemma3-270m"],
         pool=pool,
-        settings=get_settings(home=home, n_threads=2, seed=0),
+        settings=get_settings(home=home, seed=0),
         memory=False,
         step_cache=False,
         checkpointer=":memory:",

@@ -130,7 +130,7 @@ def test_agent_chains_two_custom_tools_end_to_end(pool: Any, tmp_path: Any) -> N
     agent = Agent(
         models=[MODEL],
         pool=pool,
-        settings=get_settings(home=tmp_path, n_threads=2, seed=0),
+        settings=get_settings(home=tmp_path, seed=0),
         routes=[],
         tools=[get_distance, km_to_miles],
         memory=False,
@@ -201,7 +201,7 @@ def test_a_tool_that_fits_by_meaning_is_called_and_the_others_are_not_offered(
     agent = Agent(
         models=[MODEL],
         pool=pool,
-        settings=get_settings(home=tmp_path, n_threads=2, seed=0),
+        settings=get_settings(home=tmp_path, seed=0),
         routes=[],
         tools=[get_distance, final_velocity, km_to_miles],
         memory=False,
@@ -238,7 +238,7 @@ def test_a_tool_task_runs_with_every_guard_on_or_off(guards: str, pool: Any, tmp
     agent = Agent(
         models=[MODEL],
         pool=pool,
-        settings=get_settings(home=tmp_path, n_threads=2, seed=0),
+        settings=get_settings(home=tmp_path, seed=0),
         routes=[],
         tools=[calculator],
         memory=False,

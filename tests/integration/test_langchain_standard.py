@@ -104,7 +104,7 @@ def lamina_serve(pool, encoder, tmp_path_factory):
     home = tmp_path_factory.mktemp("standard_serve")
     agent = Agent(
         pool=pool,
-        settings=get_settings(home=home, n_threads=2, seed=0),
+        settings=get_settings(home=home, seed=0),
         memory=MemoryStore(home / "memory", encoder=encoder),
         checkpointer=":memory:",
     )

@@ -22,7 +22,7 @@ def agent(pool, encoder, tmp_path_factory):
     home = tmp_path_factory.mktemp("mcp_agent")
     a = Agent(
         pool=pool,
-        settings=get_settings(home=home, n_threads=2, seed=0),
+        settings=get_settings(home=home, seed=0),
         memory=MemoryStore(home / "memory", encoder=encoder),
         checkpointer=":memory:",
         tools=mcp_tools([sys.executable, str(SERVER)], name="arith", include=["add_numbers"]),

@@ -75,7 +75,7 @@ def agent(pool, servers):
         models=[*DEFAULT_MODELS, remote],
         routes=routes(),
         pool=pool,
-        settings=get_settings(home=servers["tmp"] / "home", n_threads=2, seed=0),
+        settings=get_settings(home=servers["tmp"] / "home", seed=0),
         memory=servers["chroma"].url,
         checkpointer=servers["pg"].url,
         model_settings={"max_tokens": 96},
@@ -112,7 +112,7 @@ def test_a_worker_restart_resumes_the_thread_from_postgres_and_shares_memory(age
         from lamina.config import get_settings
         from pathlib import Path
         a = Agent(
-            settings=get_settings(home=Path({str(worker_home)!r}), n_threads=2),
+            settings=get_settings(home=Path({str(worker_home)!r})),
             memory={servers["chroma"].url!r},
             checkpointer={servers["pg"].url!r},
             model_settings={{"max_tokens": 64}},

@@ -22,7 +22,7 @@ def client(pool, encoder, tmp_path_factory):
     home = tmp_path_factory.mktemp("serve_home")
     agent = Agent(
         pool=pool,
-        settings=get_settings(home=home, n_threads=2, seed=0),
+        settings=get_settings(home=home, seed=0),
         memory=MemoryStore(home / "memory", encoder=encoder),
         step_cache=StepCache(home / "steps.sqlite"),
         checkpointer=":memory:",

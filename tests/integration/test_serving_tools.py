@@ -80,7 +80,7 @@ def url(pool, tmp_path_factory):
     home = tmp_path_factory.mktemp("serve_tools_home")
     agent = Agent(
         pool=pool,
-        settings=get_settings(home=home, n_threads=2, seed=0),
+        settings=get_settings(home=home, seed=0),
         routes=[],
         memory=False,
         step_cache=False,

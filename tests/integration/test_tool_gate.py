@@ -54,7 +54,7 @@ TOOLS = [WEATHER, CURRENCY, EMAIL]
 def client(pool, encoder, tmp_path_factory):
     agent = Agent(
         pool=pool,
-        settings=get_settings(home=tmp_path_factory.mktemp("gate_home"), n_threads=2, seed=0),
+        settings=get_settings(home=tmp_path_factory.mktemp("gate_home"), seed=0),
         routes=[],
         memory=False,
         step_cache=False,
