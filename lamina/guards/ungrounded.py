@@ -12,8 +12,9 @@ a free string (one with no `enum`, `const`, `pattern` or `format` of its own):
   ("domestic" for "domestically", "F" for "Fahrenheit"), an extension of a word of four letters
   or more ("miles" for "mile"), or a short abbreviation whose letters occur in order in a given
   word with the same first letter ("km" for "kilometres", "EUR" for "euros");
-* each number in it must be one that was given (any digit run of the request counts, so
-  "2025-06-01" is grounded by "June 1st 2025"); an ISO date needs its year given.
+* each number in it must be one that was given (any digit run of the request counts); an ISO
+  date must be a date that was given, in any form people write one ("2025-06-01" for "June
+  1st 2025"; see :mod:`lamina.guards.dates`), not merely a date in a year that was given.
 
 What counts as given is the caller's choice: the execution layer passes the request, the step,
 the memories, the thread's earlier turns and the results of tools already called; never a
@@ -32,6 +33,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from lamina.guards.dates import GivenDates, written_dates
 from lamina.guards.grounding import grounded_numbers
 from lamina.guards.numbers import DIGITS, plain
 from lamina.guards.units import names_a_given_unit
@@ -79,6 +81,7 @@ def ungrounded_strings(
     words = {w.lower() for text in texts for w in _LETTERS.findall(text)}
     _, literals = grounded_numbers(texts)
     known_digits = {plain(literal) for literal in literals}
+    dates = written_dates(texts)
     findings = []
     for name, value in args.items():
         schema = properties.get(name)
@@ -89,17 +92,18 @@ def ungrounded_strings(
         if names_a_given_unit(value, texts):
             continue  # "USD" for "300 dollars": the unit given, by its code
         missing = [w for w in _LETTERS.findall(value) if not mentioned(w, words)]
-        missing += _ungiven_figures(value, known_digits)
+        missing += _ungiven_figures(value, known_digits, dates)
         if missing:
             findings.append((name, value, missing))
     return findings
 
 
-def _ungiven_figures(value: str, known: set[str]) -> list[str]:
+def _ungiven_figures(value: str, known: set[str], dates: GivenDates) -> list[str]:
     missing = []
     for date in _ISO_DATE.finditer(value):
-        if plain(date.group(1)) not in known:
-            missing.append(date.group(1))
+        year, month, day = (int(part) for part in date.groups())
+        if not dates.grounds(year, month, day):
+            missing.append(date.group(0))
     rest = _ISO_DATE.sub(" ", value)
     missing += [d for d in DIGITS.findall(rest) if plain(d) not in known]
     return missing

@@ -29,8 +29,18 @@ PROPS: dict[str, Any] = {
             "I need to send a 12 kg box internationally",
             [("from_unit", "kilometers", ["kilometers"]), ("to_unit", "meters", ["meters"])],
         ),
-        # seen: dates out of nowhere for a weather question; the year is what is checked
-        ({"date": "2022-01-01"}, "Is it hot in Cairo today?", [("date", "2022-01-01", ["2022"])]),
+        # seen: dates out of nowhere for a weather question
+        (
+            {"date": "2022-01-01"},
+            "Is it hot in Cairo today?",
+            [("date", "2022-01-01", ["2022-01-01"])],
+        ),
+        # seen: a holiday's name is not a date; its year alone does not ground one
+        (
+            {"date": "2025-06-22"},
+            "How many days are there between June 1st 2025 and Christmas Day 2025?",
+            [("date", "2025-06-22", ["2025-06-22"])],
+        ),
         # a tool's description example, not the request's city
         (
             {"city": "the city's name, e.g. Lisbon"},
@@ -61,6 +71,10 @@ def test_values_nobody_gave_are_found(args: dict[str, Any], given: str, expected
         ({"city": "domestic"}, "How much to ship it domestically?"),
         ({"city": "Noise cancelling headphones"}, "our noise-cancelling headphones"),
         ({"date": "2025-06-01"}, "between June 1st 2025 and Christmas 2025"),
+        ({"date": "2025-03-03"}, "How many weeks from 3 March 2025 to 18 August 2025?"),
+        ({"date": "2025-03-14"}, "on March 14th, 2025"),
+        ({"date": "2025-05-05"}, "in 2025, on the 5th of May"),  # a day and month, a year given
+        ({"date": "2025-04-03"}, "on 03/04/2025"),  # day/month or month/day: both are given
         (
             {"date": "2025-12-08"},
             "",

@@ -1,0 +1,89 @@
+"""Dates as requests write them (:func:`written_dates`), so a date argument is grounded by a
+date that was given, not by its year alone.
+
+Asked "How many days are there between June 1st 2025 and Christmas Day 2025?", SmolLM2-135M
+called `days_between(start="2025-06-01", end="2025-06-22")` and answered 21, with a tool
+behind it; the ungrounded-string check of :mod:`lamina.guards.ungrounded` let "2025-06-22"
+through because 2025 was given. An ISO date in a free string argument now has to be one of the
+dates the run was given, in any of the forms people write them ("2025-06-01", "June 1st 2025",
+"1 June 2025", "1st of June", "06/01/2025"); a day and month written without a year count with
+any year that was given. A holiday's name is not a date: the model cannot ground it, and the
+run says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+__all__ = ["GivenDates", "written_dates"]
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH = "(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(?:,?\s+(?P<year>\d{4}))?"
+_FORMS = [
+    re.compile(r"(?<!\d)(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})(?!\d)"),
+    re.compile(rf"\b{_DAY}(?:\s+of)?\s+{_MONTH}{_YEAR}\b", re.IGNORECASE),
+    re.compile(rf"\b{_MONTH}\s+(?:the\s+)?{_DAY}\b{_YEAR}", re.IGNORECASE),
+]
+_NUMERIC = re.compile(r"(?<!\d)(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?!\d)")
+
+
+@dataclass
+class GivenDates:
+    """The dates written in what was given: full ones, and days of a month with no year."""
+
+    full: set[tuple[int, int, int]] = field(default_factory=set)
+    yearless: set[tuple[int, int]] = field(default_factory=set)
+    years: set[int] = field(default_factory=set)
+
+    def grounds(self, year: int, month: int, day: int) -> bool:
+        """Was this date given (a day and month without a year: with a year that was)?"""
+        return (year, month, day) in self.full or (
+            (month, day) in self.yearless and year in self.years
+        )
+
+
+def written_dates(texts: Iterable[str]) -> GivenDates:
+    """The dates `texts` write, in the forms of the module docstring."""
+    given = GivenDates()
+    for text in texts:
+        given.years.update(int(y) for y in re.findall(r"(?<!\d)(\d{4})(?!\d)", text))
+        for form in _FORMS:
+            for match in form.finditer(text):
+                month_text = match.group("month").lower().rstrip(".")
+                month = _MONTHS.get(month_text) or int(month_text)
+                day = int(match.group("day"))
+                if not (1 <= month <= 12 and 1 <= day <= 31):
+                    continue
+                if match.group("year"):
+                    given.full.add((int(match.group("year")), month, day))
+                else:
+                    given.yearless.add((month, day))
+        for first, second, year in _NUMERIC.findall(text):
+            for month, day in ((int(first), int(second)), (int(second), int(first))):
+                if 1 <= month <= 12 and 1 <= day <= 31:
+                    given.full.add((int(year), month, day))
+    return given
