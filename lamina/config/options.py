@@ -95,6 +95,10 @@ class Guards(BaseModel):
         default=True,
         description="A tool-backed answer is not ok while a request word points to an unused tool.",
     )
+    finish_conversions: bool = Field(
+        default=True,
+        description="An answer in another unit than asked gets one more step that converts it.",
+    )
     loop_retry: bool = Field(
         default=True,
         description="JSON that loops until max_tokens is decoded once more with a repeat penalty.",

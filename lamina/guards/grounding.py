@@ -236,6 +236,7 @@ class Grounding:
         parameters: Mapping[str, Any],
         excluded: Mapping[str, Collection[Any]] | None = None,
         shortlist: Callable[[str, list[str]], list[str]] | None = None,
+        listed: Mapping[str, Collection[str]] | None = None,
     ) -> dict[str, Any] | None:
         """`parameters` (a tool's JSON schema) with every argument grounded, or None when a
         required argument has no grounded value left (the tool cannot be called).
@@ -247,6 +248,9 @@ class Grounding:
             shortlist: narrows a string argument's spans to those that fit it, given the
                 argument's name and description (lamina passes the encoder's closest few:
                 offered every span, SmolLM2 took the longest, "the unit price of a melon").
+            listed: values, by argument, that the tool's own error listed after a failure
+                ("Unknown product 'the'; the catalogue has: kettle, toaster"): the spans equal
+                to one of them are the only ones offered, when there are any.
         """
         schema = copy.deepcopy(dict(parameters))
         properties = schema.get("properties")
@@ -279,6 +283,9 @@ class Grounding:
             if values is None:
                 continue
             values = [v for v in dict.fromkeys(values) if v not in gone]
+            named = {str(v).lower() for v in (listed or {}).get(name, ())}
+            if named and (echoed := [v for v in values if str(v).lower() in named]):
+                values = echoed
             if values and shortlist is not None and kind == "string":
                 values = shortlist(f"{name}: {prop.get('description', '')}", values)
             if not values:

@@ -17,11 +17,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel
 
-from lamina.core.serialise import message_text
 from lamina.guards.grounding import written_numbers
 from lamina.guards.units import names_a_given_unit
 
@@ -29,7 +27,7 @@ __all__ = ["copied_example", "description_text", "echoes_instructions", "ignores
 
 
 def copied_example(
-    t: BaseTool, args: Mapping[str, Any], messages: Sequence[BaseMessage]
+    t: BaseTool, args: Mapping[str, Any], given: Sequence[str]
 ) -> tuple[str, str] | None:
     """The first string argument copied from the tool's own description instead of the task,
     as `(argument, value)`, or None.
@@ -37,22 +35,24 @@ def copied_example(
     Small models copy the example in an argument's description (`"e.g. 'Lyon'"`) in place of
     the value the task names; the call is valid and runs, and the wrong value flows on. A value
     that appears in the tool's description or argument descriptions, while neither it nor any of
-    its words appears in what the model was given (the task, the step, earlier results), is a
-    finding; the execution layer sends such a call back as failed.
+    its words appears in what the model was given (`given`: the task, the step, memories,
+    earlier results), is a finding; the execution layer sends such a call back as failed. The
+    whole task counts, not only the step: "CHF" is no example copied in "Convert the bill to
+    euros." when the request said "The restaurant bill is 120 CHF".
     """
     described = description_text(t).lower()
     if not described:
         return None
-    given = "\n".join(message_text(m) for m in messages if not isinstance(m, AIMessage)).lower()
+    text = "\n".join(given).lower()
     for key, value in args.items():
         if not isinstance(value, str):
             continue
         lowered = value.strip().lower()
-        if len(lowered) < 2 or lowered in given or lowered not in described:
+        if len(lowered) < 2 or lowered in text or lowered not in described:
             continue
-        if names_a_given_unit(value, [given]):
+        if names_a_given_unit(value, [text]):
             continue  # "USD" for "300 dollars": the task's unit, written as a code
-        if any(re.search(rf"\b{re.escape(w)}\b", given) for w in re.findall(r"\w+", lowered)):
+        if any(re.search(rf"\b{re.escape(w)}\b", text) for w in re.findall(r"\w+", lowered)):
             continue  # built from the task's own words or numbers ("12 * 7" for "12 times 7")
         return key, value
     return None

@@ -9,6 +9,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from lamina.guards.units import asked_unit
+
 if TYPE_CHECKING:
     from lamina.guards.tool_relevance import ToolFit
 
@@ -121,7 +123,8 @@ def step_needs_tool(
 
     True when the step names a tool, contains arithmetic (digits with an operator, or digits
     with a word like "multiply"), holds a telling word of a tool's name ("distance" for
-    `get_distance`) or asks to look something up ("search", "weather", ...). With `fit` (the
+    `get_distance`), asks to look something up ("search", "weather", ...) or asks for an
+    amount of money (:func:`asks_for_money`). With `fit` (the
     step's :class:`~lamina.guards.tool_relevance.ToolFit`), meaning weighs in: a step that a
     tool fits needs one even without such words, and a name or lookup word counts only when
     some tool is close enough (`fit.supports`): "What is the price of gold?" holds the lookup
@@ -138,9 +141,20 @@ def step_needs_tool(
         return True
     if fit is not None and fit.fits:
         return True
-    worded = any(
-        re.search(rf"\b{re.escape(word)}(?:s|es)?\b", lowered)
-        for name in names
-        for word in _name_words(name)
-    ) or bool(_LOOKUP_WORDS.search(instruction))
+    worded = (
+        any(
+            re.search(rf"\b{re.escape(word)}(?:s|es)?\b", lowered)
+            for name in names
+            for word in _name_words(name)
+        )
+        or bool(_LOOKUP_WORDS.search(instruction))
+        or asks_for_money(instruction)
+    )
     return worded and (fit is None or fit.supports)
+
+
+def asks_for_money(instruction: str) -> bool:
+    """Does the step ask for an amount in a currency ("What does the kettle cost in US
+    dollars?")? A model knows no prices or rates of its own: such a figure is looked up or
+    computed, so a tool that supports the step is needed."""
+    return any(unit.dimension == "money" for unit in asked_unit(instruction))

@@ -10,10 +10,12 @@ What gives them away is a word of the request that nothing done accounts for and
 to a tool nobody called. The words accounted for are those of the successful calls: their tool
 names, argument names and values, and the called tools' descriptions (`mentioned` forms
 count: "km" for "kilometres"). Each remaining word (three letters or more) is scored against
-the tools that were *not* called, with the encoder of :mod:`lamina.guards.tool_relevance`; a
-word at least `supports_above` (the similarity from which a word counts as evidence for a tool,
-0.30) from one of them means the request asked for more than was done: "dollars" is 0.41 from
-`convert_currency`, "kelvin" 0.38 from `convert_units`.
+every tool with the encoder of :mod:`lamina.guards.tool_relevance`; a word whose closest tool
+was *not* called, at least `supports_above` from it (the similarity from which a word counts as
+evidence for a tool, 0.30), means the request asked for more than was done: "dollars" is 0.41
+from `convert_currency`, "kelvin" 0.38 from `convert_units`. A word closest to a tool that was
+called is accounted for: "cost" (0.38 from `product_price`, 0.38 from `shipping_cost`) in "What
+does the desk lamp cost in dollars?" once the price was looked up and converted.
 
 Measured with `bench/agent_tasks.py` (SmolLM2-135M, after tool ranking): the check would flag 6
 of the 10 silently wrong `dev` answers and 2 of the 3 held-out ones, and none of the right
@@ -40,9 +42,9 @@ from lamina.core.context import ToolWeigher
 from lamina.guards.numbers import NUMBER_BODY, is_number, plain
 from lamina.guards.tool_calls import description_text
 from lamina.guards.ungrounded import mentioned
-from lamina.guards.units import units_named, wrong_unit
+from lamina.guards.units import converted_to, quantities, units_named, wrong_unit
 
-__all__ = ["answered_in_another_unit", "still_wanted", "unhandled"]
+__all__ = ["answered_in_another_unit", "still_wanted", "unhandled", "with_result_units"]
 
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _LETTERS = re.compile(r"[^\W\d_]+")
@@ -73,13 +75,15 @@ def unhandled(
     accounted = _vocabulary(done, tools) | _units_of_used_numbers(request, done)
     left = [w for w in dict.fromkeys(w.lower() for w in _WORD.findall(request))]
     left = [w for w in left if not _accounted(w, accounted)]
-    others = {name: t for name, t in tools.items() if name not in {c["name"] for c in done}}
-    if not left or not others:
+    called = {c["name"] for c in done}
+    if not left or not set(tools) - called:
         return []
     found: list[dict[str, Any]] = []
-    for word, fit in zip(left, relevance.assess_each(left, others), strict=True):
+    for word, fit in zip(left, relevance.assess_each(left, tools), strict=True):
+        # the word points to the tool it is closest to; a called one accounts for it ("cost"
+        # is closer to the product_price that was called than to shipping_cost)
         tool, score = max(fit.scores.items(), key=lambda item: float(item[1]))
-        if score >= relevance.supports_above:
+        if tool not in called and score >= relevance.supports_above:
             found.append({"word": word, "tool": tool, "similarity": round(score, 4)})
     return sorted(found, key=lambda f: -float(f["similarity"]))
 
@@ -106,12 +110,44 @@ def answered_in_another_unit(
     (`word`: "week") and the answer's figure is in another of the same dimension ("day"),
     else []. A bare figure takes its unit from the tool result that holds it."""
     sources = [
-        (str(getattr(tools.get(c["name"]), "description", "") or ""), str(c.get("result", "")))
+        (str(getattr(tools.get(c["name"]), "description", "") or ""), _result_text(c, tools))
         for c in calls
         if c.get("error") is None and c.get("result") is not None
     ]
     found = wrong_unit(request, answer, sources)
     return [] if found is None else [{"word": found["asked"], **found}]
+
+
+def with_result_units(
+    answer: str, calls: Iterable[Mapping[str, Any]], tools: Mapping[str, Any]
+) -> str:
+    """`answer` with the unit written after each bare figure a conversion returned ("The tool
+    returned 277.78." → "The tool returned 277.78 EUR." after `to_currency="EUR"`), so the
+    answer says what its figure is, and a follow-up ("and in yen?") knows what it converts."""
+    for call in calls:
+        result = str(call.get("result", "")).strip()
+        if call.get("error") is not None or not re.fullmatch(NUMBER_BODY, result):
+            continue
+        annotated = _result_text(call, tools)
+        if annotated == result:
+            continue
+        bare = any(
+            not units and value == float(plain(result)) for value, units in quantities(answer)
+        )
+        if bare:
+            pattern = rf"(?<![\w.,]){re.escape(result)}(?![\w°])(?![.,]\d)"
+            answer = re.sub(pattern, annotated, answer, count=1)
+    return answer
+
+
+def _result_text(call: Mapping[str, Any], tools: Mapping[str, Any]) -> str:
+    """A call's result, a bare figure with the unit the call converted into ("37.69 USD")."""
+    result = str(call.get("result", "")).strip()
+    properties = getattr(tools.get(call["name"]), "args", None) or {}
+    unit = converted_to(call.get("args") or {}, properties)
+    if unit is not None and re.fullmatch(NUMBER_BODY, result):
+        return f"{result} {unit.name}"
+    return result
 
 
 def _accounted(word: str, vocabulary: set[str]) -> bool:

@@ -21,17 +21,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.guards.numbers import NUMBER_BODY
+from lamina.guards.numbers import NUMBER_BODY, canonical
 
 __all__ = [
     "Unit",
     "UnitRoles",
     "asked_unit",
     "conflicts",
+    "converted_to",
     "declared_unit",
     "names_a_given_unit",
     "quantities",
+    "ratio",
     "returned_units",
+    "spelled_out",
     "unit_role",
     "unit_roles",
     "units_named",
@@ -123,6 +126,29 @@ _RETURNED = re.compile(
 def units_named(word: str) -> list[Unit]:
     """The units a word or symbol names ("pounds": lb and GBP); [] for any other word."""
     return list(_BY_WORD.get(" ".join(word.lower().split()), ()))
+
+
+_SECONDS = {"s": 1, "min": 60, "h": 3600, "day": 86_400, "week": 604_800}
+"""Durations with a fixed length (months and years have none)."""
+
+
+def ratio(source: str, target: str) -> float | None:
+    """How many `target` units one `source` unit is, when that is fixed (days into weeks:
+    1/7), else None (currencies, temperatures, months; and pairs a converter tool knows)."""
+    if source in _SECONDS and target in _SECONDS:
+        return _SECONDS[source] / _SECONDS[target]
+    return None
+
+
+def spelled_out(name: str) -> str:
+    """A unit's name as a request would write it: a currency's code ("USD"), else its longest
+    longest plural that names no other unit ("kilometres", "lbs", "degrees celsius", "weeks")."""
+    dimension, words = _TABLE[name]
+    if dimension == "money":
+        return name
+    own = [w for w in words if units_named(w) == [Unit(name, dimension)]]
+    plurals = [w for w in own if w.endswith("s")]
+    return max(plurals or own or [name], key=len)
 
 
 def quantities(text: str) -> list[tuple[float, list[Unit]]]:
@@ -224,6 +250,19 @@ def with_returned_unit(result: str, description: str) -> str | None:
     return f"{text} {units[0].name}" if len(units) == 1 else None
 
 
+def converted_to(args: Mapping[str, Any], properties: Mapping[str, Any]) -> Unit | None:
+    """The unit a call converts into: the unit its target argument names (`to_currency="USD"`,
+    by :func:`unit_role` over the tool's argument `properties`), else None. A bare result of
+    such a call is in that unit, whatever the tool's description says it returns."""
+    for name, value in args.items():
+        schema = properties.get(name)
+        if isinstance(schema, Mapping) and unit_role(name, schema) == "target":
+            named = units_named(str(value))
+            if len(named) == 1:
+                return named[0]
+    return None
+
+
 def names_a_given_unit(value: str, texts: Iterable[str]) -> bool:
     """Does `value` ("USD") name a unit that `texts` give, at a number ("300 dollars") or as
     the unit asked for ("to euros")? Then it is grounded, though not written the same way."""
@@ -283,7 +322,9 @@ def wrong_unit(
         if set(same) & set(asked):
             return None  # a figure in the unit asked for ("24 weeks (168 days)")
         if same and other is None:
-            other = {"asked": asked[0].name, "answered": same[0].name, "figure": f"{value:g}"}
+            # "in pounds" asks for lb or GBP: the one of the answer's dimension
+            wanted = next(u for u in asked if u.dimension == same[0].dimension)
+            other = {"asked": wanted.name, "answered": same[0].name, "figure": canonical(value)}
     return other
 
 

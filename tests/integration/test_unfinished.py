@@ -3,6 +3,7 @@ no successful call used is found; the words of a request a call covered are not.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -88,3 +89,84 @@ def test_a_request_a_call_covered_is_not_flagged(
     relevance: ToolRelevance, request_text: str, call: dict[str, Any]
 ) -> None:
     assert unhandled(request_text, [call], TOOLS, relevance) == []
+
+
+def test_a_word_closest_to_a_called_tool_is_accounted_for(relevance: ToolRelevance) -> None:
+    # "cost" is as close to parcel_postage's "Postage" as to item_price's "price"; once the
+    # price was looked up and converted, nothing is left undone
+    calls = [
+        _call("item_price", product="kettle"),
+        _call("currency_convert", amount=24.99, from_currency="EUR", to_currency="USD"),
+    ]
+    found = unhandled("What does the kettle cost in US dollars?", calls, TOOLS, relevance)
+    assert found == []
+
+
+# -- the agent re-plans from an answer in another unit --------------------------------------------
+RATES = {"EUR": 1.0, "USD": 1.08, "GBP": 0.85}
+
+
+@tool
+def product_price(product: str) -> float:
+    """Look up the unit price in euros of a product in the shop's catalogue."""
+    prices = {"kettle": 24.99, "toaster": 39.5}
+    key = product.lower().removeprefix("the ").strip()
+    if key not in prices:
+        raise ValueError(f"Unknown product {product!r}; the catalogue has: {', '.join(prices)}.")
+    return prices[key]
+
+
+@tool
+def exchange(amount: float, from_currency: str, to_currency: str) -> float:
+    """Convert an amount of money between currencies (codes: EUR, USD, GBP)."""
+    source, target = from_currency.upper(), to_currency.upper()
+    if source not in RATES or target not in RATES:
+        raise ValueError(f"Unknown currency; known: {', '.join(RATES)}.")
+    return round(amount / RATES[source] * RATES[target], 2)
+
+
+@tool
+def days_until(start: str, end: str) -> int:
+    """The number of days between two dates written as YYYY-MM-DD."""
+    from datetime import date
+
+    return (date.fromisoformat(end) - date.fromisoformat(start)).days
+
+
+@pytest.fixture(scope="module")
+def shop_agent(pool: Any, encoder: Any, tmp_path_factory: Any) -> Any:
+    from lamina import Agent
+    from lamina.config import get_settings
+    from lamina.stores.memory import MemoryStore
+    from lamina.tools.calculator import calculator
+
+    home = tmp_path_factory.mktemp("shop_agent")
+    agent = Agent(
+        pool=pool,
+        settings=get_settings(home=home, seed=0),
+        memory=MemoryStore(home / "memory", encoder=encoder),
+        tools=[product_price, exchange, days_until, calculator],
+        checkpointer=":memory:",
+        model_settings={"max_tokens": 96},
+    )
+    yield agent
+    agent.context.memory.close()
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected", "added"),
+    [
+        ("What does the kettle cost in US dollars?", 26.99, "Convert 24.99 EUR to USD."),
+        ("How many weeks are there from 2025-03-03 to 2025-08-18?", 24, "Calculate 168 / 7."),
+    ],
+)
+def test_an_answer_in_another_unit_gets_the_conversion_it_lacked(
+    shop_agent: Any, request_text: str, expected: float, added: str
+) -> None:
+    result = shop_agent.run(request_text)
+    figures = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", result.answer.split("Answer:")[-1])]
+    assert result.ok, (result.error, result.answer)
+    assert expected in figures, result.answer
+    last = result.steps[-1]  # the step the plan gained, written from the figure and the units
+    assert last.instruction == added
+    assert last.source == "tool"

@@ -224,8 +224,8 @@ def test_invalid_arguments_are_caught_before_the_tool_runs() -> None:
     assert update["step_results"][0]["result"] == "Lyon has 1200 people."
 
 
-def test_an_argument_copied_from_the_tool_description_is_sent_back() -> None:
-    calls: list[str] = []
+def distance_tool(calls: list[str]) -> BaseTool:
+    """A distance tool whose argument's description gives an example city (Lyon)."""
 
     @tool
     def distance(city: Annotated[str, "A French city, e.g. 'Lyon'."]) -> int:
@@ -233,6 +233,11 @@ def test_an_argument_copied_from_the_tool_description_is_sent_back() -> None:
         calls.append(city)
         return {"lyon": 467, "nice": 932}[city.lower()]
 
+    return distance
+
+
+def test_an_argument_copied_from_the_tool_description_is_sent_back() -> None:
+    calls: list[str] = []
     fake = FakeChatModel(
         responses=[
             ToolCallScript("distance", {"city": "Lyon"}),  # the example, not the task's city
@@ -240,7 +245,7 @@ def test_an_argument_copied_from_the_tool_description_is_sent_back() -> None:
             "932 km.",
         ]
     )
-    update = run(fake, [distance], {"task": "How far is Nice from Paris?"})
+    update = run(fake, [distance_tool(calls)], {"task": "How far is Nice from Paris?"})
 
     assert calls == ["Nice"]  # the copied call never ran
     data = event(update)
@@ -249,17 +254,27 @@ def test_an_argument_copied_from_the_tool_description_is_sent_back() -> None:
     assert "with the city the task names" in str(tool_messages(fake.calls[1])[0].content)
 
 
-def test_a_value_from_the_description_is_fine_when_the_task_names_it() -> None:
+PLAN_FROM_LYON = {
+    "task": "I am in Lyon. How far is it from Paris, in miles?",
+    "plan": [
+        {"index": 0, "instruction": "Find the distance from Paris.", "needs_tool": True},
+        {"index": 1, "instruction": "Convert it to miles.", "needs_tool": True},
+    ],
+    "step_index": 0,
+}
+
+
+@pytest.mark.parametrize(
+    "state",
+    [{"task": "How far is Lyon from Paris?"}, PLAN_FROM_LYON],
+    ids=["the-task", "the-request-not-the-step"],
+)
+def test_a_value_from_the_description_is_fine_when_the_request_names_it(
+    state: dict[str, Any],
+) -> None:
     calls: list[str] = []
-
-    @tool
-    def distance(city: Annotated[str, "A French city, e.g. 'Lyon'."]) -> int:
-        """Road distance from Paris to a city, in km."""
-        calls.append(city)
-        return 467
-
     fake = FakeChatModel(responses=[ToolCallScript("distance", {"city": "Lyon"}), "467 km."])
-    update = run(fake, [distance], {"task": "How far is Lyon from Paris?"})
+    update = run(fake, [distance_tool(calls)], state)
 
     assert calls == ["Lyon"]
     assert event(update)["retries"] == 0

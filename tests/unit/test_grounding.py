@@ -154,3 +154,35 @@ def test_every_punctuation_mark_makes_a_grammar_llama_cpp_can_parse() -> None:
         narrowed = grounding.narrow({"type": "object", "properties": {"s": prop}}, {"s": {"?"}})
         assert narrowed is not None
         compile_grammar(json_schema_grammar(narrowed))
+
+
+def test_spans_a_tools_error_listed_are_the_only_ones_offered_after_it() -> None:
+    grounding = Grounding.from_texts(["What does the kettle cost in US dollars?"])
+    schema = {"type": "object", "properties": {"product": {"type": "string"}}}
+    # after product="the" failed with "... the catalogue has: kettle, toaster."
+    narrowed = grounding.narrow(
+        schema, {"product": {"the"}}, listed={"product": ["Kettle", "toaster"]}
+    )
+    assert narrowed is not None
+    assert narrowed["properties"]["product"]["enum"] == ["kettle"]
+    # a list that names none of the spans narrows nothing
+    wide = grounding.narrow(schema, {"product": {"the"}}, listed={"product": ["toaster"]})
+    assert wide is not None
+    assert len(wide["properties"]["product"]["enum"]) > 5
+
+
+@pytest.mark.parametrize(
+    ("error", "listed"),
+    [
+        ("ValueError: Unknown product 'the'; the catalogue has: kettle, toaster.",
+         ["kettle", "toaster"]),
+        ("No weather for 'x'; known cities: Lisbon, Oslo, Cairo.", ["Lisbon", "Oslo", "Cairo"]),
+        ("Expected one of: 'red' or 'blue'", ["red", "blue"]),
+        ("ValueError: Expected a date as YYYY-MM-DD, found ','.", []),
+        ("ZeroDivisionError: division by zero", []),
+    ],
+)  # fmt: skip
+def test_the_values_an_error_lists(error: str, listed: list[str]) -> None:
+    from lamina.layers.execution.grounded_moves import listed_values
+
+    assert listed_values(error) == listed

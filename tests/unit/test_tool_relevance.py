@@ -162,6 +162,15 @@ def test_a_lookup_word_far_from_every_tool_is_not_enough() -> None:
     assert not step_needs_tool(step, TOOLS, fit=r.assess(step, TOOLS))
 
 
+def test_a_request_for_an_amount_of_money_needs_a_tool_that_supports_it() -> None:
+    r = relevance()
+    step = "How much are 40 tickets in euros?"
+    assert step_needs_tool(step, TOOLS)  # the answer is in a currency: no model knows prices
+    assert not step_needs_tool("How much is a lot, in your words?", TOOLS)
+    fit = r.assess(step, TOOLS)
+    assert step_needs_tool(step, TOOLS, fit=fit) == fit.supports
+
+
 def test_arithmetic_and_named_tools_count_whatever_the_similarity() -> None:
     r = relevance()
     for step in ("What is 40 times 3?", "Call open_ticket for the capital of France."):

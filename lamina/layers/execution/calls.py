@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
@@ -87,10 +87,10 @@ class CallError(Exception):
         )
 
 
-def check_grounded(t: BaseTool, args: dict[str, Any], messages: Sequence[BaseMessage]) -> None:
-    """Send back a string argument copied from the tool's own description instead of the task
-    (the :func:`~lamina.guards.tool_calls.copied_example` guard) as a failed call."""
-    found = copied_example(t, args, messages)
+def check_grounded(t: BaseTool, args: dict[str, Any], given: Sequence[str]) -> None:
+    """Send back a string argument copied from the tool's own description instead of what was
+    given (the :func:`~lamina.guards.tool_calls.copied_example` guard) as a failed call."""
+    found = copied_example(t, args, given)
     if found is None:
         return
     key, value = found

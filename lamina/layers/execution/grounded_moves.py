@@ -9,6 +9,7 @@ shortlist of spans (:func:`span_shortlist`) and whether the step's numbers are a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ __all__ = [
     "given_texts",
     "grounded_tools",
     "inputs_used",
+    "listed_values",
     "span_shortlist",
 ]
 
@@ -75,9 +77,11 @@ def grounded_tools(
     grounding: Grounding,
     excluded: Mapping[str, Mapping[str, set[Any]]],
     shortlist: Callable[[str, list[str]], list[str]] | None,
+    listed: Mapping[str, Mapping[str, list[str]]] | None = None,
 ) -> list[dict[str, Any]]:
     """The tools as OpenAI tool dicts with their schemas narrowed to `grounding`; a tool that
-    cannot be called with what was given is left out."""
+    cannot be called with what was given is left out. `listed`: by tool and argument, the
+    values the tool's errors listed (see :func:`listed_values`)."""
     offered = []
     for t in tools.values():
         spec = to_openai_tool(t)
@@ -86,6 +90,7 @@ def grounded_tools(
             function.get("parameters") or {"type": "object"},
             excluded.get(function["name"]),
             shortlist,
+            (listed or {}).get(function["name"]),
         )
         if narrowed is not None:
             offered.append({**spec, "function": {**function, "parameters": narrowed}})
@@ -100,6 +105,22 @@ def span_shortlist(
     if relevance is None:
         return None
     return lambda what, spans: relevance.closest(what, spans, SPANS_OFFERED)
+
+
+_LIST = re.compile(r":\s*([^:;]+?)\s*\.?\s*$")
+
+
+def listed_values(error: str) -> list[str]:
+    """The values a tool's error lists after its last colon ("Unknown product 'the'; the
+    catalogue has: kettle, toaster." → ["kettle", "toaster"]), the shape lamina's errors and
+    most tools' take to say what is accepted; [] when the error lists nothing."""
+    match = _LIST.search(error.strip())
+    if match is None:
+        return []
+    items = [item.strip().strip("'\"`") for item in re.split(r",|\bor\b", match.group(1))]
+    if len(items) < 2 or not all(item and len(item.split()) <= 4 for item in items):
+        return []  # a sentence with a comma, not a list of values
+    return items
 
 
 def failed_values(args: Any, failure: CallError) -> dict[str, Any]:

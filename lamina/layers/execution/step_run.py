@@ -51,6 +51,7 @@ from lamina.layers.execution.grounded_moves import (
     given_texts,
     grounded_tools,
     inputs_used,
+    listed_values,
     span_shortlist,
 )
 from lamina.layers.execution.runner import ToolJob, execution_tools
@@ -144,6 +145,8 @@ class StepRun:
     failed: dict[str, CallError] = field(default_factory=dict)
     # values that failed, by tool and argument: grounding offers them no more in this step
     excluded: dict[str, dict[str, set[Any]]] = field(default_factory=dict)
+    # values a tool's error listed, by tool and argument: grounding prefers the spans among them
+    listed: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     model_name: str = ""
     echoed: str = ""  # a final text that only restated the tool instructions
     ignored: str = ""  # a final text that quoted none of the tool results
@@ -400,6 +403,7 @@ class StepRun:
                 Grounding.from_texts(self._given(instruction)),
                 self.excluded,
                 span_shortlist(self.context.tool_relevance),
+                self.listed,
             )
             if not offered:
                 raise _NothingCallableError
@@ -497,11 +501,11 @@ class StepRun:
                 continue
             try:
                 t = checked_tool(name, args, tools)
+                given = [*self._given(self._step_text(index)), self._task()]
                 if self.limits.guards.copied_example:
-                    check_grounded(t, args, messages)
+                    check_grounded(t, args, given)
                 if self.limits.guards.grounding:
                     check_uses_the_step(t, args, self._step_text(index))
-                    given = [*self._given(self._step_text(index)), self._task()]
                     check_strings_given(t, args, given)
             except CallError as failure:
                 item.failure = failure
@@ -622,8 +626,11 @@ class StepRun:
         messages.append(ToolMessage(text, tool_call_id=item.call_id, name=item.name))
 
     def _exclude(self, name: str, args: Any, failure: CallError) -> None:
+        accepted = listed_values(failure.error) if failure.kind == "exception" else []
         for key, value in failed_values(args, failure).items():
             self.excluded.setdefault(name, {}).setdefault(key, set()).add(value)
+            if accepted:
+                self.listed.setdefault(name, {})[key] = accepted
 
     def _thread_id(self) -> str:
         return str(self.state.get("thread_id") or "")
@@ -747,7 +754,12 @@ class StepRun:
                 "The execution layer has no tools to call: AgentContext.tools is empty. "
                 "Fix: pass tools (e.g. lamina.tools.calculator.default_tools()) to the agent."
             )
-        return dict(self.context.tools)
+        plan = self.state.get("plan") or []
+        index = self.state.get("step_index", 0)
+        named = plan[index].get("tools") if 0 <= index < len(plan) else None
+        # a step the plan gave its tools (a conversion added after planning) sees only those
+        kept = {n: t for n, t in self.context.tools.items() if named is None or n in named}
+        return kept or dict(self.context.tools)
 
     def _system_prompt(self, tools: Mapping[str, BaseTool]) -> str:
         parts = [_SYSTEM_PROMPT, "Tools:"]

@@ -13,6 +13,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from lamina.core.context import StepCacheLike
 from lamina.core.text import render_step_results
 from lamina.guards.degenerate import degenerate
+from lamina.guards.numbers import NUMBER_BODY
 from lamina.guards.tool_calls import ignores_results
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.layers.reasoning.prompts import PromptSet
@@ -25,7 +26,7 @@ from lamina.layers.reasoning.rc_loop import (
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-__all__ = ["final_answer"]
+__all__ = ["budget_answer", "final_answer", "rests_on_the_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +63,14 @@ def final_answer(
             "cached": False,
             "source": "tool results" if tools_only else "exact results",
         }
+        last = str(results[-1].get("value") or results[-1]["result"]).strip()
+        if plan[-1].unit and re.fullmatch(NUMBER_BODY, last):
+            last = f"{last} {plan[-1].unit}"  # "24 weeks": the unit the last step converted to
         return p.render(
             "synthesise",
             "from_tools",
             results=render_step_results(results, header=False),
-            last=str(results[-1].get("value") or results[-1]["result"]).strip(),
+            last=last,
         )
     messages: list[BaseMessage] = [
         SystemMessage(p.render("synthesise", "system")),
@@ -129,3 +133,32 @@ def _exact(result: dict[str, Any]) -> bool:
     if result.get("tool_calls"):
         return result.get("status") != "failed"
     return result.get("verified") is True
+
+
+def budget_answer(
+    plan: list[PlanStep],
+    results: list[dict[str, Any]],
+    step_index: int,
+    steps_taken: int,
+    max_steps: int,
+    p: PromptSet,
+) -> str:
+    """The answer when the step budget ran out: what was done and what was not."""
+    lines = [
+        p.render(
+            "budget",
+            "stopped",
+            taken=steps_taken,
+            max_steps=max_steps,
+            done=len(results),
+            total=len(plan),
+        )
+    ]
+    done = render_step_results(results)
+    lines.append(
+        p.render("budget", "done", results=done) if done else p.render("budget", "nothing_done")
+    )
+    remaining = [f"step {s.index + 1} ({s.instruction})" for s in plan[step_index:]]
+    if remaining:
+        lines.append(p.render("budget", "remaining", steps="; ".join(remaining)))
+    return "\n".join(lines)

@@ -48,6 +48,8 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.messages import AIMessage
+
 from lamina.config.options import Guards
 from lamina.core.context import AgentContext, StepCacheLike
 from lamina.core.nodes import LayerNode
@@ -55,10 +57,11 @@ from lamina.core.state import AgentState, TraceEvent
 from lamina.core.text import render_memories, render_step_results
 from lamina.errors import ConfigError
 from lamina.guards.degenerate import degenerate, empty
-from lamina.guards.unfinished import answered_in_another_unit, unhandled
+from lamina.guards.unfinished import answered_in_another_unit, unhandled, with_result_units
 from lamina.layers.escalation import fallback_chain, run_with_escalation, step_model
-from lamina.layers.reasoning.answer import final_answer, rests_on_the_model
+from lamina.layers.reasoning.answer import budget_answer, final_answer, rests_on_the_model
 from lamina.layers.reasoning.checks import StepCheck, check_step
+from lamina.layers.reasoning.continuation import conversion_step, follow_up_step
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.layers.reasoning.planning import make_plan
 from lamina.layers.reasoning.prompts import PromptSet, load_prompts
@@ -88,6 +91,14 @@ def _task_of(state: AgentState) -> str:
             "Fix: put the input layer before reasoning (input → router → memory → reasoning)."
         )
     return task
+
+
+def _earlier_answer(state: AgentState) -> str | None:
+    """The thread's last answer before this turn's request, if any."""
+    for message in reversed(state.get("messages", [])[:-1]):
+        if isinstance(message, AIMessage) and isinstance(message.content, str):
+            return message.content
+    return None
 
 
 def _step_problem(
@@ -121,34 +132,6 @@ def _step_problem(
     return p.render("solve", "problem", context=context, goal=goal)
 
 
-def _budget_answer(
-    plan: list[PlanStep],
-    results: list[dict[str, Any]],
-    step_index: int,
-    steps_taken: int,
-    max_steps: int,
-    p: PromptSet,
-) -> str:
-    lines = [
-        p.render(
-            "budget",
-            "stopped",
-            taken=steps_taken,
-            max_steps=max_steps,
-            done=len(results),
-            total=len(plan),
-        )
-    ]
-    done = render_step_results(results)
-    lines.append(
-        p.render("budget", "done", results=done) if done else p.render("budget", "nothing_done")
-    )
-    remaining = [f"step {s.index + 1} ({s.instruction})" for s in plan[step_index:]]
-    if remaining:
-        lines.append(p.render("budget", "remaining", steps="; ".join(remaining)))
-    return "\n".join(lines)
-
-
 def make_reasoning_node(
     *,
     rc_iterations: int = RC_ITERATIONS,
@@ -173,8 +156,8 @@ def make_reasoning_node(
         prompts: the prompt file (default: lamina/prompts/reasoning.toml).
         verifiers: checks of each reasoned step's result (None: `default_verifiers()`, the
             arithmetic verifier; () checks nothing).
-        guards: the small-model guards that run (None: all); here `degenerate_output` and
-            `unfinished_request`.
+        guards: the small-model guards that run (None: all); here `degenerate_output`,
+            `ignored_results`, `unfinished_request` and `finish_conversions`.
         trust_model_answers: an answer no tool result or check supports counts as an answer;
             False (the default) marks it unchecked, so `RunResult.ok` is False ("unverified").
 
@@ -204,6 +187,7 @@ def make_reasoning_node(
     unusable = degenerate if (guards or Guards()).degenerate_output else empty
     solve_rc = partial(rc_solve, prompts=p, unusable=unusable)
     keep_results = (guards or Guards()).ignored_results
+    finish = (guards or Guards()).finish_conversions
     answer_with = partial(final_answer, unusable=unusable, keep_results=keep_results)
 
     def reasoning_node(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
@@ -222,7 +206,14 @@ def make_reasoning_node(
         route = state.get("route") or {}
         if not state_plan and route.get("task") == "summarise":
             return summary_update(task, start)
-        if not state_plan:
+        results: list[dict[str, Any]] = []
+        follow_up = None if state_plan else follow_up_step(task, _earlier_answer(state), ctx.tools)
+        if follow_up is not None:
+            # "and in yen?": the step the reference stands for, not a plan by the model
+            plan, step_index = [follow_up], 0
+            update["plan"] = [follow_up.to_dict()]
+            data["plan_source"] = "reference"
+        elif not state_plan:
             outcome, planner, moves = run_with_escalation(
                 run_chain,
                 lambda name: make_plan(
@@ -247,7 +238,6 @@ def make_reasoning_node(
                 )
             plan = [_routed(ctx, state, s, len(outcome.steps)) for s in outcome.steps]
             step_index = 0
-            results: list[dict[str, Any]] = []
             update["plan"] = [s.to_dict() for s in plan]
             data["plan_source"] = outcome.source
             if outcome.note:
@@ -261,7 +251,7 @@ def make_reasoning_node(
         step_events: list[dict[str, Any]] = []
         answer: str | None = None
         if step_index < len(plan) and steps_taken >= max_steps:
-            answer = _budget_answer(plan, results, step_index, steps_taken, max_steps, p)
+            answer = budget_answer(plan, results, step_index, steps_taken, max_steps, p)
             data["stopped"] = "max_steps"
         else:
             while step_index < len(plan):
@@ -347,6 +337,22 @@ def make_reasoning_node(
                 )
                 escalations.extend({"stage": "answer", **m} for m in moves)
 
+        found: list[dict[str, Any]] = []
+        calls = [c for r in results for c in r.get("tool_calls") or []]
+        if answer is not None:
+            answer = with_result_units(answer, calls, ctx.tools)
+        if answer is not None and (guards or Guards()).unfinished_request:
+            found = answered_in_another_unit(task, answer, calls, ctx.tools)
+            if ctx.tool_relevance is not None:
+                found += unhandled(task, calls, ctx.tools, ctx.tool_relevance)
+        added = conversion_step(found, plan, ctx.tools) if finish and ctx.tools else None
+        if added is not None and steps_taken < max_steps:
+            # re-plan from the unfinished answer: one more tool step, run by execution
+            plan.append(_routed(ctx, state, added, len(plan) + 1))
+            update["plan"] = [s.to_dict() for s in plan]
+            data["handoff"] = added.index
+            data["added_step"] = added.to_dict()
+            answer, found = None, []
         update["step_index"] = step_index
         update["step_results"] = results
         if answer is not None:
@@ -354,10 +360,6 @@ def make_reasoning_node(
             unchecked = rests_on_the_model(results, answer, state)
             update["answer_unchecked"] = not trust_model_answers and unchecked
             if (guards or Guards()).unfinished_request:
-                calls = [c for r in results for c in r.get("tool_calls") or []]
-                found = answered_in_another_unit(task, answer, calls, ctx.tools)
-                if ctx.tool_relevance is not None:
-                    found += unhandled(task, calls, ctx.tools, ctx.tool_relevance)
                 update["unhandled"] = found
         data.update({"plan": [s.to_dict() for s in plan], "steps": step_events, **tally.to_dict()})
         if escalations:

@@ -14,7 +14,7 @@ from lamina.errors import ConfigError
 
 __all__ = ["Plan", "PlanOutcome", "PlanSource", "PlanStep", "PlanStepModel", "plan_schema"]
 
-PlanSource = Literal["single", "list", "model", "fallback"]
+PlanSource = Literal["single", "list", "model", "fallback", "reference"]
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,17 @@ class PlanStep:
     model: str | None = None
     route: str | None = None
     route_reason: str | None = None
+    # why the step was added after planning (lamina.layers.reasoning.continuation), or None
+    added_for: str | None = None
+    # the tools the step may call (None: any the agent has)
+    tools: tuple[str, ...] | None = None
+    # the unit the step's result is in, when the step says (a conversion's target unit)
+    unit: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form: {"index", "instruction", "needs_tool"} and, once routed, "model",
-        "route" and "route_reason"."""
+        """JSON-safe form: {"index", "instruction", "needs_tool"}, once routed "model", "route"
+        and "route_reason", "added_for" for a step added after planning, "tools" when the
+        step may call only those, and "unit" when its result is in a known unit."""
         data: dict[str, Any] = {
             "index": self.index,
             "instruction": self.instruction,
@@ -40,6 +47,12 @@ class PlanStep:
         }
         if self.model is not None:
             data.update(model=self.model, route=self.route, route_reason=self.route_reason)
+        if self.added_for is not None:
+            data["added_for"] = self.added_for
+        if self.tools is not None:
+            data["tools"] = list(self.tools)
+        if self.unit is not None:
+            data["unit"] = self.unit
         return data
 
     @classmethod
@@ -58,6 +71,9 @@ class PlanStep:
             model=_optional_str(data.get("model")),
             route=_optional_str(data.get("route")),
             route_reason=_optional_str(data.get("route_reason")),
+            added_for=_optional_str(data.get("added_for")),
+            tools=None if data.get("tools") is None else tuple(map(str, data["tools"])),
+            unit=_optional_str(data.get("unit")),
         )
 
 
@@ -72,8 +88,10 @@ class PlanOutcome:
     Attributes:
         steps: the plan.
         source: "single" (one step, no model call), "list" (the task's own numbered or
-            bulleted list, no model call), "model" (the model's JSON plan) or "fallback" (the
-            model's plan was unusable; the deterministic split was used).
+            bulleted list, no model call), "model" (the model's JSON plan), "fallback" (the
+            model's plan was unusable; the deterministic split was used) or "reference" (a
+            follow-up that asks for the thread's last figure in another unit: its conversion,
+            see lamina.layers.reasoning.continuation).
         cached: whether the model's plan came from the step cache (None: no model call).
         tokens: tokens spent (miss) or saved (hit) on the model call.
         note: why the fallback was taken ("" otherwise).

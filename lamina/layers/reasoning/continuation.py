@@ -1,0 +1,120 @@
+"""Re-planning from an unfinished answer: the step a run still owes (:func:`conversion_step`).
+
+A small model stops a chain after its first call that works. Asked "What does the desk lamp
+cost in dollars?", SmolLM2-135M called `product_price("desk lamp")` and answered 34.9, a price
+in euros; the `unfinished_request` guard (:mod:`lamina.guards.unfinished`) sees the answer's
+figure is in another unit than the one asked for, and the run used to end there, honestly not
+ok. The missing move is fully known by then: the figure, its unit and the unit asked for. So the
+plan gets one more tool step, "Convert 34.9 EUR to USD.", written from those three facts (not
+by a model), and the execution layer runs it with the usual grounding: 34.9 is a tool's result,
+EUR the unit written at it, USD the unit the step asks for. The step may call only the tools
+that convert (an argument names the unit converted to). Units in a fixed ratio (days and
+weeks) need no converter: the step is the arithmetic, "Calculate 168 / 7.", for lamina's
+`calculator` (without it, no step is added).
+
+One such step per run (a step added for a conversion is never followed by another); within the
+step budget (`max_steps`). If the step fails, the run fails as any failed step does, with what
+was tried. It is the `finish_conversions` guard (`Guards(finish_conversions=False)` leaves the
+answer unfinished instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lamina.guards.grounding import grounded_numbers
+from lamina.guards.numbers import canonical
+from lamina.guards.units import asked_unit, quantities, ratio, spelled_out, unit_role
+from lamina.layers.reasoning.plan import PlanStep
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
+__all__ = ["conversion_step", "converters", "follow_up_step"]
+
+CALCULATOR = "calculator"
+"""The name of lamina's calculator tool (`lamina.tools.calculator`)."""
+
+ADDED_FOR_CONVERSION = "conversion"
+"""`PlanStep.added_for` of a step added to convert an answer into the unit asked for."""
+
+
+def conversion_step(
+    found: Sequence[Mapping[str, Any]],
+    plan: Sequence[PlanStep],
+    tools: Mapping[str, BaseTool],
+) -> PlanStep | None:
+    """The tool step that converts the answer's figure into the unit the request asks for, or
+    None (nothing to convert, or the plan already holds such a step).
+
+    Args:
+        found: what `unfinished_request` found; an entry with "answered" (the unit of the
+            answer's `figure`) and "asked" names a missing conversion.
+        plan: the plan so far.
+        tools: the agent's tools. The step may call only those that convert (an argument
+            names the unit converted to: `to_currency`, `target_unit`), or, when none does,
+            any of them; units in a fixed ratio go to the `calculator`.
+    """
+    if any(step.added_for == ADDED_FOR_CONVERSION for step in plan):
+        return None
+    missing = next((f for f in found if "answered" in f), None)
+    if missing is None:
+        return None
+    figure, answered, asked = missing["figure"], missing["answered"], missing["asked"]
+    factor = ratio(answered, asked)
+    if factor is not None:
+        # a fixed ratio (days into weeks) is arithmetic: lamina's calculator does it
+        if CALCULATOR not in tools:
+            return None
+        operation = f"* {factor:g}" if factor >= 1 else f"/ {1 / factor:g}"
+        instruction = f"Calculate {figure} {operation}."
+        offered: tuple[str, ...] | None = (CALCULATOR,)
+    else:
+        instruction = f"Convert {figure} {spelled_out(answered)} to {spelled_out(asked)}."
+        offered = tuple(converters(tools)) or None
+    return PlanStep(
+        index=len(plan),
+        instruction=instruction,
+        needs_tool=True,
+        added_for=ADDED_FOR_CONVERSION,
+        tools=offered,
+        unit=spelled_out(asked),
+    )
+
+
+def converters(tools: Mapping[str, BaseTool]) -> list[str]:
+    """The tools with an argument that names the unit they convert into."""
+    return [
+        name
+        for name, tool in tools.items()
+        if any(
+            isinstance(schema, Mapping) and unit_role(arg, schema) == "target"
+            for arg, schema in (tool.args or {}).items()
+        )
+    ]
+
+
+def follow_up_step(
+    task: str, earlier_answer: str | None, tools: Mapping[str, BaseTool]
+) -> PlanStep | None:
+    """A follow-up that asks for the thread's last figure in another unit ("and how much is
+    that in yen?" after "277.78 EUR"), as the conversion step it refers to, or None.
+
+    The request must give no number of its own and ask for a unit ("in yen"); the figure is
+    the last one of the earlier answer written with a unit of the same dimension (lamina writes
+    the unit a conversion returned into its answers). SmolLM2-135M, asked the follow-up as it
+    stands, called `add_tip(277.78, 277.78)`.
+    """
+    if not earlier_answer or grounded_numbers([task])[0]:
+        return None
+    asked = asked_unit(task)
+    dimensions = {unit.dimension for unit in asked}
+    for value, units in reversed(quantities(earlier_answer)):
+        same = [u for u in units if u.dimension in dimensions]
+        if not same or set(same) & set(asked):
+            continue
+        wanted = next(u for u in asked if u.dimension == same[0].dimension)
+        found = {"figure": canonical(value), "answered": same[0].name, "asked": wanted.name}
+        return conversion_step([found], [], tools)
+    return None

@@ -1,0 +1,178 @@
+"""Re-planning from an unfinished answer (lamina/layers/reasoning/continuation.py): the step a
+run still owes is written from the figure and the two units, never by a model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.tools import tool
+
+from lamina.guards.unfinished import answered_in_another_unit
+from lamina.guards.units import converted_to, ratio, spelled_out
+from lamina.layers.reasoning.answer import final_answer
+from lamina.layers.reasoning.continuation import conversion_step, converters
+from lamina.layers.reasoning.plan import PlanStep
+from lamina.layers.reasoning.prompts import load_prompts
+from lamina.layers.reasoning.rc_loop import Tally
+from lamina.models.testing import FakeChatModel
+from lamina.tools.calculator import calculator
+
+
+@tool
+def unit_price(product: str) -> float:
+    """Look up the unit price in euros of a product in our shop."""
+    return 34.9
+
+
+@tool
+def change_money(amount: float, from_currency: str, to_currency: str) -> float:
+    """Convert money between currencies."""
+    return round(amount * 1.08, 2)
+
+
+@tool
+def measure(value: float, source_unit: str, target_unit: str) -> float:
+    """Convert a length, weight or temperature."""
+    return value
+
+
+@tool
+def days_apart(start: str, end: str) -> int:
+    """The number of days between two dates."""
+    return 168
+
+
+TOOLS = {t.name: t for t in (unit_price, change_money, measure, days_apart, calculator)}
+LOOKUP = PlanStep(0, "What does the desk lamp cost in dollars?", True)
+IN_EUROS = [{"word": "USD", "asked": "USD", "answered": "EUR", "figure": "34.9"}]
+
+
+def test_a_missing_currency_conversion_is_a_step_for_the_tools_that_convert() -> None:
+    step = conversion_step(IN_EUROS, [LOOKUP], TOOLS)
+    assert step is not None
+    assert step.instruction == "Convert 34.9 EUR to USD."
+    assert step.index == 1
+    assert step.needs_tool
+    assert step.tools == ("change_money", "measure")  # a target-unit argument, by its name
+    assert step.unit == "USD"
+    assert PlanStep.from_dict(step.to_dict(), 1) == step
+
+
+def test_units_in_a_fixed_ratio_are_arithmetic_for_the_calculator() -> None:
+    weeks = [{"word": "week", "asked": "week", "answered": "day", "figure": "168"}]
+    step = conversion_step(weeks, [LOOKUP], TOOLS)
+    assert step is not None
+    assert step.instruction == "Calculate 168 / 7."
+    assert step.tools == ("calculator",)
+    assert step.unit == "weeks"
+    hours = [{"word": "h", "asked": "h", "answered": "day", "figure": "2"}]
+    step = conversion_step(hours, [LOOKUP], TOOLS)
+    assert step is not None
+    assert step.instruction == "Calculate 2 * 24."
+    without_calculator = {n: t for n, t in TOOLS.items() if n != "calculator"}
+    assert conversion_step(weeks, [LOOKUP], without_calculator) is None
+
+
+def test_one_conversion_per_run_and_none_without_a_wrong_unit() -> None:
+    added = conversion_step(IN_EUROS, [LOOKUP], TOOLS)
+    assert added is not None
+    assert conversion_step(IN_EUROS, [LOOKUP, added], TOOLS) is None
+    word_only = [{"word": "stock", "tool": "stock_level", "similarity": 0.5}]
+    assert conversion_step(word_only, [LOOKUP], TOOLS) is None
+    assert conversion_step([], [LOOKUP], TOOLS) is None
+
+
+def test_without_a_converter_every_tool_may_be_used() -> None:
+    step = conversion_step(IN_EUROS, [LOOKUP], {"unit_price": unit_price})
+    assert step is not None
+    assert step.tools is None
+    assert converters(TOOLS) == ["change_money", "measure"]
+
+
+def test_units_are_spelled_as_requests_write_them() -> None:
+    assert [spelled_out(u) for u in ("USD", "C", "week", "km", "lb")] == [
+        "USD",
+        "degrees celsius",
+        "weeks",
+        "kilometres",
+        "lbs",  # "pounds" would also name GBP
+    ]
+    assert ratio("day", "week") == 1 / 7
+    assert ratio("EUR", "USD") is None
+    assert ratio("month", "day") is None
+
+
+def test_a_converted_figure_is_in_the_unit_converted_to() -> None:
+    args = {"amount": 34.9, "from_currency": "EUR", "to_currency": "USD"}
+    assert converted_to(args, change_money.args).name == "USD"
+    assert converted_to({"product": "lamp"}, unit_price.args) is None
+    calls = [
+        {"name": "unit_price", "args": {"product": "desk lamp"}, "result": "34.9", "error": None},
+        {"name": "change_money", "args": args, "result": "37.69", "error": None},
+    ]
+    request = "What does the desk lamp cost in dollars?"
+    answer = "- Step 1: 34.9\n- Step 2: 37.69\nAnswer: 37.69"
+    assert answered_in_another_unit(request, answer, calls, TOOLS) == []
+    assert answered_in_another_unit(request, "34.9", calls[:1], TOOLS)[0]["answered"] == "EUR"
+
+
+def test_the_answer_of_a_conversion_says_its_unit() -> None:
+    plan = [
+        PlanStep(0, "How many weeks from 3 March to 18 August?", True),
+        PlanStep(1, "Calculate 168 / 7.", True, unit="weeks"),
+    ]
+    results: list[dict[str, Any]] = [
+        {"index": i, "instruction": s.instruction, "result": r, "tool_calls": [{"name": n}]}
+        for i, (s, r, n) in enumerate(
+            zip(plan, ["168", "24"], ["days_apart", "calculator"], strict=True)
+        )
+    ]
+    text = final_answer(
+        "How many weeks?", plan, results, FakeChatModel(responses=[]), None, Tally(), {},
+        load_prompts(),
+    )  # fmt: skip
+    assert text.endswith("Answer: 24 weeks")
+
+
+def test_a_word_naming_two_units_asks_for_the_one_of_the_answers_dimension() -> None:
+    calls = [{"name": "unit_price", "args": {"product": "toaster"}, "result": "39.5"}]
+    found = answered_in_another_unit("How much is the toaster in pounds?", "39.5", calls, TOOLS)
+    assert [(f["asked"], f["answered"]) for f in found] == [("GBP", "EUR")]
+    step = conversion_step(found, [LOOKUP], TOOLS)
+    assert step is not None
+    assert step.instruction == "Convert 39.5 EUR to GBP."
+
+
+CONVERTED = {
+    "name": "change_money",
+    "args": {"amount": 300, "from_currency": "USD", "to_currency": "EUR"},
+    "result": "277.78",
+    "error": None,
+}
+
+
+def test_an_answer_says_the_unit_a_conversion_returned() -> None:
+    from lamina.guards.unfinished import with_result_units
+
+    assert with_result_units("The tool returned 277.78.", [CONVERTED], TOOLS) == (
+        "The tool returned 277.78 EUR."
+    )
+    assert with_result_units("It is 277.78 euros.", [CONVERTED], TOOLS) == "It is 277.78 euros."
+    assert with_result_units("1277.78 or 277.789", [CONVERTED], TOOLS) == "1277.78 or 277.789"
+    lookup = {"name": "unit_price", "args": {"product": "lamp"}, "result": "34.9", "error": None}
+    assert with_result_units("34.9", [lookup], TOOLS) == "34.9"  # no conversion: no unit added
+
+
+def test_a_follow_up_asking_for_another_unit_is_the_conversion_of_the_last_figure() -> None:
+    from lamina.layers.reasoning.continuation import follow_up_step
+
+    step = follow_up_step("and how much is that in yen?", "The tool returned 277.78 EUR.", TOOLS)
+    assert step is not None
+    assert step.instruction == "Convert 277.78 EUR to JPY."
+    assert step.tools == ("change_money", "measure")
+    # nothing to refer to, a number of its own, no unit asked, or the unit it already is in
+    assert follow_up_step("and how much is that in yen?", None, TOOLS) is None
+    assert follow_up_step("and 40 euros in yen?", "277.78 EUR", TOOLS) is None
+    assert follow_up_step("and what is that plus 1?", "277.78 EUR", TOOLS) is None
+    assert follow_up_step("and in euros?", "277.78 EUR", TOOLS) is None
+    assert follow_up_step("and in yen?", "The answer is 277.78.", TOOLS) is None
