@@ -106,6 +106,8 @@ def test_a_request_no_tool_fits_is_answered_in_text(client, request_text, tools)
         ("What's the weather like in Lisbon right now?", "get_weather"),
         ("Convert 250 euros to Japanese yen.", "convert_currency"),
         ("Email Maria that the meeting moved to Friday.", "send_email"),
+        # no lookup word and no tool's name: the amount asked in a currency says a tool
+        ("How much is 40 dollars in pounds?", "convert_currency"),
     ],
 )
 def test_a_request_a_tool_fits_is_left_to_the_model(client, request_text, fitting) -> None:
