@@ -34,14 +34,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
 
 from lamina.core.records import ApprovalRequest, RunError
 from lamina.core.serialise import message_text
-from lamina.guards.grounding import grounded_numbers, number_words, written_numbers
+from lamina.guards.numbers import grounded_numbers, number_words, same_figure, written_numbers
 
 __all__ = ["judge_run"]
 
@@ -182,14 +182,9 @@ def _unused_inputs(state: Mapping[str, Any]) -> list[str]:
 
 def _unsupported_figures(answer: str, state: Mapping[str, Any]) -> list[str]:
     known, _ = grounded_numbers(_sources(state))
-    return [text for text, value in written_numbers(answer) if not _matches(text, value, known)]
+    return [
+        text for text, _ in written_numbers(answer) if not any(same_figure(text, k) for k in known)
+    ]
 
 
-def _matches(text: str, value: float, known: Iterable[float]) -> bool:
-    decimals = len(text.split(".", 1)[1]) if "." in text else 0
-    for source in known:
-        if source == value or abs(source) == abs(value):
-            return True
-        if round(source, decimals) == value:
-            return True  # written rounded: 3.14 for 3.14159, 87 for 87.0
-    return False
+

@@ -128,6 +128,20 @@ def written_numbers(text: str) -> list[tuple[str, float]]:
     return found
 
 
+def same_figure(written: str, source: float) -> bool:
+    """Is the figure `written` ("37.69", "-5", "1,416") the number `source`, as written at the
+    precision it is written with (37.6854 as "37.69", 87.0 as "87"; a sign may be dropped:
+    "fell by 5" for -5)? The one rule by which lamina matches a figure of an answer or a text
+    with a result or a given number."""
+    body = written.strip().lstrip("+-−").replace(",", "")
+    try:
+        value = float(body)
+    except ValueError:
+        return False
+    decimals = len(body.split(".", 1)[1]) if "." in body else 0
+    return abs(source) == value or round(abs(source), decimals) == value
+
+
 def number_words(text: str) -> list[tuple[str, float]]:
     """The numbers written as words in `text` ("four", "a dozen", "twice"), as `(word, value)`."""
     return [(m.group(1), float(_WORDS[m.group(1).lower()])) for m in _WORD.finditer(text)]

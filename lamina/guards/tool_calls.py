@@ -20,7 +20,7 @@ from typing import Any
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel
 
-from lamina.guards.grounding import written_numbers
+from lamina.guards.numbers import same_figure, written_numbers
 from lamina.guards.units import names_a_given_unit
 
 __all__ = ["copied_example", "description_text", "echoes_instructions", "ignores_results"]
@@ -85,28 +85,20 @@ def echoes_instructions(text: str, tools: Mapping[str, BaseTool]) -> bool:
     return False
 
 
-RESULT_FIGURE_TOLERANCE = 0.01
-"""Relative difference within which a figure of the answer is a result's figure (rounded:
-37.6854 quoted as 37.69)."""
-
-
 def ignores_results(text: str, results: Sequence[str]) -> bool:
     """Does this "final answer" take no figure from the tool results it follows?
 
-    True when the results hold numbers and the text holds none of them (within
-    :data:`RESULT_FIGURE_TOLERANCE`). SmolLM2 sometimes answers "The answer is not provided."
-    right after a call that returned the figure asked for. Results without numbers ("Sent.")
-    give no finding: whether a text uses them is not decidable this way.
+    True when the results hold numbers and the text holds none of them (as written, or
+    rounded: 37.6854 quoted as 37.69; :func:`~lamina.guards.numbers.same_figure`). SmolLM2
+    sometimes answers "The answer is not provided." right after a call that returned the
+    figure asked for. Results without numbers ("Sent.") give no finding: whether a text uses
+    them is not decidable this way.
     """
     wanted = [value for result in results for _, value in written_numbers(result)]
     if not wanted:
         return False
-    said = [value for _, value in written_numbers(text)]
-    return not any(_close(a, b) for a in said for b in wanted)
-
-
-def _close(a: float, b: float) -> bool:
-    return abs(a - b) <= RESULT_FIGURE_TOLERANCE * max(abs(a), abs(b)) or a == b
+    said = [written for written, _ in written_numbers(text)]
+    return not any(same_figure(a, b) for a in said for b in wanted)
 
 
 def _argument_names(t: BaseTool) -> set[str]:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.guards.numbers import NUMBER_BODY, canonical
+from lamina.guards.numbers import NUMBER_BODY, canonical, same_figure
 
 __all__ = [
     "Unit",
@@ -154,11 +154,15 @@ def spelled_out(name: str) -> str:
 def quantities(text: str) -> list[tuple[float, list[Unit]]]:
     """The numbers of `text` with the units written at them ("9 lb" → (9.0, [lb, GBP]);
     "$30" → (30.0, [USD]); "12" → (12.0, []))."""
+    return [(float(written.replace(",", "")), units) for written, units in _written(text)]
+
+
+def _written(text: str) -> list[tuple[str, list[Unit]]]:
+    """:func:`quantities` with each number as written ("1,416.00")."""
     found = []
     for match in _AFTER_NUMBER.finditer(text):
-        value = float(match.group("number").replace(",", ""))
         word = match.group("unit") or match.group("prefix") or ""
-        found.append((value, units_named(word) if word else []))
+        found.append((match.group("number"), units_named(word) if word else []))
     return found
 
 
@@ -315,9 +319,10 @@ def wrong_unit(
     dimensions = {u.dimension for u in asked}
     sources = list(results)
     other: dict[str, str] | None = None
-    for value, units in quantities(answer):
+    for written, units in _written(answer):
+        value = float(written.replace(",", ""))
         if not units:
-            units = _source_units(value, sources)
+            units = _source_units(written, sources)
         same = [u for u in units if u.dimension in dimensions]
         if set(same) & set(asked):
             return None  # a figure in the unit asked for ("24 weeks (168 days)")
@@ -328,9 +333,9 @@ def wrong_unit(
     return other
 
 
-def _source_units(value: float, sources: Sequence[tuple[str, str]]) -> list[Unit]:
+def _source_units(written: str, sources: Sequence[tuple[str, str]]) -> list[Unit]:
     for description, result in sources:
         for figure, units in quantities(result):
-            if abs(figure - value) <= 0.005 * max(abs(figure), 1.0):
+            if same_figure(written, figure):
                 return units or returned_units(description)
     return []

@@ -196,3 +196,23 @@ def test_a_bare_result_takes_the_unit_its_tool_says_it_returns() -> None:
     narrowed = Grounding.from_texts(texts).narrow(CONVERT)
     assert narrowed is not None
     assert (enums(narrowed)["from_currency"], enums(narrowed)["to_currency"]) == (["EUR"], ["USD"])
+
+
+@pytest.mark.parametrize(
+    ("written", "source", "same"),
+    [
+        ("37.69", 37.6854, True),  # rounded at the precision written
+        ("87", 87.0, True),
+        ("1,416.00", 1416, True),
+        ("5", -5.0, True),  # "fell by 5"
+        ("38", 37.6854, True),
+        ("37.7", 37.6854, True),
+        ("37.5", 37.6854, False),  # near, but not the figure
+        ("409.5", 40950.0, False),
+        ("abc", 1.0, False),
+    ],
+)
+def test_one_rule_says_when_a_written_figure_is_a_number(written, source, same) -> None:
+    from lamina.guards.numbers import same_figure
+
+    assert same_figure(written, source) is same
