@@ -371,7 +371,8 @@ def test_postgres_advisory_locks_exclude_across_sessions(postgres_url: str) -> N
             pass
         with worker_2.hold("another thread"):
             pass
-    with worker_2.hold("pg-thread"):  # released with the first session's hold
+    patient = PostgresThreadLocks(postgres_url, wait=30)  # a loaded machine may take a while
+    with patient.hold("pg-thread"):  # released with the first session's hold
         pass
 
 
