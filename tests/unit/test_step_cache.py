@@ -112,6 +112,11 @@ def test_model_identity_and_params() -> None:
     assert model_identity(fake) == "tiny"
     assert sampling_params(fake) == {"temperature": 0.2, "seed": 7, "max_tokens": None}
     assert model_identity(object()) == "object"
+    # the loop retry changes what a looping decode gives: models that differ in it differ
+    assert sampling_params(SimpleNamespace(temperature=0.0, retry_loops=False)) == {
+        "temperature": 0.0,
+        "retry_loops": False,
+    }
 
     pool = SimpleNamespace(spec=lambda name: SimpleNamespace(sha256="abc"))
     assert model_identity(SimpleNamespace(model_name="m", pool=pool)) == "m@sha256:abc"

@@ -34,6 +34,7 @@ SAMPLING_PARAMS: tuple[str, ...] = (
     "repeat_penalty",
     "seed",
     "stop",
+    "retry_loops",  # a looping decode retried with a repeat penalty gives another text
 )
 """Fields of a chat model that change its output, and therefore belong in the cache key."""
 
