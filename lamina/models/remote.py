@@ -234,9 +234,7 @@ class RemoteChatModel(BaseChatModel):
         strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
-        """A runnable answering with an instance of `schema`, constrained by the server (see
-        :meth:`LlamaChatModel.with_structured_output <lamina.models.llama.chat.LlamaChatModel>`
-        for the arguments)."""
+        """An instance of `schema`, constrained by the server (arguments: LlamaChatModel's)."""
         return structured_output(
             self,
             self.model_name,
@@ -287,7 +285,8 @@ class RemoteChatModel(BaseChatModel):
         by_name = {t["function"]["name"]: t for t in tools}
         plan = plan_tool_choice(kwargs.get("tool_choice"), list(by_name))
         forced, options = plan.forced, plan.options
-        instructions = tools_instructions(tools, allow_final_answer=plan.allow_final_answer)
+        allowed, answer = plan.allow_final_answer, plan.text_answer
+        instructions = tools_instructions(tools, allow_final_answer=allowed, text_answer=answer)
         with_tools = with_instructions(turns, instructions)
         usage = [0, 0]
         if forced is not None:

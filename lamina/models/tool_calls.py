@@ -104,7 +104,9 @@ def shown_properties(parameters: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def tools_instructions(tools: Sequence[dict[str, Any]], *, allow_final_answer: bool) -> str:
+def tools_instructions(
+    tools: Sequence[dict[str, Any]], *, allow_final_answer: bool, text_answer: str | None = None
+) -> str:
     """The system section that lists the tools (compact) and says how to call one.
 
     The prompt says nothing about several calls in one reply, even when they are allowed: in
@@ -114,10 +116,13 @@ def tools_instructions(tools: Sequence[dict[str, Any]], *, allow_final_answer: b
     Args:
         tools: OpenAI-format tool dicts (``{"type": "function", "function": {...}}``).
         allow_final_answer: whether the model may answer without a tool.
+        text_answer: the text-answer option's name, when the caller has it (default:
+            :func:`text_answer_name` of the tools).
     """
     lines = ["You can use these tools:"]
     names: list[str] = []
-    text_answer = text_answer_name([tool["function"]["name"] for tool in tools])
+    if text_answer is None:
+        text_answer = text_answer_name([tool["function"]["name"] for tool in tools])
     for tool in tools:
         function = tool["function"]
         params = function.get("parameters") or {}

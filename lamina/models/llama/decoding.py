@@ -91,7 +91,9 @@ def decode_tool_calls(
     by_name = {tool["function"]["name"]: tool for tool in call.tools}
     plan = plan_tool_choice(call.tool_choice, list(by_name))
     options = plan.options
-    instructions = tools_instructions(call.tools, allow_final_answer=plan.allow_final_answer)
+    instructions = tools_instructions(
+        call.tools, allow_final_answer=plan.allow_final_answer, text_answer=plan.text_answer
+    )
     prompt = renderer.render(messages, instructions=instructions)
     stage1 = prompt.text + ACTION_PREFIX
     input_tokens = output_tokens = 0
