@@ -185,6 +185,3 @@ def _unsupported_figures(answer: str, state: Mapping[str, Any]) -> list[str]:
     return [
         text for text, _ in written_numbers(answer) if not any(same_figure(text, k) for k in known)
     ]
-
-
-

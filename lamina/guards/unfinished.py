@@ -42,7 +42,7 @@ from lamina.core.context import ToolWeigher
 from lamina.guards.numbers import NUMBER_BODY, is_number, plain
 from lamina.guards.tool_calls import description_text
 from lamina.guards.ungrounded import mentioned
-from lamina.guards.units import converted_to, quantities, units_named, wrong_unit
+from lamina.guards.units import Unit, converted_to, quantities, units_named, wrong_unit
 
 __all__ = ["answered_in_another_unit", "still_wanted", "unhandled", "with_result_units"]
 
@@ -75,6 +75,10 @@ def unhandled(
     accounted = _vocabulary(done, tools) | _units_of_used_numbers(request, done)
     left = [w for w in dict.fromkeys(w.lower() for w in _WORD.findall(request))]
     left = [w for w in left if not _accounted(w, accounted)]
+    # a unit the calls wrote as a value ("C" for "celsius"; single letters are not in the
+    # vocabulary, where they would stand for too much)
+    written = {u for c in done for v in (c.get("args") or {}).values() for u in _units_of(v)}
+    left = [w for w in left if not set(units_named(w)) & written]
     called = {c["name"] for c in done}
     if not left or not set(tools) - called:
         return []
@@ -123,7 +127,9 @@ def with_result_units(
 ) -> str:
     """`answer` with the unit written after each bare figure a conversion returned ("The tool
     returned 277.78." → "The tool returned 277.78 EUR." after `to_currency="EUR"`), so the
-    answer says what its figure is, and a follow-up ("and in yen?") knows what it converts."""
+    answer says what its figure is, and a follow-up ("and in yen?") knows what it converts.
+    A text that writes such a figure in another unit is wrong about it: the converted figure
+    with its unit ("69.8 F") answers instead."""
     for call in calls:
         result = str(call.get("result", "")).strip()
         if call.get("error") is not None or not re.fullmatch(NUMBER_BODY, result):
@@ -131,10 +137,14 @@ def with_result_units(
         annotated = _result_text(call, tools)
         if annotated == result:
             continue
-        bare = any(
-            not units and value == float(plain(result)) for value, units in quantities(answer)
-        )
-        if bare:
+        figure = float(plain(result))
+        written = [units for value, units in quantities(answer) if value == figure]
+        unit = annotated.rsplit(" ", 1)[1]
+        if any(units and unit not in {u.name for u in units} for units in written):
+            # "The tool returned 69.8 degrees Celsius." after to_unit="F": the text is wrong
+            # about its own figure, so the figure in the unit it was converted to answers
+            return annotated
+        if any(not units for units in written):
             pattern = rf"(?<![\w.,]){re.escape(result)}(?![\w°])(?![.,]\d)"
             answer = re.sub(pattern, annotated, answer, count=1)
     return answer
@@ -148,6 +158,10 @@ def _result_text(call: Mapping[str, Any], tools: Mapping[str, Any]) -> str:
     if unit is not None and re.fullmatch(NUMBER_BODY, result):
         return f"{result} {unit.name}"
     return result
+
+
+def _units_of(value: Any) -> set[Unit]:
+    return set(units_named(value)) if isinstance(value, str) else set()
 
 
 def _accounted(word: str, vocabulary: set[str]) -> bool:

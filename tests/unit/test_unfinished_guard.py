@@ -102,3 +102,41 @@ def test_a_unit_word_is_accounted_for_by_its_code_in_a_call() -> None:
     other = {**swap, "args": {"amount": 34.9, "target": "JPY"}}  # yen is not dollars
     found = unhandled("price of lamp in dollars", [LOOKUP, other], tools, RELEVANCE)
     assert [f["word"] for f in found] == ["dollars"]
+
+
+@tool
+def convert_temperature(value: float, from_unit: str, to_unit: str) -> float:
+    """Convert a temperature."""
+    return 37.0
+
+
+@tool
+def celsius_reading(city: str) -> str:
+    """Celsius reading."""
+    return "21 C"
+
+
+def test_a_unit_word_is_accounted_for_by_the_unit_a_call_wrote_as_one_letter() -> None:
+    tools = {t.name: t for t in (convert_temperature, celsius_reading)}
+    call = {
+        "name": "convert_temperature",
+        "args": {"value": 98.6, "from_unit": "F", "to_unit": "C"},
+        "result": "37.0",
+        "error": None,
+    }
+    request = "98.6 fahrenheit in celsius?"
+    assert unhandled(request, [call], tools, RELEVANCE) == []
+
+
+def test_a_text_wrong_about_the_unit_of_a_converted_figure_gives_way_to_the_figure() -> None:
+    from lamina.guards.unfinished import with_result_units
+
+    tools = {"convert_temperature": convert_temperature}
+    call = {
+        "name": "convert_temperature",
+        "args": {"value": 21, "from_unit": "C", "to_unit": "F"},
+        "result": "69.8",
+        "error": None,
+    }
+    assert with_result_units("The tool returned 69.8 degrees Celsius.", [call], tools) == "69.8 F"
+    assert with_result_units("It is 69.8 °F.", [call], tools) == "It is 69.8 °F."
