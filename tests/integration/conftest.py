@@ -15,16 +15,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GOMP_SPINCOUNT", "10000")  # see lamina.config.bounded_openmp_spin
-# The numeric path: 2 threads unless LAMINA_N_THREADS says otherwise (`make test` runs a pinned
-# subset on a second path too: test_numeric_paths.py). Every agent a test builds reads it from
-# the environment, as the pool below does, so `LAMINA_N_THREADS=1 LAMINA_KV_CACHE=off pytest`
-# runs the whole suite on the other path.
-os.environ.setdefault("LAMINA_N_THREADS", "2")
 
 from lamina.config import get_settings
 from lamina.models.pool import ModelPool
 
-N_THREADS = int(os.environ["LAMINA_N_THREADS"])
+N_THREADS = int(os.environ.get("LAMINA_N_THREADS", "2"))
+"""The numeric path: 2 threads unless LAMINA_N_THREADS says otherwise (`make test` runs a pinned
+subset on a second path too: test_numeric_paths.py). The pool below and every agent a test
+builds use it (see :func:`_numeric_path`), so `LAMINA_N_THREADS=1 LAMINA_KV_CACHE=off pytest
+tests/integration` runs the whole suite on the other path."""
 SEED = 0
 
 
@@ -61,3 +60,13 @@ def encoder():  # type: ignore[no-untyped-def]
     from lamina.models.encoder import default_encoder
 
     return default_encoder()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _numeric_path() -> Iterator[None]:
+    """LAMINA_N_THREADS for each integration module (its agents' settings and subprocesses read
+    it), restored afterwards so the unit tests of the same session see the environment as it
+    was."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LAMINA_N_THREADS", str(N_THREADS))
+        yield

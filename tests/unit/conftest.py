@@ -18,6 +18,10 @@ def _no_real_models(
     home = tmp_path_factory.mktemp("lamina_home")
     monkeypatch.setenv("LAMINA_HOME", str(home))
     monkeypatch.setenv("LAMINA_MODELS_DIR", str(home / "models"))
+    # the numeric path of an integration run (`LAMINA_N_THREADS=1 LAMINA_KV_CACHE=off make
+    # test`) is not a setting the unit tests of settings expect
+    monkeypatch.delenv("LAMINA_N_THREADS", raising=False)
+    monkeypatch.delenv("LAMINA_KV_CACHE", raising=False)
     pool_module.reset_default_pool()
     yield
     pool_module.reset_default_pool()
