@@ -14,9 +14,11 @@ __all__ = [
     "NUMBER_BODY",
     "canonical",
     "grounded_numbers",
+    "is_figure",
     "is_number",
     "number_words",
     "plain",
+    "same_figure",
     "written_numbers",
 ]
 
@@ -71,6 +73,11 @@ _WORD = re.compile(r"\b(" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r"
 def is_number(value: Any) -> bool:
     """A JSON number (not a bool)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def is_figure(text: str) -> bool:
+    """Is `text` one number and nothing else ("37.69", "1,416.00"): a bare tool result?"""
+    return re.fullmatch(NUMBER_BODY, text.strip()) is not None
 
 
 def plain(value: Any) -> str:

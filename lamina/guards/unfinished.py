@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lamina.core.context import ToolWeigher
-from lamina.guards.numbers import NUMBER_BODY, is_number, plain
+from lamina.guards.numbers import NUMBER_BODY, is_figure, is_number, plain
 from lamina.guards.tool_calls import description_text
 from lamina.guards.ungrounded import mentioned
 from lamina.guards.units import Unit, converted_to, quantities, units_named, wrong_unit
@@ -132,15 +132,13 @@ def with_result_units(
     with its unit ("69.8 F") answers instead."""
     for call in calls:
         result = str(call.get("result", "")).strip()
-        if call.get("error") is not None or not re.fullmatch(NUMBER_BODY, result):
+        unit = _converted_unit(call, tools)
+        if call.get("error") is not None or unit is None or not is_figure(result):
             continue
-        annotated = _result_text(call, tools)
-        if annotated == result:
-            continue
+        annotated = f"{result} {unit.name}"
         figure = float(plain(result))
         written = [units for value, units in quantities(answer) if value == figure]
-        unit = annotated.rsplit(" ", 1)[1]
-        if any(units and unit not in {u.name for u in units} for units in written):
+        if any(units and unit not in units for units in written):
             # "The tool returned 69.8 degrees Celsius." after to_unit="F": the text is wrong
             # about its own figure, so the figure in the unit it was converted to answers
             return annotated
@@ -150,14 +148,17 @@ def with_result_units(
     return answer
 
 
+def _converted_unit(call: Mapping[str, Any], tools: Mapping[str, Any]) -> Unit | None:
+    """The unit a call converted into (its target-unit argument), if any."""
+    properties = getattr(tools.get(call["name"]), "args", None) or {}
+    return converted_to(call.get("args") or {}, properties)
+
+
 def _result_text(call: Mapping[str, Any], tools: Mapping[str, Any]) -> str:
     """A call's result, a bare figure with the unit the call converted into ("37.69 USD")."""
     result = str(call.get("result", "")).strip()
-    properties = getattr(tools.get(call["name"]), "args", None) or {}
-    unit = converted_to(call.get("args") or {}, properties)
-    if unit is not None and re.fullmatch(NUMBER_BODY, result):
-        return f"{result} {unit.name}"
-    return result
+    unit = _converted_unit(call, tools)
+    return f"{result} {unit.name}" if unit is not None and is_figure(result) else result
 
 
 def _units_of(value: Any) -> set[Unit]:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.guards.numbers import NUMBER_BODY, canonical, same_figure
+from lamina.guards.numbers import NUMBER_BODY, canonical, is_figure, same_figure
 
 __all__ = [
     "Unit",
@@ -248,7 +248,7 @@ def with_returned_unit(result: str, description: str) -> str | None:
     """`result` with the unit its tool says it returns, when the result is a bare number
     ("34.9" from "Look up the unit price in euros" → "34.9 EUR"), else None."""
     text = result.strip()
-    if not re.fullmatch(NUMBER_BODY, text):
+    if not is_figure(text):
         return None
     units = returned_units(description)
     return f"{text} {units[0].name}" if len(units) == 1 else None

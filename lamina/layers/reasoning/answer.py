@@ -13,7 +13,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from lamina.core.context import StepCacheLike
 from lamina.core.text import render_step_results
 from lamina.guards.degenerate import degenerate
-from lamina.guards.numbers import NUMBER_BODY
+from lamina.guards.numbers import is_figure
 from lamina.guards.tool_calls import ignores_results
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.layers.reasoning.prompts import PromptSet
@@ -64,7 +64,7 @@ def final_answer(
             "source": "tool results" if tools_only else "exact results",
         }
         last = str(results[-1].get("value") or results[-1]["result"]).strip()
-        if plan[-1].unit and re.fullmatch(NUMBER_BODY, last):
+        if plan[-1].unit and is_figure(last):
             last = f"{last} {plan[-1].unit}"  # "24 weeks": the unit the last step converted to
         return p.render(
             "synthesise",
