@@ -97,7 +97,10 @@ class Guards(BaseModel):
     )
     finish_conversions: bool = Field(
         default=True,
-        description="An answer in another unit than asked gets one more step that converts it.",
+        description=(
+            "An answer in another unit than asked gets one more step that converts it, and a "
+            "quantity given in another unit than the fitting tool takes is converted first."
+        ),
     )
     loop_retry: bool = Field(
         default=True,

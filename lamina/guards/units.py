@@ -35,6 +35,7 @@ __all__ = [
     "ratio",
     "returned_units",
     "spelled_out",
+    "unit_called",
     "unit_role",
     "unit_roles",
     "units_named",
@@ -138,6 +139,11 @@ def ratio(source: str, target: str) -> float | None:
     if source in _SECONDS and target in _SECONDS:
         return _SECONDS[source] / _SECONDS[target]
     return None
+
+
+def unit_called(name: str) -> Unit:
+    """The unit whose short name is `name` ("kg", "USD"); raises `KeyError` for another."""
+    return Unit(name, _TABLE[name][0])
 
 
 def spelled_out(name: str) -> str:

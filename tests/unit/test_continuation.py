@@ -7,11 +7,13 @@ from typing import Any
 
 from langchain_core.tools import tool
 
+from lamina.guards.tool_relevance import ToolFit
 from lamina.guards.unfinished import answered_in_another_unit
 from lamina.guards.units import converted_to, ratio, spelled_out
 from lamina.layers.reasoning.answer import final_answer
-from lamina.layers.reasoning.continuation import conversion_step, converters
+from lamina.layers.reasoning.continuation import conversion_step, converters, input_conversion_step
 from lamina.layers.reasoning.plan import PlanStep
+from lamina.layers.reasoning.planning import make_plan
 from lamina.layers.reasoning.prompts import load_prompts
 from lamina.layers.reasoning.rc_loop import Tally
 from lamina.models.testing import FakeChatModel
@@ -176,3 +178,62 @@ def test_a_follow_up_asking_for_another_unit_is_the_conversion_of_the_last_figur
     assert follow_up_step("and what is that plus 1?", "277.78 EUR", TOOLS) is None
     assert follow_up_step("and in euros?", "277.78 EUR", TOOLS) is None
     assert follow_up_step("and in yen?", "The answer is 277.78.", TOOLS) is None
+
+
+@tool
+def ship_parcel(weight_kg: float, zone: str) -> float:
+    """Price in euros of shipping one parcel."""
+    return 18.3
+
+
+class FixedFit:
+    """Tool relevance with fixed scores (a tool missing from `scores` gets 0.1)."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+
+    def assess(self, text: str, tools: Any) -> ToolFit:
+        names = list(tools) if isinstance(tools, dict) else [t.name for t in tools]
+        return ToolFit({n: self.scores.get(n, 0.1) for n in names})
+
+
+SHIPPING = {**TOOLS, "ship_parcel": ship_parcel}
+
+
+def test_a_quantity_in_another_unit_than_the_tool_takes_is_converted_first() -> None:
+    task = "Got a 9 lb box to send within the EU. What's the shipping?"
+    step = input_conversion_step(task, ship_parcel, SHIPPING)
+    assert step is not None
+    assert step.instruction == "Convert 9 lbs to kilograms."
+    assert (step.index, step.unit, step.added_for) == (0, "kilograms", "input_conversion")
+    assert step.tools == ("change_money", "measure")
+    outcome = make_plan(
+        FakeChatModel(responses=[]), task, SHIPPING, relevance=FixedFit({"ship_parcel": 0.6})
+    )
+    assert outcome.source == "conversion"
+    assert [s.instruction for s in outcome.steps] == [step.instruction, task]
+    assert [s.index for s in outcome.steps] == [0, 1]
+    assert all(s.needs_tool for s in outcome.steps)
+    off = make_plan(
+        FakeChatModel(responses=[]),
+        task,
+        SHIPPING,
+        relevance=FixedFit({"ship_parcel": 0.6}),
+        convert_inputs=False,
+    )
+    assert (off.source, len(off.steps)) == ("single", 1)
+
+
+def test_no_conversion_when_the_tool_s_unit_is_given_or_another_tool_fits() -> None:
+    assert input_conversion_step("Ship a 4 kg box to the EU.", ship_parcel, SHIPPING) is None
+    assert input_conversion_step("Ship a box of 9 lb and 2 kg.", ship_parcel, SHIPPING) is None
+    assert input_conversion_step("Ship the box to the EU.", ship_parcel, SHIPPING) is None
+    assert input_conversion_step("Price of 9 lb of apples?", unit_price, SHIPPING) is None
+    # the tool that fits best decides: here the price lookup, whose argument has no unit
+    outcome = make_plan(
+        FakeChatModel(responses=[]),
+        "What does a 9 lb desk lamp cost?",
+        SHIPPING,
+        relevance=FixedFit({"unit_price": 0.6, "ship_parcel": 0.4}),
+    )
+    assert outcome.source == "single"

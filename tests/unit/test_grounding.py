@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from lamina.guards.grounding import Grounding, grounded_numbers
+from lamina.guards.grounding import Grounding, grounded_numbers, grounded_spans
 from lamina.models.grammar import json_schema_grammar
 
 DEMO = "My bike lock costs 15 dollars. First compute 12 times 7, then compute that result plus 15"
@@ -124,6 +124,14 @@ def test_free_strings_are_spans_of_what_was_given() -> None:
         assert given in offered
     for made_up in ("apple", "the melon", "melons", ""):  # "apple": the tool's example
         assert made_up not in offered
+
+
+def test_a_span_with_a_quote_or_backslash_is_never_offered() -> None:
+    # llama.cpp's converter wrote `"7, \\"from_currency"` as a grammar with undefined rules
+    spans = grounded_spans(['Sent 7, "from_currency": "EUR" to the tool', "a path C:\\temp now"])
+    assert "Sent 7" in spans
+    assert "now" in spans
+    assert not [s for s in spans if '"' in s or "\\" in s]
 
 
 def test_values_that_failed_are_not_offered_again() -> None:

@@ -12,10 +12,17 @@ that convert (an argument names the unit converted to). Units in a fixed ratio (
 weeks) need no converter: the step is the arithmetic, "Calculate 168 / 7.", for lamina's
 `calculator` (without it, no step is added).
 
-One such step per run (a step added for a conversion is never followed by another); within the
-step budget (`max_steps`). If the step fails, the run fails as any failed step does, with what
-was tried. It is the `finish_conversions` guard (`Guards(finish_conversions=False)` leaves the
-answer unfinished instead).
+The mirror case comes before a call (:func:`input_conversion_step`): "Got a 9 lb box to send
+within the EU. What's the shipping?" gives the weight in pounds, and the tool that fits,
+`shipping_cost(weight_kg, zone)`, declares kilograms. Grounding rightly refuses 9 for
+`weight_kg` (pounds are not kilograms), which left the model a wrong tool to call
+(`product_price("the shipping")`, three times). The plan then starts with "Convert 9 lbs to
+kilograms." and the request follows as its second step, with the converted figure to use.
+
+One conversion step after the answer per run (a step added for a conversion is never followed
+by another); within the step budget (`max_steps`). If the step fails, the run fails as any
+failed step does, with what was tried. Both are the `finish_conversions` guard
+(`Guards(finish_conversions=False)` leaves the answer unfinished, and the quantity as given).
 """
 
 from __future__ import annotations
@@ -25,19 +32,31 @@ from typing import TYPE_CHECKING, Any
 
 from lamina.guards.grounding import grounded_numbers
 from lamina.guards.numbers import canonical
-from lamina.guards.units import asked_unit, quantities, ratio, spelled_out, unit_role
+from lamina.guards.units import (
+    Unit,
+    asked_unit,
+    declared_unit,
+    quantities,
+    ratio,
+    spelled_out,
+    unit_called,
+    unit_role,
+)
 from lamina.layers.reasoning.plan import PlanStep
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-__all__ = ["conversion_step", "converters", "follow_up_step"]
+__all__ = ["conversion_step", "converters", "follow_up_step", "input_conversion_step"]
 
 CALCULATOR = "calculator"
 """The name of lamina's calculator tool (`lamina.tools.calculator`)."""
 
 ADDED_FOR_CONVERSION = "conversion"
 """`PlanStep.added_for` of a step added to convert an answer into the unit asked for."""
+
+ADDED_FOR_INPUT = "input_conversion"
+"""`PlanStep.added_for` of a step that converts a given quantity into the unit a tool takes."""
 
 
 def conversion_step(
@@ -61,8 +80,53 @@ def conversion_step(
     missing = next((f for f in found if "answered" in f), None)
     if missing is None:
         return None
-    figure, answered, asked = missing["figure"], missing["answered"], missing["asked"]
-    factor = ratio(answered, asked)
+    return _converting(
+        missing["figure"],
+        unit_called(missing["answered"]),
+        unit_called(missing["asked"]),
+        tools,
+        ADDED_FOR_CONVERSION,
+        len(plan),
+    )
+
+
+def input_conversion_step(
+    task: str, tool: BaseTool | None, tools: Mapping[str, BaseTool]
+) -> PlanStep | None:
+    """The step that converts a quantity the request gives into the unit `tool` takes, or None.
+
+    `tool` is the one that fits the request best. A number argument of it that declares a unit
+    (`weight_kg`; "the weight in kilograms") with no quantity given in that unit, and a
+    quantity given in another unit of the same dimension ("9 lb"), make the step "Convert 9
+    lbs to kilograms." (for the tools that convert; a fixed ratio, for the `calculator`). The
+    step's `unit` is the declared one, so its result is written with it.
+    """
+    if tool is None:
+        return None
+    given = quantities(task)
+    for arg, schema in (tool.args or {}).items():
+        if not isinstance(schema, Mapping) or schema.get("type") not in ("number", "integer"):
+            continue
+        declared = declared_unit(arg, schema)
+        if declared is None or any(declared in units for _, units in given):
+            continue
+        for value, units in given:
+            other = [u for u in units if u.dimension == declared.dimension and u != declared]
+            if other:
+                return _converting(canonical(value), other[0], declared, tools, ADDED_FOR_INPUT, 0)
+    return None
+
+
+def _converting(
+    figure: str,
+    source: Unit,
+    target: Unit,
+    tools: Mapping[str, BaseTool],
+    added_for: str,
+    index: int,
+) -> PlanStep | None:
+    """The step that converts `figure` from `source` into `target` (None: no tool can)."""
+    factor = ratio(source.name, target.name)
     if factor is not None:
         # a fixed ratio (days into weeks) is arithmetic: lamina's calculator does it
         if CALCULATOR not in tools:
@@ -71,15 +135,15 @@ def conversion_step(
         instruction = f"Calculate {figure} {operation}."
         offered: tuple[str, ...] | None = (CALCULATOR,)
     else:
-        instruction = f"Convert {figure} {spelled_out(answered)} to {spelled_out(asked)}."
+        instruction = f"Convert {figure} {spelled_out(source.name)} to {spelled_out(target.name)}."
         offered = tuple(converters(tools)) or None
     return PlanStep(
-        index=len(plan),
+        index=index,
         instruction=instruction,
         needs_tool=True,
-        added_for=ADDED_FOR_CONVERSION,
+        added_for=added_for,
         tools=offered,
-        unit=spelled_out(asked),
+        unit=spelled_out(target.name),
     )
 
 

@@ -224,6 +224,7 @@ def make_reasoning_node(
                     cache=cache,
                     prompts=p,
                     relevance=ctx.tool_relevance,
+                    convert_inputs=finish,
                 ),
                 layer="reasoning",
             )

@@ -14,7 +14,7 @@ from lamina.errors import ConfigError
 
 __all__ = ["Plan", "PlanOutcome", "PlanSource", "PlanStep", "PlanStepModel", "plan_schema"]
 
-PlanSource = Literal["single", "list", "model", "fallback", "reference"]
+PlanSource = Literal["single", "list", "model", "fallback", "reference", "conversion"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,8 @@ class PlanOutcome:
             bulleted list, no model call), "model" (the model's JSON plan), "fallback" (the
             model's plan was unusable; the deterministic split was used) or "reference" (a
             follow-up that asks for the thread's last figure in another unit: its conversion,
-            see lamina.layers.reasoning.continuation).
+            see lamina.layers.reasoning.continuation) or "conversion" (a one-step task whose
+            quantity is converted first into the unit the tool that fits takes).
         cached: whether the model's plan came from the step cache (None: no model call).
         tokens: tokens spent (miss) or saved (hit) on the model call.
         note: why the fallback was taken ("" otherwise).

@@ -25,6 +25,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -32,6 +33,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from lamina.core.context import StepCacheLike, ToolWeigher
 from lamina.errors import ConfigError
 from lamina.guards.tool_shortlist import step_needs_tool, tool_names
+from lamina.layers.reasoning.continuation import input_conversion_step
 from lamina.layers.reasoning.plan import (
     PlanOutcome,
     PlanStep,
@@ -135,9 +137,15 @@ def make_plan(
     cache: StepCacheLike | None = None,
     prompts: PromptSet | None = None,
     relevance: ToolWeigher | None = None,
+    convert_inputs: bool = True,
 ) -> PlanOutcome:
     """Plan `task`: one step or the task's own list without a model call, else 2..`max_steps`
     steps from the model.
+
+    A one-step task that gives a quantity in another unit than the tool that fits it takes
+    ("9 lb" for `shipping_cost(weight_kg, ...)`) becomes two steps: the conversion, then the
+    task (source "conversion"; see :func:`~lamina.layers.reasoning.continuation.
+    input_conversion_step`).
 
     Args:
         model: writes multi-step plans (under a JSON-schema grammar).
@@ -147,6 +155,8 @@ def make_plan(
         cache: the step cache (plans are cached like steps); None computes every time.
         prompts: the prompt file (default: lamina/prompts/reasoning.toml).
         relevance: scores the tools against each step for `needs_tool` (None: words only).
+        convert_inputs: plan the conversion a one-step task's quantity needs first (the
+            `finish_conversions` guard).
 
     Raises:
         ConfigError: `max_steps` < 2.
@@ -163,7 +173,13 @@ def make_plan(
 
     split = split_task(task, max_steps)
     if len(split) < 2:
-        step = PlanStep(0, task.strip(), needs_tool(task))
+        fit = relevance.assess(task, tools) if relevance is not None and tools else None
+        step = PlanStep(0, task.strip(), step_needs_tool(task, tools, fit=fit))
+        if convert_inputs and step.needs_tool and fit is not None and fit.fits:
+            by_name = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
+            first = input_conversion_step(task, by_name.get(fit.ranked()[0]), by_name)
+            if first is not None:
+                return PlanOutcome(steps=(first, replace(step, index=1)), source="conversion")
         return PlanOutcome(steps=(step,), source="single")
     if explicit_steps(task):
         steps = tuple(PlanStep(i, text, needs_tool(text)) for i, text in enumerate(split))
