@@ -38,6 +38,7 @@ __all__ = [
     "unit_called",
     "unit_role",
     "unit_roles",
+    "units_mentioned",
     "units_named",
     "with_returned_unit",
     "wrong_unit",
@@ -178,6 +179,19 @@ def _long(match: re.Match[str], group: str) -> list[Unit]:
     if not word or (word.lower() in _SHORT and "degree" not in match.group(0).lower()):
         return []
     return units_named(word)
+
+
+_MENTIONED = re.compile(r"(?<![\w°])(?:" + _WORDS_PATTERN + r")(?![\w°])", re.IGNORECASE)
+
+
+def units_mentioned(text: str) -> list[list[Unit]]:
+    """The units each unit word of `text` names, wherever it stands ("every day" → [[day]]);
+    a short word ("m", "C") only at a number."""
+    found = [units for _, units in quantities(text) if units]
+    found += [
+        units_named(m.group()) for m in _MENTIONED.finditer(text) if m.group().lower() not in _SHORT
+    ]
+    return found
 
 
 def asked_unit(request: str) -> list[Unit]:

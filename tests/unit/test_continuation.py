@@ -11,7 +11,12 @@ from lamina.guards.tool_relevance import ToolFit
 from lamina.guards.unfinished import answered_in_another_unit
 from lamina.guards.units import converted_to, ratio, spelled_out
 from lamina.layers.reasoning.answer import final_answer
-from lamina.layers.reasoning.continuation import conversion_step, converters, input_conversion_step
+from lamina.layers.reasoning.continuation import (
+    conversion_step,
+    converters,
+    input_conversion_step,
+    requested_conversion,
+)
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.layers.reasoning.planning import make_plan
 from lamina.layers.reasoning.prompts import load_prompts
@@ -237,3 +242,35 @@ def test_no_conversion_when_the_tool_s_unit_is_given_or_another_tool_fits() -> N
         relevance=FixedFit({"unit_price": 0.6, "ship_parcel": 0.4}),
     )
     assert outcome.source == "single"
+
+
+def test_a_request_that_is_only_a_conversion_is_planned_as_that_conversion() -> None:
+    step = requested_conversion("I weigh 172 lbs, what's that in kilos?", TOOLS)
+    assert step is not None
+    assert (step.instruction, step.index, step.added_for) == (
+        "Convert 172 lbs to kilograms.",
+        0,
+        None,
+    )
+    assert step.tools == ("change_money", "measure")
+    money = requested_conversion("What's 250 euros in US dollars?", TOOLS)
+    assert money is not None
+    assert money.instruction == "Convert 250 EUR to USD."
+    hours = requested_conversion("How many hours is 3 days?", TOOLS)
+    assert hours is not None
+    assert (hours.instruction, hours.tools) == ("Calculate 3 * 24.", ("calculator",))
+    outcome = make_plan(FakeChatModel(responses=[]), "how many km is 13.1 miles?", TOOLS)
+    assert outcome.source == "conversion"
+    assert [s.instruction for s in outcome.steps] == ["Convert 13.1 miles to kilometres."]
+
+
+def test_a_request_that_asks_more_than_a_conversion_is_not_one() -> None:
+    for task in (
+        "I run 5 km every day. How many miles is that in a week?",  # a unit of time too
+        "Classifieds charge 0.35 USD per word. How much is this ad in euros?",  # a rate
+        "A bag is 12 oz. How many grams are in 4 bags?",  # two numbers
+        "How many km is a marathon?",  # no number
+        "What is 13.1 miles in miles?",  # the same unit
+        "What is 30 kg in dollars?",  # another dimension
+    ):
+        assert requested_conversion(task, TOOLS) is None, task

@@ -11,7 +11,15 @@ import pytest
 from lamina.agents.verdict import judge_run
 from lamina.guards.grounding import Grounding
 from lamina.guards.unfinished import answered_in_another_unit
-from lamina.guards.units import asked_unit, declared_unit, quantities, wrong_unit
+from lamina.guards.units import (
+    Unit,
+    asked_unit,
+    declared_unit,
+    quantities,
+    unit_called,
+    units_mentioned,
+    wrong_unit,
+)
 from lamina.tools.decorator import tool
 
 
@@ -216,3 +224,10 @@ def test_one_rule_says_when_a_written_figure_is_a_number(written, source, same) 
     from lamina.guards.numbers import same_figure
 
     assert same_figure(written, source) is same
+
+
+def test_units_mentioned_anywhere_and_short_ones_only_at_a_number() -> None:
+    found = units_mentioned("I run 5 km every day. How many miles is that in a week?")
+    assert {u.name for units in found for u in units} == {"km", "day", "mi", "week"}
+    assert units_mentioned("Plan A: m and C are letters here") == []
+    assert unit_called("kg") == Unit("kg", "mass")

@@ -27,6 +27,7 @@ failed step does, with what was tried. Both are the `finish_conversions` guard
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -41,13 +42,20 @@ from lamina.guards.units import (
     spelled_out,
     unit_called,
     unit_role,
+    units_mentioned,
 )
 from lamina.layers.reasoning.plan import PlanStep
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-__all__ = ["conversion_step", "converters", "follow_up_step", "input_conversion_step"]
+__all__ = [
+    "conversion_step",
+    "converters",
+    "follow_up_step",
+    "input_conversion_step",
+    "requested_conversion",
+]
 
 CALCULATOR = "calculator"
 """The name of lamina's calculator tool (`lamina.tools.calculator`)."""
@@ -117,12 +125,39 @@ def input_conversion_step(
     return None
 
 
+_RATE = re.compile(r"\b(?:per|each|every)\b", re.IGNORECASE)
+"""A rate or a repeat ("0.35 USD per word", "every day"): the request asks for more than a
+conversion."""
+
+
+def requested_conversion(task: str, tools: Mapping[str, BaseTool]) -> PlanStep | None:
+    """A request that is a conversion and nothing else, as its conversion step, or None.
+
+    It gives one number, written with a unit ("13.1 miles"), asks for another unit of the same
+    dimension ("how many km"), and names no unit of another dimension ("5 km every day ... in a
+    week" asks for more than a conversion, as does a rate: "0.35 USD per word"). Asked "I weigh
+    172 lbs, what's that in kilos?", SmolLM2-135M answered "172 * 100 = 1720 kilograms"
+    without a tool, and "What's 250 euros in US dollars?" went to `product_price` three times.
+    """
+    given = quantities(task)
+    if len(given) != 1 or not given[0][1] or _RATE.search(task):
+        return None
+    value, units = given[0]
+    pairs = [(s, t) for t in asked_unit(task) for s in units if s.dimension == t.dimension]
+    if not pairs or pairs[0][0] == pairs[0][1]:
+        return None
+    source, target = pairs[0]
+    if any(all(u.dimension != source.dimension for u in found) for found in units_mentioned(task)):
+        return None
+    return _converting(canonical(value), source, target, tools, None, 0)
+
+
 def _converting(
     figure: str,
     source: Unit,
     target: Unit,
     tools: Mapping[str, BaseTool],
-    added_for: str,
+    added_for: str | None,
     index: int,
 ) -> PlanStep | None:
     """The step that converts `figure` from `source` into `target` (None: no tool can)."""

@@ -33,7 +33,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from lamina.core.context import StepCacheLike, ToolWeigher
 from lamina.errors import ConfigError
 from lamina.guards.tool_shortlist import step_needs_tool, tool_names
-from lamina.layers.reasoning.continuation import input_conversion_step
+from lamina.layers.reasoning.continuation import input_conversion_step, requested_conversion
 from lamina.layers.reasoning.plan import (
     PlanOutcome,
     PlanStep,
@@ -142,10 +142,11 @@ def make_plan(
     """Plan `task`: one step or the task's own list without a model call, else 2..`max_steps`
     steps from the model.
 
-    A one-step task that gives a quantity in another unit than the tool that fits it takes
-    ("9 lb" for `shipping_cost(weight_kg, ...)`) becomes two steps: the conversion, then the
-    task (source "conversion"; see :func:`~lamina.layers.reasoning.continuation.
-    input_conversion_step`).
+    A one-step task that is a conversion and nothing else ("how many km is 13.1 miles?") is
+    planned as that conversion, for the tools that convert; one that gives a quantity in
+    another unit than the tool that fits it takes ("9 lb" for `shipping_cost(weight_kg, ...)`)
+    becomes two steps: the conversion, then the task (source "conversion"; see
+    :mod:`lamina.layers.reasoning.continuation`).
 
     Args:
         model: writes multi-step plans (under a JSON-schema grammar).
@@ -173,10 +174,13 @@ def make_plan(
 
     split = split_task(task, max_steps)
     if len(split) < 2:
+        by_name = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
+        conversion = requested_conversion(task, by_name) if convert_inputs and tools else None
+        if conversion is not None:
+            return PlanOutcome(steps=(conversion,), source="conversion")
         fit = relevance.assess(task, tools) if relevance is not None and tools else None
         step = PlanStep(0, task.strip(), step_needs_tool(task, tools, fit=fit))
         if convert_inputs and step.needs_tool and fit is not None and fit.fits:
-            by_name = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
             first = input_conversion_step(task, by_name.get(fit.ranked()[0]), by_name)
             if first is not None:
                 return PlanOutcome(steps=(first, replace(step, index=1)), source="conversion")
