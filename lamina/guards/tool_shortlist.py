@@ -14,7 +14,13 @@ from lamina.guards.units import asked_unit
 if TYPE_CHECKING:
     from lamina.guards.tool_relevance import ToolFit
 
-__all__ = ["named_tools", "shortlist_tools", "step_needs_tool", "tool_names"]
+__all__ = [
+    "named_tools",
+    "shortlist_tools",
+    "step_needs_tool",
+    "tool_names",
+    "written_expressions",
+]
 
 
 _ARITHMETIC = re.compile(r"\d\s*(?:[-+*/×÷^%]|\*\*)\s*\(?\s*\d")
@@ -114,6 +120,37 @@ def named_tools(instruction: str, names: Sequence[str]) -> list[str]:
         if re.search(rf"\b{re.escape(name.lower())}\b", lowered)
         or name.lower().replace("_", " ") in lowered
     ]
+
+
+_EXPRESSION_RUN = re.compile(r"[\d(][\d\s.,+\-*/×÷^%()]*[\d)%]")
+_OPERATION = re.compile(r"\d\s*(?:[+*/×÷^]|\s-\s)\s*\(?\s*\d|\d\s*%\s*of")
+_DATE_LIKE = re.compile(r"\d{1,4}[/-]\d{1,2}[/-]\d{1,4}")
+
+
+def written_expressions(instruction: str, tools: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """`(tool, argument, arithmetic)` for each string argument whose own `pattern` takes the
+    step's arithmetic as written ("(1250 - 380) / 6" for the calculator's `expression`), in
+    the tools' order.
+
+    The step's arithmetic is each run of digits, operators and parentheses with an operator
+    between two digits (a minus with spaces round it: "2025-11-20" is a date, "10-15" a
+    range), and no date written with slashes in it. Offered every tool for "(1250 - 380) / 6
+    = ?" (no tool fits it by meaning), SmolLM2-135M called `add_tip` three times; offered the
+    calculator alone, it wrote `{1250} * {380}`.
+    """
+    runs = [m.group().strip() for m in _EXPRESSION_RUN.finditer(instruction)]
+    runs = [r for r in runs if _OPERATION.search(r) and not _DATE_LIKE.search(r)]
+    found = []
+    for name, tool in tools.items() if runs else ():
+        for arg, schema in (getattr(tool, "args", None) or {}).items():
+            pattern = schema.get("pattern") if isinstance(schema, Mapping) else None
+            if schema.get("type") != "string" or not isinstance(pattern, str):
+                continue
+            try:
+                found += [(name, arg, run) for run in runs if re.fullmatch(pattern, run)]
+            except re.error:
+                continue
+    return found
 
 
 def step_needs_tool(

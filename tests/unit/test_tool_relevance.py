@@ -20,7 +20,7 @@ from lamina.config.options import Guards
 from lamina.core.context import AgentContext, StaticModels
 from lamina.errors import ConfigError
 from lamina.guards.tool_relevance import ToolFit, ToolRelevance
-from lamina.guards.tool_shortlist import named_tools, step_needs_tool
+from lamina.guards.tool_shortlist import named_tools, step_needs_tool, written_expressions
 from lamina.layers.execution import make_execution_node
 from lamina.layers.reasoning.planning import make_plan
 from lamina.models.testing import FakeChatModel, ToolCallScript
@@ -293,3 +293,65 @@ def test_every_toml_block_of_the_readme_is_a_valid_lamina_toml(tmp_path: Any) ->
         if config.mcp:
             continue  # building would start the example's MCP server (test_mcp_tools.py does)
         config.build_agent_kwargs()
+
+
+def test_arithmetic_written_in_the_step_goes_to_the_tool_whose_pattern_takes_it() -> None:
+    from lamina.tools.calculator import calculator
+
+    @tool
+    def add_tip(bill: float, tip_percent: float) -> str:
+        """Work out the tip on a bill.
+
+        Args:
+            bill: the bill.
+            tip_percent: the tip in percent.
+        """
+        return ""
+
+    tools = {"add_tip": add_tip, "calculator": calculator}
+    assert written_expressions("(1250 - 380) / 6 = ?", tools) == [
+        ("calculator", "expression", "(1250 - 380) / 6")
+    ]
+    assert written_expressions("What is 17*23+5? Use the calculator.", tools) == [
+        ("calculator", "expression", "17*23+5")
+    ]
+    for no_arithmetic in (
+        "What is 12 times 7?",  # words: the model writes the expression
+        "It ships on 2025-11-20.",  # a date
+        "Deliver on 03/04/2025.",
+        "Order 10-15 boxes.",  # a range
+        "Add a 15% tip to 40.",
+    ):
+        assert written_expressions(no_arithmetic, tools) == [], no_arithmetic
+    assert written_expressions("(1250 - 380) / 6", {"add_tip": add_tip}) == []
+
+
+def run_with_calculator(fake: FakeChatModel, task: str, **limits: Any) -> dict[str, Any]:
+    from lamina.tools.calculator import calculator
+
+    context = AgentContext(
+        models=StaticModels({"fake": fake}),
+        default_model="fake",
+        tools={t.name: t for t in (*TOOLS, calculator)},
+        tool_relevance=relevance(),
+    )
+    state = {"messages": [], "task": task, "model": "fake", "trace": []}
+    return make_execution_node(**limits)(state, Runtime(context=context))  # type: ignore[arg-type]
+
+
+def test_arithmetic_the_step_writes_is_the_first_call_as_written() -> None:
+    fake = FakeChatModel(responses=["It is 145."])
+    update = run_with_calculator(fake, "(1250 - 380) / 6 = ?")
+    (call,) = update["step_results"][0]["tool_calls"]
+    assert (call["name"], call["args"], call["result"]) == (
+        "calculator",
+        {"expression": "(1250 - 380) / 6"},
+        "145",
+    )
+    assert len(fake.tool_choices) == 1  # the model only answered, after the call
+    # without grounding the model writes the call (here, as SmolLM2 did, a wrong one)
+    fake = FakeChatModel(
+        responses=[ToolCallScript("calculator", {"expression": "1250 * 380"}), "475000"]
+    )
+    update = run_with_calculator(fake, "(1250 - 380) / 6 = ?", guards=Guards(grounding=False))
+    assert update["step_results"][0]["tool_calls"][0]["args"] == {"expression": "1250 * 380"}

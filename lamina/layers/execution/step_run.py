@@ -31,7 +31,7 @@ from lamina.core.text import render_memories, render_step_results, resolve_refer
 from lamina.errors import ConfigError, InputError, ModelOutputError
 from lamina.guards.grounding import Grounding
 from lamina.guards.tool_calls import echoes_instructions, ignores_results
-from lamina.guards.tool_shortlist import named_tools, shortlist_tools
+from lamina.guards.tool_shortlist import named_tools, shortlist_tools, written_expressions
 from lamina.guards.unfinished import still_wanted
 from lamina.guards.units import with_returned_unit
 from lamina.layers.escalation import fallback_chain, run_with_escalation
@@ -55,6 +55,7 @@ from lamina.layers.execution.grounded_moves import (
     span_shortlist,
 )
 from lamina.layers.execution.runner import ToolJob, execution_tools
+from lamina.models.tool_calls import to_openai_tool
 from lamina.stores.ledger import call_id_for
 from lamina.tools.decorator import tool_timeout
 
@@ -148,6 +149,10 @@ class StepRun:
     # values a tool's error listed, by tool and argument: grounding prefers the spans among them
     listed: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     model_name: str = ""
+    # (tool, argument, text): arithmetic the step writes that one tool takes as it stands; the
+    # first move is that call, not the model's (which rewrote "(1250 - 380) / 6" as
+    # "{1250} * {380}")
+    written: tuple[str, str, str] | None = None
     echoed: str = ""  # a final text that only restated the tool instructions
     ignored: str = ""  # a final text that quoted none of the tool results
 
@@ -170,6 +175,14 @@ class StepRun:
             tools = {n: tools[n] for n in fit.ranked()}
             keep = fit.shortlist(named=named_tools(instruction, list(tools)))
             opening = _Opening({n: tools[n] for n in keep}, fit.tool_choice())
+        written = written_expressions(instruction, tools)
+        if written:
+            # the step writes arithmetic a tool takes as it stands: that tool, and a call first
+            opening = _Opening(
+                {n: tools[n] for n in dict.fromkeys(w[0] for w in written)}, "required"
+            )
+            if len(written) == 1 and self.limits.guards.grounding:
+                self.written = written[0]
         first, route = self._step_model(index)
         chain = fallback_chain(self.context, self.state, first, route)
 
@@ -318,7 +331,8 @@ class StepRun:
                         return "ungrounded", ""
                     # every value left was tried and failed: the model may only answer now
                     bound = chat_model
-                reply = invoke_model(bound, messages)
+                preset = self._written_call(offered) if opens and not self.records else None
+                reply = preset if preset is not None else invoke_model(bound, messages)
             except ModelOutputError as exc:
                 # An unreadable reply is a failed attempt like a bad call: say so, then retry.
                 failure = CallError(
@@ -364,6 +378,17 @@ class StepRun:
                         )
                     )
                 )
+
+    def _written_call(self, offered: Mapping[str, BaseTool]) -> AIMessage | None:
+        """The call the step writes itself (see `written`), when its tool is offered and needs
+        no other argument."""
+        if self.written is None or self.written[0] not in offered:
+            return None
+        name, arg, text = self.written
+        parameters = to_openai_tool(offered[name])["function"].get("parameters") or {}
+        if not set(parameters.get("required") or ()) <= {arg}:
+            return None
+        return AIMessage(content="", tool_calls=[{"name": name, "args": {arg: text}, "id": ""}])
 
     def _answer_only(self, chat_model: Any, messages: list[BaseMessage]) -> tuple[EndReason, str]:
         """The model's final text, with no tool to call (the step's inputs are all used)."""
