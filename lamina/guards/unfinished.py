@@ -56,6 +56,8 @@ def unhandled(
     calls: Iterable[Mapping[str, Any]],
     tools: Mapping[str, Any],
     relevance: ToolWeigher,
+    *,
+    in_values: bool = False,
 ) -> list[dict[str, Any]]:
     """The words of `request` that point to a tool no successful call used, closest first.
 
@@ -64,6 +66,13 @@ def unhandled(
         calls: the run's tool-call records (dicts with `name`, `args` and `error`).
         tools: the tools the run could call, by name.
         relevance: scores words against tools.
+        in_values: also judge the words that only a string argument's value accounts for: such
+            a word counts as unhandled when a tool not called fits it on meaning alone
+            (`ToolFit.fits`). "If we sold all the monitors in the warehouse at list price, how
+            much money would that bring in?" was answered 219, one monitor's price, by
+            `product_price("the monitors in the warehouse")`, a value a lenient tool accepted;
+            "warehouse" fits `stock_level` (0.47). A text a tool works on ("Count the words
+            in this: ...") holds words that fit other tools only loosely ("bank": 0.37).
 
     Returns:
         `[{"word", "tool", "similarity"}]`; empty when no call succeeded (other checks judge
@@ -73,21 +82,25 @@ def unhandled(
     if not done:
         return []
     accounted = _vocabulary(done, tools) | _units_of_used_numbers(request, done)
-    left = [w for w in dict.fromkeys(w.lower() for w in _WORD.findall(request))]
-    left = [w for w in left if not _accounted(w, accounted)]
+    words = [w for w in dict.fromkeys(w.lower() for w in _WORD.findall(request))]
+    left = [w for w in words if not _accounted(w, accounted)]
+    named = _vocabulary(done, tools, values=False) | _units_of_used_numbers(request, done)
+    valued = [w for w in words if in_values and w not in left and not _accounted(w, named)]
     # a unit the calls wrote as a value ("C" for "celsius"; single letters are not in the
     # vocabulary, where they would stand for too much)
     written = {u for c in done for v in (c.get("args") or {}).values() for u in _units_of(v)}
     left = [w for w in left if not set(units_named(w)) & written]
     called = {c["name"] for c in done}
-    if not left or not set(tools) - called:
+    if not (left or valued) or not set(tools) - called:
         return []
     found: list[dict[str, Any]] = []
-    for word, fit in zip(left, relevance.assess_each(left, tools), strict=True):
+    judged = [*left, *valued]
+    for word, fit in zip(judged, relevance.assess_each(judged, tools), strict=True):
         # the word points to the tool it is closest to; a called one accounts for it ("cost"
         # is closer to the product_price that was called than to shipping_cost)
         tool, score = max(fit.scores.items(), key=lambda item: float(item[1]))
-        if tool not in called and score >= relevance.supports_above:
+        enough = fit.fits if word in valued else score >= relevance.supports_above
+        if tool not in called and enough:
             found.append({"word": word, "tool": tool, "similarity": round(score, 4)})
     return sorted(found, key=lambda f: -float(f["similarity"]))
 
@@ -183,14 +196,18 @@ def _units_of_used_numbers(request: str, calls: Sequence[Mapping[str, Any]]) -> 
     }
 
 
-def _vocabulary(calls: Sequence[Mapping[str, Any]], tools: Mapping[str, Any]) -> set[str]:
-    """The words of what the calls did: names, arguments, values and the tools' descriptions."""
+def _vocabulary(
+    calls: Sequence[Mapping[str, Any]], tools: Mapping[str, Any], *, values: bool = True
+) -> set[str]:
+    """The words of what the calls did: names, arguments, values (unless `values` is False)
+    and the tools' descriptions."""
     parts: list[str] = []
     for call in calls:
         tool = tools[call["name"]]
         parts.append(str(call["name"]).replace("_", " "))
         parts.append(description_text(tool) if hasattr(tool, "tool_call_schema") else "")
         for key, value in (call.get("args") or {}).items():
-            parts.append(f"{str(key).replace('_', ' ')} {value}")
+            shown = value if values or not isinstance(value, str) else ""
+            parts.append(f"{str(key).replace('_', ' ')} {shown}")
     # Every letter run, short ones too: "km" accounts for "kilometres".
     return {w.lower() for part in parts for w in _LETTERS.findall(part)}

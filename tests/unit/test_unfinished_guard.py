@@ -140,3 +140,22 @@ def test_a_text_wrong_about_the_unit_of_a_converted_figure_gives_way_to_the_figu
     }
     assert with_result_units("The tool returned 69.8 degrees Celsius.", [call], tools) == "69.8 F"
     assert with_result_units("It is 69.8 °F.", [call], tools) == "It is 69.8 °F."
+
+
+@tool
+def stock(product: str) -> int:
+    """Warehouse units."""
+    return 18
+
+
+def test_a_word_only_a_value_holds_still_points_to_a_tool_that_fits_it() -> None:
+    tools = {**TOOLS, "stock": stock}
+    request = "the price of the monitors in the warehouse"
+    lookup = {**LOOKUP, "args": {"product": "the monitors in the warehouse"}}
+    assert unhandled(request, [lookup], tools, RELEVANCE) == []  # the value accounts for it
+    found = unhandled(request, [lookup], tools, RELEVANCE, in_values=True)
+    assert [(f["word"], f["tool"]) for f in found] == [("warehouse", "stock")]
+    assert found[0]["similarity"] >= 0.45  # fits on meaning alone, not only supports
+    # once the tool it fits is called, the word is handled
+    counted = {"name": "stock", "args": {"product": "monitor"}, "result": "18", "error": None}
+    assert unhandled(request, [lookup, counted], tools, RELEVANCE, in_values=True) == []

@@ -345,7 +345,7 @@ def make_reasoning_node(
         if answer is not None and (guards or Guards()).unfinished_request:
             found = answered_in_another_unit(task, answer, calls, ctx.tools)
             if ctx.tool_relevance is not None:
-                found += unhandled(task, calls, ctx.tools, ctx.tool_relevance)
+                found += unhandled(task, calls, ctx.tools, ctx.tool_relevance, in_values=True)
         added = conversion_step(found, plan, ctx.tools) if finish and ctx.tools else None
         if added is not None and steps_taken < max_steps:
             # re-plan from the unfinished answer: one more tool step, run by execution
