@@ -59,6 +59,15 @@ class GivenDates:
     yearless: set[tuple[int, int]] = field(default_factory=set)
     years: set[int] = field(default_factory=set)
 
+    def iso(self) -> list[str]:
+        """The full dates as YYYY-MM-DD, in date order (and a day of a month written without a
+        year, when a single year was given)."""
+        dates = set(self.full)
+        if len(self.years) == 1:
+            (year,) = self.years
+            dates |= {(year, month, day) for month, day in self.yearless}
+        return [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in sorted(dates)]
+
     def grounds(self, year: int, month: int, day: int) -> bool:
         """Was this date given (a day and month without a year: with a year that was)?"""
         return (year, month, day) in self.full or (

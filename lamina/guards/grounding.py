@@ -13,7 +13,8 @@ made from that narrowed schema. So an invented number cannot be decoded at all, 
   such value makes the tool uncallable for that move, an optional one is left out.
 * A free `string` property (no `enum`, `const`, `format` or `pattern` of its own) is left free
   until one of its values fails; from then on it is an `enum` of the spans of what was given
-  (up to six consecutive words of a clause, or a whole clause), less the values that failed.
+  (up to six consecutive words of a clause, or a whole clause) and the dates given, written
+  as YYYY-MM-DD ("September 1st 2025": 2025-09-01), less the values that failed.
   Free at first, SmolLM2 copies the request's proper nouns well ("Nice"); constrained from the
   start it picked among spans badly ("the distance from"). Constrained after a failure, it stops
   repeating the example it copied from the tool's description ("apple", three times in a row)
@@ -43,6 +44,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lamina.guards.dates import written_dates
 from lamina.guards.numbers import canonical, grounded_numbers, number_words, written_numbers
 from lamina.guards.units import (
     Unit,
@@ -186,8 +188,10 @@ class Grounding:
             key = canonical(value)
             units[key] = (*units.get(key, ()), tuple(written))
         roles = unit_roles(texts[0], found) if texts else UnitRoles()
-        spans = tuple(grounded_spans(texts))
-        return cls(tuple(numbers), tuple(literals), spans, units, roles)
+        spans = grounded_spans(texts)
+        # a date given as "September 1st 2025" is also a value as tools take dates: 2025-09-01
+        spans += [d for d in written_dates(texts).iso() if d not in spans]
+        return cls(tuple(numbers), tuple(literals), tuple(spans), units, roles)
 
     def unit_values(self, name: str, prop: Mapping[str, Any]) -> list[Any] | None:
         """The values of a unit argument (`from_unit`, `to_currency`) grounded in what was

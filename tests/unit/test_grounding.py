@@ -194,3 +194,15 @@ def test_the_values_an_error_lists(error: str, listed: list[str]) -> None:
     from lamina.layers.execution.grounded_moves import listed_values
 
     assert listed_values(error) == listed
+
+
+def test_a_date_given_in_words_is_offered_as_tools_take_dates() -> None:
+    grounding = Grounding.from_texts(["How many days from Feb 14 2025 to September 1st 2025?"])
+    schema = {"type": "object", "properties": {"end": {"type": "string"}}}
+    narrowed = grounding.narrow(schema, {"end": {"2025-02-14"}})
+    assert narrowed is not None
+    offered = narrowed["properties"]["end"]["enum"]
+    assert "2025-09-01" in offered
+    assert "2025-02-14" not in offered  # it failed
+    assert "2025-06-22" not in offered
+    assert grounding.numbers == Grounding.from_texts(["Feb 14 2025 to September 1st 2025"]).numbers
