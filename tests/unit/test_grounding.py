@@ -206,3 +206,14 @@ def test_a_date_given_in_words_is_offered_as_tools_take_dates() -> None:
     assert "2025-02-14" not in offered  # it failed
     assert "2025-06-22" not in offered
     assert grounding.numbers == Grounding.from_texts(["Feb 14 2025 to September 1st 2025"]).numbers
+
+
+def test_a_call_that_repeats_a_value_is_not_decoded_again_with_the_repeat() -> None:
+    from lamina.layers.execution.calls import CallError
+    from lamina.layers.execution.grounded_moves import failed_values
+
+    failure = CallError("unused_input", "x", "14, 2025 is used twice while 1 is not used", "y")
+    args = {"start": "2025-02-14", "end": "2025-02-14"}
+    assert failed_values(args, failure) == {"end": "2025-02-14"}  # the start may stay
+    other = CallError("tool_error", "x", "ValueError: Unknown city 'Pari'", "y")
+    assert failed_values({"city": "Pari", "days": 2}, other) == {"city": "Pari"}

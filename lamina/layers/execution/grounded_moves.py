@@ -125,7 +125,8 @@ def listed_values(error: str) -> list[str]:
 
 def failed_values(args: Any, failure: CallError) -> dict[str, Any]:
     """The argument values a failure is about, to offer no more in this step: those its error
-    names, every one of a refused call, or the only argument of a one-argument call."""
+    names, every one of a refused call, the only argument of a one-argument call, or, for a
+    call that used a number twice, the later argument that repeats an earlier one's value."""
     if not isinstance(args, dict):
         return {}
     plain = {
@@ -135,6 +136,17 @@ def failed_values(args: Any, failure: CallError) -> dict[str, Any]:
     }
     if failure.kind == "refused" or len(args) == 1:
         return plain
+    if failure.kind == "unused_input":
+        # a value repeated in a later argument is the repeat: `days_between("2025-02-14",
+        # "2025-02-14")` for "Feb 14 to September 1st" was decoded three times, identical
+        seen: list[Any] = []
+        repeats = {}
+        for key, value in plain.items():
+            if value in seen:
+                repeats[key] = value
+            seen.append(value)
+        if repeats:
+            return repeats
     return {
         key: value
         for key, value in plain.items()
