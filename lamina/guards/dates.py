@@ -14,10 +14,12 @@ run says so instead of guessing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["GivenDates", "written_dates"]
+__all__ = ["GivenDates", "repeated_date", "written_dates"]
 
 _MONTHS = {
     name: number
@@ -58,6 +60,13 @@ class GivenDates:
     full: set[tuple[int, int, int]] = field(default_factory=set)
     yearless: set[tuple[int, int]] = field(default_factory=set)
     years: set[int] = field(default_factory=set)
+    # how often each date is written (a day and month without a year under (0, month, day))
+    times: Counter[tuple[int, int, int]] = field(default_factory=Counter)
+
+    def times_given(self, year: int, month: int, day: int) -> int:
+        """How often the date is written (without a year too, when its year was given)."""
+        yearless = self.times[(0, month, day)] if year in self.years else 0
+        return self.times[(year, month, day)] + yearless
 
     def iso(self) -> list[str]:
         """The full dates as YYYY-MM-DD, in date order (and a day of a month written without a
@@ -89,10 +98,34 @@ def written_dates(texts: Iterable[str]) -> GivenDates:
                     continue
                 if match.group("year"):
                     given.full.add((int(match.group("year")), month, day))
+                    given.times[(int(match.group("year")), month, day)] += 1
                 else:
                     given.yearless.add((month, day))
+                    given.times[(0, month, day)] += 1
         for first, second, year in _NUMERIC.findall(text):
             for month, day in ((int(first), int(second)), (int(second), int(first))):
                 if 1 <= month <= 12 and 1 <= day <= 31:
                     given.full.add((int(year), month, day))
+                    given.times[(int(year), month, day)] += 1
     return given
+
+
+_ISO = re.compile(r"\s*(\d{4})-(\d{2})-(\d{2})\s*")
+
+
+def repeated_date(args: Mapping[str, Any], texts: Iterable[str]) -> str | None:
+    """A date that fills more arguments of one call than `texts` write it, as a finding, or
+    None. Asked for the days "between June 1st 2025 and Christmas Day 2025" (a holiday is no
+    written date), SmolLM2-135M called `days_between("2025-06-01", "2025-06-01")` and
+    answered 0."""
+    used = Counter(
+        (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        for value in args.values()
+        if isinstance(value, str) and (m := _ISO.fullmatch(value))
+    )
+    given = written_dates(texts)
+    for (year, month, day), count in used.items():
+        if count > 1 and count > given.times_given(year, month, day):
+            iso = f"{year:04d}-{month:02d}-{day:02d}"
+            return f"{iso} fills {count} arguments, but the request gives that date once"
+    return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lamina.guards.dates import written_dates
+from lamina.guards.dates import repeated_date, written_dates
 
 
 def test_given_dates_in_iso_form() -> None:
@@ -12,3 +12,16 @@ def test_given_dates_in_iso_form() -> None:
     assert given.grounds(2025, 5, 5)
     assert not given.grounds(2025, 6, 22)
     assert written_dates(["the 5th of May"]).iso() == []  # no year given
+
+
+def test_a_date_written_once_fills_one_argument_of_a_call() -> None:
+    request = ["How many days are there between June 1st 2025 and Christmas Day 2025?"]
+    same = {"start": "2025-06-01", "end": "2025-06-01"}
+    finding = repeated_date(same, request)
+    assert finding is not None
+    assert "2025-06-01" in finding
+    assert repeated_date({"start": "2025-06-01", "end": "2025-12-25"}, request) is None
+    twice = ["From 2025-06-01 to 2025-06-01: how many days?"]  # written twice: a choice
+    assert repeated_date(same, twice) is None
+    yearless = ["Valentine's Day 2025 (Feb 14) to Feb 14?"]
+    assert repeated_date({"a": "2025-02-14", "b": "2025-02-14"}, yearless) is None
