@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from lamina.guards.tool_relevance import ToolFit
 
 __all__ = [
+    "asks_for_arithmetic",
+    "asks_for_money",
     "named_tools",
     "shortlist_tools",
     "step_needs_tool",
@@ -173,8 +175,7 @@ def step_needs_tool(
     lowered = instruction.lower()
     if named_tools(instruction, names):
         return True
-    has_digit = any(ch.isdigit() for ch in instruction)
-    if _ARITHMETIC.search(instruction) or (has_digit and _MATH_WORDS.search(instruction)):
+    if asks_for_arithmetic(instruction):
         return True
     if fit is not None and fit.fits:
         return True
@@ -188,6 +189,14 @@ def step_needs_tool(
         or asks_for_money(instruction)
     )
     return worded and (fit is None or fit.supports)
+
+
+def asks_for_arithmetic(instruction: str) -> bool:
+    """Does the step hold arithmetic: digits with an operator between them, or digits with a
+    word like "plus", "multiply" or "total"?"""
+    if _ARITHMETIC.search(instruction):
+        return True
+    return any(ch.isdigit() for ch in instruction) and bool(_MATH_WORDS.search(instruction))
 
 
 def asks_for_money(instruction: str) -> bool:

@@ -272,5 +272,7 @@ def test_a_request_that_asks_more_than_a_conversion_is_not_one() -> None:
         "How many km is a marathon?",  # no number
         "What is 13.1 miles in miles?",  # the same unit
         "What is 30 kg in dollars?",  # another dimension
+        "What's 30 dollars in euros plus 5?",  # arithmetic too
+        "How many pounds is 2 * 20 kg?",
     ):
         assert requested_conversion(task, TOOLS) is None, task

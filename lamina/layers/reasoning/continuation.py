@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from lamina.guards.grounding import grounded_numbers
 from lamina.guards.numbers import canonical
+from lamina.guards.tool_shortlist import asks_for_arithmetic
 from lamina.guards.units import (
     Unit,
     asked_unit,
@@ -135,12 +136,13 @@ def requested_conversion(task: str, tools: Mapping[str, BaseTool]) -> PlanStep |
 
     It gives one number, written with a unit ("13.1 miles"), asks for another unit of the same
     dimension ("how many km"), and names no unit of another dimension ("5 km every day ... in a
-    week" asks for more than a conversion, as does a rate: "0.35 USD per word"). Asked "I weigh
+    week" asks for more than a conversion, as does a rate, "0.35 USD per word", or arithmetic,
+    "30 dollars in euros plus 5"). Asked "I weigh
     172 lbs, what's that in kilos?", SmolLM2-135M answered "172 * 100 = 1720 kilograms"
     without a tool, and "What's 250 euros in US dollars?" went to `product_price` three times.
     """
     given = quantities(task)
-    if len(given) != 1 or not given[0][1] or _RATE.search(task):
+    if len(given) != 1 or not given[0][1] or _RATE.search(task) or asks_for_arithmetic(task):
         return None
     value, units = given[0]
     pairs = [(s, t) for t in asked_unit(task) for s in units if s.dimension == t.dimension]
