@@ -19,6 +19,9 @@ within the EU. What's the shipping?" gives the weight in pounds, and the tool th
 (`product_price("the shipping")`, three times). The plan then starts with "Convert 9 lbs to
 kilograms." and the request follows as its second step, with the converted figure to use.
 
+A request that is a conversion and nothing else ("I weigh 172 lbs, what's that in kilos?") is
+planned as that conversion (:func:`requested_conversion`).
+
 One conversion step after the answer per run (a step added for a conversion is never followed
 by another); within the step budget (`max_steps`). If the step fails, the run fails as any
 failed step does, with what was tried. Both are the `finish_conversions` guard
@@ -137,9 +140,9 @@ def requested_conversion(task: str, tools: Mapping[str, BaseTool]) -> PlanStep |
     It gives one number, written with a unit ("13.1 miles"), asks for another unit of the same
     dimension ("how many km"), and names no unit of another dimension ("5 km every day ... in a
     week" asks for more than a conversion, as does a rate, "0.35 USD per word", or arithmetic,
-    "30 dollars in euros plus 5"). Asked "I weigh
-    172 lbs, what's that in kilos?", SmolLM2-135M answered "172 * 100 = 1720 kilograms"
-    without a tool, and "What's 250 euros in US dollars?" went to `product_price` three times.
+    "30 dollars in euros plus 5"). Asked "I weigh 172 lbs, what's that in kilos?",
+    SmolLM2-135M answered "172 * 100 = 1720 kilograms" without a tool, and "What's 250 euros
+    in US dollars?" went to `product_price` three times.
     """
     given = quantities(task)
     if len(given) != 1 or not given[0][1] or _RATE.search(task) or asks_for_arithmetic(task):
