@@ -1,4 +1,7 @@
-"""Re-planning from an unfinished answer: the step a run still owes (:func:`conversion_step`).
+"""Conversion steps written from units, not by a model: the step an answer in another unit still
+owes (:func:`conversion_step`), the step before a tool that takes another unit
+(:func:`input_conversion_step`), and a request that is only a conversion
+(:func:`requested_conversion`).
 
 A small model stops a chain after its first call that works. Asked "What does the desk lamp
 cost in dollars?", SmolLM2-135M called `product_price("desk lamp")` and answered 34.9, a price
