@@ -55,13 +55,21 @@ _NUMERIC = re.compile(r"(?<!\d)(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?!\d)")
 
 @dataclass
 class GivenDates:
-    """The dates written in what was given: full ones, and days of a month with no year."""
+    """The dates written in what was given: how often each is written (a day of a month with
+    no year under year 0), and the years written."""
 
-    full: set[tuple[int, int, int]] = field(default_factory=set)
-    yearless: set[tuple[int, int]] = field(default_factory=set)
-    years: set[int] = field(default_factory=set)
-    # how often each date is written (a day and month without a year under (0, month, day))
     times: Counter[tuple[int, int, int]] = field(default_factory=Counter)
+    years: set[int] = field(default_factory=set)
+
+    @property
+    def full(self) -> set[tuple[int, int, int]]:
+        """The dates written with a year, as (year, month, day)."""
+        return {date for date in self.times if date[0]}
+
+    @property
+    def yearless(self) -> set[tuple[int, int]]:
+        """The days of a month written without a year, as (month, day)."""
+        return {(month, day) for year, month, day in self.times if not year}
 
     def times_given(self, year: int, month: int, day: int) -> int:
         """How often the date is written (without a year too, when its year was given)."""
@@ -71,17 +79,20 @@ class GivenDates:
     def iso(self) -> list[str]:
         """The full dates as YYYY-MM-DD, in date order (and a day of a month written without a
         year, when a single year was given)."""
-        dates = set(self.full)
+        dates = self.full
         if len(self.years) == 1:
             (year,) = self.years
             dates |= {(year, month, day) for month, day in self.yearless}
-        return [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in sorted(dates)]
+        return [_iso(date) for date in sorted(dates)]
 
     def grounds(self, year: int, month: int, day: int) -> bool:
         """Was this date given (a day and month without a year: with a year that was)?"""
-        return (year, month, day) in self.full or (
-            (month, day) in self.yearless and year in self.years
-        )
+        return self.times_given(year, month, day) > 0
+
+
+def _iso(date: tuple[int, int, int]) -> str:
+    year, month, day = date
+    return f"{year:04d}-{month:02d}-{day:02d}"
 
 
 def written_dates(texts: Iterable[str]) -> GivenDates:
@@ -96,21 +107,13 @@ def written_dates(texts: Iterable[str]) -> GivenDates:
                 day = int(match.group("day"))
                 if not (1 <= month <= 12 and 1 <= day <= 31):
                     continue
-                if match.group("year"):
-                    given.full.add((int(match.group("year")), month, day))
-                    given.times[(int(match.group("year")), month, day)] += 1
-                else:
-                    given.yearless.add((month, day))
-                    given.times[(0, month, day)] += 1
+                given.times[(int(match.group("year") or 0), month, day)] += 1
         for first, second, year in _NUMERIC.findall(text):
-            for month, day in ((int(first), int(second)), (int(second), int(first))):
+            # day first or month first: both were given, "03/03/2025" once
+            for month, day in {(int(first), int(second)), (int(second), int(first))}:
                 if 1 <= month <= 12 and 1 <= day <= 31:
-                    given.full.add((int(year), month, day))
                     given.times[(int(year), month, day)] += 1
     return given
-
-
-_ISO = re.compile(r"\s*(\d{4})-(\d{2})-(\d{2})\s*")
 
 
 def repeated_date(args: Mapping[str, Any], texts: Iterable[str]) -> str | None:
@@ -119,13 +122,12 @@ def repeated_date(args: Mapping[str, Any], texts: Iterable[str]) -> str | None:
     written date), SmolLM2-135M called `days_between("2025-06-01", "2025-06-01")` and
     answered 0."""
     used = Counter(
-        (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        (int(m.group("year")), int(m.group("month")), int(m.group("day")))
         for value in args.values()
-        if isinstance(value, str) and (m := _ISO.fullmatch(value))
+        if isinstance(value, str) and (m := _FORMS[0].fullmatch(value.strip()))
     )
     given = written_dates(texts)
-    for (year, month, day), count in used.items():
-        if count > 1 and count > given.times_given(year, month, day):
-            iso = f"{year:04d}-{month:02d}-{day:02d}"
-            return f"{iso} fills {count} arguments, but the request gives that date once"
+    for date, count in used.items():
+        if count > 1 and count > given.times_given(*date):
+            return f"{_iso(date)} fills {count} arguments, but the request gives that date once"
     return None

@@ -145,8 +145,10 @@ def written_expressions(instruction: str, tools: Mapping[str, Any]) -> list[tupl
     found = []
     for name, tool in tools.items() if runs else ():
         for arg, schema in (getattr(tool, "args", None) or {}).items():
-            pattern = schema.get("pattern") if isinstance(schema, Mapping) else None
-            if schema.get("type") != "string" or not isinstance(pattern, str):
+            if not isinstance(schema, Mapping) or schema.get("type") != "string":
+                continue
+            pattern = schema.get("pattern")
+            if not isinstance(pattern, str):
                 continue
             try:
                 found += [(name, arg, run) for run in runs if re.fullmatch(pattern, run)]

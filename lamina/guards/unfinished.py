@@ -81,11 +81,14 @@ def unhandled(
     done = [c for c in calls if c.get("error") is None and c.get("name") in tools]
     if not done:
         return []
-    accounted = _vocabulary(done, tools) | _units_of_used_numbers(request, done)
+    number_units = _units_of_used_numbers(request, done)
+    accounted = _vocabulary(done, tools) | number_units
     words = [w for w in dict.fromkeys(w.lower() for w in _WORD.findall(request))]
     left = [w for w in words if not _accounted(w, accounted)]
-    named = _vocabulary(done, tools, values=False) | _units_of_used_numbers(request, done)
-    valued = [w for w in words if in_values and w not in left and not _accounted(w, named)]
+    valued: list[str] = []
+    if in_values:
+        named = _vocabulary(done, tools, values=False) | number_units
+        valued = [w for w in words if w not in left and not _accounted(w, named)]
     # a unit the calls wrote as a value ("C" for "celsius"; single letters are not in the
     # vocabulary, where they would stand for too much)
     written = {u for c in done for v in (c.get("args") or {}).values() for u in _units_of(v)}

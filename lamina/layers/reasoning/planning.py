@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from lamina.core.context import StepCacheLike, ToolWeigher
+from lamina.core.context import AgentContext, StepCacheLike, ToolWeigher
 from lamina.errors import ConfigError
 from lamina.guards.tool_shortlist import step_needs_tool, tool_names
 from lamina.layers.reasoning.continuation import input_conversion_step, requested_conversion
@@ -48,6 +48,8 @@ from lamina.stores.step_cache import structured_call
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+    from lamina.guards.tool_relevance import ToolFit
 
 
 __all__ = ["make_plan", "plan_task", "with_max_tokens"]
@@ -168,17 +170,19 @@ def make_plan(
         )
     prompts = prompts or load_prompts()
 
+    def fit_of(text: str) -> ToolFit | None:
+        return relevance.assess(text, tools) if relevance is not None and tools else None
+
     def needs_tool(text: str) -> bool:
-        fit = relevance.assess(text, tools) if relevance is not None and tools else None
-        return step_needs_tool(text, tools, fit=fit)
+        return step_needs_tool(text, tools, fit=fit_of(text))
 
     split = split_task(task, max_steps)
     if len(split) < 2:
-        by_name = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
+        by_name = dict(tools) if isinstance(tools, Mapping) else AgentContext.tools_by_name(tools)
         conversion = requested_conversion(task, by_name) if convert_inputs and tools else None
         if conversion is not None:
             return PlanOutcome(steps=(conversion,), source="conversion")
-        fit = relevance.assess(task, tools) if relevance is not None and tools else None
+        fit = fit_of(task)
         step = PlanStep(0, task.strip(), step_needs_tool(task, tools, fit=fit))
         if convert_inputs and step.needs_tool and fit is not None and fit.fits:
             first = input_conversion_step(task, by_name.get(fit.ranked()[0]), by_name)
