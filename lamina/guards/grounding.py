@@ -105,16 +105,11 @@ def _literal(text: str) -> str:
 def grounded_spans(texts: Iterable[str]) -> list[str]:
     """The values a free string argument may take: the spans of up to :data:`MAX_SPAN_WORDS`
     words of each clause of `texts` (without the punctuation at their ends), and each clause
-    whole, as written and lowercased; at most :data:`MAX_SPANS`, earliest text first. A span
-    with a double quote or a backslash inside is left out."""
+    whole, as written and lowercased; at most :data:`MAX_SPANS`, earliest text first."""
     spans: dict[str, None] = {}
 
     def add(span: str) -> None:
         span = span.strip(_EDGE_PUNCTUATION + " ")
-        if '"' in span or "\\" in span:
-            # llama.cpp's schema converter escapes a quote or backslash inside an enum value
-            # wrongly (`7, "from_currency` became undefined rules); such a span is never a value
-            return
         for form in (span, span.lower()):
             if form and len(spans) < MAX_SPANS:
                 spans.setdefault(form, None)

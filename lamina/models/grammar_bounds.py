@@ -115,10 +115,22 @@ def _digits_pattern(start: str, stop: str) -> str:
 
 
 def bounded_json_schema_to_gbnf(schema_text: str) -> str:
-    """llama.cpp's `json_schema_to_gbnf`, with integer bounds honoured."""
+    """llama.cpp's `json_schema_to_gbnf`, with integer bounds honoured and `enum`/`const`
+    strings that hold a double quote or a backslash written as valid GBNF.
+
+    llama-cpp-python's converter escapes the quotes of the JSON text of a constant but not its
+    backslashes, so `7, "from_currency` (JSON `"7, \\"from_currency"`) ended its GBNF literal
+    early and left `from`, `currency` as undefined rules: a tool whose `enum` holds such a
+    value could not be called at all.
+    """
     from llama_cpp import llama_grammar
 
     class BoundedSchemaConverter(llama_grammar.SchemaConverter):  # type: ignore[misc]
+        def _generate_constant_rule(self, value: Any) -> str:
+            # the JSON text's own escapes are characters of the literal: backslashes first
+            text = json.dumps(value, ensure_ascii=False)
+            return str(self._format_literal(text.replace("\\", "\\\\")))
+
         def visit(self, schema: Any, name: str) -> Any:
             if isinstance(schema, dict) and schema.get("type") == "integer":
                 lo, hi = int_bounds(schema)

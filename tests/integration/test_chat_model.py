@@ -180,6 +180,23 @@ def test_structured_output_json_schema_is_valid_every_time(smollm2) -> None:
         jsonschema.validate(result, ORDER_SCHEMA)
 
 
+ESCAPED_VALUES = ['7, "from_currency', "C:\\temp", 'caf\u00e9 "Le Bar"', "plain"]
+
+
+def test_enum_values_with_quotes_and_backslashes_decode_exactly(smollm2) -> None:
+    # llama-cpp-python's converter left such values as undefined rules: no decoding at all
+    schema = {
+        "type": "object",
+        "properties": {"value": {"type": "string", "enum": ESCAPED_VALUES}},
+        "required": ["value"],
+    }
+    structured = smollm2.with_structured_output(schema, max_tokens=48)
+    prompts = [f"Pick the value {v!r}." for v in ESCAPED_VALUES]
+    results = [structured.invoke([SYSTEM, HumanMessage(p)]) for p in prompts]
+    assert all(r["value"] in ESCAPED_VALUES for r in results)
+    assert any(r["value"] != "plain" for r in results)  # the escaped ones are reachable
+
+
 def test_structured_output_include_raw(smollm2) -> None:
     structured = smollm2.with_structured_output(Place, include_raw=True, max_tokens=64)
 

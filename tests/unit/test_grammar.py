@@ -228,3 +228,32 @@ def test_a_literal_with_an_escape_llama_cpp_cannot_parse_is_refused() -> None:
     # llama-cpp-python hands back a grammar that crashes the process for these
     with pytest.raises(ConfigError, match="cannot parse"):
         compile_grammar('root ::= "1\\." "0"')
+
+
+def _gbnf_literals(grammar: str) -> list[str]:
+    """The GBNF string literals of `grammar`, unescaped."""
+    escapes = {"\\\\": "\\", '\\"': '"', "\\n": "\n", "\\r": "\r"}
+    found = []
+    for literal in re.findall(r'"((?:[^"\\]|\\.)*)"', grammar):
+        found.append(re.sub(r"\\.", lambda m: escapes.get(m.group(), m.group()), literal))
+    return found
+
+
+def test_enum_and_const_strings_with_quotes_and_backslashes_are_valid_gbnf() -> None:
+    import json
+
+    values = ['7, "from_currency', "C:\\temp", "two\nlines", "caf\u00e9"]
+    schema = {
+        "type": "object",
+        "properties": {
+            "pick": {"type": "string", "enum": values},
+            "fixed": {"const": 'say "hi"'},
+        },
+        "required": ["pick", "fixed"],
+    }
+    grammar = json_schema_grammar(schema)
+    compile_grammar(grammar)  # no undefined rules (the converter's own literals had them)
+    literals = _gbnf_literals(grammar)
+    for value in [*values, 'say "hi"']:
+        # each literal is the value's JSON text: what the model writes parses back to it
+        assert json.dumps(value, ensure_ascii=False) in literals

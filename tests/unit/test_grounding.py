@@ -7,7 +7,7 @@ import re
 import pytest
 
 from lamina.guards.grounding import Grounding, grounded_numbers, grounded_spans
-from lamina.models.grammar import json_schema_grammar
+from lamina.models.grammar import compile_grammar, json_schema_grammar
 
 DEMO = "My bike lock costs 15 dollars. First compute 12 times 7, then compute that result plus 15"
 
@@ -126,12 +126,15 @@ def test_free_strings_are_spans_of_what_was_given() -> None:
         assert made_up not in offered
 
 
-def test_a_span_with_a_quote_or_backslash_is_never_offered() -> None:
-    # llama.cpp's converter wrote `"7, \\"from_currency"` as a grammar with undefined rules
+def test_a_span_with_a_quote_or_backslash_is_offered_in_a_grammar_that_compiles() -> None:
+    # llama.cpp's converter wrote `"7, \\"from_currency"` as a grammar with undefined rules;
+    # lamina's grammar writes such values itself (lamina.models.grammar_bounds)
     spans = grounded_spans(['Sent 7, "from_currency": "EUR" to the tool', "a path C:\\temp now"])
     assert "Sent 7" in spans
-    assert "now" in spans
-    assert not [s for s in spans if '"' in s or "\\" in s]
+    assert 'Sent 7, "from_currency' in spans
+    assert "a path C:\\temp now" in spans
+    schema = {"type": "object", "properties": {"v": {"type": "string", "enum": spans}}}
+    compile_grammar(json_schema_grammar(schema))
 
 
 def test_values_that_failed_are_not_offered_again() -> None:
