@@ -323,8 +323,9 @@ def wrong_unit(
     answer: str,
     results: Iterable[tuple[str, str]],
 ) -> dict[str, str] | None:
-    """The request asks for one unit and the answer's figure is in another of the same
-    dimension: `{"asked", "answered", "figure"}`, or None.
+    """The request asks for one unit and the answer's figure (its last one in a unit of that
+    dimension) is in another of the same dimension: `{"asked", "answered", "figure"}`, or
+    None.
 
     Args:
         request: the turn's request.
@@ -346,8 +347,10 @@ def wrong_unit(
         same = [u for u in units if u.dimension in dimensions]
         if set(same) & set(asked):
             return None  # a figure in the unit asked for ("24 weeks (168 days)")
-        if same and other is None:
-            # "in pounds" asks for lb or GBP: the one of the answer's dimension
+        if same:
+            # the last such figure: an answer composed from step results ends with its own
+            # ("Step 1: 34.9, Step 2: 139.6, Answer: 139.6 EUR"); "in pounds" asks for lb or
+            # GBP: the one of the answer's dimension
             wanted = next(u for u in asked if u.dimension == same[0].dimension)
             other = {"asked": wanted.name, "answered": same[0].name, "figure": canonical(value)}
     return other
