@@ -95,6 +95,16 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
             None,
             (f"{first['figure']} {first['answered']} -> {first['word']}",),
         )
+    if unfinished and "looked_up" in unfinished[-1]:
+        last = unfinished[-1]
+        return RunError(
+            "unfinished",
+            f"The run asked {last['looked_up']} for what the request still needed, but no "
+            "step combined its result with the others: the answer covers only part of the "
+            "request.",
+            int(last["step"]),
+            (str(last["looked_up"]),),
+        )
     if unfinished:
         first = unfinished[0]
         return RunError(

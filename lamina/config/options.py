@@ -102,6 +102,13 @@ class Guards(BaseModel):
             "quantity given in another unit than the fitting tool takes is converted first."
         ),
     )
+    combine_results: bool = Field(
+        default=True,
+        description=(
+            "A value of one thing (a unit price) and an unused count of those things get one "
+            "more step that multiplies them, when no other pair could be."
+        ),
+    )
     loop_retry: bool = Field(
         default=True,
         description="JSON that loops until max_tokens is decoded once more with a repeat penalty.",

@@ -7,7 +7,8 @@ step needs a tool; `tool_calls.py` catches arguments copied from a tool's descri
 texts that only echo the tool instructions; `grounding.py` narrows tool schemas to the numbers
 and spans the run was given and `ungrounded.py` finds free string arguments made of words
 nobody gave; `degenerate.py` catches empty, echoing or looping output; `unfinished.py` finds
-words of a request that point to a tool no successful call used. Each is switched on or
-off by one field of `lamina.config.options.Guards` (`Agent(guards=...)`, `[guards]` in
-lamina.toml).
+words of a request that point to a tool no successful call used; `quantities.py` reads what a
+figure is (a value of one thing, a rate, a count), for the step that multiplies them. Each is
+switched on or off by one field of `lamina.config.options.Guards` (`Agent(guards=...)`,
+`[guards]` in lamina.toml).
 """

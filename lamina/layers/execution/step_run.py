@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -183,6 +183,10 @@ class StepRun:
             )
             if len(written) == 1 and self.limits.guards.grounding:
                 self.written = written[0]
+        planned = _planned_call(self.state.get("plan") or [], index)
+        if planned is not None and planned[0] in tools:
+            # the plan wrote the call itself (a lookup about a thing an earlier call named)
+            opening, self.written = _Opening({planned[0]: tools[planned[0]]}, "required"), planned
         first, route = self._step_model(index)
         chain = fallback_chain(self.context, self.state, first, route)
 
@@ -820,3 +824,13 @@ class StepRun:
         usage = reply.usage_metadata
         if usage:
             self.tokens += int(usage.get("total_tokens", 0))
+
+
+def _planned_call(plan: Sequence[Any], index: int) -> tuple[str, str, str] | None:
+    """The call plan step `index` writes itself (`PlanStep.call`), if any."""
+    step = plan[index] if 0 <= index < len(plan) else None
+    call = step.get("call") if isinstance(step, Mapping) else None
+    if isinstance(call, list | tuple) and len(call) == 3:
+        tool, argument, value = (str(v) for v in call)
+        return tool, argument, value
+    return None

@@ -61,7 +61,8 @@ from lamina.guards.unfinished import answered_in_another_unit, unhandled, with_r
 from lamina.layers.escalation import fallback_chain, run_with_escalation, step_model
 from lamina.layers.reasoning.answer import budget_answer, final_answer, rests_on_the_model
 from lamina.layers.reasoning.checks import StepCheck, check_step
-from lamina.layers.reasoning.continuation import conversion_step, follow_up_step
+from lamina.layers.reasoning.combination import step_still_owed
+from lamina.layers.reasoning.continuation import follow_up_step
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.layers.reasoning.planning import make_plan
 from lamina.layers.reasoning.prompts import PromptSet, load_prompts
@@ -157,7 +158,8 @@ def make_reasoning_node(
         verifiers: checks of each reasoned step's result (None: `default_verifiers()`, the
             arithmetic verifier; () checks nothing).
         guards: the small-model guards that run (None: all); here `degenerate_output`,
-            `ignored_results`, `unfinished_request` and `finish_conversions`.
+            `ignored_results`, `unfinished_request`, `finish_conversions` and
+            `combine_results`.
         trust_model_answers: an answer no tool result or check supports counts as an answer;
             False (the default) marks it unchecked, so `RunResult.ok` is False ("unverified").
 
@@ -188,6 +190,7 @@ def make_reasoning_node(
     solve_rc = partial(rc_solve, prompts=p, unusable=unusable)
     keep_results = (guards or Guards()).ignored_results
     finish = (guards or Guards()).finish_conversions
+    combine = (guards or Guards()).combine_results
     answer_with = partial(final_answer, unusable=unusable, keep_results=keep_results)
 
     def reasoning_node(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
@@ -346,7 +349,11 @@ def make_reasoning_node(
             found = answered_in_another_unit(task, answer, calls, ctx.tools)
             if ctx.tool_relevance is not None:
                 found += unhandled(task, calls, ctx.tools, ctx.tool_relevance, in_values=True)
-        added = conversion_step(found, plan, ctx.tools) if finish and ctx.tools else None
+        added = None
+        if answer is not None and ctx.tools:
+            added = step_still_owed(
+                task, calls, found, plan, ctx.tools, convert=finish, combine=combine
+            )
         if added is not None and steps_taken < max_steps:
             # re-plan from the unfinished answer: one more tool step, run by execution
             plan.append(_routed(ctx, state, added, len(plan) + 1))

@@ -35,11 +35,14 @@ class PlanStep:
     tools: tuple[str, ...] | None = None
     # the unit the step's result is in, when the step says (a conversion's target unit)
     unit: str | None = None
+    # the call the step writes itself, (tool, argument, value): its first move, not the model's
+    call: tuple[str, str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form: {"index", "instruction", "needs_tool"}, once routed "model", "route"
         and "route_reason", "added_for" for a step added after planning, "tools" when the
-        step may call only those, and "unit" when its result is in a known unit."""
+        step may call only those, "unit" when its result is in a known unit, and "call"
+        (`[tool, argument, value]`) when the step writes its call itself."""
         data: dict[str, Any] = {
             "index": self.index,
             "instruction": self.instruction,
@@ -53,6 +56,8 @@ class PlanStep:
             data["tools"] = list(self.tools)
         if self.unit is not None:
             data["unit"] = self.unit
+        if self.call is not None:
+            data["call"] = list(self.call)
         return data
 
     @classmethod
@@ -74,7 +79,15 @@ class PlanStep:
             added_for=_optional_str(data.get("added_for")),
             tools=None if data.get("tools") is None else tuple(map(str, data["tools"])),
             unit=_optional_str(data.get("unit")),
+            call=_written_call(data.get("call")),
         )
+
+
+def _written_call(value: object) -> tuple[str, str, str] | None:
+    if isinstance(value, list | tuple) and len(value) == 3:
+        tool, argument, text = (str(v) for v in value)
+        return tool, argument, text
+    return None
 
 
 def _optional_str(value: object) -> str | None:

@@ -1,0 +1,213 @@
+"""The step that combines a value of one thing with a count of those things, written from what
+the figures are, not by a model (:func:`combination_step`).
+
+"If I buy 3 mechanical keyboards, how much is that altogether?": SmolLM2-135M called
+`product_price("mechanical keyboard")`, got 89, and stopped; the 3 was never used, and the run
+ended honestly not ok. Asked to choose the operation that combines two known figures, the model
+was right in 3 of 16 cases (6 of 16 with few-shot examples): it wrote "300 * 4" for "split four
+ways" and "179 - 27" for units x price. So no operation is left to it. What the figures are
+decides instead (:mod:`lamina.guards.quantities`: a value of one thing, a rate per thing, a
+count of things), and only where it leaves one operation.
+
+A value of one X (or a rate per X) and a count of X that no later call used combine in one way
+only: their product, in the value's unit (89 EUR × 3 keyboards = 267 EUR). When exactly one such
+pair is left unused, the plan gets the step "Calculate 89 * 3.", run by lamina's `calculator`
+(the expression is taken as written). Two counts of the same thing (what is in stock and what
+was ordered) could be added or subtracted; a price and a count of another thing, or two pairs
+that could each be multiplied, leave the operation open: no step is added, and the verdict says
+what was not used. What is not a product (a difference, a share, a percentage) is not guessed.
+
+One combination per run, within the step budget; the `combine_results` guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lamina.guards.numbers import canonical, plain
+from lamina.guards.quantities import (
+    REQUEST,
+    quantities_of_run,
+    returns_figure,
+    same_value,
+    things_named,
+    used_later,
+)
+from lamina.guards.units import spelled_out
+from lamina.layers.reasoning.continuation import conversion_step
+from lamina.layers.reasoning.plan import PlanStep
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
+__all__ = [
+    "ADDED_FOR_COMBINATION",
+    "ADDED_FOR_LOOKUP",
+    "combination_step",
+    "looked_up_alone",
+    "lookup_step",
+    "step_still_owed",
+]
+
+CALCULATOR = "calculator"
+"""The name of lamina's calculator tool (`lamina.tools.calculator`)."""
+
+ADDED_FOR_COMBINATION = "combination"
+"""`PlanStep.added_for` of a step added to multiply a value of one thing by a count of them."""
+
+ADDED_FOR_LOOKUP = "lookup"
+"""`PlanStep.added_for` of a step added to look up what a combination still lacks."""
+
+
+def step_still_owed(
+    task: str,
+    calls: Sequence[Mapping[str, Any]],
+    found: list[dict[str, Any]],
+    plan: Sequence[PlanStep],
+    tools: Mapping[str, BaseTool],
+    *,
+    convert: bool = True,
+    combine: bool = True,
+) -> PlanStep | None:
+    """The one step an answer still owes, re-planned from what it lacks, or None: first the
+    product of a value and a count (:func:`combination_step`), then the conversion into the
+    unit asked for (:func:`~lamina.layers.reasoning.continuation.conversion_step`), then the
+    lookup a combination needs (:func:`lookup_step`). When a lookup was not combined, `found`
+    (what `unfinished_request` found) gets an entry saying so, and the run is unfinished.
+
+    Args:
+        convert: the `finish_conversions` guard.
+        combine: the `combine_results` guard.
+    """
+    added = combination_step(task, calls, plan, tools) if combine else None
+    if added is None and convert:
+        added = conversion_step(found, plan, tools)
+    if added is None and combine:
+        added = lookup_step(task, found, calls, plan, tools)
+        alone = None if added is not None else looked_up_alone(plan)
+        if alone is not None:
+            found.append(alone)
+    return added
+
+
+def combination_step(
+    task: str,
+    calls: Sequence[Mapping[str, Any]],
+    plan: Sequence[PlanStep],
+    tools: Mapping[str, BaseTool],
+) -> PlanStep | None:
+    """The step that multiplies the one unused value of a thing by the one unused count of
+    those things, or None (no such pair, more than one, no calculator, or the plan already
+    holds a combination).
+
+    Args:
+        task: the turn's request.
+        calls: the run's tool calls so far, in order (`name`, `args`, `result`, `error`).
+        plan: the plan so far.
+        tools: the agent's tools; the step calls lamina's `calculator`.
+    """
+    if CALCULATOR not in tools or any(s.added_for == ADDED_FOR_COMBINATION for s in plan):
+        return None
+    done = [c for c in calls if c.get("error") is None and c.get("name") in tools]
+    found = quantities_of_run(task, done, tools)
+    unused = [q for q in found if not used_later(q, done)]
+    pairs = {
+        (canonical(value.value), canonical(count.value)): value.unit
+        for value in unused
+        if value.per and value.unit is not None
+        for count in unused
+        if count.counts & value.per and count.origin != value.origin
+    }
+    if len(pairs) != 1:
+        return None
+    ((figure, times), unit) = next(iter(pairs.items()))
+    product = float(figure) * float(times)
+    if unit is None or any(
+        same_value(float(plain(c["result"])), product) for c in done if returns_figure(c)
+    ):
+        return None  # (no unit: cannot happen) or already worked out
+    return PlanStep(
+        index=len(plan),
+        instruction=f"Calculate {figure} * {times}.",
+        needs_tool=True,
+        added_for=ADDED_FOR_COMBINATION,
+        tools=(CALCULATOR,),
+        unit=spelled_out(unit.name),
+    )
+
+
+def lookup_step(
+    task: str,
+    found: Sequence[Mapping[str, Any]],
+    calls: Sequence[Mapping[str, Any]],
+    plan: Sequence[PlanStep],
+    tools: Mapping[str, BaseTool],
+) -> PlanStep | None:
+    """The step that asks the tool a word of the request still points to about the thing an
+    earlier call returned a value of, or None.
+
+    "If we sold all the monitors in the warehouse at list price, how much money would that
+    bring in?": SmolLM2-135M called `product_price("the monitors in the warehouse")` (219 EUR,
+    one monitor) and stopped; "warehouse" points to `stock_level`, which nobody called. The
+    step calls that tool with the very value the price was looked up with
+    (`stock_level("the monitors in the warehouse")`: `PlanStep.call`, written here, not by the
+    model, which was offered the step's words and chose "a product"); its instruction is the
+    tool's description and that value. It is added only where a combination could follow: the
+    tool takes one argument, a string; exactly one value of a thing was returned; the request
+    counts nothing of it. If no combination follows, the answer stays unfinished
+    (:func:`looked_up_alone`).
+
+    Args:
+        task: the turn's request.
+        found: what `unhandled` found (`{"word", "tool", ...}`, closest first).
+        calls: the run's tool calls so far.
+        plan: the plan so far; one lookup per run, none after a combination.
+        tools: the agent's tools.
+    """
+    if CALCULATOR not in tools or any(
+        s.added_for in (ADDED_FOR_LOOKUP, ADDED_FOR_COMBINATION) for s in plan
+    ):
+        return None
+    pointed = next((str(f["tool"]) for f in found if f.get("tool") in tools), None)
+    if pointed is None:
+        return None
+    tool = tools[pointed]
+    arguments = list((tool.args or {}).items())
+    if len(arguments) != 1 or not isinstance(arguments[0][1], Mapping):
+        return None
+    argument, schema = arguments[0]
+    if schema.get("type") != "string":
+        return None
+    done = [c for c in calls if c.get("error") is None and c.get("name") in tools]
+    found_here = quantities_of_run(task, done, tools)
+    values = [q for q in found_here if q.per and q.unit is not None and q.origin != REQUEST]
+    # the same lookup twice (a model repeats a call that worked) returned one value
+    kinds = {(q.value, q.unit, q.per) for q in values}
+    if len(kinds) != 1 or any(q.counts & values[0].per for q in found_here):
+        return None
+    call = done[values[0].origin]
+    properties = getattr(tools[call["name"]], "args", None) or {}
+    named = [
+        str(v) for k, v in (call.get("args") or {}).items() if things_named({k: v}, properties)
+    ]
+    if len(named) != 1:
+        return None
+    asks = str(tool.description or pointed).strip().split("\n")[0].rstrip(". ")
+    return PlanStep(
+        index=len(plan),
+        instruction=f"{asks}: {named[0]}",
+        needs_tool=True,
+        added_for=ADDED_FOR_LOOKUP,
+        tools=(pointed,),
+        call=(pointed, argument, named[0]),
+    )
+
+
+def looked_up_alone(plan: Sequence[PlanStep]) -> dict[str, Any] | None:
+    """An `unhandled` entry when the plan looked something up for a combination that did not
+    follow (`{"looked_up": tool}`), else None: the answer is then a lookup's bare result."""
+    lookup = next((s for s in plan if s.added_for == ADDED_FOR_LOOKUP), None)
+    if lookup is None or any(s.added_for == ADDED_FOR_COMBINATION for s in plan):
+        return None
+    return {"looked_up": (lookup.tools or ("a tool",))[0], "step": lookup.index}
