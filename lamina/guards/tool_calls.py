@@ -62,10 +62,14 @@ def echoes_instructions(text: str, tools: Mapping[str, BaseTool]) -> bool:
     """Is this "final answer" only the model's instructions played back?
 
     True for a JSON object (a tool's argument schema, or a call written as the answer, even one
-    cut off: `{"expression": "...`) and for text holding a tool's description or an argument's
-    description word for word.
+    cut off: `{"expression": "...`), also after a short label that names a tool ("Action:
+    calculator" then `{"expression": "132 + 132"}`, as SmolLM2 wrote after a call), and for
+    text holding a tool's description or an argument's description word for word.
     """
     stripped = text.strip()
+    label, brace, rest = stripped.partition("{")
+    if brace and label.strip() and len(label.split()) <= 4 and _names_a_tool(label, tools):
+        stripped = brace + rest  # "Action: calculator\n{...}": the call, written as text
     if stripped.startswith("{"):
         try:
             if isinstance(json.loads(stripped), dict):
@@ -99,6 +103,11 @@ def ignores_results(text: str, results: Sequence[str]) -> bool:
         return False
     said = [written for written, _ in written_numbers(text)]
     return not any(same_figure(a, b) for a in said for b in wanted)
+
+
+def _names_a_tool(label: str, tools: Mapping[str, BaseTool]) -> bool:
+    words = set(re.findall(r"[\w-]+", label.lower()))
+    return any(name.lower() in words for name in tools)
 
 
 def _argument_names(t: BaseTool) -> set[str]:

@@ -285,6 +285,7 @@ def test_a_value_from_the_description_is_fine_when_the_request_names_it(
     [
         '{"description": "The arithmetic to compute, for example 12 * 7"}',
         "Use calculator: the arithmetic to compute, for example '12 * 7' or '(3 + 4) / 2'.",
+        'Action: calculator\n{"expression": "84 + 84"}',
     ],
 )
 def test_a_final_text_restating_the_instructions_gives_the_tool_result(echo: str) -> None:

@@ -141,6 +141,11 @@ def test_a_call_written_as_the_answer_and_cut_off_is_an_echo() -> None:
     tools = {"calculator": calculator}
     assert echoes_instructions('{"expression": "The arithmetic to compute, for exa', tools)
     assert not echoes_instructions('{"price": 2.0} is what I found', tools)
+    # a call written as text after a label that names the tool
+    assert echoes_instructions('Action: calculator\n{"expression": "132 + 132"}', tools)
+    assert echoes_instructions('calculator {"expression": "126"}', tools)
+    assert not echoes_instructions('The total is 126 {"expression": "126"}', tools)
+    assert not echoes_instructions('Action: search\n{"expression": "126"}', tools)
 
 
 def test_ignores_results_compares_figures_not_wording() -> None:
