@@ -85,36 +85,9 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
             None,
             tuple(unused),
         )
-    unfinished = state.get("unhandled") or []
-    if unfinished and "answered" in unfinished[0]:
-        first = unfinished[0]
-        return RunError(
-            "unfinished",
-            f"The request asks for the answer in {first['word']}, but its figure "
-            f"{first['figure']} is in {first['answered']}: a conversion the run did not make.",
-            None,
-            (f"{first['figure']} {first['answered']} -> {first['word']}",),
-        )
-    if unfinished and "looked_up" in unfinished[-1]:
-        last = unfinished[-1]
-        return RunError(
-            "unfinished",
-            f"The run asked {last['looked_up']} for what the request still needed, but no "
-            "step combined its result with the others: the answer covers only part of the "
-            "request.",
-            int(last["step"]),
-            (str(last["looked_up"]),),
-        )
-    if unfinished:
-        first = unfinished[0]
-        return RunError(
-            "unfinished",
-            f"The request also asks about {first['word']!r}, which none of the tool calls "
-            f"handled (it points to {first['tool']}, similarity {first['similarity']:.2f}): "
-            "the answer covers only part of the request.",
-            None,
-            tuple(f"{u['word']} -> {u['tool']} ({u['similarity']:.2f})" for u in unfinished),
-        )
+    unfinished = _unfinished(state.get("unhandled") or [])
+    if unfinished is not None:
+        return unfinished
     unsupported = _unsupported_figures(answer, state)
     if unsupported:
         return RunError(
@@ -130,6 +103,53 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
             "Nothing supports the answer: no tool was called and no check ran, so it is the "
             "model's own and may be wrong. Give the agent a tool that can answer it, or, with a "
             "model you trust, pass trust_model_answers=True.",
+        )
+    return None
+
+
+def _unfinished(found: Sequence[Mapping[str, Any]]) -> RunError | None:
+    """The `unfinished` error for what the `unfinished_request` guard found, the gravest kind
+    first: a unit not converted to, a lookup no product followed, a value left out, a word no
+    call handled."""
+    converted = next((f for f in found if "answered" in f), None)
+    if converted is not None:
+        return RunError(
+            "unfinished",
+            f"The request asks for the answer in {converted['word']}, but its figure "
+            f"{converted['figure']} is in {converted['answered']}: a conversion the run did not "
+            "make.",
+            None,
+            (f"{converted['figure']} {converted['answered']} -> {converted['word']}",),
+        )
+    looked_up = next((f for f in found if "looked_up" in f), None)
+    if looked_up is not None:
+        return RunError(
+            "unfinished",
+            f"The run asked {looked_up['looked_up']} for what the request still needed, but no "
+            "step combined its result with the others: the answer covers only part of the "
+            "request.",
+            int(looked_up["step"]),
+            (str(looked_up["looked_up"]),),
+        )
+    left_out = [f for f in found if "left_out" in f]
+    if left_out:
+        return RunError(
+            "unfinished",
+            f"{left_out[0]['tool']} returned {left_out[0]['left_out']}, which nothing after it "
+            "used and the answer does not give: the answer was worked out without it.",
+            None,
+            tuple(f"{f['tool']} -> {f['left_out']}" for f in left_out),
+        )
+    words = [f for f in found if "similarity" in f]
+    if words:
+        first = words[0]
+        return RunError(
+            "unfinished",
+            f"The request also asks about {first['word']!r}, which none of the tool calls "
+            f"handled (it points to {first['tool']}, similarity {first['similarity']:.2f}): "
+            "the answer covers only part of the request.",
+            None,
+            tuple(f"{u['word']} -> {u['tool']} ({u['similarity']:.2f})" for u in words),
         )
     return None
 

@@ -22,7 +22,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lamina.guards.numbers import NUMBER_BODY, is_figure, is_number, number_words, plain
+from lamina.guards.numbers import (
+    NUMBER_BODY,
+    is_figure,
+    is_number,
+    number_words,
+    plain,
+    same_figure,
+    written_numbers,
+)
 from lamina.guards.units import Unit, converted_to, returned_units, unit_role, units_named
 
 if TYPE_CHECKING:
@@ -31,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "REQUEST",
     "Quantity",
+    "ignored_values",
     "quantities_of_run",
     "returns_figure",
     "same_value",
@@ -93,6 +102,31 @@ def quantities_of_run(
             named = {_singular(w) for w in str(call["name"]).lower().split("_") if len(w) > 2}
             found.append(Quantity(value, None, counts=things | named, origin=index))
     return found
+
+
+def ignored_values(
+    task: str, calls: Sequence[Mapping[str, Any]], tools: Mapping[str, BaseTool], answer: str
+) -> list[Quantity]:
+    """The values of one thing the calls returned that nothing after them used and that are
+    not the answer's figure (its last one).
+
+    "Look up the unit price of the mug: I want 12 mugs.": SmolLM2 looked up 6.25 EUR, then
+    the stock (120), called `calculator("12 + 120")` and answered 132 with a tool behind every
+    figure. A price looked up and then left out of the arithmetic that answers is a run that
+    did not do what it set out to; an answer that is the price itself ("A mug costs 6.25
+    EUR.") used it.
+    """
+    done = [c for c in calls if c.get("error") is None and c.get("name") in tools]
+    written = written_numbers(answer)
+    last = written[-1][0] if written else None
+    found: dict[float, Quantity] = {}
+    for quantity in quantities_of_run(task, done, tools):
+        if quantity.origin == REQUEST or not quantity.per or quantity.unit is None:
+            continue
+        if used_later(quantity, done) or (last is not None and same_figure(last, quantity.value)):
+            continue
+        found.setdefault(quantity.value, quantity)
+    return list(found.values())
 
 
 _TOKEN = re.compile(rf"(?P<number>{NUMBER_BODY})(?P<pct>\s?%)?|(?P<word>[^\W\d_][\w'-]*)|[^\s]")

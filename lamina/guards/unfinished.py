@@ -39,12 +39,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lamina.core.context import ToolWeigher
-from lamina.guards.numbers import NUMBER_BODY, is_figure, is_number, plain
+from lamina.guards.numbers import NUMBER_BODY, canonical, is_figure, is_number, plain
+from lamina.guards.quantities import ignored_values
 from lamina.guards.tool_calls import description_text
 from lamina.guards.ungrounded import mentioned
 from lamina.guards.units import Unit, converted_to, quantities, units_named, wrong_unit
 
-__all__ = ["answered_in_another_unit", "still_wanted", "unhandled", "with_result_units"]
+__all__ = [
+    "answered_in_another_unit",
+    "left_out_values",
+    "still_wanted",
+    "unfinished_findings",
+    "unhandled",
+    "with_result_units",
+]
 
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _LETTERS = re.compile(r"[^\W\d_]+")
@@ -136,6 +144,38 @@ def answered_in_another_unit(
     ]
     found = wrong_unit(request, answer, sources)
     return [] if found is None else [{"word": found["asked"], **found}]
+
+
+def unfinished_findings(
+    request: str,
+    answer: str,
+    calls: Sequence[Mapping[str, Any]],
+    tools: Mapping[str, Any],
+    relevance: ToolWeigher | None,
+) -> list[dict[str, Any]]:
+    """What the answer still lacks: a conversion into the unit asked for
+    (:func:`answered_in_another_unit`), then the words that point to a tool no call used
+    (:func:`unhandled`, judging string values too; only with `relevance`)."""
+    found = answered_in_another_unit(request, answer, calls, tools)
+    if relevance is not None:
+        found += unhandled(request, calls, tools, relevance, in_values=True)
+    return found
+
+
+def left_out_values(
+    request: str, answer: str, calls: Sequence[Mapping[str, Any]], tools: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """`[{"left_out", "tool"}]` for each value of one thing a call returned ("6.25 EUR" from
+    `unit_price("mug")`) that nothing after it used and that is not the answer's figure (see
+    :func:`lamina.guards.quantities.ignored_values`), else []."""
+    done = [c for c in calls if c.get("error") is None and c.get("name") in tools]
+    return [
+        {
+            "left_out": f"{canonical(q.value)} {q.unit.name if q.unit else ''}".strip(),
+            "tool": str(done[q.origin]["name"]),
+        }
+        for q in ignored_values(request, done, tools, answer)
+    ]
 
 
 def with_result_units(

@@ -87,3 +87,14 @@ def test_a_count_left_unused_is_never_an_ok_answer(shop_agent: Any) -> None:
         assert result.error is not None
         assert result.error.kind == "unused_input", result.error
         assert "5" in result.error.tried
+
+
+def test_a_price_left_out_of_the_arithmetic_is_never_an_ok_answer(shop_agent: Any) -> None:
+    # SmolLM2 looked up the price, then the stock, and wrote `calculator("12 + 120")`: 132
+    # with a tool behind it; the price nothing used makes the run unfinished
+    result = shop_agent.run("Look up the unit price of the mug: I want 12 mugs.")
+    if result.ok:
+        assert _answer_figures(result.answer) == [75], result.answer  # 6.25 EUR x 12
+    else:
+        assert result.error is not None
+        assert result.error.kind in ("unfinished", "unused_input"), result.error

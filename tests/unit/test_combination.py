@@ -10,7 +10,7 @@ from langchain_core.tools import tool
 
 from lamina.agents.verdict import judge_run
 from lamina.guards.quantities import quantities_of_run
-from lamina.guards.unfinished import answered_in_another_unit
+from lamina.guards.unfinished import answered_in_another_unit, left_out_values
 from lamina.layers.reasoning.combination import combination_step, looked_up_alone, lookup_step
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import calculator
@@ -279,3 +279,27 @@ def test_the_lookup_s_call_is_made_as_the_plan_writes_it() -> None:
         {"product": "the monitors in the warehouse"},
     )
     assert call["result"] == "42"
+
+
+def test_a_value_looked_up_and_left_out_of_the_answer_s_arithmetic_is_unfinished() -> None:
+    task = "Look up the unit price of the mug: I want 12 mugs."
+    calls = [
+        call("unit_price", 6.25, product="mug"),
+        call("in_stock", 120, product="mug"),
+        call("calculator", 132, expression="12 + 120"),
+    ]
+    found = left_out_values(task, "132", calls, TOOLS)
+    assert found == [{"left_out": "6.25 EUR", "tool": "unit_price"}]
+    error = judge_run({"task": task, "answer": "132", "unhandled": found})
+    assert error is not None
+    assert error.kind == "unfinished"
+    assert "6.25 EUR" in error.message
+    # the price is the answer, or went into the arithmetic: nothing left out
+    assert left_out_values("How much is a mug?", "A mug costs 6.25 EUR.", calls[:1], TOOLS) == []
+    used = [*calls[:2], call("calculator", 75, expression="6.25 * 12")]
+    assert left_out_values(task, "75", used, TOOLS) == []
+    # a count left out is the unused-input check's business (and a stock is no value)
+    assert left_out_values(task, "6.25", calls[:2], TOOLS) == []
+    # the same lookup twice is one value
+    twice = left_out_values(task, "132", [calls[0], *calls], TOOLS)
+    assert twice == [{"left_out": "6.25 EUR", "tool": "unit_price"}]

@@ -57,7 +57,7 @@ from lamina.core.state import AgentState, TraceEvent
 from lamina.core.text import render_memories, render_step_results
 from lamina.errors import ConfigError
 from lamina.guards.degenerate import degenerate, empty
-from lamina.guards.unfinished import answered_in_another_unit, unhandled, with_result_units
+from lamina.guards.unfinished import left_out_values, unfinished_findings, with_result_units
 from lamina.layers.escalation import fallback_chain, run_with_escalation, step_model
 from lamina.layers.reasoning.answer import budget_answer, final_answer, rests_on_the_model
 from lamina.layers.reasoning.checks import StepCheck, check_step
@@ -346,14 +346,14 @@ def make_reasoning_node(
         if answer is not None:
             answer = with_result_units(answer, calls, ctx.tools)
         if answer is not None and (guards or Guards()).unfinished_request:
-            found = answered_in_another_unit(task, answer, calls, ctx.tools)
-            if ctx.tool_relevance is not None:
-                found += unhandled(task, calls, ctx.tools, ctx.tool_relevance, in_values=True)
+            found = unfinished_findings(task, answer, calls, ctx.tools, ctx.tool_relevance)
         added = None
         if answer is not None and ctx.tools:
             added = step_still_owed(
                 task, calls, found, plan, ctx.tools, convert=finish, combine=combine
             )
+        if added is None and answer is not None and (guards or Guards()).unfinished_request:
+            found += left_out_values(task, answer, calls, ctx.tools)
         if added is not None and steps_taken < max_steps:
             # re-plan from the unfinished answer: one more tool step, run by execution
             plan.append(_routed(ctx, state, added, len(plan) + 1))
