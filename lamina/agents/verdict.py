@@ -41,7 +41,13 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from lamina.core.records import ApprovalRequest, RunError
 from lamina.core.serialise import message_text
-from lamina.guards.numbers import grounded_numbers, number_words, same_figure, written_numbers
+from lamina.guards.numbers import (
+    NUMBER_IDIOMS,
+    grounded_numbers,
+    number_words,
+    same_figure,
+    written_numbers,
+)
 
 __all__ = ["judge_run"]
 
@@ -109,8 +115,8 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
 
 def _unfinished(found: Sequence[Mapping[str, Any]]) -> RunError | None:
     """The `unfinished` error for what the `unfinished_request` guard found, the gravest kind
-    first: a unit not converted to, a lookup no product followed, a value left out, a word no
-    call handled."""
+    first: a unit not converted to, a step the budget left undone, a lookup no product
+    followed, a value left out, a word no call handled."""
     converted = next((f for f in found if "answered" in f), None)
     if converted is not None:
         return RunError(
@@ -120,6 +126,15 @@ def _unfinished(found: Sequence[Mapping[str, Any]]) -> RunError | None:
             "make.",
             None,
             (f"{converted['figure']} {converted['answered']} -> {converted['word']}",),
+        )
+    owed = next((f for f in found if "owed" in f), None)
+    if owed is not None:
+        return RunError(
+            "unfinished",
+            f"The run still owed the step {owed['owed']!r} when its step budget ran out: the "
+            "answer covers only part of the request. Fix: raise max_steps.",
+            None,
+            (str(owed["owed"]),),
         )
     looked_up = next((f for f in found if "looked_up" in f), None)
     if looked_up is not None:
@@ -182,9 +197,6 @@ def _sources(state: Mapping[str, Any]) -> list[str]:
 _LIST_MARKER = re.compile(r"^\s*(?:step\s*)?\d{1,2}[.):]\s", re.IGNORECASE | re.MULTILINE)
 """A numbered list's markers ("1. Open a ticket", "Step 2: ...") are not numbers of the task."""
 
-_IDIOMS = frozenset({"twice", "double", "triple", "hundred", "thousand"})
-"""Number words the unused-input check leaves alone: "double-check", "a hundred times"."""
-
 
 def _unused_inputs(state: Mapping[str, Any]) -> list[str]:
     """The numbers of the request that no successful tool call (or verified step) used; none
@@ -200,7 +212,7 @@ def _unused_inputs(state: Mapping[str, Any]) -> list[str]:
     used, literals = grounded_numbers(used_texts)
     unused = []
     task = _LIST_MARKER.sub(" ", str(state.get("task") or ""))
-    counted = [(w, v) for w, v in number_words(task) if v >= 2 and w.lower() not in _IDIOMS]
+    counted = [(w, v) for w, v in number_words(task) if v >= 2 and w.lower() not in NUMBER_IDIOMS]
     for text, value in [*written_numbers(task), *counted]:
         if text.replace(",", "") in literals:
             continue

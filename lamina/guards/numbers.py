@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "DIGITS",
     "NUMBER_BODY",
+    "NUMBER_IDIOMS",
     "canonical",
     "grounded_numbers",
     "is_figure",
@@ -68,6 +69,10 @@ _WORDS = {
 }
 """Numbers written as words: reading them is parsing, like reading digits."""
 _WORD = re.compile(r"\b(" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")\b", re.I)
+
+NUMBER_IDIOMS = frozenset({"twice", "double", "triple", "hundred", "thousand"})
+"""Number words that are seldom a figure given to work with: "double-check", "a hundred
+times"."""
 
 
 def is_number(value: Any) -> bool:

@@ -1,18 +1,21 @@
 """What a figure of a run is (:func:`quantities_of_run`): a value of one thing, a rate per
 thing, or a count of things, read from where the figure stands, never asked of a model.
 
-* a *value of one thing*: a tool result with a unit, from a call that names the thing
-  (`product_price("mechanical keyboard")` → 89 EUR, of one keyboard; the unit from the tool's
-  description, "the unit price in euros"); a converter's result of such a value is a value of
-  the same thing (37.69 USD after `convert_currency(34.9, ...)`);
+* a *value of one thing*: a tool result with a unit, from a call that names the thing, of a
+  tool whose description says its figure is of one ("Look up the *unit* price in euros of a
+  product": `product_price("mechanical keyboard")` → 89 EUR, of one keyboard; "Total sales in
+  euros" is not); a converter's result of such a value is a value of the same thing (37.69 USD
+  after `convert_currency(34.9, ...)`);
 * a *rate*: a figure of the request with a unit *per* a thing ("0.12 euros per word");
-* a *count of things*: a whole number of the request written before the things ("3 mechanical
-  keyboards"), or a whole unitless tool result from a call that names them
-  (`stock_level("monitor")` → 18 monitors; `word_count(...)` → words, by the tool's name).
+* a *count of things*: a whole number of the request written right before the things ("3
+  mechanical keyboards"; not "the 2nd keyboard", "#12", "20 percent", "2 keyboard covers" as
+  keyboards), or a whole unitless result of a tool whose description says it counts ("How many
+  units of a product are in stock": `stock_level("monitor")` → 18 monitors; "Count the words":
+  words). A rating from 1 to 5 counts nothing.
 
-A thing is named by the words of a short string argument, singular, but for English function
-words ("the monitors in the warehouse" names monitors and a warehouse). The step that combines
-such figures is :mod:`lamina.layers.reasoning.combination`'s.
+A thing is the head of a noun phrase: the last word before the first function word or mark
+("the monitors in the warehouse" → monitor; "desk lamps, what's that" → lamp), singular. The
+step that combines such figures is :mod:`lamina.layers.reasoning.combination`'s.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from lamina.guards.numbers import (
     NUMBER_BODY,
+    NUMBER_IDIOMS,
     is_figure,
     is_number,
     number_words,
@@ -39,11 +43,12 @@ if TYPE_CHECKING:
 __all__ = [
     "REQUEST",
     "Quantity",
+    "asks_for_a_part",
     "ignored_values",
     "quantities_of_run",
     "returns_figure",
     "same_value",
-    "things_named",
+    "thing_named",
     "used_later",
 ]
 
@@ -70,45 +75,59 @@ class Quantity:
     origin: int = REQUEST
 
 
+_OF_ONE = re.compile(r"\b(?:unit|per|each|one|single)\b", re.IGNORECASE)
+"""A tool description that says its figure is of one thing ("the unit price", "one parcel")."""
+_COUNTS = re.compile(
+    r"\b(?:how\s+many|number\s+of|count(?:s|ing)?(?:\s+the)?)\s+(?P<what>[^\W\d_][\w\s-]*)",
+    re.IGNORECASE,
+)
+"""A tool description that says its figure counts something ("How many units of a product",
+"Count the words in a text")."""
+
+
 def quantities_of_run(
     task: str, calls: Sequence[Mapping[str, Any]], tools: Mapping[str, BaseTool]
 ) -> list[Quantity]:
     """The rates and counts the request gives, and the values and counts the calls returned
-    (see the module docstring)."""
+    (see the module docstring); `calls` are calls that worked, of tools in `tools`."""
     found = _request_quantities(task)
     for index, call in enumerate(calls):
-        if not returns_figure(call):
+        if not returns_figure(call) or call.get("name") not in tools:
             continue
         tool = tools[call["name"]]
         properties = getattr(tool, "args", None) or {}
-        args = call.get("args") or {}
+        args = _args(call)
         value = float(plain(call["result"]))
+        description = str(getattr(tool, "description", "") or "")
         converted = converted_to(args, properties)
-        returned = returned_units(str(getattr(tool, "description", "") or ""))
+        returned = returned_units(description)
         unit = converted or (returned[0] if len(returned) == 1 else None)
-        things = things_named(args, properties)
+        things = frozenset(t for t in (thing_named(args, properties),) if t)
         if converted is not None:
             # a converted value of one thing is a value of that thing
             numbers = [float(v) for v in args.values() if is_number(v)]
-            things |= {
+            things = frozenset(
                 thing
                 for q in found
                 if q.per and any(same_value(q.value, n) for n in numbers)
                 for thing in q.per
-            }
+            )
+        elif unit is not None and not _OF_ONE.search(description):
+            things = frozenset()  # a total, a balance: not a value of one thing
+        counted = _COUNTS.search(description)
         if unit is not None:
             found.append(Quantity(value, unit, per=things, origin=index))
-        elif value == int(value):
-            named = {_singular(w) for w in str(call["name"]).lower().split("_") if len(w) > 2}
-            found.append(Quantity(value, None, counts=things | named, origin=index))
+        elif value == int(value) and counted is not None:
+            what = _head(_WORD.findall(counted.group("what")))
+            found.append(Quantity(value, None, counts=things | {what} - {""}, origin=index))
     return found
 
 
 def ignored_values(
     task: str, calls: Sequence[Mapping[str, Any]], tools: Mapping[str, BaseTool], answer: str
-) -> list[Quantity]:
+) -> list[tuple[Quantity, str]]:
     """The values of one thing the calls returned that nothing after them used and that are
-    not the answer's figure (its last one).
+    not the answer's figure (its last one), each with the tool that returned it.
 
     "Look up the unit price of the mug: I want 12 mugs.": SmolLM2 looked up 6.25 EUR, then
     the stock (120), called `calculator("12 + 120")` and answered 132 with a tool behind every
@@ -119,20 +138,52 @@ def ignored_values(
     done = [c for c in calls if c.get("error") is None and c.get("name") in tools]
     written = written_numbers(answer)
     last = written[-1][0] if written else None
-    found: dict[float, Quantity] = {}
+    found: dict[float, tuple[Quantity, str]] = {}
     for quantity in quantities_of_run(task, done, tools):
         if quantity.origin == REQUEST or not quantity.per or quantity.unit is None:
             continue
         if used_later(quantity, done) or (last is not None and same_figure(last, quantity.value)):
             continue
-        found.setdefault(quantity.value, quantity)
+        found.setdefault(quantity.value, (quantity, str(done[quantity.origin]["name"])))
     return list(found.values())
 
 
-_TOKEN = re.compile(rf"(?P<number>{NUMBER_BODY})(?P<pct>\s?%)?|(?P<word>[^\W\d_][\w'-]*)|[^\s]")
+def asks_for_a_part(task: str, thing: str) -> bool:
+    """Does the request ask for a value of one `thing` ("the price per keyboard", "what does
+    each keyboard cost") or for how many there are ("how many mugs are in stock")? Then the
+    value and the count are what it asks for, not their product."""
+    words = [w.lower() for w in _WORD.findall(task)]
+    for i, word in enumerate(words):
+        rate = i > 0 and bool(units_named(words[i - 1]))  # "0.12 euros per word": a rate
+        if word in ("per", "each") and not rate and thing in _phrase(words, i + 1):
+            return True
+        many = word == "how" and words[i + 1 : i + 2] == ["many"]
+        if many and thing in _phrase(words, i + 2):
+            return True
+    return False
+
+
+def _phrase(words: Sequence[str], start: int) -> set[str]:
+    """The words of the phrase from `start` up to a function word, singular (any of them may
+    be its head: "each keyboard cost")."""
+    found: set[str] = set()
+    for word in words[start : start + 4]:
+        if word in _FUNCTION_WORDS:
+            if found:
+                break
+            continue
+        found.add(_singular(word))
+    return found
+
+
+_WORD = re.compile(r"[^\W\d_][\w-]*")
+_TOKEN = re.compile(
+    rf"(?<![\w.,#$€£¥-])(?P<number>{NUMBER_BODY})(?![\w.,%])|(?P<word>[^\W\d_][\w'-]*)|[^\s]"
+)
 _RATE_WORDS = frozenset({"per", "a", "an", "each", "every"})
-_IDIOMS = frozenset({"twice", "double", "triple", "half", "hundred", "thousand", "dozen", "one"})
-"""Number words that are not a count written before things ("twice", "a hundred times")."""
+_NOT_COUNTS = NUMBER_IDIOMS | {"one", "half"}
+"""Number words that are not a count written before things ("twice", "a hundred times", "one
+of them")."""
 
 
 def _request_quantities(task: str) -> list[Quantity]:
@@ -144,30 +195,38 @@ def _request_quantities(task: str) -> list[Quantity]:
         if value is None:
             continue
         following = _words_after(tokens, i + 1)
+        if (
+            following
+            and following[0].lower() in ("percent", "pct", "per")
+            and (following[0].lower() != "per" or following[1:2] == ["cent"])
+        ):
+            continue  # "20 percent"
         units = units_named(following[0]) if following else []
         if units and len(following) >= 3 and following[1].lower() in _RATE_WORDS:
             # "0.12 euros per word": a value per one thing
-            found.append(Quantity(value, units[0], per=frozenset({_singular(following[2])})))
-        elif not units and following and value >= 1 and value == int(value):
-            named = {_singular(w) for w in following if w.lower() not in _FUNCTION_WORDS}
-            found.append(Quantity(value, None, counts=frozenset(named)))
+            per = _singular(_next_head([w.lower() for w in following], 2))
+            found.append(Quantity(value, units[0], per=frozenset({per} - {""})))
+        elif not units and following and value >= 2 and value == int(value):
+            head = _singular(_next_head([w.lower() for w in following], 0, plural=True))
+            if head:
+                found.append(Quantity(value, None, counts=frozenset({head})))
     return found
 
 
 def _count_value(token: re.Match[str]) -> float | None:
     if token.group("number") is not None:
-        return None if token.group("pct") else float(token.group("number").replace(",", ""))
-    word = token.group("word") or ""
-    if word.lower() in _IDIOMS:
+        return float(token.group("number").replace(",", ""))
+    word = (token.group("word") or "").lower()
+    if word in _NOT_COUNTS:
         return None
     named = number_words(word)
-    return named[0][1] if named else None
+    return named[0][1] if named and named[0][0].lower() == word else None
 
 
 def _words_after(tokens: Sequence[re.Match[str]], start: int) -> list[str]:
-    """Up to three words that follow, up to the first number or punctuation."""
+    """Up to four words that follow, up to the first number or mark."""
     words: list[str] = []
-    for token in tokens[start : start + 3]:
+    for token in tokens[start : start + 4]:
         word = token.group("word")
         if word is None:
             break
@@ -207,6 +266,7 @@ _FUNCTION_WORDS = frozenset(
         "was",
         "were",
         "be",
+        "been",
         "my",
         "our",
         "your",
@@ -221,6 +281,7 @@ _FUNCTION_WORDS = frozenset(
         "i",
         "do",
         "does",
+        "did",
         "some",
         "any",
         "all",
@@ -228,35 +289,77 @@ _FUNCTION_WORDS = frozenset(
         "each",
         "much",
         "many",
+        "more",
+        "less",
+        "than",
+        "as",
+        "if",
+        "so",
+        "not",
+        "no",
+        "per",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "have",
+        "has",
+        "had",
+        "there",
+        "here",
+        "then",
     ]
 )
-"""English function words: they name no thing ("the monitors in the warehouse" names monitors
-and a warehouse)."""
+"""English function words: a noun phrase ends at one ("the monitors in the warehouse")."""
 
 
-def things_named(args: Mapping[str, Any], properties: Mapping[str, Any]) -> frozenset[str]:
-    """The things a call names: the words of each short string argument that is a name (no
-    digits, up to six words, not a unit), singular, but for function words ("desk lamps,
-    what's that", as a lenient tool accepted it, names a desk and lamps)."""
-    things: set[str] = set()
+def _next_head(words: Sequence[str], start: int, *, plural: bool = False) -> str:
+    """The head of the noun phrase from `start`: its last word before a function word, after
+    any leading ones; "" when there is none. With `plural` (after a number of two or more) the
+    phrase ends at its first plural word ("four keyboards cost": keyboards; "2 keyboard
+    covers": covers)."""
+    head = ""
+    for word in words[start:]:
+        if word in _FUNCTION_WORDS or len(word) < 2 or "'" in word:
+            if head:
+                break
+            continue
+        head = word
+        if plural and _singular(word) != word:
+            break
+    return head
+
+
+def _head(words: Sequence[str]) -> str:
+    return _singular(_next_head([w.lower() for w in words], 0))
+
+
+def thing_named(args: Mapping[str, Any], properties: Mapping[str, Any]) -> str:
+    """The thing a call names: the head of its one short string argument that is a name (no
+    digits, up to six words, not a unit: "desk lamps, what's that", as a lenient tool took it,
+    names lamps), singular; "" when it names none or several."""
+    heads = []
     for name, value in args.items():
         schema = properties.get(name)
         if not isinstance(value, str) or (
             isinstance(schema, Mapping) and unit_role(name, schema) is not None
         ):
             continue
-        words = re.findall(r"[^\W\d_][\w-]*", value.lower())
+        words = re.findall(r"[^\W\d_][\w'-]*", value.lower())
         if not 1 <= len(words) <= 6 or any(ch.isdigit() for ch in value) or units_named(value):
             continue
-        things |= {_singular(w) for w in words if len(w) > 2 and w not in _FUNCTION_WORDS}
-    return frozenset(things)
+        heads.append(_head(words))
+    return heads[0] if len(heads) == 1 else ""
 
 
 def _singular(word: str) -> str:
     word = word.lower()
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us")):
         return word[:-1]
     return word
 
@@ -265,22 +368,32 @@ _OPERATION = re.compile(r"[\d)]\s*[-+*/x×]\s*[\d(]")
 
 
 def used_later(quantity: Quantity, calls: Sequence[Mapping[str, Any]]) -> bool:
-    """Did a call after the quantity's own take its figure: as a number argument, or inside an
-    arithmetic expression?"""
+    """Did a call after the quantity's own take its figure: as a number argument, as a string
+    that is the figure ("3"), or inside an arithmetic expression?"""
     for call in calls[quantity.origin + 1 :]:
-        for value in (call.get("args") or {}).values():
+        for value in _args(call).values():
             if is_number(value) and same_value(float(value), quantity.value):
                 return True
-            if isinstance(value, str) and _OPERATION.search(value):
+            if isinstance(value, str) and is_figure(value):
+                if same_value(float(plain(value)), quantity.value):
+                    return True
+            elif isinstance(value, str) and _OPERATION.search(value):
                 numbers = re.findall(NUMBER_BODY, value)
-                if any(same_value(float(n.replace(",", "")), quantity.value) for n in numbers):
+                if any(same_value(float(plain(n)), quantity.value) for n in numbers):
                     return True
     return False
 
 
 def returns_figure(call: Mapping[str, Any]) -> bool:
+    """Did the call return one number and nothing else?"""
     return call.get("result") is not None and is_figure(str(call["result"]))
 
 
 def same_value(a: float, b: float) -> bool:
+    """Are two figures the same number (up to floating-point noise)?"""
     return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def _args(call: Mapping[str, Any]) -> Mapping[str, Any]:
+    args = call.get("args")
+    return args if isinstance(args, Mapping) else {}

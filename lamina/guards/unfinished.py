@@ -168,13 +168,9 @@ def left_out_values(
     """`[{"left_out", "tool"}]` for each value of one thing a call returned ("6.25 EUR" from
     `unit_price("mug")`) that nothing after it used and that is not the answer's figure (see
     :func:`lamina.guards.quantities.ignored_values`), else []."""
-    done = [c for c in calls if c.get("error") is None and c.get("name") in tools]
     return [
-        {
-            "left_out": f"{canonical(q.value)} {q.unit.name if q.unit else ''}".strip(),
-            "tool": str(done[q.origin]["name"]),
-        }
-        for q in ignored_values(request, done, tools, answer)
+        {"left_out": f"{canonical(q.value)} {q.unit.name if q.unit else ''}".strip(), "tool": tool}
+        for q, tool in ignored_values(request, calls, tools, answer)
     ]
 
 

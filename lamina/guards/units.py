@@ -323,9 +323,14 @@ def wrong_unit(
     answer: str,
     results: Iterable[tuple[str, str]],
 ) -> dict[str, str] | None:
-    """The request asks for one unit and the answer's figure (its last one in a unit of that
-    dimension) is in another of the same dimension: `{"asked", "answered", "figure"}`, or
-    None.
+    """The request asks for one unit and the answer's figure is in another of the same
+    dimension: `{"asked", "answered", "figure"}`, or None.
+
+    The answer's figure is the first figure of that dimension on the last line that holds
+    one: an answer composed from step results ends with its own line ("Step 1: 34.9", "Step 2:
+    139.6", "Answer: 139.6 EUR"), and a line says its figure before an aside ("139.6 USD (34.9
+    USD each)"). When a figure of that line is in the unit asked for ("24 weeks (168 days)"),
+    nothing is missing.
 
     Args:
         request: the turn's request.
@@ -339,21 +344,24 @@ def wrong_unit(
         return None
     dimensions = {u.dimension for u in asked}
     sources = list(results)
-    other: dict[str, str] | None = None
-    for written, units in _written(answer):
-        value = float(written.replace(",", ""))
-        if not units:
-            units = _source_units(written, sources)
-        same = [u for u in units if u.dimension in dimensions]
-        if set(same) & set(asked):
-            return None  # a figure in the unit asked for ("24 weeks (168 days)")
-        if same:
-            # the last such figure: an answer composed from step results ends with its own
-            # ("Step 1: 34.9, Step 2: 139.6, Answer: 139.6 EUR"); "in pounds" asks for lb or
-            # GBP: the one of the answer's dimension
-            wanted = next(u for u in asked if u.dimension == same[0].dimension)
-            other = {"asked": wanted.name, "answered": same[0].name, "figure": canonical(value)}
-    return other
+    for line in reversed(answer.splitlines()):
+        figures = []
+        for written, units in _written(line):
+            same = [
+                u for u in units or _source_units(written, sources) if u.dimension in dimensions
+            ]
+            if same:
+                figures.append((written, same))
+        if not figures:
+            continue
+        if any(set(same) & set(asked) for _, same in figures):
+            return None  # a figure in the unit asked for
+        written, same = figures[0]
+        # "in pounds" asks for lb or GBP: the one of the answer's dimension
+        wanted = next(u for u in asked if u.dimension == same[0].dimension)
+        figure = canonical(float(written.replace(",", "")))
+        return {"asked": wanted.name, "answered": same[0].name, "figure": figure}
+    return None
 
 
 def _source_units(written: str, sources: Sequence[tuple[str, str]]) -> list[Unit]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langchain_core.tools import tool
 
 from lamina.agents.verdict import judge_run
@@ -165,17 +166,17 @@ def test_what_the_figures_are() -> None:
     ]
     found = quantities_of_run("Buy 3 mechanical keyboards, at 0.5 USD each day", calls, TOOLS)
     by_value = {q.value: q for q in found}
-    assert by_value[3].counts == {"mechanical", "keyboard"}
+    assert by_value[3].counts == {"keyboard"}
     assert by_value[3].unit is None
     assert by_value[0.5].per == {"day"}
     assert by_value[0.5].unit is not None
-    assert by_value[89].per == {"mechanical", "keyboard"}
+    assert by_value[89].per == {"keyboard"}
     assert by_value[89].unit is not None
     assert by_value[89].unit.name == "EUR"
     assert by_value[168].unit is not None
     assert by_value[168].unit.name == "day"
     assert by_value[168].per == frozenset()  # dates name no thing
-    assert {"keyboard", "stock"} <= by_value[42].counts
+    assert by_value[42].counts == {"keyboard", "unit"}  # "How many units of a product"
 
 
 MONITOR = call("unit_price", 219.0, product="the monitors in the warehouse")
@@ -303,3 +304,121 @@ def test_a_value_looked_up_and_left_out_of_the_answer_s_arithmetic_is_unfinished
     # the same lookup twice is one value
     twice = left_out_values(task, "132", [calls[0], *calls], TOOLS)
     assert twice == [{"left_out": "6.25 EUR", "tool": "unit_price"}]
+
+
+@tool
+def star_rating(product: str) -> int:
+    """The customers' rating of a product, from 1 to 5."""
+    return 4
+
+
+@tool
+def total_sales(product: str) -> float:
+    """Total sales in euros of a product this year."""
+    return 8900.0
+
+
+@tool
+def quote(product: str, quantity: str) -> float:
+    """Price in euros of an order of a product."""
+    return 267.0
+
+
+MORE = {**TOOLS, **{t.name: t for t in (star_rating, total_sales, quote)}}
+
+
+@pytest.mark.parametrize(
+    ("task", "calls"),
+    [
+        # the request asks for the parts: the value of one, or how many there are
+        (
+            "What is the price of a keyboard, and how many keyboards are in stock?",
+            [PRICE, call("in_stock", 42, product="keyboard")],
+        ),
+        ("What is the price per keyboard if I order 3 keyboards?", [PRICE]),
+        ("What does each keyboard cost if I buy 3 keyboards?", [PRICE]),
+        # a figure that is not a count of keyboards
+        ("What is the price of the 2nd keyboard?", [PRICE]),
+        ("I have 2 keyboard covers. What does a keyboard cost?", [PRICE]),
+        ("Order #12 keyboards: what does a keyboard cost?", [PRICE]),
+        ("There is a 20 percent keyboard discount. What does a keyboard cost?", [PRICE]),
+        ("I own 1,5 keyboards. What does a keyboard cost?", [PRICE]),
+        (
+            "What does a keyboard cost, and its rating?",
+            [PRICE, call("star_rating", 4, product="k")],
+        ),
+        # not a value of one keyboard
+        ("We sold 100 keyboards. Total sales?", [call("total_sales", 8900.0, product="keyboard")]),
+        # the count went into the call, as a string
+        (
+            "Quote me 3 keyboards, please.",
+            [call("quote", 267.0, product="keyboard", quantity="3")],
+        ),
+    ],
+)
+def test_no_product_where_the_figures_are_not_a_value_and_its_count(
+    task: str, calls: list[dict[str, Any]]
+) -> None:
+    assert combination_step(task, calls, ONE, MORE) is None
+
+
+def test_a_call_with_arguments_that_are_not_a_mapping_is_read_as_naming_nothing() -> None:
+    odd = {"name": "unit_price", "args": "keyboard", "result": 89.0, "error": None}
+    assert combination_step("3 keyboards?", [odd], ONE, TOOLS) is None
+
+
+@pytest.mark.parametrize(("steps_taken", "owed"), [(2, False), (6, True)])
+def test_a_product_the_step_budget_leaves_undone_makes_the_run_unfinished(
+    steps_taken: int, owed: bool
+) -> None:
+    from types import SimpleNamespace
+
+    from lamina.core.context import AgentContext, StaticModels
+    from lamina.layers.reasoning import make_reasoning_node
+    from lamina.models.testing import FakeChatModel
+
+    task = "I want every mechanical keyboard you have in stock. What's the total cost?"
+    stock = call("in_stock", 42, product="mechanical keyboard")
+    state = {
+        "task": task,
+        "model": "fake",
+        "plan": [{"index": 0, "instruction": task, "needs_tool": True}],
+        "step_index": 1,
+        "step_results": [
+            {
+                "index": 0,
+                "instruction": task,
+                "result": "42",
+                "tool_calls": [PRICE, stock],
+                "status": "ok",
+            }
+        ],
+        "steps_taken": steps_taken,
+    }
+    fake = FakeChatModel(responses=[])
+    context = AgentContext(models=StaticModels({"fake": fake}), default_model="fake", tools=TOOLS)
+    update = make_reasoning_node(max_steps=6)(state, SimpleNamespace(context=context))
+    if owed:  # no step is added: the answer stands, unfinished
+        assert update["answer"] == "42"
+        assert {"owed": "Calculate 89 * 42."} in update["unhandled"]
+        error = judge_run({**state, **update})
+        assert error is not None
+        assert error.kind == "unfinished"
+        assert "max_steps" in error.message
+    else:  # the product is the next step, run by execution
+        assert "answer" not in update
+        assert update["plan"][-1]["instruction"] == "Calculate 89 * 42."
+
+
+@pytest.mark.parametrize(
+    ("answer", "figure"),
+    [
+        ("139.6 EUR (34.9 EUR each)", "139.6"),  # the line's figure before its aside
+        ("- Step 1: 37.69 USD\n- Step 2: 139.6\nAnswer: 139.6 EUR", "139.6"),  # the last line
+        ("- Step 1: 150.77 EUR\nAnswer: 150.77 USD", None),  # in the unit asked for
+    ],
+)
+def test_the_figure_to_convert_is_the_answer_s_own(answer: str, figure: str | None) -> None:
+    task = "4 desk lamps, what's that going to be in US dollars?"
+    found = answered_in_another_unit(task, answer, [], TOOLS)
+    assert [f["figure"] for f in found] == ([figure] if figure else [])

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 from lamina.guards.numbers import canonical, plain
 from lamina.guards.quantities import (
     REQUEST,
+    asks_for_a_part,
     quantities_of_run,
     returns_figure,
     same_value,
-    things_named,
+    thing_named,
     used_later,
 )
 from lamina.guards.units import spelled_out
@@ -117,7 +118,10 @@ def combination_step(
         for value in unused
         if value.per and value.unit is not None
         for count in unused
-        if count.counts & value.per and count.origin != value.origin
+        if count.counts & value.per
+        and count.origin != value.origin
+        # "the price per keyboard", "how many mugs are in stock": the parts are asked for
+        and not any(asks_for_a_part(task, thing) for thing in value.per)
     }
     if len(pairs) != 1:
         return None
@@ -186,11 +190,12 @@ def lookup_step(
     kinds = {(q.value, q.unit, q.per) for q in values}
     if len(kinds) != 1 or any(q.counts & values[0].per for q in found_here):
         return None
+    if any(asks_for_a_part(task, thing) for thing in values[0].per):
+        return None
     call = done[values[0].origin]
     properties = getattr(tools[call["name"]], "args", None) or {}
-    named = [
-        str(v) for k, v in (call.get("args") or {}).items() if things_named({k: v}, properties)
-    ]
+    args = call.get("args") or {}
+    named = [str(v) for k, v in args.items() if thing_named({k: v}, properties)]
     if len(named) != 1:
         return None
     asks = str(tool.description or pointed).strip().split("\n")[0].rstrip(". ")

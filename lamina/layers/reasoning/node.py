@@ -354,6 +354,8 @@ def make_reasoning_node(
             )
         if added is None and answer is not None and (guards or Guards()).unfinished_request:
             found += left_out_values(task, answer, calls, ctx.tools)
+        if added is not None and steps_taken >= max_steps:
+            found.append({"owed": added.instruction})  # the step budget ran out before it
         if added is not None and steps_taken < max_steps:
             # re-plan from the unfinished answer: one more tool step, run by execution
             plan.append(_routed(ctx, state, added, len(plan) + 1))
