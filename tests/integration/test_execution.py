@@ -40,12 +40,18 @@ def km_to_miles(km: Annotated[float, "A distance in kilometres."]) -> str:
 
 
 def run_step(
-    chat_model: Any, tools: list[BaseTool], state: dict[str, Any], *, max_retries: int = 2
+    chat_model: Any,
+    tools: list[BaseTool],
+    state: dict[str, Any],
+    *,
+    max_retries: int = 2,
+    relevance: Any = None,
 ) -> dict[str, Any]:
     context = AgentContext(
         models=StaticModels({MODEL: chat_model}),
         default_model=MODEL,
         tools={t.name: t for t in tools},
+        tool_relevance=relevance,
     )
     node = make_execution_node(max_tool_calls=4, max_retries=max_retries, tool_timeout=10.0)
     base: dict[str, Any] = {"messages": [], "model": MODEL, "trace": []}
@@ -87,9 +93,14 @@ def _converted_from_lookup(calls: list[dict[str, Any]], city: str) -> bool:
     )
 
 
-def test_two_tools_over_a_two_step_plan_pass_the_value_on(chat: Any) -> None:
+def test_two_tools_over_a_two_step_plan_pass_the_value_on(chat: Any, encoder: Any) -> None:
     """The graph's way: the reasoning layer's plan gives each tool its own step; the second step
-    reads the first step's result from the prompt."""
+    reads the first step's result from the prompt. The tools are weighed against each step by
+    meaning, as the agent does (without that, SmolLM2 called `get_distance` again for "Convert
+    that distance from km to miles." on some numeric paths)."""
+    from lamina.guards.tool_relevance import ToolRelevance
+
+    relevance = ToolRelevance(encoder=encoder)
     city = "lyon"
     plan = [
         {
@@ -107,13 +118,13 @@ def test_two_tools_over_a_two_step_plan_pass_the_value_on(chat: Any) -> None:
         "steps_taken": 0,
     }
     tools = [get_distance, km_to_miles]
-    first = run_step(chat, tools, state)
+    first = run_step(chat, tools, state, relevance=relevance)
     state.update(
         step_index=first["step_index"],
         step_results=first["step_results"],
         steps_taken=first["steps_taken"],
     )
-    second = run_step(chat, tools, state)
+    second = run_step(chat, tools, state, relevance=relevance)
 
     calls = calls_of(first) + calls_of(second)
     assert second["step_index"] == 2
