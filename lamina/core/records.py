@@ -5,7 +5,7 @@ the value of the run's interrupt)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,6 +18,8 @@ __all__ = [
     "RunErrorKind",
     "ToolCallRecord",
     "new_error_id",
+    "successful_calls",
+    "written_call",
 ]
 
 APPROVAL_REQUEST = "tool_approval"
@@ -179,3 +181,20 @@ class ToolCallRecord:
 def new_error_id() -> str:
     """A fresh id to find an error's full text in the server log: `err_` and 16 hex digits."""
     return f"err_{uuid.uuid4().hex[:16]}"
+
+
+def successful_calls(
+    calls: Iterable[Mapping[str, Any]], tools: Mapping[str, Any]
+) -> list[Mapping[str, Any]]:
+    """The calls of a trace (`name`, `args`, `result`, `error` dicts) that succeeded, of a tool
+    in `tools`, in order."""
+    return [c for c in calls if c.get("error") is None and c.get("name") in tools]
+
+
+def written_call(value: object) -> tuple[str, str, str] | None:
+    """A plan step's own call (`PlanStep.call`: tool, argument, value) read from its stored
+    form (a list of three), or None."""
+    if isinstance(value, list | tuple) and len(value) == 3:
+        tool, argument, text = (str(v) for v in value)
+        return tool, argument, text
+    return None

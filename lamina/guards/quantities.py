@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lamina.core.records import successful_calls
 from lamina.guards.numbers import (
     NUMBER_BODY,
     NUMBER_IDIOMS,
@@ -135,7 +136,7 @@ def ignored_values(
     did not do what it set out to; an answer that is the price itself ("A mug costs 6.25
     EUR.") used it.
     """
-    done = [c for c in calls if c.get("error") is None and c.get("name") in tools]
+    done = successful_calls(calls, tools)
     written = written_numbers(answer)
     last = written[-1][0] if written else None
     found: dict[float, tuple[Quantity, str]] = {}
@@ -164,16 +165,9 @@ def asks_for_a_part(task: str, thing: str) -> bool:
 
 
 def _phrase(words: Sequence[str], start: int) -> set[str]:
-    """The words of the phrase from `start` up to a function word, singular (any of them may
-    be its head: "each keyboard cost")."""
-    found: set[str] = set()
-    for word in words[start : start + 4]:
-        if word in _FUNCTION_WORDS:
-            if found:
-                break
-            continue
-        found.add(_singular(word))
-    return found
+    """The first words of the noun phrase from `start`, singular (any of them may be its head:
+    "each keyboard cost")."""
+    return {_singular(word) for word in _noun_phrase(words, start)[:4]}
 
 
 _WORD = re.compile(r"[^\W\d_][\w-]*")
@@ -314,21 +308,26 @@ _FUNCTION_WORDS = frozenset(
 """English function words: a noun phrase ends at one ("the monitors in the warehouse")."""
 
 
-def _next_head(words: Sequence[str], start: int, *, plural: bool = False) -> str:
-    """The head of the noun phrase from `start`: its last word before a function word, after
-    any leading ones; "" when there is none. With `plural` (after a number of two or more) the
-    phrase ends at its first plural word ("four keyboards cost": keyboards; "2 keyboard
-    covers": covers)."""
-    head = ""
+def _noun_phrase(words: Sequence[str], start: int, *, plural: bool = False) -> list[str]:
+    """The words of the noun phrase from `start`: after any leading function words, up to the
+    next one. With `plural` (after a number of two or more) the phrase ends at its first plural
+    word ("four keyboards cost": keyboards; "2 keyboard covers": covers)."""
+    phrase: list[str] = []
     for word in words[start:]:
         if word in _FUNCTION_WORDS or len(word) < 2 or "'" in word:
-            if head:
+            if phrase:
                 break
             continue
-        head = word
+        phrase.append(word)
         if plural and _singular(word) != word:
             break
-    return head
+    return phrase
+
+
+def _next_head(words: Sequence[str], start: int, *, plural: bool = False) -> str:
+    """The head of the noun phrase from `start` (its last word), "" when there is none."""
+    phrase = _noun_phrase(words, start, plural=plural)
+    return phrase[-1] if phrase else ""
 
 
 def _head(words: Sequence[str]) -> str:

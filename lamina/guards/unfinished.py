@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lamina.core.context import ToolWeigher
+from lamina.core.records import successful_calls
 from lamina.guards.numbers import NUMBER_BODY, canonical, is_figure, is_number, plain
 from lamina.guards.quantities import ignored_values
 from lamina.guards.tool_calls import description_text
@@ -86,7 +87,7 @@ def unhandled(
         `[{"word", "tool", "similarity"}]`; empty when no call succeeded (other checks judge
         such a run) or when every word is accounted for.
     """
-    done = [c for c in calls if c.get("error") is None and c.get("name") in tools]
+    done = successful_calls(calls, tools)
     if not done:
         return []
     number_units = _units_of_used_numbers(request, done)
@@ -126,7 +127,7 @@ def still_wanted(
     `request` that no call accounts for points to (see :func:`unhandled`), closest first, then
     those already called (the same lookup for a second city). Counting the words of a text,
     SmolLM2 went on to `add_tip(14, 14)` and answered with the tip; nothing asked for a tip."""
-    done = [c for c in calls if c.get("error") is None and c.get("name") in tools]
+    done = successful_calls(calls, tools)
     pointed = [str(f["tool"]) for f in unhandled(request, done, tools, relevance)]
     return list(dict.fromkeys([*pointed, *(str(c["name"]) for c in done)]))
 

@@ -42,6 +42,7 @@ from lamina.errors import ToolError
 from lamina.tools.decorator import tool
 
 __all__ = [
+    "CALCULATOR_NAME",
     "EXPRESSION_PATTERN",
     "MAX_EXPONENT",
     "MAX_EXPRESSION_CHARS",
@@ -321,6 +322,10 @@ def calculator(
 ) -> str:
     """Compute an arithmetic expression and return the number. Use it for any arithmetic."""
     return format_number(evaluate(expression))
+
+
+CALCULATOR_NAME = calculator.name
+"""The calculator tool's name, which plan steps name in `PlanStep.tools`."""
 
 
 def default_tools() -> list[BaseTool]:

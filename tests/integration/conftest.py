@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,23 @@ def _numeric_path() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LAMINA_N_THREADS", str(N_THREADS))
         yield
+
+
+@pytest.fixture(scope="module")
+def tools_agent(pool: ModelPool, tmp_path_factory: pytest.TempPathFactory, request: Any) -> Any:
+    """An agent over the test module's `AGENT_TOOLS` and lamina's calculator, on the session's
+    pool: no memory, an in-memory checkpointer, replies capped at 96 tokens, seed 0."""
+    from lamina import Agent
+    from lamina.tools.calculator import calculator
+
+    home = tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2])
+    agent = Agent(
+        pool=pool,
+        settings=get_settings(home=home, seed=SEED),
+        memory=False,
+        tools=[*request.module.AGENT_TOOLS, calculator],
+        checkpointer=":memory:",
+        model_settings={"max_tokens": 96},
+    )
+    yield agent
+    agent.close()

@@ -39,53 +39,38 @@ def postage(weight_kg: float, zone: str) -> float:
     return round(base + per_kg * weight_kg, 2)
 
 
-@pytest.fixture(scope="module")
-def parcel_agent(pool: Any, tmp_path_factory: Any) -> Any:
-    from lamina import Agent
-    from lamina.config import get_settings
-    from lamina.tools.calculator import calculator
-
-    home = tmp_path_factory.mktemp("parcel_agent")
-    agent = Agent(
-        pool=pool,
-        settings=get_settings(home=home, seed=0),
-        memory=False,
-        tools=[convert_weight, postage, calculator],
-        checkpointer=":memory:",
-        model_settings={"max_tokens": 96},
-    )
-    yield agent
-    agent.close()
+AGENT_TOOLS = [convert_weight, postage]
+"""The tools of `tools_agent` (conftest), which adds lamina's calculator."""
 
 
-def _figures(answer: str) -> list[float]:
+def answer_figures(answer: str) -> list[float]:
     tail = answer.split("Answer:")[-1]
     return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", tail.replace(",", ""))]
 
 
-def test_a_request_that_is_only_a_conversion_is_that_conversion(parcel_agent: Any) -> None:
-    result = parcel_agent.run("I weigh 172 lbs, what's that in kilos?")
+def test_a_request_that_is_only_a_conversion_is_that_conversion(tools_agent: Any) -> None:
+    result = tools_agent.run("I weigh 172 lbs, what's that in kilos?")
     assert result.ok, (result.error, result.answer)
-    assert 78.018 in _figures(result.answer), result.answer
+    assert 78.018 in answer_figures(result.answer), result.answer
     assert [s.instruction for s in result.steps] == ["Convert 172 lbs to kilograms."]
     (call,) = result.tool_calls
     assert (call.name, call.arguments["value"]) == ("convert_weight", 172)
 
 
-def test_a_quantity_in_another_unit_is_converted_before_the_tool(parcel_agent: Any) -> None:
-    result = parcel_agent.run("Got a 9 lb box to send within the EU. What's the postage?")
+def test_a_quantity_in_another_unit_is_converted_before_the_tool(tools_agent: Any) -> None:
+    result = tools_agent.run("Got a 9 lb box to send within the EU. What's the postage?")
     assert result.ok, (result.error, result.answer)
-    assert 18.3 in _figures(result.answer), result.answer  # 8.5 + 2.4 * 4.082
+    assert 18.3 in answer_figures(result.answer), result.answer  # 8.5 + 2.4 * 4.082
     assert result.steps[0].instruction == "Convert 9 lbs to kilograms."
     done = [c for c in result.tool_calls if c.error is None]
     assert [c.name for c in done] == ["convert_weight", "postage"]
     assert done[1].arguments["weight_kg"] == pytest.approx(4.082)
 
 
-def test_arithmetic_the_request_writes_is_called_as_written(parcel_agent: Any) -> None:
-    result = parcel_agent.run("(1250 - 380) / 6 = ?")
+def test_arithmetic_the_request_writes_is_called_as_written(tools_agent: Any) -> None:
+    result = tools_agent.run("(1250 - 380) / 6 = ?")
     assert result.ok, (result.error, result.answer)
-    assert 145 in _figures(result.answer), result.answer
+    assert 145 in answer_figures(result.answer), result.answer
     assert [(c.name, dict(c.arguments)) for c in result.tool_calls] == [
         ("calculator", {"expression": "(1250 - 380) / 6"})
     ]

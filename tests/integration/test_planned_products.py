@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
 from langchain_core.tools import tool
 
 _SHOP = {"teapot": (27.5, 14), "kettle": (42.0, 8), "mug": (6.25, 120)}
@@ -41,60 +40,45 @@ def units_in_stock(item: str) -> int:
     return _SHOP[_item(item)][1]
 
 
-@pytest.fixture(scope="module")
-def shop_agent(pool: Any, tmp_path_factory: Any) -> Any:
-    from lamina import Agent
-    from lamina.config import get_settings
-    from lamina.tools.calculator import calculator
-
-    home = tmp_path_factory.mktemp("shop_agent")
-    agent = Agent(
-        pool=pool,
-        settings=get_settings(home=home, seed=0),
-        memory=False,
-        tools=[unit_price, units_in_stock, calculator],
-        checkpointer=":memory:",
-        model_settings={"max_tokens": 96},
-    )
-    yield agent
-    agent.close()
+AGENT_TOOLS = [unit_price, units_in_stock]
+"""The tools of `tools_agent` (conftest), which adds lamina's calculator."""
 
 
-def _answer_figures(answer: str) -> list[float]:
+def answer_figures(answer: str) -> list[float]:
     tail = answer.split("Answer:")[-1]
     return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", tail.replace(",", ""))]
 
 
-def test_a_lookup_the_request_points_to_then_the_product(shop_agent: Any) -> None:
-    result = shop_agent.run(
+def test_a_lookup_the_request_points_to_then_the_product(tools_agent: Any) -> None:
+    result = tools_agent.run(
         "How much would every mug we have in the warehouse cost at the unit price?"
     )
     assert result.ok, (result.error, result.answer)
-    assert _answer_figures(result.answer) == [750], result.answer  # 6.25 EUR x 120 mugs
+    assert answer_figures(result.answer) == [750], result.answer  # 6.25 EUR x 120 mugs
     done = [(c.name, dict(c.arguments)) for c in result.tool_calls if c.error is None]
     assert ("units_in_stock", {"item": "mug"}) in done
     assert done[-1] == ("calculator", {"expression": "6.25 * 120"})
     assert result.steps[-1].instruction == "Calculate 6.25 * 120."
 
 
-def test_a_count_left_unused_is_never_an_ok_answer(shop_agent: Any) -> None:
+def test_a_count_left_unused_is_never_an_ok_answer(tools_agent: Any) -> None:
     # SmolLM2 looks up the price, then the stock: two counts of teapots (5 and 14) for one
     # price leave the product open, so no step is added; the answer is right, or not ok
-    result = shop_agent.run("I need 5 teapots. Look up the unit price of a teapot.")
+    result = tools_agent.run("I need 5 teapots. Look up the unit price of a teapot.")
     if result.ok:
-        assert _answer_figures(result.answer) == [137.5], result.answer
+        assert answer_figures(result.answer) == [137.5], result.answer
     else:
         assert result.error is not None
         assert result.error.kind == "unused_input", result.error
         assert "5" in result.error.tried
 
 
-def test_a_price_left_out_of_the_arithmetic_is_never_an_ok_answer(shop_agent: Any) -> None:
+def test_a_price_left_out_of_the_arithmetic_is_never_an_ok_answer(tools_agent: Any) -> None:
     # SmolLM2 looked up the price, then the stock, and wrote `calculator("12 + 120")`: 132
     # with a tool behind it; the price nothing used makes the run unfinished
-    result = shop_agent.run("Look up the unit price of the mug: I want 12 mugs.")
+    result = tools_agent.run("Look up the unit price of the mug: I want 12 mugs.")
     if result.ok:
-        assert _answer_figures(result.answer) == [75], result.answer  # 6.25 EUR x 12
+        assert answer_figures(result.answer) == [75], result.answer  # 6.25 EUR x 12
     else:
         assert result.error is not None
         assert result.error.kind in ("unfinished", "unused_input"), result.error

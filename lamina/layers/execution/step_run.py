@@ -25,7 +25,7 @@ from langchain_core.messages import (
 from langchain_core.tools import BaseTool
 
 from lamina.config import Guards
-from lamina.core.records import ApprovalRequest, ToolCallRecord
+from lamina.core.records import ApprovalRequest, ToolCallRecord, written_call
 from lamina.core.serialise import json_safe, message_text, truncate
 from lamina.core.text import render_memories, render_step_results, resolve_references
 from lamina.errors import ConfigError, InputError, ModelOutputError
@@ -829,8 +829,4 @@ class StepRun:
 def _planned_call(plan: Sequence[Any], index: int) -> tuple[str, str, str] | None:
     """The call plan step `index` writes itself (`PlanStep.call`), if any."""
     step = plan[index] if 0 <= index < len(plan) else None
-    call = step.get("call") if isinstance(step, Mapping) else None
-    if isinstance(call, list | tuple) and len(call) == 3:
-        tool, argument, value = (str(v) for v in call)
-        return tool, argument, value
-    return None
+    return written_call(step.get("call")) if isinstance(step, Mapping) else None

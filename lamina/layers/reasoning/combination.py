@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from lamina.core.records import successful_calls
 from lamina.guards.numbers import canonical, plain
 from lamina.guards.quantities import (
     REQUEST,
@@ -38,6 +39,7 @@ from lamina.guards.quantities import (
 from lamina.guards.units import spelled_out
 from lamina.layers.reasoning.continuation import conversion_step
 from lamina.layers.reasoning.plan import PlanStep
+from lamina.tools.calculator import CALCULATOR_NAME
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -50,9 +52,6 @@ __all__ = [
     "lookup_step",
     "step_still_owed",
 ]
-
-CALCULATOR = "calculator"
-"""The name of lamina's calculator tool (`lamina.tools.calculator`)."""
 
 ADDED_FOR_COMBINATION = "combination"
 """`PlanStep.added_for` of a step added to multiply a value of one thing by a count of them."""
@@ -108,9 +107,9 @@ def combination_step(
         plan: the plan so far.
         tools: the agent's tools; the step calls lamina's `calculator`.
     """
-    if CALCULATOR not in tools or any(s.added_for == ADDED_FOR_COMBINATION for s in plan):
+    if CALCULATOR_NAME not in tools or any(s.added_for == ADDED_FOR_COMBINATION for s in plan):
         return None
-    done = [c for c in calls if c.get("error") is None and c.get("name") in tools]
+    done = successful_calls(calls, tools)
     found = quantities_of_run(task, done, tools)
     unused = [q for q in found if not used_later(q, done)]
     pairs = {
@@ -136,7 +135,7 @@ def combination_step(
         instruction=f"Calculate {figure} * {times}.",
         needs_tool=True,
         added_for=ADDED_FOR_COMBINATION,
-        tools=(CALCULATOR,),
+        tools=(CALCULATOR_NAME,),
         unit=spelled_out(unit.name),
     )
 
@@ -169,7 +168,7 @@ def lookup_step(
         plan: the plan so far; one lookup per run, none after a combination.
         tools: the agent's tools.
     """
-    if CALCULATOR not in tools or any(
+    if CALCULATOR_NAME not in tools or any(
         s.added_for in (ADDED_FOR_LOOKUP, ADDED_FOR_COMBINATION) for s in plan
     ):
         return None
@@ -183,7 +182,7 @@ def lookup_step(
     argument, schema = arguments[0]
     if schema.get("type") != "string":
         return None
-    done = [c for c in calls if c.get("error") is None and c.get("name") in tools]
+    done = successful_calls(calls, tools)
     found_here = quantities_of_run(task, done, tools)
     values = [q for q in found_here if q.per and q.unit is not None and q.origin != REQUEST]
     # the same lookup twice (a model repeats a call that worked) returned one value

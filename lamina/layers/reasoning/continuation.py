@@ -52,6 +52,7 @@ from lamina.guards.units import (
     units_mentioned,
 )
 from lamina.layers.reasoning.plan import PlanStep
+from lamina.tools.calculator import CALCULATOR_NAME
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -63,9 +64,6 @@ __all__ = [
     "input_conversion_step",
     "requested_conversion",
 ]
-
-CALCULATOR = "calculator"
-"""The name of lamina's calculator tool (`lamina.tools.calculator`)."""
 
 ADDED_FOR_CONVERSION = "conversion"
 """`PlanStep.added_for` of a step added to convert an answer into the unit asked for."""
@@ -172,11 +170,11 @@ def _converting(
     factor = ratio(source.name, target.name)
     if factor is not None:
         # a fixed ratio (days into weeks) is arithmetic: lamina's calculator does it
-        if CALCULATOR not in tools:
+        if CALCULATOR_NAME not in tools:
             return None
         operation = f"* {factor:g}" if factor >= 1 else f"/ {1 / factor:g}"
         instruction = f"Calculate {figure} {operation}."
-        offered: tuple[str, ...] | None = (CALCULATOR,)
+        offered: tuple[str, ...] | None = (CALCULATOR_NAME,)
     else:
         instruction = f"Convert {figure} {spelled_out(source.name)} to {spelled_out(target.name)}."
         offered = tuple(converters(tools)) or None

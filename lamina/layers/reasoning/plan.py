@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from lamina.core.records import written_call
 from lamina.errors import ConfigError
 
 __all__ = ["Plan", "PlanOutcome", "PlanSource", "PlanStep", "PlanStepModel", "plan_schema"]
@@ -79,15 +80,8 @@ class PlanStep:
             added_for=_optional_str(data.get("added_for")),
             tools=None if data.get("tools") is None else tuple(map(str, data["tools"])),
             unit=_optional_str(data.get("unit")),
-            call=_written_call(data.get("call")),
+            call=written_call(data.get("call")),
         )
-
-
-def _written_call(value: object) -> tuple[str, str, str] | None:
-    if isinstance(value, list | tuple) and len(value) == 3:
-        tool, argument, text = (str(v) for v in value)
-        return tool, argument, text
-    return None
 
 
 def _optional_str(value: object) -> str | None:
