@@ -3,9 +3,11 @@ each keeps the text's key facts, is shorter, and holds only the text's sentences
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from lamina.layers.reasoning.summarise import extractive_summary
+from lamina.layers.reasoning.summarise import extractive_summary, split_request, summary_update
 
 TEXTS = [
     (
@@ -41,3 +43,33 @@ def test_a_summary_keeps_the_key_facts(encoder, text: str, facts: tuple[str, ...
     assert len(summary.text) < len(text)
     assert summary.text.split(". ")[0] in text
     assert [f for f in facts if f not in summary.text.lower()] == []
+
+
+ASKED = [
+    (
+        "Sum up this update in a sentence or two:\n\n"
+        "The bakery on Mill Road reopens on Saturday after six weeks of repairs to its oven. "
+        "Anna Kowalski, the new head baker, will run the morning shift and bring back rye bread. "
+        "Parking nearby is free before nine.",
+        2,
+        ("bakery", "saturday", "anna"),
+    ),
+    (
+        "Give me this in one sentence: The ferry to the island is cancelled tomorrow because of "
+        "storm warnings. Ticket holders get a full refund. The next crossing leaves on Thursday "
+        "at 7.",
+        1,
+        ("ferry", "cancelled"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("task", "kept", "facts"), ASKED, ids=["two", "one"])
+def test_a_summary_is_as_long_as_the_request_asks(  # type: ignore[no-untyped-def]
+    encoder, task: str, kept: int, facts: tuple[str, ...]
+) -> None:
+    update = summary_update(task, time.perf_counter())
+    summary = update["trace"][0]["data"]["summary"]
+    assert (summary["sentences"], len(summary["kept"])) == (3, kept)
+    assert [f for f in facts if f not in update["answer"].lower()] == []
+    assert len(update["answer"]) < len(split_request(task))

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from lamina.layers.reasoning.summarise import extractive_summary, split_request
+from lamina.layers.reasoning.summarise import (
+    extractive_summary,
+    requested_sentences,
+    split_request,
+)
 from lamina.models.testing import HashingEncoder
 
 TEXT = (
@@ -18,6 +23,8 @@ TEXT = (
 def test_the_instruction_is_not_part_of_the_text() -> None:
     assert split_request("Summarise this: Rain fell. Roads flooded.") == "Rain fell. Roads flooded."
     assert split_request("Please give me a summary:\nRain fell.") == "Rain fell."
+    asked = "Sum up this update in a sentence or two: Rain fell."  # nine words
+    assert split_request(asked) == "Rain fell."
     plain = "Rain fell on Monday: roads flooded. Schools shut."
     assert split_request(plain) == plain  # a colon inside the text is not an instruction
 
@@ -60,3 +67,30 @@ def test_a_single_sentence_is_returned_whole() -> None:
     summary = extractive_summary("Only one sentence here.", HashingEncoder(dim=64))
     assert summary.text == "Only one sentence here."
     assert summary.kept == (0,)
+
+
+@pytest.mark.parametrize(
+    ("instruction", "asked"),
+    [
+        ("Summarise these notes in a sentence or two:", 2),
+        ("Sum this up in one sentence:", 1),
+        ("Give me a one-line summary:", 1),
+        ("In three sentences, what happened?", 3),
+        ("Summarise in a couple of sentences:", 2),
+        ("Two or three sentences, please:", 3),
+        ("Summarise in 2 sentences:", 2),
+        ("Give me a short summary of this:", None),
+        ("Summarise this:", None),
+        ("Summarise the three reports:", None),  # a count of other things, not of sentences
+    ],
+)
+def test_the_length_a_request_asks_for_is_read(instruction: str, asked: int | None) -> None:
+    assert requested_sentences(instruction) == asked
+
+
+def test_a_summary_keeps_the_length_asked_for_and_stays_shorter() -> None:
+    text = "Lanes are coming. A bakery opened. The lanes cost little. New lanes open in May."
+    assert len(extractive_summary(text, _Towards(), sentences_asked=1).kept) == 1
+    assert extractive_summary(text, _Towards(), sentences_asked=3).kept == (0, 2, 3)
+    # more than the text has: one sentence fewer than the text, so it is still a summary
+    assert len(extractive_summary(text, _Towards(), sentences_asked=9).kept) == 3

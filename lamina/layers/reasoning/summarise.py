@@ -14,7 +14,9 @@ sentences, at least one and at least two of four or more, in their original orde
 every key fact in 0 of 3 and 0 of 4; with the position term and two sentences of four, 2 of 3
 and 4 of 4 (`tests/integration/test_summaries.py`). It is always shorter than a text of two
 or more sentences and holds nothing the text does not say; a text of one sentence is returned
-as it is, and the trace says so.
+as it is, and the trace says so. A length the request asks for ("in a sentence or two", "in
+three sentences", "in one line") is kept to instead: its upper bound, and always fewer
+sentences than the text has (`requested_sentences`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "Summary",
     "SummaryEncoder",
     "extractive_summary",
+    "requested_sentences",
     "split_request",
     "summary_update",
 ]
@@ -72,11 +75,38 @@ class Summary:
         }
 
 
+_COUNTS = {"a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "couple": 2, "three": 3, "few": 3}
+_COUNT = r"(?:\d{1,2}|a|an|one|single|two|three|a\s+couple\s+of|a\s+few)"
+_LENGTH = re.compile(
+    rf"\b(?P<n>{_COUNT})(?:\s*-\s*|\s+)(?:sentences?|lines?|liners?)"
+    rf"(?:\s+(?:or|to)\s+(?P<m>{_COUNT}))?\b"
+    rf"|\b(?P<k>{_COUNT})\s+(?:or|to)\s+(?P<l>{_COUNT})\s+(?:sentences|lines)\b",
+    re.IGNORECASE,
+)
+
+
+def requested_sentences(instruction: str) -> int | None:
+    """How many sentences the instruction asks for at most ("in a sentence or two": 2, "in
+    three sentences": 3, "a one-line summary": 1, "in 2-3 sentences": 3), or None
+    when it asks for no length."""
+    match = _LENGTH.search(instruction)
+    if match is None:
+        return None
+    bounds = [_count(g) for g in match.group("n", "m", "k", "l") if g]
+    return max(bounds) if bounds and all(b > 0 for b in bounds) else None
+
+
+def _count(word: str) -> int:
+    key = word.lower().split()[-2 if word.lower().endswith(" of") else -1]
+    return int(key) if key.isdigit() else _COUNTS.get(key, 0)
+
+
 def split_request(request: str) -> str:
-    """The text to summarise: what follows a short instruction ("Summarise this: The ..."; the
-    text starts a sentence or a line), else the whole request."""
+    """The text to summarise: what follows a short instruction (up to 12 words and 60
+    characters: "Summarise this: The ..."; the text starts a sentence or a line), else the
+    whole request."""
     match = _INSTRUCTION.match(request)
-    if match and len(match.group(1).split()) <= 8:
+    if match and len(match.group(1).split()) <= 12:
         return match.group(2).strip()
     return request.strip()
 
@@ -90,9 +120,11 @@ def extractive_summary(
     encoder: SummaryEncoder,
     share: float = 1 / 3,
     position_weight: float = POSITION_WEIGHT,
+    sentences_asked: int | None = None,
 ) -> Summary:
-    """The best sentences of `text` by centroid and position, about `share` of them (at least
-    one, and two of four or more), in order."""
+    """The best sentences of `text` by centroid and position, in order: `sentences_asked` of
+    them when given (fewer than the text has), else about `share` of them (at least one, and
+    two of four or more)."""
     sentences = [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
     if len(sentences) <= 1:
         return Summary(text.strip(), len(sentences), (0,) if sentences else ())
@@ -106,6 +138,8 @@ def extractive_summary(
     position = np.array([(n - i) / n for i in range(n)])
     scores = centrality + position_weight * position * float(centrality.max())
     count = max(1, round(n * share), 2 if n >= 4 else 1)
+    if sentences_asked is not None:
+        count = max(1, min(sentences_asked, n - 1))
     # Stable: equal scores keep the earlier sentence.
     ranked = sorted(range(len(sentences)), key=lambda i: (-float(scores[i]), i))
     kept = tuple(sorted(ranked[:count]))
@@ -117,7 +151,9 @@ def summary_update(task: str, start: float) -> dict[str, Any]:
     request's text as the answer (`start`: when the node began, for its trace event)."""
     from lamina.models.encoder import default_encoder
 
-    summary = extractive_summary(split_request(task), default_encoder())
+    text = split_request(task)
+    asked = requested_sentences(task[: len(task) - len(text)]) if text != task.strip() else None
+    summary = extractive_summary(text, default_encoder(), sentences_asked=asked)
     step = PlanStep(index=0, instruction=task, needs_tool=False)
     result = {
         "index": 0,
