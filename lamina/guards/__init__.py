@@ -8,7 +8,9 @@ texts that only echo the tool instructions; `grounding.py` narrows tool schemas 
 and spans the run was given and `ungrounded.py` finds free string arguments made of words
 nobody gave; `degenerate.py` catches empty, echoing or looping output; `unfinished.py` finds
 words of a request that point to a tool no successful call used; `quantities.py` reads what a
-figure is (a value of one thing, a rate, a count), for the step that multiplies them. Each is
+figure is (a value of one thing, a rate, a count), for the step that multiplies them, with
+`request_quantities.py` for the request's own figures and `noun_phrases.py` for the things they
+are of. Each is
 switched on or off by one field of `lamina.config.options.Guards` (`Agent(guards=...)`,
 `[guards]` in lamina.toml).
 """

@@ -14,29 +14,30 @@ thing, or a count of things, read from where the figure stands, never asked of a
   words). A rating from 1 to 5 counts nothing.
 
 A thing is the head of a noun phrase: the last word before the first function word or mark
-("the monitors in the warehouse" → monitor; "desk lamps, what's that" → lamp), singular. The
-step that combines such figures is :mod:`lamina.layers.reasoning.combination`'s.
+("the monitors in the warehouse" → monitor; "desk lamps, what's that" → lamp), singular
+(:mod:`lamina.guards.noun_phrases`). The request's own figures are read by
+:mod:`lamina.guards.request_quantities`. The step that combines such figures is
+:mod:`lamina.layers.reasoning.combination`'s.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lamina.core.records import successful_calls
+from lamina.guards.noun_phrases import head_of, noun_phrase, singular
 from lamina.guards.numbers import (
     NUMBER_BODY,
-    NUMBER_IDIOMS,
     is_figure,
     is_number,
-    number_words,
     plain,
     same_figure,
     written_numbers,
 )
-from lamina.guards.units import Unit, converted_to, returned_units, unit_role, units_named
+from lamina.guards.request_quantities import REQUEST, Quantity, request_quantities
+from lamina.guards.units import converted_to, returned_units, unit_role, units_named
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -53,29 +54,6 @@ __all__ = [
     "used_later",
 ]
 
-REQUEST = -1
-"""`Quantity.origin` of a figure the request gives."""
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """A figure of the run and what it is.
-
-    Attributes:
-        value: the figure.
-        unit: its unit (EUR, kg), or None.
-        per: the things it is a value of one of, or a rate per ("keyboard", "word"), singular.
-        counts: the things it counts, singular (empty: not a count).
-        origin: the index of the call that returned it, or `REQUEST`.
-    """
-
-    value: float
-    unit: Unit | None
-    per: frozenset[str] = frozenset()
-    counts: frozenset[str] = frozenset()
-    origin: int = REQUEST
-
-
 _OF_ONE = re.compile(r"\b(?:unit|per|each|one|single)\b", re.IGNORECASE)
 """A tool description that says its figure is of one thing ("the unit price", "one parcel")."""
 _COUNTS = re.compile(
@@ -91,7 +69,7 @@ def quantities_of_run(
 ) -> list[Quantity]:
     """The rates and counts the request gives, and the values and counts the calls returned
     (see the module docstring); `calls` are calls that worked, of tools in `tools`."""
-    found = _request_quantities(task)
+    found = request_quantities(task)
     for index, call in enumerate(calls):
         if not returns_figure(call) or call.get("name") not in tools:
             continue
@@ -119,7 +97,7 @@ def quantities_of_run(
         if unit is not None:
             found.append(Quantity(value, unit, per=things, origin=index))
         elif value == int(value) and counted is not None:
-            what = _head(_WORD.findall(counted.group("what")))
+            what = head_of(_WORD.findall(counted.group("what")))
             found.append(Quantity(value, None, counts=things | {what} - {""}, origin=index))
     return found
 
@@ -167,171 +145,10 @@ def asks_for_a_part(task: str, thing: str) -> bool:
 def _phrase(words: Sequence[str], start: int) -> set[str]:
     """The first words of the noun phrase from `start`, singular (any of them may be its head:
     "each keyboard cost")."""
-    return {_singular(word) for word in _noun_phrase(words, start)[:4]}
+    return {singular(word) for word in noun_phrase(words, start)[:4]}
 
 
 _WORD = re.compile(r"[^\W\d_][\w-]*")
-_TOKEN = re.compile(
-    rf"(?<![\w.,#$€£¥-])(?P<number>{NUMBER_BODY})(?![\w.,%])|(?P<word>[^\W\d_][\w'-]*)|[^\s]"
-)
-_RATE_WORDS = frozenset({"per", "a", "an", "each", "every"})
-_NOT_COUNTS = NUMBER_IDIOMS | {"one", "half"}
-"""Number words that are not a count written before things ("twice", "a hundred times", "one
-of them")."""
-
-
-def _request_quantities(task: str) -> list[Quantity]:
-    """The request's counts ("3 mechanical keyboards") and rates ("0.12 euros per word")."""
-    tokens = list(_TOKEN.finditer(task))
-    found: list[Quantity] = []
-    for i, token in enumerate(tokens):
-        value = _count_value(token)
-        if value is None:
-            continue
-        following = _words_after(tokens, i + 1)
-        if (
-            following
-            and following[0].lower() in ("percent", "pct", "per")
-            and (following[0].lower() != "per" or following[1:2] == ["cent"])
-        ):
-            continue  # "20 percent"
-        units = units_named(following[0]) if following else []
-        if units and len(following) >= 3 and following[1].lower() in _RATE_WORDS:
-            # "0.12 euros per word": a value per one thing
-            per = _singular(_next_head([w.lower() for w in following], 2))
-            found.append(Quantity(value, units[0], per=frozenset({per} - {""})))
-        elif not units and following and value >= 2 and value == int(value):
-            head = _singular(_next_head([w.lower() for w in following], 0, plural=True))
-            if head:
-                found.append(Quantity(value, None, counts=frozenset({head})))
-    return found
-
-
-def _count_value(token: re.Match[str]) -> float | None:
-    if token.group("number") is not None:
-        return float(token.group("number").replace(",", ""))
-    word = (token.group("word") or "").lower()
-    if word in _NOT_COUNTS:
-        return None
-    named = number_words(word)
-    return named[0][1] if named and named[0][0].lower() == word else None
-
-
-def _words_after(tokens: Sequence[re.Match[str]], start: int) -> list[str]:
-    """Up to four words that follow, up to the first number or mark."""
-    words: list[str] = []
-    for token in tokens[start : start + 4]:
-        word = token.group("word")
-        if word is None:
-            break
-        words.append(word)
-    return words
-
-
-_FUNCTION_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "this",
-        "that",
-        "these",
-        "those",
-        "it",
-        "its",
-        "what",
-        "which",
-        "who",
-        "how",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "for",
-        "from",
-        "with",
-        "by",
-        "and",
-        "or",
-        "but",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "my",
-        "our",
-        "your",
-        "their",
-        "his",
-        "her",
-        "me",
-        "us",
-        "you",
-        "we",
-        "they",
-        "i",
-        "do",
-        "does",
-        "did",
-        "some",
-        "any",
-        "all",
-        "every",
-        "each",
-        "much",
-        "many",
-        "more",
-        "less",
-        "than",
-        "as",
-        "if",
-        "so",
-        "not",
-        "no",
-        "per",
-        "will",
-        "would",
-        "can",
-        "could",
-        "should",
-        "have",
-        "has",
-        "had",
-        "there",
-        "here",
-        "then",
-    ]
-)
-"""English function words: a noun phrase ends at one ("the monitors in the warehouse")."""
-
-
-def _noun_phrase(words: Sequence[str], start: int, *, plural: bool = False) -> list[str]:
-    """The words of the noun phrase from `start`: after any leading function words, up to the
-    next one. With `plural` (after a number of two or more) the phrase ends at its first plural
-    word ("four keyboards cost": keyboards; "2 keyboard covers": covers)."""
-    phrase: list[str] = []
-    for word in words[start:]:
-        if word in _FUNCTION_WORDS or len(word) < 2 or "'" in word:
-            if phrase:
-                break
-            continue
-        phrase.append(word)
-        if plural and _singular(word) != word:
-            break
-    return phrase
-
-
-def _next_head(words: Sequence[str], start: int, *, plural: bool = False) -> str:
-    """The head of the noun phrase from `start` (its last word), "" when there is none."""
-    phrase = _noun_phrase(words, start, plural=plural)
-    return phrase[-1] if phrase else ""
-
-
-def _head(words: Sequence[str]) -> str:
-    return _singular(_next_head([w.lower() for w in words], 0))
 
 
 def thing_named(args: Mapping[str, Any], properties: Mapping[str, Any]) -> str:
@@ -348,19 +165,8 @@ def thing_named(args: Mapping[str, Any], properties: Mapping[str, Any]) -> str:
         words = re.findall(r"[^\W\d_][\w'-]*", value.lower())
         if not 1 <= len(words) <= 6 or any(ch.isdigit() for ch in value) or units_named(value):
             continue
-        heads.append(_head(words))
+        heads.append(head_of(words))
     return heads[0] if len(heads) == 1 else ""
-
-
-def _singular(word: str) -> str:
-    word = word.lower()
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us")):
-        return word[:-1]
-    return word
 
 
 _OPERATION = re.compile(r"[\d)]\s*[-+*/x×]\s*[\d(]")

@@ -1,0 +1,96 @@
+"""The figures a request gives, and what each is (:class:`Quantity`): a *count of things*, a
+whole number of two or more written right before plural things ("3 mechanical keyboards"; not
+"the 2nd keyboard", "#12", "20 percent", "2 keyboard covers" as keyboards), and a *rate*, a
+figure with a unit per a thing ("0.12 euros per word"). Figures the calls return are read by
+:mod:`lamina.guards.quantities`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lamina.guards.noun_phrases import next_head, singular
+from lamina.guards.numbers import NUMBER_BODY, NUMBER_IDIOMS, number_words
+from lamina.guards.units import Unit, units_named
+
+__all__ = ["REQUEST", "Quantity", "request_quantities"]
+
+REQUEST = -1
+"""`Quantity.origin` of a figure the request gives."""
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A figure of the run and what it is.
+
+    Attributes:
+        value: the figure.
+        unit: its unit (EUR, kg), or None.
+        per: the things it is a value of one of, or a rate per ("keyboard", "word"), singular.
+        counts: the things it counts, singular (empty: not a count).
+        origin: the index of the call that returned it, or `REQUEST`.
+    """
+
+    value: float
+    unit: Unit | None
+    per: frozenset[str] = frozenset()
+    counts: frozenset[str] = frozenset()
+    origin: int = REQUEST
+
+
+_TOKEN = re.compile(
+    rf"(?<![\w.,#$€£¥-])(?P<number>{NUMBER_BODY})(?![\w.,%])|(?P<word>[^\W\d_][\w'-]*)|[^\s]"
+)
+_RATE_WORDS = frozenset({"per", "a", "an", "each", "every"})
+_NOT_COUNTS = NUMBER_IDIOMS | {"one", "half"}
+"""Number words that are not a count written before things ("twice", "a hundred times", "one
+of them")."""
+
+
+def request_quantities(task: str) -> list[Quantity]:
+    """The request's counts ("3 mechanical keyboards") and rates ("0.12 euros per word")."""
+    tokens = list(_TOKEN.finditer(task))
+    found: list[Quantity] = []
+    for i, token in enumerate(tokens):
+        value = _count_value(token)
+        if value is None:
+            continue
+        following = _words_after(tokens, i + 1)
+        if (
+            following
+            and following[0].lower() in ("percent", "pct", "per")
+            and (following[0].lower() != "per" or following[1:2] == ["cent"])
+        ):
+            continue  # "20 percent"
+        units = units_named(following[0]) if following else []
+        if units and len(following) >= 3 and following[1].lower() in _RATE_WORDS:
+            # "0.12 euros per word": a value per one thing
+            per = singular(next_head([w.lower() for w in following], 2))
+            found.append(Quantity(value, units[0], per=frozenset({per} - {""})))
+        elif not units and following and value >= 2 and value == int(value):
+            head = singular(next_head([w.lower() for w in following], 0, plural=True))
+            if head:
+                found.append(Quantity(value, None, counts=frozenset({head})))
+    return found
+
+
+def _count_value(token: re.Match[str]) -> float | None:
+    if token.group("number") is not None:
+        return float(token.group("number").replace(",", ""))
+    word = (token.group("word") or "").lower()
+    if word in _NOT_COUNTS:
+        return None
+    named = number_words(word)
+    return named[0][1] if named and named[0][0].lower() == word else None
+
+
+def _words_after(tokens: Sequence[re.Match[str]], start: int) -> list[str]:
+    """Up to four words that follow, up to the first number or mark."""
+    words: list[str] = []
+    for token in tokens[start : start + 4]:
+        word = token.group("word")
+        if word is None:
+            break
+        words.append(word)
+    return words
