@@ -130,16 +130,23 @@ def ignored_values(
 def asks_for_a_part(task: str, thing: str) -> bool:
     """Does the request ask for a value of one `thing` ("the price per keyboard", "what does
     each keyboard cost") or for how many there are ("how many mugs are in stock")? Then the
-    value and the count are what it asks for, not their product."""
-    words = [w.lower() for w in _WORD.findall(task)]
-    for i, word in enumerate(words):
-        rate = i > 0 and bool(units_named(words[i - 1]))  # "0.12 euros per word": a rate
-        if word in ("per", "each") and not rate and thing in _phrase(words, i + 1):
-            return True
-        many = word == "how" and words[i + 1 : i + 2] == ["many"]
-        if many and thing in _phrase(words, i + 2):
-            return True
+    value and the count are what it asks for, not their product. A sentence that gives the
+    value of one `thing` ("Each ticket costs 12 EUR.") states it; it does not ask."""
+    for sentence in _SENTENCE.split(task):
+        words = [w.lower() for w in _WORD.findall(sentence)]
+        states = any(thing in q.per for q in request_quantities(sentence) if q.unit is not None)
+        for i, word in enumerate(words):
+            rate = i > 0 and bool(units_named(words[i - 1]))  # "0.12 euros per word": a rate
+            each = word in ("per", "each") and not rate and not states
+            if each and thing in _phrase(words, i + 1):
+                return True
+            many = word == "how" and words[i + 1 : i + 2] == ["many"]
+            if many and thing in _phrase(words, i + 2):
+                return True
     return False
+
+
+_SENTENCE = re.compile(r"[.!?;\n]+(?:\s|$)")
 
 
 def _phrase(words: Sequence[str], start: int) -> set[str]:

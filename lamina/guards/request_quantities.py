@@ -1,8 +1,10 @@
 """The figures a request gives, and what each is (:class:`Quantity`): a *count of things*, a
 whole number of two or more written right before plural things ("3 mechanical keyboards"; not
-"the 2nd keyboard", "#12", "20 percent", "2 keyboard covers" as keyboards), and a *rate*, a
-figure with a unit per a thing ("0.12 euros per word"). Figures the calls return are read by
-:mod:`lamina.guards.quantities`."""
+"the 2nd keyboard", "#12", "20 percent", "2 keyboard covers" as keyboards); a *rate*, a
+figure with a unit per a thing ("0.12 euros per word"); and a *value of one thing*, a figure
+with a unit that one of a kind of thing is said to be ("A bag of my coffee is 12 oz", "Each
+ticket costs 12 EUR", "Tickets are 12 EUR each"; not "My parcel weighs 3 kg", which is no one
+of several). Figures the calls return are read by :mod:`lamina.guards.quantities`."""
 
 from __future__ import annotations
 
@@ -10,11 +12,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lamina.guards.noun_phrases import next_head, singular
+from lamina.guards.noun_phrases import FUNCTION_WORDS, next_head, singular
 from lamina.guards.numbers import NUMBER_BODY, NUMBER_IDIOMS, number_words
 from lamina.guards.units import Unit, units_named
 
-__all__ = ["REQUEST", "Quantity", "request_quantities"]
+__all__ = ["REQUEST", "STATING_VERBS", "Quantity", "request_quantities"]
 
 REQUEST = -1
 """`Quantity.origin` of a figure the request gives."""
@@ -43,6 +45,10 @@ _TOKEN = re.compile(
     rf"(?<![\w.,#$€£¥-])(?P<number>{NUMBER_BODY})(?![\w.,%])|(?P<word>[^\W\d_][\w'-]*)|[^\s]"
 )
 _RATE_WORDS = frozenset({"per", "a", "an", "each", "every"})
+STATING_VERBS = (
+    r"(?:is|are|was|were|costs?|weighs?|holds?|takes?|measures?|sells?\s+for|comes?\s+to)"
+)
+"""The verbs that say what a thing is, costs, weighs or holds (a regular expression)."""
 _NOT_COUNTS = NUMBER_IDIOMS | {"one", "half"}
 """Number words that are not a count written before things ("twice", "a hundred times", "one
 of them")."""
@@ -64,7 +70,10 @@ def request_quantities(task: str) -> list[Quantity]:
         ):
             continue  # "20 percent"
         units = units_named(following[0]) if following else []
-        if units and len(following) >= 3 and following[1].lower() in _RATE_WORDS:
+        one = _one_thing(task[: token.start()], following) if units else ""
+        if one:
+            found.append(Quantity(value, units[0], per=frozenset({one})))
+        elif units and len(following) >= 3 and following[1].lower() in _RATE_WORDS:
             # "0.12 euros per word": a value per one thing
             per = singular(next_head([w.lower() for w in following], 2))
             found.append(Quantity(value, units[0], per=frozenset({per} - {""})))
@@ -73,6 +82,34 @@ def request_quantities(task: str) -> list[Quantity]:
             if head:
                 found.append(Quantity(value, None, counts=frozenset({head})))
     return found
+
+
+_CLAUSE_END = re.compile(r"[.!?;:,\n]")
+_ONE_OF_SEVERAL = re.compile(
+    r"\b(?:a|an|one|each|every)\s+(?P<phrase>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,5}?)\s+"
+    # "A bag is 12 oz and costs 8 EUR": a second value of the same thing
+    rf"(?:{STATING_VERBS}\s+{NUMBER_BODY}\s*[^\W\d_]*\s+and\s+)?{STATING_VERBS}\s*$",
+    re.IGNORECASE,
+)
+_EACH_AFTER = frozenset({"each", "apiece"})
+_PLURAL_SUBJECT = re.compile(
+    rf"^\s*(?P<phrase>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){{0,5}}?)\s+{STATING_VERBS}\s*$",
+    re.IGNORECASE,
+)
+
+
+def _one_thing(before: str, following: Sequence[str]) -> str:
+    """The thing a figure with a unit is the value of one of, from the clause it ends ("A bag
+    of my coffee is 12 oz" → bag; "Tickets are 12 EUR each" → ticket), singular; else ""."""
+    clause = _CLAUSE_END.split(before)[-1]
+    after = [w.lower() for w in following[1:3]]
+    if after[:1] and after[0] in _EACH_AFTER and (len(after) == 1 or after[1] in FUNCTION_WORDS):
+        match = _PLURAL_SUBJECT.search(clause)
+    else:
+        match = _ONE_OF_SEVERAL.search(clause)
+    if match is None:
+        return ""
+    return singular(next_head([w.lower() for w in match.group("phrase").split()], 0))
 
 
 def _count_value(token: re.Match[str]) -> float | None:

@@ -42,6 +42,7 @@ from lamina.core.context import ToolWeigher
 from lamina.core.records import successful_calls
 from lamina.guards.numbers import NUMBER_BODY, canonical, is_figure, is_number, plain
 from lamina.guards.quantities import ignored_values
+from lamina.guards.request_quantities import STATING_VERBS
 from lamina.guards.tool_calls import description_text
 from lamina.guards.ungrounded import mentioned
 from lamina.guards.units import Unit, converted_to, quantities, units_named, wrong_unit
@@ -58,6 +59,7 @@ __all__ = [
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _NUMBER_THEN_WORD = re.compile(rf"({NUMBER_BODY})\s*-?\s*([^\W\d_]{{3,}})")
+_STATED_AS = re.compile(rf"\b({STATING_VERBS})\s+({NUMBER_BODY})", re.IGNORECASE)
 
 
 def unhandled(
@@ -229,11 +231,16 @@ def _accounted(word: str, vocabulary: set[str]) -> bool:
 
 def _units_of_used_numbers(request: str, calls: Sequence[Mapping[str, Any]]) -> set[str]:
     """The word right after each number of the request that went into a call ("euro" in "a 60
-    euro bill" once 60 was an argument): it says what the number is, which the call took."""
-    used = {plain(v) for c in calls for v in (c.get("args") or {}).values() if is_number(v)}
-    return {
-        m.group(2).lower() for m in _NUMBER_THEN_WORD.finditer(request) if plain(m.group(1)) in used
-    }
+    euro bill" once 60 was an argument, or a number of `calculator("8.5 * 4")`), and the verb
+    that states it ("costs" in "Each ticket costs 12 EUR"): they say what the number is, which
+    the call took."""
+    values = [v for c in calls for v in (c.get("args") or {}).values()]
+    used = {plain(v) for v in values if is_number(v)}
+    used |= {plain(n) for v in values if isinstance(v, str) for n in re.findall(NUMBER_BODY, v)}
+    after = {m.group(2) for m in _NUMBER_THEN_WORD.finditer(request) if plain(m.group(1)) in used}
+    # the verb that states the number ("Each ticket costs 12 EUR"): it says what the number is
+    stated = {m.group(1) for m in _STATED_AS.finditer(request) if plain(m.group(2)) in used}
+    return {w.lower() for phrase in after | stated for w in phrase.split()}
 
 
 def _vocabulary(

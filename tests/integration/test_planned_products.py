@@ -82,3 +82,12 @@ def test_a_price_left_out_of_the_arithmetic_is_never_an_ok_answer(tools_agent: A
     else:
         assert result.error is not None
         assert result.error.kind in ("unfinished", "unused_input"), result.error
+
+
+def test_a_value_the_request_gives_times_its_count(tools_agent: Any) -> None:
+    result = tools_agent.run("Each ticket costs 12 EUR. What do 5 tickets cost?")
+    assert result.ok, (result.error, result.answer)
+    assert answer_figures(result.answer) == [60], result.answer
+    assert [(c.name, dict(c.arguments)) for c in result.tool_calls] == [
+        ("calculator", {"expression": "12 * 5"})
+    ]

@@ -48,6 +48,9 @@ def final_answer(
     With `keep_results` (the `ignored_results` guard), a synthesis that quotes no figure of
     the tool results gives way to the results themselves."""
     if len(plan) == 1 and results:
+        written = _figure_with_unit(plan[0], results[-1])
+        if written is not None:
+            return written  # "10 lb": the figure of a step the plan wrote, in its unit
         answer = str(results[-1]["result"]).strip()
         if not answer:
             # an empty answer would not end the graph's loop; say what happened instead
@@ -89,6 +92,16 @@ def final_answer(
         data["answer_note"] = "the synthesis quoted none of the tool results; answered with them"
         return render_step_results(results)
     return text
+
+
+def _figure_with_unit(step: PlanStep, result: dict[str, Any]) -> str | None:
+    """The figure of the last call that worked, with the step's unit, for a step with a unit
+    whose calls worked; else None. "A sack of flour is 2 lb. How many kg are 5 sacks?" was
+    answered "The final answer is 10.": a bare figure no conversion into kg could follow."""
+    if not step.unit or not _exact(result):
+        return None
+    figures = [r for r in _tool_results([result]) if is_figure(r.strip())]
+    return f"{figures[-1].strip()} {step.unit}" if figures else None
 
 
 def _tool_results(results: list[dict[str, Any]]) -> list[str]:

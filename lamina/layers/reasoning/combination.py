@@ -17,6 +17,9 @@ was ordered) could be added or subtracted; a price and a count of another thing,
 that could each be multiplied, leave the operation open: no step is added, and the verdict says
 what was not used. What is not a product (a difference, a share, a percentage) is not guessed.
 
+When the request gives both the value and the count ("Tickets are 12 EUR each. What do 5
+tickets cost?"), the product is the plan's first step (:func:`planned_product`).
+
 One combination per run, within the step budget; the `combine_results` guard.
 """
 
@@ -37,19 +40,23 @@ from lamina.guards.quantities import (
     used_later,
 )
 from lamina.guards.units import spelled_out
-from lamina.layers.reasoning.continuation import conversion_step
+from lamina.layers.reasoning.continuation import conversion_step, converters
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import CALCULATOR_NAME
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
+    from lamina.guards.tool_relevance import ToolFit
+
 __all__ = [
     "ADDED_FOR_COMBINATION",
     "ADDED_FOR_LOOKUP",
+    "awaits_a_tool",
     "combination_step",
     "looked_up_alone",
     "lookup_step",
+    "planned_product",
     "step_still_owed",
 ]
 
@@ -69,6 +76,7 @@ def step_still_owed(
     *,
     convert: bool = True,
     combine: bool = True,
+    fit: ToolFit | None = None,
 ) -> PlanStep | None:
     """The one step an answer still owes, re-planned from what it lacks, or None: first the
     product of a value and a count (:func:`combination_step`), then the conversion into the
@@ -79,8 +87,11 @@ def step_still_owed(
     Args:
         convert: the `finish_conversions` guard.
         combine: the `combine_results` guard.
+        fit: how the tools fit the request (no product while a tool that takes a number fits
+            it best and has not been called: :func:`awaits_a_tool`).
     """
-    added = combination_step(task, calls, plan, tools) if combine else None
+    awaited = awaits_a_tool(fit, tools, calls)
+    added = combination_step(task, calls, plan, tools) if combine and not awaited else None
     if added is None and convert:
         added = conversion_step(found, plan, tools)
     if added is None and combine:
@@ -118,12 +129,13 @@ def combination_step(
         if value.per and value.unit is not None
         for count in unused
         if count.counts & value.per
-        and count.origin != value.origin
+        # a call's own figures are not its value and its count; the request's may be
+        and (count.origin != value.origin or value.origin == REQUEST)
         # "the price per keyboard", "how many mugs are in stock": the parts are asked for
         and not any(asks_for_a_part(task, thing) for thing in value.per)
     }
-    if len(pairs) != 1:
-        return None
+    if len(pairs) != 1 or any(u is None or u.dimension == "temperature" for u in pairs.values()):
+        return None  # a temperature of one thing times a count is no quantity
     ((figure, times), unit) = next(iter(pairs.items()))
     product = float(figure) * float(times)
     if unit is None or any(
@@ -138,6 +150,43 @@ def combination_step(
         tools=(CALCULATOR_NAME,),
         unit=spelled_out(unit.name),
     )
+
+
+def planned_product(
+    task: str, fit: ToolFit | None, tools: Mapping[str, BaseTool]
+) -> PlanStep | None:
+    """The first and only step of a one-step task that gives a value of one thing and a count
+    of those things itself: their product (:func:`combination_step` with no calls), or None.
+    A conversion into a unit the request asks for follows from the answer. None when the tool
+    that fits the task best (other than the calculator and the converters) takes a number: the
+    product may not be what it wants ("Each parcel weighs 2 kg. What does sending 3 parcels
+    cost?" is three parcels of 2 kg, not one of 6 kg). A lookup that fits ("costs" is close to
+    `unit_price(item)`) has nothing left to look up when the request gives the value.
+
+    "A bag of my coffee is 12 oz. How many grams are in 4 bags?": SmolLM2-135M answered "4 bags
+    * 12 oz = 56 oz ... 56" without a call, on both numeric paths.
+    """
+    if awaits_a_tool(fit, tools, ()):
+        return None
+    return combination_step(task, (), (), tools)
+
+
+def awaits_a_tool(
+    fit: ToolFit | None, tools: Mapping[str, BaseTool], calls: Sequence[Mapping[str, Any]]
+) -> bool:
+    """Does the tool that fits the request best (on meaning alone) take a number, while it is
+    neither the calculator nor a converter and no call of it worked? Then a product of the
+    request's figures is no answer: it may not be what that tool wants. "Each parcel weighs 2
+    kg. What does sending 3 parcels to the EU cost?" (`postage(weight_kg, zone)` fits, 0.71):
+    SmolLM2-135M converted 2 kg to kg, and the product 2 * 3 made "6 kilograms", ok."""
+    best = fit.ranked()[0] if fit is not None and fit.fits else None
+    if best is None or best == CALCULATOR_NAME or best in converters(tools):
+        return False
+    arguments = (getattr(tools.get(best), "args", None) or {}).values()
+    numeric = any(
+        isinstance(a, Mapping) and a.get("type") in ("number", "integer") for a in arguments
+    )
+    return numeric and not any(c.get("name") == best for c in successful_calls(calls, tools))
 
 
 def lookup_step(

@@ -228,6 +228,7 @@ def make_reasoning_node(
                     prompts=p,
                     relevance=ctx.tool_relevance,
                     convert_inputs=finish,
+                    combine=combine,
                 ),
                 layer="reasoning",
             )
@@ -349,8 +350,10 @@ def make_reasoning_node(
             found = unfinished_findings(task, answer, calls, ctx.tools, ctx.tool_relevance)
         added = None
         if answer is not None and ctx.tools:
+            relevance = ctx.tool_relevance
+            fit = relevance.assess(task, ctx.tools) if relevance is not None else None
             added = step_still_owed(
-                task, calls, found, plan, ctx.tools, convert=finish, combine=combine
+                task, calls, found, plan, ctx.tools, convert=finish, combine=combine, fit=fit
             )
         if added is None and answer is not None and (guards or Guards()).unfinished_request:
             found += left_out_values(task, answer, calls, ctx.tools)

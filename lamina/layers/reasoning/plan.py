@@ -15,7 +15,9 @@ from lamina.errors import ConfigError
 
 __all__ = ["Plan", "PlanOutcome", "PlanSource", "PlanStep", "PlanStepModel", "plan_schema"]
 
-PlanSource = Literal["single", "list", "model", "fallback", "reference", "conversion"]
+PlanSource = Literal[
+    "single", "list", "model", "fallback", "reference", "conversion", "combination"
+]
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,9 @@ class PlanOutcome:
             model's plan was unusable; the deterministic split was used) or "reference" (a
             follow-up that asks for the thread's last figure in another unit: its conversion,
             see lamina.layers.reasoning.continuation) or "conversion" (a one-step task whose
-            quantity is converted first into the unit the tool that fits takes).
+            quantity is converted first into the unit the tool that fits takes) or "combination"
+            (a one-step task that gives a value of one thing and a count of those things: their
+            product first, see lamina.layers.reasoning.combination).
         cached: whether the model's plan came from the step cache (None: no model call).
         tokens: tokens spent (miss) or saved (hit) on the model call.
         note: why the fallback was taken ("" otherwise).

@@ -33,6 +33,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from lamina.core.context import AgentContext, StepCacheLike, ToolWeigher
 from lamina.errors import ConfigError
 from lamina.guards.tool_shortlist import step_needs_tool, tool_names
+from lamina.layers.reasoning.combination import planned_product
 from lamina.layers.reasoning.continuation import input_conversion_step, requested_conversion
 from lamina.layers.reasoning.plan import (
     PlanOutcome,
@@ -140,6 +141,7 @@ def make_plan(
     prompts: PromptSet | None = None,
     relevance: ToolWeigher | None = None,
     convert_inputs: bool = True,
+    combine: bool = True,
 ) -> PlanOutcome:
     """Plan `task`: one step or the task's own list without a model call, else 2..`max_steps`
     steps from the model.
@@ -148,7 +150,10 @@ def make_plan(
     planned as that conversion, for the tools that convert; one that gives a quantity in
     another unit than the tool that fits it takes ("9 lb" for `shipping_cost(weight_kg, ...)`)
     becomes two steps: the conversion, then the task (source "conversion"; see
-    :mod:`lamina.layers.reasoning.continuation`).
+    :mod:`lamina.layers.reasoning.continuation`). One that gives a value of one thing and a
+    count of those things ("Tickets are 12 EUR each. What do 5 tickets cost in dollars?") starts
+    with their product (source "combination"; :func:`~lamina.layers.reasoning.combination.
+    planned_product`).
 
     Args:
         model: writes multi-step plans (under a JSON-schema grammar).
@@ -160,6 +165,8 @@ def make_plan(
         relevance: scores the tools against each step for `needs_tool` (None: words only).
         convert_inputs: plan the conversion a one-step task's quantity needs first (the
             `finish_conversions` guard).
+        combine: plan the product of a value of one thing and a count of those things that a
+            one-step task gives (the `combine_results` guard).
 
     Raises:
         ConfigError: `max_steps` < 2.
@@ -184,6 +191,9 @@ def make_plan(
             return PlanOutcome(steps=(conversion,), source="conversion")
         fit = fit_of(task)
         step = PlanStep(0, task.strip(), step_needs_tool(task, tools, fit=fit))
+        product = planned_product(task, fit, by_name) if combine and tools else None
+        if product is not None:
+            return PlanOutcome(steps=(product,), source="combination")
         if convert_inputs and step.needs_tool and fit is not None and fit.fits:
             first = input_conversion_step(task, by_name.get(fit.ranked()[0]), by_name)
             if first is not None:

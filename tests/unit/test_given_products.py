@@ -1,0 +1,183 @@
+"""A value of one thing and a count of those things that the request gives itself ("Each ticket
+costs 12 EUR. What do 5 tickets cost?"): read from the sentence (lamina.guards.request_quantities),
+planned as their product before anything else (lamina.layers.reasoning.combination's
+`planned_product`), and answered with the product's unit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.tools import tool
+
+from lamina.guards.request_quantities import request_quantities
+from lamina.guards.tool_relevance import ToolFit
+from lamina.guards.unfinished import unhandled
+from lamina.layers.reasoning.answer import final_answer
+from lamina.layers.reasoning.combination import planned_product
+from lamina.layers.reasoning.plan import PlanStep
+from lamina.layers.reasoning.prompts import load_prompts
+from lamina.layers.reasoning.rc_loop import Tally
+from lamina.models.testing import FakeChatModel
+from lamina.tools.calculator import calculator
+
+
+@tool
+def convert(value: float, from_unit: str, to_unit: str) -> float:
+    """Convert a weight between units."""
+    return value
+
+
+@tool
+def postage(weight_kg: float, zone: str) -> float:
+    """Price in euros of sending one parcel."""
+    return 7.1
+
+
+@tool
+def unit_price(item: str) -> float:
+    """Look up the unit price in euros of an item in the shop."""
+    return 6.25
+
+
+TOOLS = {t.name: t for t in (convert, postage, unit_price, calculator)}
+
+
+def fit(best: str | None) -> ToolFit | None:
+    """A fit whose best tool is `best` (fits on meaning), or one where nothing fits."""
+    scores = {name: (0.6 if name == best else 0.1) for name in TOOLS}
+    return ToolFit(scores)
+
+
+@pytest.mark.parametrize(
+    ("task", "value", "unit", "thing"),
+    [
+        ("A bag of my coffee is 12 oz. How many grams are in 4 bags?", 12, "oz", "bag"),
+        ("Each ticket costs 12 EUR. What do 5 tickets cost?", 12, "EUR", "ticket"),
+        ("Tickets are 8.5 dollars each. How much for 4 tickets?", 8.5, "USD", "ticket"),
+        ("Tickets are 12 EUR each and I need 5 tickets.", 12, "EUR", "ticket"),
+        ("One large pizza costs 11.50 dollars, we want 3 pizzas", 11.5, "USD", "pizza"),
+    ],
+)
+def test_a_value_one_thing_is_said_to_have_is_read_with_the_thing(
+    task: str, value: float, unit: str, thing: str
+) -> None:
+    values = [q for q in request_quantities(task) if q.unit is not None]
+    assert [(q.value, q.unit.name if q.unit else None, q.per) for q in values] == [
+        (value, unit, frozenset({thing}))
+    ]
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        "My parcel weighs 3 kg. What does sending it cost?",  # the parcel: no one of several
+        "The bill is 40 EUR for 3 people.",
+        "I paid 12 EUR for the tickets.",
+    ],
+)
+def test_a_figure_of_a_particular_thing_is_no_value_of_one(task: str) -> None:
+    assert all(not q.per for q in request_quantities(task) if q.unit is not None)
+
+
+def test_the_product_the_request_gives_is_planned_first() -> None:
+    task = "A bag of my coffee is 12 oz. How many grams are in 4 bags?"
+    step = planned_product(task, fit("convert"), TOOLS)
+    assert step is not None
+    assert (step.index, step.instruction, step.tools) == (0, "Calculate 12 * 4.", ("calculator",))
+    assert step.unit == "ounces"  # the answer says "48 ounces", and a conversion into grams follows
+    # a lookup that fits has nothing left to do: the request gives the value
+    ticket = planned_product(
+        "Each ticket costs 12 EUR. What do 5 tickets cost?", fit("unit_price"), TOOLS
+    )
+    assert ticket is not None
+    assert ticket.instruction == "Calculate 12 * 5."
+    assert (
+        planned_product("Each ticket costs 12 EUR. What do 5 tickets cost?", None, TOOLS)
+        is not None
+    )
+
+
+def test_no_product_is_planned_where_it_is_not_the_only_reading() -> None:
+    # a tool that takes a number fits: three parcels of 2 kg are not one parcel of 6 kg
+    parcels = "Each parcel weighs 2 kg. What does sending 3 parcels cost?"
+    assert planned_product(parcels, fit("postage"), TOOLS) is None
+    # the request asks for the count, or for the value of one
+    assert planned_product("A bag is 12 oz. How many bags are in 48 oz?", None, TOOLS) is None
+    # a temperature of one thing times a count is no quantity
+    assert planned_product("Each cup is 80 C. What about 3 cups?", None, TOOLS) is None
+    # two values of one bag: which one to multiply is open
+    two = "A bag is 12 oz and costs 8 EUR. What about 4 bags?"
+    assert planned_product(two, None, TOOLS) is None
+    # a count of other things
+    assert planned_product("Each ticket costs 12 EUR. We are 5 friends.", None, TOOLS) is None
+    # without the calculator there is no step to plan
+    no_calculator = {k: v for k, v in TOOLS.items() if k != "calculator"}
+    assert (
+        planned_product("Each ticket costs 12 EUR. What do 5 tickets cost?", None, no_calculator)
+        is None
+    )
+
+
+def _answer(plan: list[PlanStep], results: list[dict[str, Any]]) -> str:
+    return final_answer(
+        "task", plan, results, FakeChatModel(responses=[]), None, Tally(), {}, load_prompts()
+    )
+
+
+def test_a_planned_step_s_figure_is_answered_in_its_unit() -> None:
+    step = PlanStep(0, "Calculate 2 * 5.", True, tools=("calculator",), unit="lb")
+    done = {"name": "calculator", "args": {"expression": "2 * 5"}, "result": "10", "error": None}
+    result = {"index": 0, "result": "The final answer is 10.", "tool_calls": [done]}
+    assert _answer([step], [result]) == "10 lb"
+    # without a unit, or when the call failed, the step's own text stays the answer
+    assert _answer([PlanStep(0, "Calculate 2 * 5.", True)], [result]) == "The final answer is 10."
+    failed = {
+        **result,
+        "status": "failed",
+        "tool_calls": [{**done, "error": "boom", "result": None}],
+    }
+    assert _answer([step], [failed]) == "The final answer is 10."
+
+
+def test_the_verb_that_states_a_used_figure_is_accounted_for() -> None:
+    task = "Each ticket costs 12 EUR. What do 5 tickets cost?"
+
+    def words(expression: str) -> list[str]:
+        done = [{"name": "calculator", "args": {"expression": expression}, "error": None}]
+        return [f["word"] for f in unhandled(task, done, TOOLS, _Close())]
+
+    assert "costs" not in words("12 * 5")
+    assert "costs" in words("3 * 5")  # 12 went into no call: "costs" still points to a lookup
+
+
+class _Close:
+    """A tool weigher under which every word is close to `unit_price`."""
+
+    supports_above = 0.3
+
+    def assess_each(self, texts: Any, tools: Any) -> list[ToolFit]:
+        return [
+            ToolFit({name: (0.9 if name == "unit_price" else 0.0) for name in tools}) for _ in texts
+        ]
+
+
+def test_no_product_after_the_fact_while_a_tool_that_takes_a_number_awaits() -> None:
+    from lamina.layers.reasoning.combination import step_still_owed
+
+    task = "Each parcel weighs 2 kg. What does sending 3 parcels cost?"
+    # the model converted 2 kg to kg: a value of one parcel, and 3 parcels unused
+    calls = [
+        {
+            "name": "convert",
+            "args": {"value": 2, "from_unit": "kg", "to_unit": "kg"},
+            "result": 2.0,
+            "error": None,
+        }
+    ]
+    plan = [PlanStep(0, task, True)]
+    assert step_still_owed(task, calls, [], plan, TOOLS, fit=fit("postage")) is None
+    # where nothing fits, the product is what is left
+    owed = step_still_owed(task, calls, [], plan, TOOLS, fit=fit(None))
+    assert owed is not None
+    assert owed.instruction == "Calculate 2 * 3."
