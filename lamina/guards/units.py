@@ -136,10 +136,15 @@ _SECONDS = {"s": 1, "min": 60, "h": 3600, "day": 86_400, "week": 604_800}
 
 def ratio(source: str, target: str) -> float | None:
     """How many `target` units one `source` unit is, when that is fixed (days into weeks:
-    1/7), else None (currencies, temperatures, months; and pairs a converter tool knows)."""
+    1/7; years into months: 12), else None (currencies, temperatures, days into months; and
+    pairs a converter tool knows)."""
     if source in _SECONDS and target in _SECONDS:
         return _SECONDS[source] / _SECONDS[target]
-    return None
+    return _CALENDAR.get((source, target))
+
+
+_CALENDAR = {("year", "month"): 12.0, ("month", "year"): 1 / 12}
+"""A year is twelve months, whatever their lengths."""
 
 
 def unit_called(name: str) -> Unit:
@@ -196,11 +201,18 @@ def units_mentioned(text: str) -> list[list[Unit]]:
 
 def asked_unit(request: str) -> list[Unit]:
     """The unit the request asks its answer in ("… in dollars", "how many weeks"), as the
-    units its word names; [] when it names none. The last such phrase wins."""
+    units its word names; [] when it names none. The last such phrase wins; "in a week" names
+    a period ("How many miles is that in a week?" asks for miles)."""
     asked: list[Unit] = []
     for match in _ASKED.finditer(request):
-        asked = _long(match, "unit") or asked
+        units = _long(match, "unit")
+        if units and all(u.dimension == "time" for u in units) and _A_PERIOD.match(match[0]):
+            continue  # "in a week": a period of time, not the unit of the answer
+        asked = units or asked
     return asked
+
+
+_A_PERIOD = re.compile(r"\w+\s+a\s", re.IGNORECASE)
 
 
 def declared_unit(name: str, schema: Mapping[str, Any]) -> Unit | None:

@@ -181,3 +181,42 @@ def test_no_product_after_the_fact_while_a_tool_that_takes_a_number_awaits() -> 
     owed = step_still_owed(task, calls, [], plan, TOOLS, fit=fit(None))
     assert owed is not None
     assert owed.instruction == "Calculate 2 * 3."
+
+
+@pytest.mark.parametrize(
+    ("task", "instruction", "unit"),
+    [
+        (
+            "I run 5 km every day. How many miles is that in a week?",
+            "Calculate 5 * 7.",
+            "kilometres",
+        ),
+        (
+            "I'm paid 3,200 USD a month. What's that per year in euros?",
+            "Calculate 3200 * 12.",
+            "USD",
+        ),
+        ("I earn 48000 EUR a year. How much is that per month?", "Calculate 48000 / 12.", "EUR"),
+        ("We spend 60 EUR a week on food. What is that in a day?", "Calculate 60 / 7.", "EUR"),
+    ],
+)
+def test_a_rate_per_period_is_turned_into_the_period_asked_about(
+    task: str, instruction: str, unit: str
+) -> None:
+    step = planned_product(task, None, TOOLS)
+    assert step is not None
+    assert (step.instruction, step.unit, step.tools) == (instruction, unit, ("calculator",))
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        "My rent is 900 EUR a month.",  # no other period asked about
+        "I run 5 km every day and rest one day a week. How far in a week?",  # not 7 days of 5 km
+        "I earn 15 EUR an hour and work 8 hours a day. What is that in a week?",  # two rates
+        "I pay 900 EUR a month. What is that per day?",  # months have no fixed number of days
+        "It is 20 C every day. What about a week?",  # a temperature is no rate
+    ],
+)
+def test_no_period_step_where_the_periods_do_not_fix_it(task: str) -> None:
+    assert planned_product(task, None, TOOLS) is None

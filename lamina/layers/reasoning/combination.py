@@ -18,18 +18,21 @@ that could each be multiplied, leave the operation open: no step is added, and t
 what was not used. What is not a product (a difference, a share, a percentage) is not guessed.
 
 When the request gives both the value and the count ("Tickets are 12 EUR each. What do 5
-tickets cost?"), the product is the plan's first step (:func:`planned_product`).
+tickets cost?"), the product is the plan's first step (:func:`planned_product`); so is a rate
+per period the request gives, asked over another period ("5 km every day ... in a week":
+:func:`period_step`).
 
 One combination per run, within the step budget; the `combine_results` guard.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lamina.core.records import successful_calls
-from lamina.guards.numbers import canonical, plain
+from lamina.guards.numbers import canonical, number_words, plain, written_numbers
 from lamina.guards.quantities import (
     REQUEST,
     asks_for_a_part,
@@ -39,7 +42,8 @@ from lamina.guards.quantities import (
     thing_named,
     used_later,
 )
-from lamina.guards.units import spelled_out
+from lamina.guards.request_quantities import request_quantities
+from lamina.guards.units import ratio, spelled_out, units_named
 from lamina.layers.reasoning.continuation import conversion_step, converters
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import CALCULATOR_NAME
@@ -56,6 +60,7 @@ __all__ = [
     "combination_step",
     "looked_up_alone",
     "lookup_step",
+    "period_step",
     "planned_product",
     "step_still_owed",
 ]
@@ -168,7 +173,61 @@ def planned_product(
     """
     if awaits_a_tool(fit, tools, ()):
         return None
-    return combination_step(task, (), (), tools)
+    return combination_step(task, (), (), tools) or period_step(task, tools)
+
+
+_NO_RATE = ("time", "temperature")
+"""Dimensions of a figure per period that no number of periods multiplies ("20 C every day")."""
+_PERIOD = re.compile(
+    r"\b(?:in\s+(?:a|an|one)|for\s+(?:a|an|one)|per|a|an|each|every)\s+(?P<unit>[^\W\d_]+)",
+    re.IGNORECASE,
+)
+
+
+def period_step(task: str, tools: Mapping[str, BaseTool]) -> PlanStep | None:
+    """The step that turns the one rate per period a request gives into a rate per the other
+    period it asks about, when one holds a fixed number of the other, or None.
+
+    "I run 5 km every day. How many miles is that in a week?" → "Calculate 5 * 7." (35 km,
+    then converted into miles); "I'm paid 3,200 USD a month. What's that per year in euros?"
+    → "Calculate 3200 * 12."; a rate per year asked per month is divided by 12. Only when the
+    rate's figure is the request's only number: "5 km every day, resting one day a week" is
+    not seven days of running.
+    """
+    if CALCULATOR_NAME not in tools:
+        return None
+    given = request_quantities(task)
+    rates = [q for q in given if q.unit is not None and q.unit.dimension not in _NO_RATE and q.per]
+    numbers = len(written_numbers(task)) + len(number_words(task))
+    if len(rates) != 1 or numbers != 1 or len(rates[0].per) != 1:
+        return None
+    rate = rates[0]
+    own = [u.name for u in units_named(next(iter(rate.per))) if u.dimension == "time"]
+    asked = {
+        u.name
+        for match in _PERIOD.finditer(task)
+        for u in units_named(match.group("unit"))
+        if u.dimension == "time" and u.name not in own
+    }
+    if len(own) != 1 or len(asked) != 1 or rate.unit is None:
+        return None
+    times = ratio(asked.pop(), own[0])
+    if times is None or times == 1:
+        return None
+    if times > 1 and times == int(times):
+        operation = f"{canonical(rate.value)} * {int(times)}"
+    elif times < 1 and 1 / times == int(1 / times):
+        operation = f"{canonical(rate.value)} / {int(1 / times)}"
+    else:
+        return None  # no whole number of periods
+    return PlanStep(
+        index=0,
+        instruction=f"Calculate {operation}.",
+        needs_tool=True,
+        added_for=ADDED_FOR_COMBINATION,
+        tools=(CALCULATOR_NAME,),
+        unit=spelled_out(rate.unit.name),
+    )
 
 
 def awaits_a_tool(
