@@ -73,9 +73,9 @@ def request_quantities(task: str) -> list[Quantity]:
         one = _one_thing(task[: token.start()], following) if units else ""
         if one:
             found.append(Quantity(value, units[0], per=frozenset({one})))
-        elif units and len(following) >= 3 and following[1].lower() in _RATE_WORDS:
-            # "0.12 euros per word": a value per one thing
-            per = singular(next_head([w.lower() for w in following], 2))
+        elif units and (at := _rate_word_at([w.lower() for w in following])) is not None:
+            # "0.12 euros per word", "300 g of food every day": a value per one thing
+            per = singular(next_head([w.lower() for w in following], at + 1))
             found.append(Quantity(value, units[0], per=frozenset({per} - {""})))
         elif not units and following and value >= 2 and value == int(value):
             head = singular(next_head([w.lower() for w in following], 0, plural=True))
@@ -122,10 +122,32 @@ def _count_value(token: re.Match[str]) -> float | None:
     return named[0][1] if named and named[0][0].lower() == word else None
 
 
+def _rate_word_at(words: Sequence[str]) -> int | None:
+    """Where the word that makes a figure with a unit (`words[0]`) a rate stands: right after
+    the unit ("euros per word", "USD a month"), or after what it is of ("g of food every day");
+    None when there is none."""
+    if len(words) >= 3 and words[1] in _RATE_WORDS:
+        return 1
+    if words[1:2] == ["of"]:
+        return next((k for k in range(3, len(words) - 1) if _per(words[k], words[k + 1])), None)
+    return None
+
+
+def _per(word: str, following: str) -> bool:
+    """Does `word` make what comes before a rate ("every day", "per page", "a week"; an article
+    only before a period of time, not in "of a special blend")?"""
+    if word in _EVERY:
+        return True
+    return word in ("a", "an") and any(u.dimension == "time" for u in units_named(following))
+
+
+_EVERY = frozenset({"per", "each", "every"})
+
+
 def _words_after(tokens: Sequence[re.Match[str]], start: int) -> list[str]:
-    """Up to four words that follow, up to the first number or mark."""
+    """Up to six words that follow, up to the first number or mark."""
     words: list[str] = []
-    for token in tokens[start : start + 4]:
+    for token in tokens[start : start + 6]:
         word = token.group("word")
         if word is None:
             break

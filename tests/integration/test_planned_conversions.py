@@ -93,3 +93,16 @@ def test_a_product_for_a_tool_that_takes_one_parcel_is_not_planned(tools_agent: 
     assert result.steps[0].instruction != "Calculate 2 * 3.", result.steps
     if result.ok:  # the model may or may not manage it; a wrong figure is never ok
         assert answer_figures(result.answer) == [38.7], result.answer  # 3 x (8.5 + 2.4 x 2)
+
+
+def test_a_rate_per_day_over_a_week_then_the_unit_asked_for(tools_agent: Any) -> None:
+    result = tools_agent.run(
+        "My dog eats 300 g of food every day. How many kilograms is that in a week?"
+    )
+    assert result.ok, (result.error, result.answer)
+    assert answer_figures(result.answer) == [2.1], result.answer  # 300 g x 7 = 2100 g
+    done = [(c.name, dict(c.arguments)) for c in result.tool_calls if c.error is None]
+    assert done == [
+        ("calculator", {"expression": "300 * 7"}),
+        ("convert_weight", {"value": 2100, "from_unit": "g", "to_unit": "kg"}),
+    ]

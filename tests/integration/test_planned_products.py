@@ -91,3 +91,12 @@ def test_a_value_the_request_gives_times_its_count(tools_agent: Any) -> None:
     assert [(c.name, dict(c.arguments)) for c in result.tool_calls] == [
         ("calculator", {"expression": "12 * 5"})
     ]
+
+
+def test_a_rate_per_month_over_a_year(tools_agent: Any) -> None:
+    result = tools_agent.run("I pay 950 EUR a month in rent. How much is that per year?")
+    assert result.ok, (result.error, result.answer)
+    assert answer_figures(result.answer) == [11400], result.answer
+    assert [(c.name, dict(c.arguments)) for c in result.tool_calls] == [
+        ("calculator", {"expression": "950 * 12"})
+    ]

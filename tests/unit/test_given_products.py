@@ -198,6 +198,16 @@ def test_no_product_after_the_fact_while_a_tool_that_takes_a_number_awaits() -> 
         ),
         ("I earn 48000 EUR a year. How much is that per month?", "Calculate 48000 / 12.", "EUR"),
         ("We spend 60 EUR a week on food. What is that in a day?", "Calculate 60 / 7.", "EUR"),
+        (
+            "My dog eats 300 g of food every day. How much in a week?",
+            "Calculate 300 * 7.",
+            "grammes",
+        ),
+        (
+            "I drink 2 litres of water a day. How much is that per week?",
+            "Calculate 2 * 7.",
+            "litres",
+        ),
     ],
 )
 def test_a_rate_per_period_is_turned_into_the_period_asked_about(
@@ -216,6 +226,7 @@ def test_a_rate_per_period_is_turned_into_the_period_asked_about(
         "I earn 15 EUR an hour and work 8 hours a day. What is that in a week?",  # two rates
         "I pay 900 EUR a month. What is that per day?",  # months have no fixed number of days
         "It is 20 C every day. What about a week?",  # a temperature is no rate
+        "I bought 300 g of a special blend. What is that in a week?",  # no rate: "of a special"
     ],
 )
 def test_no_period_step_where_the_periods_do_not_fix_it(task: str) -> None:
