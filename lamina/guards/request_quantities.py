@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lamina.guards.noun_phrases import FUNCTION_WORDS, next_head, singular
+from lamina.guards.noun_phrases import FUNCTION_WORDS, next_head, noun_phrase, singular
 from lamina.guards.numbers import NUMBER_BODY, NUMBER_IDIOMS, number_words
 from lamina.guards.units import Unit, units_named
 
@@ -32,6 +32,8 @@ class Quantity:
         per: the things it is a value of one of, or a rate per ("keyboard", "word"), singular.
         counts: the things it counts, singular (empty: not a count).
         origin: the index of the call that returned it, or `REQUEST`.
+        kind: the words before the thing's head in the request's phrase ("adult" in "Adult
+            tickets cost 12 EUR each"; "small" in "3 small pizzas"); empty for a call's figure.
     """
 
     value: float
@@ -39,6 +41,7 @@ class Quantity:
     per: frozenset[str] = frozenset()
     counts: frozenset[str] = frozenset()
     origin: int = REQUEST
+    kind: frozenset[str] = frozenset()
 
 
 _TOKEN = re.compile(
@@ -69,18 +72,31 @@ def request_quantities(task: str) -> list[Quantity]:
             and (following[0].lower() != "per" or following[1:2] == ["cent"])
         ):
             continue  # "20 percent"
-        units = units_named(following[0]) if following else []
-        one = _one_thing(task[: token.start()], following) if units else ""
-        if one:
-            found.append(Quantity(value, units[0], per=frozenset({one})))
-        elif units and (at := _rate_word_at([w.lower() for w in following])) is not None:
+        named = units_named(following[0]) if following else []
+        if len(named) > 1:
+            continue  # "20 pounds": money or weight, nothing says which
+        units = named
+        lowered = [w.lower() for w in following]
+        one = _one_thing(task[: token.start()], following) if units else None
+        if one is not None:
+            found.append(Quantity(value, units[0], per=frozenset({one[-1]}), kind=one[0]))
+        elif units and (at := _rate_word_at(lowered)) is not None:
             # "0.12 euros per word", "300 g of food every day": a value per one thing
-            per = singular(next_head([w.lower() for w in following], at + 1))
+            per = singular(next_head(lowered, at + 1))
             found.append(Quantity(value, units[0], per=frozenset({per} - {""})))
         elif not units and following and value >= 2 and value == int(value):
-            head = singular(next_head([w.lower() for w in following], 0, plural=True))
-            if head:
-                found.append(Quantity(value, None, counts=frozenset({head})))
+            phrase = noun_phrase(lowered, 0, plural=True)
+            end = lowered.index(phrase[-1]) + 1 if phrase else 0
+            rest = lowered[end : end + 1]
+            if phrase and not (rest and rest[0] in _RATE_WORDS):  # "3 bags a month": a rate
+                found.append(
+                    Quantity(
+                        value,
+                        None,
+                        counts=frozenset({singular(phrase[-1])}),
+                        kind=frozenset(phrase[:-1]),
+                    )
+                )
     return found
 
 
@@ -98,18 +114,18 @@ _PLURAL_SUBJECT = re.compile(
 )
 
 
-def _one_thing(before: str, following: Sequence[str]) -> str:
+def _one_thing(before: str, following: Sequence[str]) -> tuple[frozenset[str], str] | None:
     """The thing a figure with a unit is the value of one of, from the clause it ends ("A bag
-    of my coffee is 12 oz" → bag; "Tickets are 12 EUR each" → ticket), singular; else ""."""
+    of my coffee is 12 oz" → bag; "Tickets are 12 EUR each" → ticket), singular, with the
+    words before it in its phrase ("Adult tickets" → adult); else None."""
     clause = _CLAUSE_END.split(before)[-1]
     after = [w.lower() for w in following[1:3]]
     if after[:1] and after[0] in _EACH_AFTER and (len(after) == 1 or after[1] in FUNCTION_WORDS):
         match = _PLURAL_SUBJECT.search(clause)
     else:
         match = _ONE_OF_SEVERAL.search(clause)
-    if match is None:
-        return ""
-    return singular(next_head([w.lower() for w in match.group("phrase").split()], 0))
+    phrase = noun_phrase([w.lower() for w in match.group("phrase").split()], 0) if match else []
+    return (frozenset(phrase[:-1]), singular(phrase[-1])) if phrase else None
 
 
 def _count_value(token: re.Match[str]) -> float | None:
@@ -126,8 +142,8 @@ def _rate_word_at(words: Sequence[str]) -> int | None:
     """Where the word that makes a figure with a unit (`words[0]`) a rate stands: right after
     the unit ("euros per word", "USD a month"), or after what it is of ("g of food every day");
     None when there is none."""
-    if len(words) >= 3 and words[1] in _RATE_WORDS:
-        return 1
+    if len(words) >= 3 and words[1] in _RATE_WORDS and words[2] not in FUNCTION_WORDS:
+        return 1  # not "12 EUR each and kids ...": the rate word is followed by its thing
     if words[1:2] == ["of"]:
         return next((k for k in range(3, len(words) - 1) if _per(words[k], words[k + 1])), None)
     return None

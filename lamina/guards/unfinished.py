@@ -59,6 +59,9 @@ __all__ = [
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _NUMBER_THEN_WORD = re.compile(rf"({NUMBER_BODY})\s*-?\s*([^\W\d_]{{3,}})")
+_ARITHMETIC = re.compile(r"[\d\s.,+\-*/×÷^%()]*\d[\d\s.,()]*[+\-*/×÷^][\d\s.,+\-*/×÷^%()]*")
+"""A string argument that is arithmetic ("8.5 * 4"), not a name or a date's text."""
+_DATE = re.compile(r"\d{1,4}[/-]\d{1,2}[/-]\d{1,4}")
 _STATED_AS = re.compile(rf"\b({STATING_VERBS})\s+({NUMBER_BODY})", re.IGNORECASE)
 
 
@@ -236,7 +239,12 @@ def _units_of_used_numbers(request: str, calls: Sequence[Mapping[str, Any]]) -> 
     the call took."""
     values = [v for c in calls for v in (c.get("args") or {}).values()]
     used = {plain(v) for v in values if is_number(v)}
-    used |= {plain(n) for v in values if isinstance(v, str) for n in re.findall(NUMBER_BODY, v)}
+    arithmetic = [
+        v
+        for v in values
+        if isinstance(v, str) and _ARITHMETIC.fullmatch(v.strip()) and not _DATE.search(v)
+    ]
+    used |= {plain(n) for v in arithmetic for n in re.findall(NUMBER_BODY, v)}
     after = {m.group(2) for m in _NUMBER_THEN_WORD.finditer(request) if plain(m.group(1)) in used}
     # the verb that states the number ("Each ticket costs 12 EUR"): it says what the number is
     stated = {m.group(1) for m in _STATED_AS.finditer(request) if plain(m.group(2)) in used}

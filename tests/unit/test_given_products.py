@@ -14,7 +14,7 @@ from lamina.guards.request_quantities import request_quantities
 from lamina.guards.tool_relevance import ToolFit
 from lamina.guards.unfinished import unhandled
 from lamina.layers.reasoning.answer import final_answer
-from lamina.layers.reasoning.combination import planned_product
+from lamina.layers.reasoning.given_figures import planned_product
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.layers.reasoning.prompts import load_prompts
 from lamina.layers.reasoning.rc_loop import Tally
@@ -197,7 +197,7 @@ def test_no_product_after_the_fact_while_a_tool_that_takes_a_number_awaits() -> 
             "USD",
         ),
         ("I earn 48000 EUR a year. How much is that per month?", "Calculate 48000 / 12.", "EUR"),
-        ("We spend 60 EUR a week on food. What is that in a day?", "Calculate 60 / 7.", "EUR"),
+        ("I run 5 km every day. How far is that in one week?", "Calculate 5 * 7.", "kilometres"),
         (
             "My dog eats 300 g of food every day. How much in a week?",
             "Calculate 300 * 7.",
@@ -227,7 +227,47 @@ def test_a_rate_per_period_is_turned_into_the_period_asked_about(
         "I pay 900 EUR a month. What is that per day?",  # months have no fixed number of days
         "It is 20 C every day. What about a week?",  # a temperature is no rate
         "I bought 300 g of a special blend. What is that in a week?",  # no rate: "of a special"
+        # money per hour, day or week: working time, not calendar time
+        "I earn 25 USD an hour. How much in a week?",
+        "I earn 200 USD a day. How much a week?",
+        "We spend 60 EUR a week on food. What is that in a day?",
+        # the request says more than the rate
+        "Netflix costs 15 USD a month. How much a year if I cancel for the summer?",
+        "The gym is 40 USD a month but the first month is free. What is that a year?",
+        "I earn 60,000 USD a year. How much is that a month after tax?",
+        "I save 200 EUR a month. How long until I have a year's rent?",
     ],
 )
 def test_no_period_step_where_the_periods_do_not_fix_it(task: str) -> None:
     assert planned_product(task, None, TOOLS) is None
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        # another figure the product would leave out
+        "Each ticket costs 12 EUR. Students get 25% off. What do 4 student tickets cost?",
+        "Each ticket costs 12 EUR plus a 2 EUR booking fee. What do 4 tickets cost?",
+        "I have 50 EUR. How much is left after buying 3 tickets at 12 EUR each?",
+        "Each apple costs 0.50 EUR and each pear 0.80 EUR. What do 10 apples and 3 pears cost?",
+        "A room costs 80 EUR a night. How much for 2 rooms for 3 nights?",
+        # a count that is a rate, a unit that is two, another kind of the thing
+        "A bag of coffee is 12 oz. I use 3 bags a month. How much is that?",
+        "Each shirt is 20 pounds. How much for 3 shirts?",
+        "Adult tickets cost 12 EUR each. How much are 3 child tickets?",
+        "A large pizza is 15 USD. How much are 3 small pizzas?",
+        # the unit asked for is of another dimension
+        "An apple weighs 150 g. How much do 6 apples cost?",
+        "Each bag costs 8 EUR. How many kg are 4 bags?",
+    ],
+)
+def test_no_product_where_the_request_says_more_than_the_product(task: str) -> None:
+    assert planned_product(task, None, TOOLS) is None
+
+
+def test_a_tool_that_takes_a_number_and_fits_nearly_as_well_blocks_the_product() -> None:
+    task = "Each parcel weighs 2 kg. What do 3 parcels weigh?"
+    scores = {"unit_price": 0.50, "postage": 0.48, "convert": 0.1, "calculator": 0.1}
+    assert planned_product(task, ToolFit(scores), TOOLS) is None  # postage within the margin
+    scores["postage"] = 0.2
+    assert planned_product(task, ToolFit(scores), TOOLS) is not None

@@ -27,12 +27,11 @@ One combination per run, within the step budget; the `combine_results` guard.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lamina.core.records import successful_calls
-from lamina.guards.numbers import canonical, number_words, plain, written_numbers
+from lamina.guards.numbers import canonical, plain
 from lamina.guards.quantities import (
     REQUEST,
     asks_for_a_part,
@@ -42,8 +41,7 @@ from lamina.guards.quantities import (
     thing_named,
     used_later,
 )
-from lamina.guards.request_quantities import request_quantities
-from lamina.guards.units import ratio, spelled_out, units_named
+from lamina.guards.units import spelled_out
 from lamina.layers.reasoning.continuation import conversion_step, converters
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import CALCULATOR_NAME
@@ -60,8 +58,6 @@ __all__ = [
     "combination_step",
     "looked_up_alone",
     "lookup_step",
-    "period_step",
-    "planned_product",
     "step_still_owed",
 ]
 
@@ -134,6 +130,8 @@ def combination_step(
         if value.per and value.unit is not None
         for count in unused
         if count.counts & value.per
+        # "Adult tickets cost 12 EUR each ... 3 child tickets": other kinds of the thing
+        and not (value.kind and count.kind and value.kind != count.kind)
         # a call's own figures are not its value and its count; the request's may be
         and (count.origin != value.origin or value.origin == REQUEST)
         # "the price per keyboard", "how many mugs are in stock": the parts are asked for
@@ -157,95 +155,29 @@ def combination_step(
     )
 
 
-def planned_product(
-    task: str, fit: ToolFit | None, tools: Mapping[str, BaseTool]
-) -> PlanStep | None:
-    """The first and only step of a one-step task that gives a value of one thing and a count
-    of those things itself: their product (:func:`combination_step` with no calls), or None.
-    A conversion into a unit the request asks for follows from the answer. None when the tool
-    that fits the task best (other than the calculator and the converters) takes a number: the
-    product may not be what it wants ("Each parcel weighs 2 kg. What does sending 3 parcels
-    cost?" is three parcels of 2 kg, not one of 6 kg). A lookup that fits ("costs" is close to
-    `unit_price(item)`) has nothing left to look up when the request gives the value.
-
-    "A bag of my coffee is 12 oz. How many grams are in 4 bags?": SmolLM2-135M answered "4 bags
-    * 12 oz = 56 oz ... 56" without a call, on both numeric paths.
-    """
-    if awaits_a_tool(fit, tools, ()):
-        return None
-    return combination_step(task, (), (), tools) or period_step(task, tools)
-
-
-_NO_RATE = ("time", "temperature")
-"""Dimensions of a figure per period that no number of periods multiplies ("20 C every day")."""
-_PERIOD = re.compile(
-    r"\b(?:in\s+(?:a|an|one)|for\s+(?:a|an|one)|per|a|an|each|every)\s+(?P<unit>[^\W\d_]+)",
-    re.IGNORECASE,
-)
-
-
-def period_step(task: str, tools: Mapping[str, BaseTool]) -> PlanStep | None:
-    """The step that turns the one rate per period a request gives into a rate per the other
-    period it asks about, when one holds a fixed number of the other, or None.
-
-    "I run 5 km every day. How many miles is that in a week?" → "Calculate 5 * 7." (35 km,
-    then converted into miles); "I'm paid 3,200 USD a month. What's that per year in euros?"
-    → "Calculate 3200 * 12."; a rate per year asked per month is divided by 12. Only when the
-    rate's figure is the request's only number: "5 km every day, resting one day a week" is
-    not seven days of running.
-    """
-    if CALCULATOR_NAME not in tools:
-        return None
-    given = request_quantities(task)
-    rates = [q for q in given if q.unit is not None and q.unit.dimension not in _NO_RATE and q.per]
-    numbers = len(written_numbers(task)) + len(number_words(task))
-    if len(rates) != 1 or numbers != 1 or len(rates[0].per) != 1:
-        return None
-    rate = rates[0]
-    own = [u.name for u in units_named(next(iter(rate.per))) if u.dimension == "time"]
-    asked = {
-        u.name
-        for match in _PERIOD.finditer(task)
-        for u in units_named(match.group("unit"))
-        if u.dimension == "time" and u.name not in own
-    }
-    if len(own) != 1 or len(asked) != 1 or rate.unit is None:
-        return None
-    times = ratio(asked.pop(), own[0])
-    if times is None or times == 1:
-        return None
-    if times > 1 and times == int(times):
-        operation = f"{canonical(rate.value)} * {int(times)}"
-    elif times < 1 and 1 / times == int(1 / times):
-        operation = f"{canonical(rate.value)} / {int(1 / times)}"
-    else:
-        return None  # no whole number of periods
-    return PlanStep(
-        index=0,
-        instruction=f"Calculate {operation}.",
-        needs_tool=True,
-        added_for=ADDED_FOR_COMBINATION,
-        tools=(CALCULATOR_NAME,),
-        unit=spelled_out(rate.unit.name),
-    )
-
-
 def awaits_a_tool(
     fit: ToolFit | None, tools: Mapping[str, BaseTool], calls: Sequence[Mapping[str, Any]]
 ) -> bool:
-    """Does the tool that fits the request best (on meaning alone) take a number, while it is
-    neither the calculator nor a converter and no call of it worked? Then a product of the
+    """Does a tool that fits the request best (on meaning alone; or within the fit's margin of
+    it) take a number, while it is neither the calculator nor a converter and no call of it
+    worked? Then a product of the
     request's figures is no answer: it may not be what that tool wants. "Each parcel weighs 2
     kg. What does sending 3 parcels to the EU cost?" (`postage(weight_kg, zone)` fits, 0.71):
     SmolLM2-135M converted 2 kg to kg, and the product 2 * 3 made "6 kilograms", ok."""
-    best = fit.ranked()[0] if fit is not None and fit.fits else None
-    if best is None or best == CALCULATOR_NAME or best in converters(tools):
+    if fit is None or not fit.fits:
         return False
-    arguments = (getattr(tools.get(best), "args", None) or {}).values()
-    numeric = any(
-        isinstance(a, Mapping) and a.get("type") in ("number", "integer") for a in arguments
+    called = {c.get("name") for c in successful_calls(calls, tools)}
+    close = [n for n in fit.ranked() if fit.scores[n] >= fit.best - fit.margin]
+    return any(
+        name != CALCULATOR_NAME
+        and name not in converters(tools)
+        and name not in called
+        and any(
+            isinstance(a, Mapping) and a.get("type") in ("number", "integer")
+            for a in (getattr(tools.get(name), "args", None) or {}).values()
+        )
+        for name in close
     )
-    return numeric and not any(c.get("name") == best for c in successful_calls(calls, tools))
 
 
 def lookup_step(

@@ -33,8 +33,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from lamina.core.context import AgentContext, StepCacheLike, ToolWeigher
 from lamina.errors import ConfigError
 from lamina.guards.tool_shortlist import step_needs_tool, tool_names
-from lamina.layers.reasoning.combination import planned_product
 from lamina.layers.reasoning.continuation import input_conversion_step, requested_conversion
+from lamina.layers.reasoning.given_figures import planned_product
 from lamina.layers.reasoning.plan import (
     PlanOutcome,
     PlanStep,
@@ -152,8 +152,7 @@ def make_plan(
     becomes two steps: the conversion, then the task (source "conversion"; see
     :mod:`lamina.layers.reasoning.continuation`). One that gives a value of one thing and a
     count of those things ("Tickets are 12 EUR each. What do 5 tickets cost in dollars?") starts
-    with their product (source "combination"; :func:`~lamina.layers.reasoning.combination.
-    planned_product`).
+    with their product (source "combination"; :mod:`lamina.layers.reasoning.given_figures`).
 
     Args:
         model: writes multi-step plans (under a JSON-schema grammar).
