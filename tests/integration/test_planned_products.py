@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from langchain_core.tools import tool
 
 _SHOP = {"teapot": (27.5, 14), "kettle": (42.0, 8), "mug": (6.25, 120)}
@@ -100,3 +101,13 @@ def test_a_rate_per_month_over_a_year(tools_agent: Any) -> None:
     assert [(c.name, dict(c.arguments)) for c in result.tool_calls] == [
         ("calculator", {"expression": "950 * 12"})
     ]
+
+
+@pytest.mark.parametrize("request_text", ["How much is a teapot?", "What does a teapot cost?"])
+def test_an_amount_asked_of_a_named_thing_is_looked_up(tools_agent: Any, request_text: str) -> None:
+    # no word of the description fits (0.2-0.3): the question asks for an amount, the tool's
+    # name is close, and a model knows no prices of this shop
+    result = tools_agent.run(request_text)
+    assert result.ok, (result.error, result.answer)
+    assert answer_figures(result.answer) == [27.5], result.answer
+    assert "unit_price" in [c.name for c in result.tool_calls if c.error is None]

@@ -355,3 +355,33 @@ def test_arithmetic_the_step_writes_is_the_first_call_as_written() -> None:
     )
     update = run_with_calculator(fake, "(1250 - 380) / 6 = ?", guards=Guards(grounding=False))
     assert update["step_results"][0]["tool_calls"][0]["args"] == {"expression": "1250 * 380"}
+
+
+def test_an_amount_asked_of_a_named_thing_needs_a_tool_whose_name_is_close() -> None:
+    tools = ["unit_price", "get_distance"]
+    close = ToolFit({"unit_price": 0.25, "get_distance": 0.1}, name_scores={"unit_price": 0.37})
+    far = ToolFit({"unit_price": 0.25, "get_distance": 0.1}, name_scores={"unit_price": 0.2})
+    assert step_needs_tool("How much is the teapot?", tools, fit=close)
+    assert not step_needs_tool("How much is the teapot?", tools, fit=far)
+    # the request gives a figure of its own: the amount may come from it
+    assert not step_needs_tool("How much is 3 teapots?", tools, fit=close)
+    # no amount asked
+    assert not step_needs_tool("Tell me about the teapot.", tools, fit=close)
+
+
+def test_the_name_alone_is_scored_too() -> None:
+    fit = relevance().assess("How much is the teapot?", TOOLS)
+    assert set(fit.name_scores) == set(fit.scores)
+    assert fit.best_name == max(fit.name_scores.values())
+
+
+def test_when_only_a_name_is_close_the_close_names_are_offered_first() -> None:
+    fit = ToolFit(
+        {"unit_price": 0.28, "units_in_stock": 0.09, "calculator": 0.13},
+        name_scores={"unit_price": 0.35, "units_in_stock": 0.17, "calculator": 0.17},
+    )
+    assert fit.shortlist() == ["unit_price"]
+    assert fit.shortlist(named=["calculator"]) == ["unit_price", "calculator"]
+    assert fit.tool_choice() == "auto"  # no description fits: the model may still answer
+    far = ToolFit({"unit_price": 0.28, "units_in_stock": 0.09}, name_scores={"unit_price": 0.2})
+    assert far.shortlist() == ["unit_price", "units_in_stock"]  # every tool, closest first
