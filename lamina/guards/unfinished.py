@@ -42,7 +42,7 @@ from lamina.core.context import ToolWeigher
 from lamina.core.records import successful_calls
 from lamina.guards.numbers import NUMBER_BODY, canonical, is_figure, is_number, plain
 from lamina.guards.quantities import ignored_values
-from lamina.guards.request_quantities import STATING_VERBS
+from lamina.guards.request_quantities import STATING_VERBS, request_quantities
 from lamina.guards.tool_calls import description_text
 from lamina.guards.ungrounded import mentioned
 from lamina.guards.units import Unit, converted_to, quantities, units_named, wrong_unit
@@ -62,6 +62,7 @@ _NUMBER_THEN_WORD = re.compile(rf"({NUMBER_BODY})\s*-?\s*([^\W\d_]{{3,}})")
 _ARITHMETIC = re.compile(r"[\d\s.,+\-*/×÷^%()]*\d[\d\s.,()]*[+\-*/×÷^][\d\s.,+\-*/×÷^%()]*")
 """A string argument that is arithmetic ("8.5 * 4"), not a name or a date's text."""
 _DATE = re.compile(r"\d{1,4}[/-]\d{1,2}[/-]\d{1,4}")
+_CLAUSE = re.compile(r"[.;,!?](?!\d)|\n|\band\b|\bbut\b", re.IGNORECASE)
 _STATED_AS = re.compile(rf"\b({STATING_VERBS})\s+({NUMBER_BODY})", re.IGNORECASE)
 
 
@@ -248,7 +249,17 @@ def _units_of_used_numbers(request: str, calls: Sequence[Mapping[str, Any]]) -> 
     after = {m.group(2) for m in _NUMBER_THEN_WORD.finditer(request) if plain(m.group(1)) in used}
     # the verb that states the number ("Each ticket costs 12 EUR"): it says what the number is
     stated = {m.group(1) for m in _STATED_AS.finditer(request) if plain(m.group(2)) in used}
-    return {w.lower() for phrase in after | stated for w in phrase.split()}
+    # the clause that states a rate or a value of one thing the calls used says what it is:
+    # "I'm paid 3,200 USD a month", "I run 5 km every day"
+    stating = {
+        clause
+        for clause in _CLAUSE.split(request)
+        if any(
+            q.unit is not None and q.per and plain(canonical(q.value)) in used
+            for q in request_quantities(clause)
+        )
+    }
+    return {w.lower() for phrase in after | stated | stating for w in _WORD.findall(phrase)}
 
 
 def _vocabulary(

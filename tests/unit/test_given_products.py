@@ -271,3 +271,14 @@ def test_a_tool_that_takes_a_number_and_fits_nearly_as_well_blocks_the_product()
     assert planned_product(task, ToolFit(scores), TOOLS) is None  # postage within the margin
     scores["postage"] = 0.2
     assert planned_product(task, ToolFit(scores), TOOLS) is not None
+
+
+def test_the_clause_that_states_a_used_rate_is_accounted_for() -> None:
+    task = "I'm paid 3,200 USD a month. What's that per year in euros?"
+
+    def words(expression: str) -> list[str]:
+        done = [{"name": "calculator", "args": {"expression": expression}, "error": None}]
+        return [f["word"] for f in unhandled(task, done, TOOLS, _Close())]
+
+    assert "paid" not in words("3200 * 12")
+    assert "paid" in words("12 * 12")  # the rate went into no call: "paid" is still open
