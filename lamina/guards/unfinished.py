@@ -43,6 +43,7 @@ from lamina.core.records import successful_calls
 from lamina.guards.numbers import NUMBER_BODY, canonical, is_figure, is_number, plain
 from lamina.guards.quantities import ignored_values
 from lamina.guards.request_quantities import STATING_VERBS, request_quantities
+from lamina.guards.shares import sharers_phrases
 from lamina.guards.tool_calls import description_text
 from lamina.guards.ungrounded import mentioned
 from lamina.guards.units import Unit, converted_to, quantities, units_named, wrong_unit
@@ -259,7 +260,10 @@ def _units_of_used_numbers(request: str, calls: Sequence[Mapping[str, Any]]) -> 
             for q in request_quantities(clause)
         )
     }
-    return {w.lower() for phrase in after | stated | stating for w in _WORD.findall(phrase)}
+    # "split between 3 of us" once 3 divided the total
+    sharing = {text for value, text in sharers_phrases(request) if plain(canonical(value)) in used}
+    phrases = after | stated | stating | sharing
+    return {w.lower() for phrase in phrases for w in _WORD.findall(phrase)}
 
 
 def _vocabulary(

@@ -15,25 +15,29 @@ pair is left unused, the plan gets the step "Calculate 89 * 3.", run by lamina's
 (the expression is taken as written). Two counts of the same thing (what is in stock and what
 was ordered) could be added or subtracted; a price and a count of another thing, or two pairs
 that could each be multiplied, leave the operation open: no step is added, and the verdict says
-what was not used. What is not a product (a difference, a share, a percentage) is not guessed.
+what was not used. A difference or a percentage is not guessed. A share is written out only
+where the request says how many share and asks what each pays (:func:`share_step`): the
+run's total divided by that number.
 
 When the request gives both the value and the count ("Tickets are 12 EUR each. What do 5
-tickets cost?"), the product is the plan's first step (:func:`planned_product`); so is a rate
-per period the request gives, asked over another period ("5 km every day ... in a week":
-:func:`period_step`).
+tickets cost?"), the product is the plan's first step; so is a rate per period the request
+gives, asked over another period ("5 km every day ... in a week";
+:mod:`lamina.layers.reasoning.given_figures`).
 
 One combination per run, within the step budget; the `combine_results` guard.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lamina.core.records import successful_calls
-from lamina.guards.numbers import canonical, plain
+from lamina.guards.numbers import NUMBER_BODY, canonical, is_figure, plain
 from lamina.guards.quantities import (
     REQUEST,
+    Quantity,
     asks_for_a_part,
     quantities_of_run,
     returns_figure,
@@ -41,7 +45,8 @@ from lamina.guards.quantities import (
     thing_named,
     used_later,
 )
-from lamina.guards.units import spelled_out
+from lamina.guards.shares import sharers
+from lamina.guards.units import converted_to, returned_units, spelled_out
 from lamina.layers.reasoning.continuation import conversion_step, converters
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import CALCULATOR_NAME
@@ -58,6 +63,7 @@ __all__ = [
     "combination_step",
     "looked_up_alone",
     "lookup_step",
+    "share_step",
     "step_still_owed",
 ]
 
@@ -100,7 +106,58 @@ def step_still_owed(
         alone = None if added is not None else looked_up_alone(plan)
         if alone is not None:
             found.append(alone)
+    if added is None and combine:
+        added = share_step(task, calls, plan, tools)
     return added
+
+
+def share_step(
+    task: str,
+    calls: Sequence[Mapping[str, Any]],
+    plan: Sequence[PlanStep],
+    tools: Mapping[str, BaseTool],
+) -> PlanStep | None:
+    """The step that divides the run's total by how many share it, when the request asks what
+    each pays (:func:`lamina.guards.shares.sharers`) and no call used that number, or None.
+
+    "We're splitting a 240 dollar bill four ways and tipping 18%. How much does each of us
+    pay?": SmolLM2-135M called `add_tip(240, 18)` ("tip: 43.20, total: 283.20") and answered
+    with it; "four" went into nothing. The total is the last call's figure (its "total" when it
+    returns several), so the share is of what the run ended with.
+    """
+    if CALCULATOR_NAME not in tools or any(s.added_for == ADDED_FOR_COMBINATION for s in plan):
+        return None
+    count = sharers(task)
+    done = successful_calls(calls, tools)
+    if count is None or not done or used_later(Quantity(count, None), done):
+        return None
+    last = done[-1]
+    text = str(last.get("result", ""))
+    labelled = _TOTAL.search(text)
+    figure = plain(labelled["figure"]) if labelled else text.strip() if is_figure(text) else None
+    if figure is None:
+        return None
+    description = str(getattr(tools[last["name"]], "description", "") or "")
+    properties = getattr(tools[last["name"]], "args", None) or {}
+    returned = returned_units(description)
+    unit = converted_to(_mapping(last.get("args")), properties) or (
+        returned[0] if len(returned) == 1 else None
+    )
+    return PlanStep(
+        index=len(plan),
+        instruction=f"Calculate {canonical(float(figure))} / {int(count)}.",
+        needs_tool=True,
+        added_for=ADDED_FOR_COMBINATION,
+        tools=(CALCULATOR_NAME,),
+        unit=spelled_out(unit.name) if unit is not None else None,
+    )
+
+
+_TOTAL = re.compile(rf"\btotal\b\W{{0,3}}(?P<figure>{NUMBER_BODY})", re.IGNORECASE)
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def combination_step(
