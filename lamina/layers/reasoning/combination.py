@@ -46,7 +46,7 @@ from lamina.guards.quantities import (
     used_later,
 )
 from lamina.guards.shares import sharers
-from lamina.guards.units import converted_to, returned_units, spelled_out
+from lamina.guards.units import Unit, converted_to, returned_units, spelled_out
 from lamina.layers.reasoning.continuation import conversion_step, converters
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import CALCULATOR_NAME
@@ -60,6 +60,7 @@ __all__ = [
     "ADDED_FOR_COMBINATION",
     "ADDED_FOR_LOOKUP",
     "awaits_a_tool",
+    "calculation",
     "combination_step",
     "looked_up_alone",
     "lookup_step",
@@ -111,6 +112,19 @@ def step_still_owed(
     return added
 
 
+def calculation(index: int, operation: str, unit: Unit | None) -> PlanStep:
+    """Plan step `index` that has lamina's calculator work out `operation` ("89 * 3"), whose
+    result is written with `unit`."""
+    return PlanStep(
+        index=index,
+        instruction=f"Calculate {operation}.",
+        needs_tool=True,
+        added_for=ADDED_FOR_COMBINATION,
+        tools=(CALCULATOR_NAME,),
+        unit=spelled_out(unit.name) if unit is not None else None,
+    )
+
+
 def share_step(
     task: str,
     calls: Sequence[Mapping[str, Any]],
@@ -143,14 +157,7 @@ def share_step(
     unit = converted_to(_mapping(last.get("args")), properties) or (
         returned[0] if len(returned) == 1 else None
     )
-    return PlanStep(
-        index=len(plan),
-        instruction=f"Calculate {canonical(float(figure))} / {int(count)}.",
-        needs_tool=True,
-        added_for=ADDED_FOR_COMBINATION,
-        tools=(CALCULATOR_NAME,),
-        unit=spelled_out(unit.name) if unit is not None else None,
-    )
+    return calculation(len(plan), f"{canonical(float(figure))} / {int(count)}", unit)
 
 
 _TOTAL = re.compile(rf"\btotal\b\W{{0,3}}(?P<figure>{NUMBER_BODY})", re.IGNORECASE)
@@ -202,14 +209,7 @@ def combination_step(
         same_value(float(plain(c["result"])), product) for c in done if returns_figure(c)
     ):
         return None  # (no unit: cannot happen) or already worked out
-    return PlanStep(
-        index=len(plan),
-        instruction=f"Calculate {figure} * {times}.",
-        needs_tool=True,
-        added_for=ADDED_FOR_COMBINATION,
-        tools=(CALCULATOR_NAME,),
-        unit=spelled_out(unit.name),
-    )
+    return calculation(len(plan), f"{figure} * {times}", unit)
 
 
 def awaits_a_tool(

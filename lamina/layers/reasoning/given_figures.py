@@ -30,12 +30,8 @@ from typing import TYPE_CHECKING
 
 from lamina.guards.numbers import canonical, number_words, written_numbers
 from lamina.guards.request_quantities import request_quantities
-from lamina.guards.units import asked_unit, ratio, spelled_out, units_named
-from lamina.layers.reasoning.combination import (
-    ADDED_FOR_COMBINATION,
-    awaits_a_tool,
-    combination_step,
-)
+from lamina.guards.units import asked_unit, ratio, units_named
+from lamina.layers.reasoning.combination import awaits_a_tool, calculation, combination_step
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import CALCULATOR_NAME
 
@@ -123,14 +119,7 @@ def period_step(task: str, tools: Mapping[str, BaseTool]) -> PlanStep | None:
         operation = f"{canonical(rate.value)} * {round(times)}"
     else:
         operation = f"{canonical(rate.value)} / {round(1 / times)}"
-    return PlanStep(
-        index=0,
-        instruction=f"Calculate {operation}.",
-        needs_tool=True,
-        added_for=ADDED_FOR_COMBINATION,
-        tools=(CALCULATOR_NAME,),
-        unit=spelled_out(unit.name),
-    )
+    return calculation(0, operation, unit)
 
 
 def _spelled_numbers(task: str) -> int:
