@@ -167,7 +167,52 @@ def unfinished_findings(
     found = answered_in_another_unit(request, answer, calls, tools)
     if relevance is not None:
         found += unhandled(request, calls, tools, relevance, in_values=True)
+        found += names_left_out(request, calls, tools, relevance)
     return found
+
+
+def names_left_out(
+    request: str,
+    calls: Sequence[Mapping[str, Any]],
+    tools: Mapping[str, Any],
+    relevance: ToolWeigher,
+) -> list[dict[str, Any]]:
+    """`[{"word", "tool", "similarity"}]` for each name of the request (a capitalised word
+    inside a sentence, not a unit, "Nairobi") that no call's argument holds while the tool
+    closest to it was called with another name: the same lookup is owed for it.
+
+    "How much colder is it in Reykjavik than in Nairobi right now?": SmolLM2-135M called
+    `weather("Reykjavik")` twice and answered with Reykjavik's weather, ok; "Nairobi" points
+    to `weather`, which was called, so no word looked unhandled.
+    """
+    done = successful_calls(calls, tools)
+    if not done:
+        return []
+    values = {w.lower() for c in done for v in _args(c).values() for w in _LETTERS.findall(str(v))}
+    found_names = (m["name"] for m in _NAME.finditer(request))
+    names = list(dict.fromkeys(n for n in found_names if n.lower() not in values))
+    names = [n for n in names if not units_named(n)]
+    if not names:
+        return []
+    called = {str(c["name"]): c for c in done}
+    found = []
+    for name, fit in zip(names, relevance.assess_each(names, tools), strict=True):
+        tool, score = max(fit.scores.items(), key=lambda item: float(item[1]))
+        takes_names = tool in called and any(
+            isinstance(v, str) and not is_figure(v) for v in _args(called[tool]).values()
+        )
+        if takes_names and score >= relevance.supports_above:
+            found.append({"word": name, "tool": tool, "similarity": round(score, 4), "again": True})
+    return found
+
+
+_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)(?<![\n\"'“])\b(?P<name>[A-Z][a-z]{2,})\b")
+"""A capitalised word that does not start a sentence."""
+
+
+def _args(call: Mapping[str, Any]) -> Mapping[str, Any]:
+    args = call.get("args")
+    return args if isinstance(args, Mapping) else {}
 
 
 def left_out_values(

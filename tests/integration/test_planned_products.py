@@ -111,3 +111,15 @@ def test_an_amount_asked_of_a_named_thing_is_looked_up(tools_agent: Any, request
     assert result.ok, (result.error, result.answer)
     assert answer_figures(result.answer) == [27.5], result.answer
     assert "unit_price" in [c.name for c in result.tool_calls if c.error is None]
+
+
+def test_a_follow_up_works_on_the_last_answer_s_figure(tools_agent: Any) -> None:
+    first = tools_agent.run("What does a kettle cost?", thread_id="follow-up")
+    assert first.ok, (first.error, first.answer)
+    assert answer_figures(first.answer) == [42], first.answer
+    second = tools_agent.run("and what is that plus 10?", thread_id="follow-up")
+    assert second.ok, (second.error, second.answer)
+    assert answer_figures(second.answer) == [52], second.answer
+    assert [(c.name, dict(c.arguments)) for c in second.tool_calls] == [
+        ("calculator", {"expression": "42 + 10"})
+    ]

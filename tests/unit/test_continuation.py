@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langchain_core.tools import tool
 
 from lamina.guards.tool_relevance import ToolFit
@@ -14,6 +15,7 @@ from lamina.layers.reasoning.answer import final_answer
 from lamina.layers.reasoning.continuation import (
     conversion_step,
     converters,
+    follow_up_step,
     input_conversion_step,
     requested_conversion,
 )
@@ -180,7 +182,6 @@ def test_a_follow_up_asking_for_another_unit_is_the_conversion_of_the_last_figur
     # nothing to refer to, a number of its own, no unit asked, or the unit it already is in
     assert follow_up_step("and how much is that in yen?", None, TOOLS) is None
     assert follow_up_step("and 40 euros in yen?", "277.78 EUR", TOOLS) is None
-    assert follow_up_step("and what is that plus 1?", "277.78 EUR", TOOLS) is None
     assert follow_up_step("and in euros?", "277.78 EUR", TOOLS) is None
     assert follow_up_step("and in yen?", "The answer is 277.78.", TOOLS) is None
 
@@ -276,3 +277,26 @@ def test_a_request_that_asks_more_than_a_conversion_is_not_one() -> None:
         "How many pounds is 2 * 20 kg?",
     ):
         assert requested_conversion(task, TOOLS) is None, task
+
+
+@pytest.mark.parametrize(
+    ("task", "earlier", "instruction", "unit"),
+    [
+        ("and what is that plus 10?", "18.75", "Calculate 18.75 + 10.", None),
+        ("and what is that plus 1?", "277.78 EUR", "Calculate 277.78 + 1.", "EUR"),
+        ("and what is it divided by 4?", "Answer: 283.2 EUR", "Calculate 283.2 / 4.", "EUR"),
+        ("What's that times 3?", "Step 1: 2 kg\nAnswer: 4.5 kg", "Calculate 4.5 * 3.", "kilograms"),
+    ],
+)
+def test_arithmetic_on_the_thread_s_last_figure_is_written_out(
+    task: str, earlier: str, instruction: str, unit: str | None
+) -> None:
+    step = follow_up_step(task, earlier, TOOLS)
+    assert step is not None
+    assert (step.instruction, step.unit, step.tools) == (instruction, unit, ("calculator",))
+
+
+def test_no_arithmetic_on_the_last_figure_without_a_reference_or_with_other_numbers() -> None:
+    assert follow_up_step("what is 5 plus 10?", "18.75", TOOLS) is None
+    assert follow_up_step("and that plus 10 plus 2?", "18.75", TOOLS) is None
+    assert follow_up_step("and what is that plus 10?", "no figure here", TOOLS) is None

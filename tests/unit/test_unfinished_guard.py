@@ -159,3 +159,70 @@ def test_a_word_only_a_value_holds_still_points_to_a_tool_that_fits_it() -> None
     # once the tool it fits is called, the word is handled
     counted = {"name": "stock", "args": {"product": "monitor"}, "result": "18", "error": None}
     assert unhandled(request, [lookup, counted], tools, RELEVANCE, in_values=True) == []
+
+
+@tool
+def weather(city: str) -> str:
+    """Current weather in a city: temperature in degrees Celsius, conditions."""
+    return "2 °C, rain"
+
+
+class _CloseToWeather:
+    """A tool weigher under which every word is close to `weather`."""
+
+    supports_above = 0.3
+
+    def assess_each(self, texts: Any, tools: Any) -> list[Any]:
+        from lamina.guards.tool_relevance import ToolFit
+
+        return [ToolFit({n: (0.6 if n == "weather" else 0.0) for n in tools}) for _ in texts]
+
+
+def test_a_name_a_called_tool_was_not_asked_about_is_unfinished() -> None:
+    from lamina.guards.unfinished import names_left_out
+
+    task = "How much colder is it in Reykjavik than in Nairobi right now, in degrees C?"
+    tools = {"weather": weather}
+
+    def call(city: str) -> dict[str, Any]:
+        return {"name": "weather", "args": {"city": city}, "result": "2 °C, rain", "error": None}
+
+    found = names_left_out(task, [call("Reykjavik"), call("Reykjavik")], tools, _CloseToWeather())
+    assert [(f["word"], f["tool"]) for f in found] == [("Nairobi", "weather")]
+    assert (
+        names_left_out(task, [call("Reykjavik"), call("nairobi")], tools, _CloseToWeather()) == []
+    )
+    # a name that starts the sentence, a unit's name, or no call at all: nothing owed
+    assert (
+        names_left_out("Nairobi is warm. In Celsius?", [call("Lisbon")], tools, _CloseToWeather())
+        == []
+    )
+    assert names_left_out(task, [], tools, _CloseToWeather()) == []
+
+
+def test_a_follow_up_that_refers_to_the_last_answer_must_use_its_figure() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    messages = [
+        HumanMessage("How much is a water bottle?"),
+        AIMessage("18.75"),
+        HumanMessage("and what is that plus 10?"),
+    ]
+
+    def state(args: dict[str, Any]) -> dict[str, Any]:
+        done = {"name": "calc", "args": args, "result": "28.75", "error": None}
+        return {
+            "task": "and what is that plus 10?",
+            "messages": messages,
+            "answer": "28.75",
+            "step_results": [{"index": 0, "result": "28.75", "tool_calls": [done], "status": "ok"}],
+        }
+
+    error = judge_run(state({"bill": 10, "tip_percent": 10}))
+    assert error is not None
+    assert error.kind == "unused_input"
+    assert "18.75" in error.message
+    assert judge_run(state({"expression": "18.75 + 10"})) is None
+    # "that" after a figure of the request's own refers to it, not to the thread
+    own = {**state({"expression": "5 * 7"}), "task": "I run 5 km a day. How far is that in a week?"}
+    assert judge_run(own) is None or "18.75" not in judge_run(own).message  # type: ignore[union-attr]

@@ -269,7 +269,9 @@ def lookup_step(
         s.added_for in (ADDED_FOR_LOOKUP, ADDED_FOR_COMBINATION) for s in plan
     ):
         return None
-    pointed = next((str(f["tool"]) for f in found if f.get("tool") in tools), None)
+    pointed = next(
+        (str(f["tool"]) for f in found if f.get("tool") in tools and not f.get("again")), None
+    )
     if pointed is None:
         return None
     tool = tools[pointed]

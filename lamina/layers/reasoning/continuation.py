@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lamina.guards.grounding import grounded_numbers
-from lamina.guards.numbers import canonical
+from lamina.guards.numbers import NUMBER_BODY, canonical, same_figure, written_numbers
 from lamina.guards.tool_shortlist import asks_for_arithmetic
 from lamina.guards.units import (
     Unit,
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
 __all__ = [
+    "arithmetic_on_the_last_answer",
     "conversion_step",
     "converters",
     "follow_up_step",
@@ -67,6 +68,9 @@ __all__ = [
 
 ADDED_FOR_CONVERSION = "conversion"
 """`PlanStep.added_for` of a step added to convert an answer into the unit asked for."""
+
+ADDED_FOR_REFERENCE = "reference"
+"""`PlanStep.added_for` of a step that works on the thread's last figure ("and that plus 10?")."""
 
 ADDED_FOR_INPUT = "input_conversion"
 """`PlanStep.added_for` of a step that converts a given quantity into the unit a tool takes."""
@@ -204,15 +208,19 @@ def follow_up_step(
     task: str, earlier_answer: str | None, tools: Mapping[str, BaseTool]
 ) -> PlanStep | None:
     """A follow-up that asks for the thread's last figure in another unit ("and how much is
-    that in yen?" after "277.78 EUR"), as the conversion step it refers to, or None.
+    that in yen?" after "277.78 EUR"), as the conversion step it refers to, or arithmetic on
+    that figure (:func:`arithmetic_on_the_last_answer`), or None.
 
     The request must give no number of its own and ask for a unit ("in yen"); the figure is
     the last one of the earlier answer written with a unit of the same dimension (lamina writes
     the unit a conversion returned into its answers). SmolLM2-135M, asked the follow-up as it
     stands, called `add_tip(277.78, 277.78)`.
     """
-    if not earlier_answer or grounded_numbers([task])[0]:
+    if not earlier_answer:
         return None
+    on_it = arithmetic_on_the_last_answer(task, earlier_answer, tools)
+    if on_it is not None or grounded_numbers([task])[0]:
+        return on_it
     asked = asked_unit(task)
     dimensions = {unit.dimension for unit in asked}
     for value, units in reversed(quantities(earlier_answer)):
@@ -223,3 +231,42 @@ def follow_up_step(
         found = {"figure": canonical(value), "answered": same[0].name, "asked": wanted.name}
         return conversion_step([found], [], tools)
     return None
+
+
+_OPERATIONS = {"plus": "+", "minus": "-", "times": "*", "multiplied by": "*", "divided by": "/"}
+_ON_IT = re.compile(
+    rf"\b(?:that|it)\s+(?P<op>plus|minus|times|multiplied\s+by|divided\s+by)\s+"
+    rf"(?P<number>{NUMBER_BODY})(?![\w.,])",
+    re.IGNORECASE,
+)
+
+
+def arithmetic_on_the_last_answer(
+    task: str, earlier_answer: str, tools: Mapping[str, BaseTool]
+) -> PlanStep | None:
+    """ "and what is that plus 10?" after "18.75": the step "Calculate 18.75 + 10.", in the
+    earlier figure's unit, or None. The figure is the last one of the earlier answer's last
+    line that holds one; the request gives one number, right after the operation.
+
+    SmolLM2-135M, asked the follow-up as it stands, called `add_tip(10, 10)` and answered
+    "The tip was 1.00, total: 11.00." (the thread's 18.75 went into nothing).
+    """
+    match = _ON_IT.search(task)
+    lines = [line for line in earlier_answer.splitlines() if written_numbers(line)]
+    if match is None or not lines or CALCULATOR_NAME not in tools:
+        return None
+    if len(written_numbers(task)) != 1:
+        return None
+    text, number = written_numbers(lines[-1])[-1]
+    figure = canonical(number)  # "42.0" → 42
+    given = quantities(lines[-1])
+    units = [u for value, found in given for u in found if same_figure(text, value)]
+    operation = _OPERATIONS[" ".join(match["op"].lower().split())]
+    return PlanStep(
+        index=0,
+        instruction=f"Calculate {figure} {operation} {match['number'].replace(',', '')}.",
+        needs_tool=True,
+        added_for=ADDED_FOR_REFERENCE,
+        tools=(CALCULATOR_NAME,),
+        unit=spelled_out(units[0].name) if len(units) == 1 else None,
+    )
