@@ -225,7 +225,11 @@ def _unused_inputs(state: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(unused))
 
 
-_REFERENCE = re.compile(r"\b(?:that|it)\b", re.IGNORECASE)
+_REFERENCE = re.compile(
+    r"\bthat\b|\bit\b(?=\s+(?:plus|minus|times|divided|multiplied)\b)", re.IGNORECASE
+)
+"""A word that refers back: "that", or "it" with an operation ("it divided by 4"; not "is it
+above 50 F?")."""
 
 
 def _figure_referred_to(state: Mapping[str, Any]) -> str | None:

@@ -40,13 +40,22 @@ from typing import Any
 
 from lamina.core.context import ToolWeigher
 from lamina.core.records import successful_calls
-from lamina.guards.numbers import NUMBER_BODY, canonical, is_figure, is_number, plain
+from lamina.guards.numbers import (
+    NUMBER_BODY,
+    canonical,
+    is_figure,
+    is_number,
+    plain,
+    same_figure,
+    written_numbers,
+)
 from lamina.guards.quantities import ignored_values
 from lamina.guards.request_quantities import STATING_VERBS, request_quantities
 from lamina.guards.shares import sharers_phrases
 from lamina.guards.tool_calls import description_text
 from lamina.guards.ungrounded import mentioned
 from lamina.guards.units import Unit, converted_to, quantities, units_named, wrong_unit
+from lamina.tools.calculator import CALCULATOR_NAME
 
 __all__ = [
     "answered_in_another_unit",
@@ -221,10 +230,34 @@ def left_out_values(
     """`[{"left_out", "tool"}]` for each value of one thing a call returned ("6.25 EUR" from
     `unit_price("mug")`) that nothing after it used and that is not the answer's figure (see
     :func:`lamina.guards.quantities.ignored_values`), else []."""
-    return [
+    found = [
         {"left_out": f"{canonical(q.value)} {q.unit.name if q.unit else ''}".strip(), "tool": tool}
         for q, tool in ignored_values(request, calls, tools, answer)
     ]
+    return found + calculations_left_out(calls, tools, answer)
+
+
+def calculations_left_out(
+    calls: Sequence[Mapping[str, Any]], tools: Mapping[str, Any], answer: str
+) -> list[dict[str, Any]]:
+    """`[{"left_out", "tool"}]` for the result of a calculator call that no later call used and
+    that the answer does not end with: the answer was worked out past it. "Dinner for four
+    came to 120 CHF. Turn that into euros, add a 15% tip, and tell me what each of us owes.":
+    138 CHF / 4 = 34.5 was worked out, then 120 CHF converted, and 126.32 EUR answered, ok."""
+    done = successful_calls(calls, tools)
+    lines = [line for line in answer.splitlines() if written_numbers(line)]
+    last = written_numbers(lines[-1]) if lines else []
+    found = []
+    for index, call in enumerate(done):
+        result = str(call.get("result", "")).strip()
+        if call.get("name") != CALCULATOR_NAME or not is_figure(result):
+            continue
+        value = float(plain(result))
+        later = [str(v) for c in done[index + 1 :] for v in _args(c).values()]
+        used = any(same_figure(n, value) for v in later for n in re.findall(NUMBER_BODY, v))
+        if not used and not any(same_figure(text, value) for text, _ in last):
+            found.append({"left_out": canonical(value), "tool": CALCULATOR_NAME})
+    return found
 
 
 def with_result_units(

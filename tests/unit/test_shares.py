@@ -115,3 +115,33 @@ def test_the_phrase_of_the_sharers_is_accounted_for_once_its_number_divided() ->
 
     assert "between" not in words("54 / 3")
     assert "between" in words("54 / 2")
+
+
+def test_no_share_of_a_total_not_yet_in_the_unit_asked_for() -> None:
+    task = (
+        "Dinner for four came to 120 CHF. Turn that into euros, add a 15% tip, and tell me "
+        "what each of us owes."
+    )
+    tipped = [call("add_tip", "tip: 18.00, total: 138.00", bill=120, tip_percent=15)]
+    assert share_step(task, tipped, ONE, TOOLS) is None  # 138 francs, not euros
+    converted = [
+        call("change_money", 126.32, amount=120, from_currency="CHF", to_currency="EUR"),
+        call("add_tip", "tip: 18.95, total: 145.27", bill=126.32, tip_percent=15),
+    ]
+    step = share_step(task, converted, ONE, TOOLS)
+    assert step is not None
+    assert step.instruction == "Calculate 145.27 / 4."
+
+
+def test_a_calculation_the_answer_went_past_is_left_out() -> None:
+    from lamina.guards.unfinished import calculations_left_out
+
+    calls = [
+        call("add_tip", "tip: 18.00, total: 138.00", bill=120, tip_percent=15),
+        call("calculator", "34.5", expression="138 / 4"),
+        call("change_money", 126.32, amount=120, from_currency="CHF", to_currency="EUR"),
+    ]
+    assert calculations_left_out(calls, TOOLS, "Answer: 126.32 EUR") == [
+        {"left_out": "34.5", "tool": "calculator"}
+    ]
+    assert calculations_left_out(calls[:2], TOOLS, "Answer: 34.5") == []

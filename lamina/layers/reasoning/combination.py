@@ -46,7 +46,7 @@ from lamina.guards.quantities import (
     used_later,
 )
 from lamina.guards.shares import sharers
-from lamina.guards.units import Unit, converted_to, returned_units, spelled_out
+from lamina.guards.units import Unit, asked_unit, converted_to, returned_units, spelled_out
 from lamina.layers.reasoning.continuation import conversion_step, converters
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import CALCULATOR_NAME
@@ -145,6 +145,13 @@ def share_step(
     done = successful_calls(calls, tools)
     if count is None or not done or used_later(Quantity(count, None), done):
         return None
+    asked = asked_unit(task)
+    if asked and not any(
+        converted_to(_mapping(c.get("args")), getattr(tools[c["name"]], "args", None) or {})
+        in asked
+        for c in done
+    ):
+        return None  # "Turn that into euros ... what each of us owes": not a share of francs
     last = done[-1]
     text = str(last.get("result", ""))
     labelled = _TOTAL.search(text)
