@@ -226,10 +226,12 @@ def _unused_inputs(state: Mapping[str, Any]) -> list[str]:
 
 
 _REFERENCE = re.compile(
-    r"\bthat\b|\bit\b(?=\s+(?:plus|minus|times|divided|multiplied)\b)", re.IGNORECASE
+    r"\bthat\b|\bit\b(?=\s+(?:plus|minus|times|divided|multiplied)\b)"
+    r"|\bthe\s+(?:total|bill|sum|amount|result)\b",
+    re.IGNORECASE,
 )
-"""A word that refers back: "that", or "it" with an operation ("it divided by 4"; not "is it
-above 50 F?")."""
+"""Words that refer back: "that", "it" with an operation ("it divided by 4"; not "is it above
+50 F?"), and "the total" and its like ("Split the total 3 ways")."""
 
 
 def _figure_referred_to(state: Mapping[str, Any]) -> str | None:

@@ -206,11 +206,13 @@ def names_left_out(
     called = {str(c["name"]): c for c in done}
     found = []
     for name, fit in zip(names, relevance.assess_each(names, tools), strict=True):
+        # a name scores low against any description ("Nairobi" and `weather`): the closest
+        # tool decides, whatever its similarity
         tool, score = max(fit.scores.items(), key=lambda item: float(item[1]))
         takes_names = tool in called and any(
             isinstance(v, str) and not is_figure(v) for v in _args(called[tool]).values()
         )
-        if takes_names and score >= relevance.supports_above:
+        if takes_names:
             found.append({"word": name, "tool": tool, "similarity": round(score, 4), "again": True})
     return found
 

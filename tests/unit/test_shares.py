@@ -145,3 +145,15 @@ def test_a_calculation_the_answer_went_past_is_left_out() -> None:
         {"left_out": "34.5", "tool": "calculator"}
     ]
     assert calculations_left_out(calls[:2], TOOLS, "Answer: 34.5") == []
+
+
+def test_only_a_total_of_money_is_shared() -> None:
+    @tool
+    def word_count(text: str) -> int:
+        """Count the words in a text."""
+        return 3
+
+    tools = {**TOOLS, "word_count": word_count}
+    task = "Split the total 3 ways for me"
+    counted = [call("word_count", 3, text="the total 3")]
+    assert share_step(task, counted, ONE, tools) is None

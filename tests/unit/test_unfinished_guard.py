@@ -226,3 +226,23 @@ def test_a_follow_up_that_refers_to_the_last_answer_must_use_its_figure() -> Non
     # "that" after a figure of the request's own refers to it, not to the thread
     own = {**state({"expression": "5 * 7"}), "task": "I run 5 km a day. How far is that in a week?"}
     assert judge_run(own) is None or "18.75" not in judge_run(own).message  # type: ignore[union-attr]
+
+
+def test_split_the_total_refers_to_the_thread_s_last_figure() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    done = {"name": "count", "args": {"text": "the total 3"}, "result": "3", "error": None}
+    state = {
+        "task": "Split the total 3 ways for me",
+        "messages": [
+            HumanMessage("64 dollar bill with a 15% tip?"),
+            AIMessage("tip: 9.60, total: 73.60"),
+            HumanMessage("Split the total 3 ways for me"),
+        ],
+        "answer": "The tool returned 3.",
+        "step_results": [{"index": 0, "result": "3", "tool_calls": [done], "status": "ok"}],
+    }
+    error = judge_run(state)
+    assert error is not None
+    assert error.kind == "unused_input"
+    assert "73.60" in error.message

@@ -156,14 +156,15 @@ def share_step(
     text = str(last.get("result", ""))
     labelled = _TOTAL.search(text)
     figure = plain(labelled["figure"]) if labelled else text.strip() if is_figure(text) else None
-    if figure is None:
-        return None
     description = str(getattr(tools[last["name"]], "description", "") or "")
     properties = getattr(tools[last["name"]], "args", None) or {}
     returned = returned_units(description)
     unit = converted_to(_mapping(last.get("args")), properties) or (
         returned[0] if len(returned) == 1 else None
     )
+    money = unit is not None and unit.dimension == "money"
+    if figure is None or not (labelled or money):
+        return None  # a count of words is no total to share
     return calculation(len(plan), f"{canonical(float(figure))} / {int(count)}", unit)
 
 
