@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GivenDates", "repeated_date", "written_dates"]
+__all__ = ["CALENDAR_WORDS", "GivenDates", "repeated_date", "written_dates"]
 
 _MONTHS = {
     name: number
@@ -42,6 +42,10 @@ _MONTHS = {
     )
     for name in names
 }
+CALENDAR_WORDS = frozenset(_MONTHS) | frozenset(
+    ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+)
+"""The names of months and weekdays, lower-case: words of a date, not names of things."""
 _MONTH = "(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"(?:,?\s+(?P<year>\d{4}))?"

@@ -40,6 +40,7 @@ from typing import Any
 
 from lamina.core.context import ToolWeigher
 from lamina.core.records import successful_calls
+from lamina.guards.dates import CALENDAR_WORDS
 from lamina.guards.numbers import (
     NUMBER_BODY,
     canonical,
@@ -198,9 +199,16 @@ def names_left_out(
     if not done:
         return []
     values = {w.lower() for c in done for v in _args(c).values() for w in _LETTERS.findall(str(v))}
-    found_names = (m["name"] for m in _NAME.finditer(request))
-    names = list(dict.fromkeys(n for n in found_names if n.lower() not in values))
-    names = [n for n in names if not units_named(n)]
+    names = list(
+        dict.fromkeys(
+            m["name"]
+            for m in _NAME.finditer(request)
+            if m["name"].lower() not in values
+            and m["name"].lower() not in CALENDAR_WORDS  # "September 1st 2025": a date
+            and not units_named(m["name"])
+            and not units_named(f"{m['name']} {m['next'] or ''}".strip())  # "Australian dollars"
+        )
+    )
     if not names:
         return []
     called = {str(c["name"]): c for c in done}
@@ -217,7 +225,9 @@ def names_left_out(
     return found
 
 
-_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)(?<![\n\"'“])\b(?P<name>[A-Z][a-z]{2,})\b")
+_NAME = re.compile(
+    r"(?<![.!?:]\s)(?<!^)(?<![\n\"'“])\b(?P<name>[A-Z][a-z]{2,})\b(?=\s+(?P<next>[^\W\d_]+))?"
+)
 """A capitalised word that does not start a sentence."""
 
 

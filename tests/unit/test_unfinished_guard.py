@@ -198,6 +198,9 @@ def test_a_name_a_called_tool_was_not_asked_about_is_unfinished() -> None:
         == []
     )
     assert names_left_out(task, [], tools, _CloseToWeather()) == []
+    # a month of a date, and the first word of a currency's name, are no names of things
+    dated = "Weather in Oslo on September 1st? And in Australian dollars?"
+    assert names_left_out(dated, [call("Oslo")], tools, _CloseToWeather()) == []
 
 
 def test_a_follow_up_that_refers_to_the_last_answer_must_use_its_figure() -> None:
