@@ -211,9 +211,9 @@ def _unused_inputs(state: Mapping[str, Any]) -> list[str]:
         return []
     used, literals = grounded_numbers(used_texts)
     unused = []
-    earlier = _figure_referred_to(state)
-    if earlier is not None and not any(same_figure(earlier, u) for u in used):
-        unused.append(f"that ({earlier}, the thread's last answer)")
+    earlier = _figures_referred_to(state)
+    if earlier and not any(same_figure(figure, u) for figure in earlier for u in used):
+        unused.append(f"that ({earlier[-1]}, the thread's last answer)")
     task = _LIST_MARKER.sub(" ", str(state.get("task") or ""))
     counted = [(w, v) for w, v in number_words(task) if v >= 2 and w.lower() not in NUMBER_IDIOMS]
     for text, value in [*written_numbers(task), *counted]:
@@ -234,22 +234,24 @@ _REFERENCE = re.compile(
 50 F?"), and "the total" and its like ("Split the total 3 ways")."""
 
 
-def _figure_referred_to(state: Mapping[str, Any]) -> str | None:
-    """The figure of the thread's last answer when the request refers to it ("and what is that
-    plus 10?": "that" comes before any figure of the request's own), else None."""
+def _figures_referred_to(state: Mapping[str, Any]) -> list[str]:
+    """The figures of the thread's last answer's last line that holds any, when the request
+    refers to it ("and what is that plus 10?": "that" comes before any figure of the request's
+    own), else []. A call that used one of them used what "that" is ("What's that in
+    Fahrenheit?" after "Lisbon: 21 °C, ..., humidity 60 %" converts the 21)."""
     task = str(state.get("task") or "")
     reference = _REFERENCE.search(task)
     own = written_numbers(task)
     if reference is None or (own and task.find(own[0][0]) < reference.start()):
-        return None
+        return []
     messages = list(state.get("messages") or [])
     asked = max((i for i, m in enumerate(messages) if getattr(m, "type", "") == "human"), default=0)
     for message in reversed(messages[:asked]):
         content = getattr(message, "content", None)
         if getattr(message, "type", "") == "ai" and isinstance(content, str):
             lines = [line for line in content.splitlines() if written_numbers(line)]
-            return written_numbers(lines[-1])[-1][0] if lines else None
-    return None
+            return [text for text, _ in written_numbers(lines[-1])] if lines else []
+    return []
 
 
 def _unsupported_figures(answer: str, state: Mapping[str, Any]) -> list[str]:

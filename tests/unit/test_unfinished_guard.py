@@ -249,3 +249,25 @@ def test_split_the_total_refers_to_the_thread_s_last_figure() -> None:
     assert error is not None
     assert error.kind == "unused_input"
     assert "73.60" in error.message
+
+
+def test_a_follow_up_that_used_any_figure_of_the_last_answer_used_it() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    done = {
+        "name": "convert",
+        "args": {"value": 21, "from_unit": "C", "to_unit": "F"},
+        "result": "69.8",
+        "error": None,
+    }
+    state = {
+        "task": "What's that in Fahrenheit?",
+        "messages": [
+            HumanMessage("What's the weather like in Lisbon?"),
+            AIMessage("Lisbon: 21 °C, sunny, wind 14 km/h, humidity 60 %"),
+            HumanMessage("What's that in Fahrenheit?"),
+        ],
+        "answer": "69.8 degrees fahrenheit",
+        "step_results": [{"index": 0, "result": "69.8", "tool_calls": [done], "status": "ok"}],
+    }
+    assert judge_run(state) is None
