@@ -17,6 +17,7 @@ __all__ = [
     "RunError",
     "RunErrorKind",
     "ToolCallRecord",
+    "call_args",
     "new_error_id",
     "successful_calls",
     "written_call",
@@ -198,3 +199,9 @@ def written_call(value: object) -> tuple[str, str, str] | None:
         tool, argument, text = (str(v) for v in value)
         return tool, argument, text
     return None
+
+
+def call_args(call: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The arguments of a trace's call, or an empty mapping when they are not a mapping."""
+    args = call.get("args")
+    return args if isinstance(args, Mapping) else {}

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lamina.core.records import successful_calls
+from lamina.core.records import call_args, successful_calls
 from lamina.guards.noun_phrases import head_of, noun_phrase, singular
 from lamina.guards.numbers import (
     NUMBER_BODY,
@@ -75,7 +75,7 @@ def quantities_of_run(
             continue
         tool = tools[call["name"]]
         properties = getattr(tool, "args", None) or {}
-        args = _args(call)
+        args = call_args(call)
         value = float(plain(call["result"]))
         description = str(getattr(tool, "description", "") or "")
         converted = converted_to(args, properties)
@@ -183,7 +183,7 @@ def used_later(quantity: Quantity, calls: Sequence[Mapping[str, Any]]) -> bool:
     """Did a call after the quantity's own take its figure: as a number argument, as a string
     that is the figure ("3"), or inside an arithmetic expression?"""
     for call in calls[quantity.origin + 1 :]:
-        for value in _args(call).values():
+        for value in call_args(call).values():
             if is_number(value) and same_value(float(value), quantity.value):
                 return True
             if isinstance(value, str) and is_figure(value):
@@ -204,8 +204,3 @@ def returns_figure(call: Mapping[str, Any]) -> bool:
 def same_value(a: float, b: float) -> bool:
     """Are two figures the same number (up to floating-point noise)?"""
     return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
-
-
-def _args(call: Mapping[str, Any]) -> Mapping[str, Any]:
-    args = call.get("args")
-    return args if isinstance(args, Mapping) else {}

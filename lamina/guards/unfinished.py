@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lamina.core.context import ToolWeigher
-from lamina.core.records import successful_calls
+from lamina.core.records import call_args, successful_calls
 from lamina.guards.dates import CALENDAR_WORDS
 from lamina.guards.numbers import (
     NUMBER_BODY,
@@ -198,7 +198,9 @@ def names_left_out(
     done = successful_calls(calls, tools)
     if not done:
         return []
-    values = {w.lower() for c in done for v in _args(c).values() for w in _LETTERS.findall(str(v))}
+    values = {
+        w.lower() for c in done for v in call_args(c).values() for w in _LETTERS.findall(str(v))
+    }
     names = list(
         dict.fromkeys(
             m["name"]
@@ -218,7 +220,7 @@ def names_left_out(
         # tool decides, whatever its similarity
         tool, score = max(fit.scores.items(), key=lambda item: float(item[1]))
         takes_names = tool in called and any(
-            isinstance(v, str) and not is_figure(v) for v in _args(called[tool]).values()
+            isinstance(v, str) and not is_figure(v) for v in call_args(called[tool]).values()
         )
         if takes_names:
             found.append({"word": name, "tool": tool, "similarity": round(score, 4), "again": True})
@@ -229,11 +231,6 @@ _NAME = re.compile(
     r"(?<![.!?:]\s)(?<!^)(?<![\n\"'“])\b(?P<name>[A-Z][a-z]{2,})\b(?=\s+(?P<next>[^\W\d_]+))?"
 )
 """A capitalised word that does not start a sentence."""
-
-
-def _args(call: Mapping[str, Any]) -> Mapping[str, Any]:
-    args = call.get("args")
-    return args if isinstance(args, Mapping) else {}
 
 
 def left_out_values(
@@ -265,7 +262,7 @@ def calculations_left_out(
         if call.get("name") != CALCULATOR_NAME or not is_figure(result):
             continue
         value = float(plain(result))
-        later = [str(v) for c in done[index + 1 :] for v in _args(c).values()]
+        later = [str(v) for c in done[index + 1 :] for v in call_args(c).values()]
         used = any(same_figure(n, value) for v in later for n in re.findall(NUMBER_BODY, v))
         if not used and not any(same_figure(text, value) for text, _ in last):
             found.append({"left_out": canonical(value), "tool": CALCULATOR_NAME})

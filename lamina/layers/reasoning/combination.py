@@ -33,7 +33,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lamina.core.records import successful_calls
+from lamina.core.records import call_args, successful_calls
 from lamina.guards.numbers import NUMBER_BODY, canonical, is_figure, plain
 from lamina.guards.quantities import (
     REQUEST,
@@ -147,8 +147,7 @@ def share_step(
         return None
     asked = asked_unit(task)
     if asked and not any(
-        converted_to(_mapping(c.get("args")), getattr(tools[c["name"]], "args", None) or {})
-        in asked
+        converted_to(call_args(c), getattr(tools[c["name"]], "args", None) or {}) in asked
         for c in done
     ):
         return None  # "Turn that into euros ... what each of us owes": not a share of francs
@@ -159,7 +158,7 @@ def share_step(
     description = str(getattr(tools[last["name"]], "description", "") or "")
     properties = getattr(tools[last["name"]], "args", None) or {}
     returned = returned_units(description)
-    unit = converted_to(_mapping(last.get("args")), properties) or (
+    unit = converted_to(call_args(last), properties) or (
         returned[0] if len(returned) == 1 else None
     )
     money = unit is not None and unit.dimension == "money"
@@ -169,10 +168,6 @@ def share_step(
 
 
 _TOTAL = re.compile(rf"\btotal\b\W{{0,3}}(?P<figure>{NUMBER_BODY})", re.IGNORECASE)
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def combination_step(
