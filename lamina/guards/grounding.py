@@ -45,7 +45,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lamina.guards.dates import written_dates
+from lamina.guards.noun_phrases import singular
 from lamina.guards.numbers import canonical, grounded_numbers, number_words, written_numbers
+from lamina.guards.request_quantities import request_quantities
 from lamina.guards.units import (
     Unit,
     UnitRoles,
@@ -163,6 +165,8 @@ class Grounding:
         spans: the values a free string may take (:func:`grounded_spans`).
         units: for a value written with digits, the units written at each of its occurrences
             ("9 lb": `{"9": ((lb, GBP),)}`; a bare occurrence is `()`), by canonical value.
+        roles: which units are converted from and to.
+        counted: the values that count things ("3 webcams"), canonical.
     """
 
     numbers: tuple[float, ...]
@@ -170,6 +174,7 @@ class Grounding:
     spans: tuple[str, ...] = ()
     units: Mapping[str, tuple[tuple[Unit, ...], ...]] = field(default_factory=dict)
     roles: UnitRoles = field(default_factory=UnitRoles)
+    counted: frozenset[str] = frozenset()
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Grounding:
@@ -186,7 +191,13 @@ class Grounding:
         spans = grounded_spans(texts)
         # a date given as "September 1st 2025" is also a value as tools take dates: 2025-09-01
         spans += [d for d in written_dates(texts).iso() if d not in spans]
-        return cls(tuple(numbers), tuple(literals), tuple(spans), units, roles)
+        counted = frozenset(
+            canonical(q.value)
+            for text in texts
+            for q in request_quantities(text)
+            if q.counts and q.unit is None
+        )
+        return cls(tuple(numbers), tuple(literals), tuple(spans), units, roles, counted)
 
     def unit_values(self, name: str, prop: Mapping[str, Any]) -> list[Any] | None:
         """The values of a unit argument (`from_unit`, `to_currency`) grounded in what was
@@ -208,8 +219,11 @@ class Grounding:
     def fits_unit(self, value: float, declared: Unit | None) -> bool:
         """Can `value` go to an argument declared in `declared`? Not when every occurrence of
         it was written with another unit of the same dimension ("9 lb" for `weight_kg`): the
-        model must convert it first."""
+        model must convert it first. Nor when it only counts things ("40 water bottles")."""
         written = self.units.get(canonical(abs(value)), ())
+        if declared is not None and canonical(abs(value)) in self.counted:
+            # "an order for 40 water bottles": SmolLM2-135M sent 40 as `weight_kg`
+            return any(occurrence for occurrence in written)
         if declared is None or not written:
             return True
         return not all(conflicts(declared, occurrence) for occurrence in written)
@@ -288,7 +302,10 @@ class Grounding:
                 continue
             values = [v for v in dict.fromkeys(values) if v not in gone]
             named = {str(v).lower() for v in (listed or {}).get(name, ())}
-            if named and (echoed := [v for v in values if str(v).lower() in named]):
+            echoed = [v for v in values if str(v).lower() in named]
+            if named and not echoed and kind == "string":
+                echoed = _listed_as_written(named, values)
+            if echoed:
                 values = echoed
             if values and shortlist is not None and kind == "string":
                 values = shortlist(f"{name}: {prop.get('description', '')}", values)
@@ -300,6 +317,20 @@ class Grounding:
             prop["enum"] = values
             prop[HIDDEN_KEY] = ["enum"]
         return schema
+
+
+def _listed_as_written(listed: Collection[str], spans: Iterable[Any]) -> list[str]:
+    """The values a tool's error listed that a span writes in another number ("standing desk"
+    for "standing desks"): the listed form is offered, since only it is accepted. Offered the
+    spans alone after "Unknown product 'that'; the catalogue has: ..., mechanical keyboard",
+    SmolLM2-135M called `product_price("altogether")` for "If I buy 3 mechanical keyboards,
+    how much is that altogether?"."""
+    written = {_singular_words(str(span)) for span in spans}
+    return [item for item in listed if _singular_words(item) in written]
+
+
+def _singular_words(text: str) -> tuple[str, ...]:
+    return tuple(singular(word) for word in text.lower().split())
 
 
 def repeated_while_unused(args: Mapping[str, Any], step: str) -> str | None:

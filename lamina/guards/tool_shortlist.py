@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from lamina.guards.request_quantities import request_quantities
 from lamina.guards.units import asked_unit
 
 if TYPE_CHECKING:
@@ -198,9 +199,18 @@ def step_needs_tool(
     if worded and (fit is None or fit.supports):
         return True
     # "How much does the standing desk cost?": a figure about something named, which the request
-    # does not give and a model cannot know, from a tool whose name is close (0.37)
-    asked = asks_for_a_figure(instruction) and not any(ch.isdigit() for ch in instruction)
+    # does not give and a model cannot know, from a tool whose name is close (0.37); a count of
+    # the things ("If I buy 3 mechanical keyboards, how much is that?") gives no such figure
+    asked = asks_for_a_figure(instruction) and only_counts(instruction)
     return fit is not None and asked and fit.best_name >= fit.supports_above
+
+
+def only_counts(instruction: str) -> bool:
+    """Is every figure of the step a count of things ("3 webcams"), so that it gives no value a
+    tool could be asked about? True for a step without figures."""
+    figures = len(re.findall(r"\d+(?:[.,]\d+)*", instruction))
+    counts = [q for q in request_quantities(instruction) if q.counts and q.unit is None]
+    return figures == len(counts)
 
 
 _FIGURE_ASKED = re.compile(

@@ -80,6 +80,18 @@ def test_a_unit_price_and_a_count_the_request_gives_are_multiplied() -> None:
     assert step.instruction == "Calculate 89 * 4."
 
 
+def test_a_call_about_the_word_before_the_counted_thing_priced_one_of_them() -> None:
+    # a lenient tool took "espresso" for "2 espresso machines"
+    espresso = call("unit_price", 249.0, product="espresso")
+    step = combination_step("What would 2 espresso machines cost me?", [espresso], ONE, TOOLS)
+    assert step is not None
+    assert step.instruction == "Calculate 249 * 2."
+    # the request also names a keyboard on its own: the price is of one keyboard, not a cover
+    keyboard = call("unit_price", 89.0, product="keyboard")
+    task = "I have 2 keyboard covers. What does a keyboard cost?"
+    assert combination_step(task, [keyboard], ONE, TOOLS) is None
+
+
 def test_a_count_a_tool_returned_multiplies_the_value_of_the_same_thing() -> None:
     task = "I want to buy every espresso machine you have in stock. What's the total cost?"
     calls = [

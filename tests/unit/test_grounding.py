@@ -182,6 +182,38 @@ def test_spans_a_tools_error_listed_are_the_only_ones_offered_after_it() -> None
     assert len(wide["properties"]["product"]["enum"]) > 5
 
 
+def test_a_listed_value_the_request_writes_in_the_plural_is_offered_as_listed() -> None:
+    grounding = Grounding.from_texts(["How many standing desks do we have in stock?"])
+    schema = {"type": "object", "properties": {"product": {"type": "string"}}}
+    listed = {"product": ["desk lamp", "standing desk", "webcam"]}
+    narrowed = grounding.narrow(schema, {"product": {"we"}}, listed=listed)
+    assert narrowed is not None
+    assert narrowed["properties"]["product"]["enum"] == ["standing desk"]
+    # "desk" alone is no listed value: nothing is made up from part of one
+    lone = Grounding.from_texts(["How many desks do we have?"]).narrow(
+        schema, {"product": {"we"}}, listed=listed
+    )
+    assert lone is not None
+    assert "standing desk" not in lone["properties"]["product"]["enum"]
+
+
+def test_a_count_of_things_is_no_quantity_in_a_unit() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"weight_kg": {"type": "number"}, "zone": {"type": "string"}},
+        "required": ["weight_kg"],
+    }
+    counted = Grounding.from_texts(["We got an order for 40 water bottles. How many are left?"])
+    assert counted.narrow(schema) is None  # 40 bottles are no weight: the tool is left out
+    weighed = Grounding.from_texts(["Ship 40 water bottles, 12 kg in all, to the EU."])
+    narrowed = weighed.narrow(schema)
+    assert narrowed is not None
+    assert narrowed["properties"]["weight_kg"]["enum"] == [12]
+    # an argument without a unit still takes a count ("add 40 days")
+    days = {"type": "object", "properties": {"days": {"type": "integer"}}}
+    assert counted.narrow(days)["properties"]["days"]["enum"] == [40]  # type: ignore[index]
+
+
 @pytest.mark.parametrize(
     ("error", "listed"),
     [

@@ -363,8 +363,12 @@ def test_an_amount_asked_of_a_named_thing_needs_a_tool_whose_name_is_close() -> 
     far = ToolFit({"unit_price": 0.25, "get_distance": 0.1}, name_scores={"unit_price": 0.2})
     assert step_needs_tool("How much is the teapot?", tools, fit=close)
     assert not step_needs_tool("How much is the teapot?", tools, fit=far)
+    # a count of the things gives no value of one: that is still looked up
+    assert step_needs_tool("How much is 3 teapots?", tools, fit=close)
+    assert step_needs_tool("If I buy 3 teapots, how much is that altogether?", tools, fit=close)
     # the request gives a figure of its own: the amount may come from it
-    assert not step_needs_tool("How much is 3 teapots?", tools, fit=close)
+    assert not step_needs_tool("How much is 30 EUR in dollars?", tools, fit=close)
+    assert not step_needs_tool("How much is 3 teapots at 27.5 EUR?", tools, fit=close)
     # no amount asked
     assert not step_needs_tool("Tell me about the teapot.", tools, fit=close)
 

@@ -196,7 +196,7 @@ def combination_step(
         for value in unused
         if value.per and value.unit is not None
         for count in unused
-        if count.counts & value.per
+        if _counted(task, count, value)
         # "Adult tickets cost 12 EUR each ... 3 child tickets": other kinds of the thing
         and not (value.kind and count.kind and value.kind != count.kind)
         # a call's own figures are not its value and its count; the request's may be
@@ -213,6 +213,22 @@ def combination_step(
     ):
         return None  # (no unit: cannot happen) or already worked out
     return calculation(len(plan), f"{figure} * {times}", unit)
+
+
+def _counted(task: str, count: Quantity, value: Quantity) -> bool:
+    """Does `count` count the things `value` is a value of one of? Also when a call was asked
+    about a word that the request writes only before the counted thing's head, and took it:
+    `product_price("espresso")` for "2 espresso machines" is the price of one of them (not so
+    for "I have 2 keyboard covers. What does a keyboard cost?")."""
+    if count.counts & value.per:
+        return True
+    if value.origin == REQUEST or not value.per or not value.per <= count.kind:
+        return False
+    heads = "|".join(re.escape(head) for head in count.counts)
+    return not any(
+        re.search(rf"\b{re.escape(thing)}s?\b(?!\s+(?:{heads})\w*)", task, re.IGNORECASE)
+        for thing in value.per
+    )
 
 
 def awaits_a_tool(
