@@ -116,7 +116,7 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
 def _unfinished(found: Sequence[Mapping[str, Any]]) -> RunError | None:
     """The `unfinished` error for what the `unfinished_request` guard found, the gravest kind
     first: a unit not converted to, a step the budget left undone, a lookup no product
-    followed, a value left out, a word no call handled."""
+    followed, a comparison no call made, a value left out, a word no call handled."""
     converted = next((f for f in found if "answered" in f), None)
     if converted is not None:
         return RunError(
@@ -145,6 +145,16 @@ def _unfinished(found: Sequence[Mapping[str, Any]]) -> RunError | None:
             "request.",
             int(looked_up["step"]),
             (str(looked_up["looked_up"]),),
+        )
+    compared = next((f for f in found if "compared" in f), None)
+    if compared is not None:
+        asked = {"ratio": "how many times", "remainder": "what is left"}
+        return RunError(
+            "unfinished",
+            f"The request asks {asked.get(compared['compared'], 'for a difference')}, which "
+            "no call worked out: the answer covers only part of the request.",
+            None,
+            (str(compared["compared"]),),
         )
     left_out = [f for f in found if "left_out" in f]
     if left_out:

@@ -45,9 +45,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lamina.guards.dates import written_dates
-from lamina.guards.noun_phrases import singular
-from lamina.guards.numbers import canonical, grounded_numbers, number_words, written_numbers
-from lamina.guards.request_quantities import request_quantities
+from lamina.guards.noun_phrases import FUNCTION_WORDS, singular
+from lamina.guards.numbers import (
+    NUMBER_IDIOMS,
+    canonical,
+    grounded_numbers,
+    number_words,
+    written_numbers,
+)
 from lamina.guards.units import (
     Unit,
     UnitRoles,
@@ -191,12 +196,7 @@ class Grounding:
         spans = grounded_spans(texts)
         # a date given as "September 1st 2025" is also a value as tools take dates: 2025-09-01
         spans += [d for d in written_dates(texts).iso() if d not in spans]
-        counted = frozenset(
-            canonical(q.value)
-            for text in texts
-            for q in request_quantities(text)
-            if q.counts and q.unit is None
-        )
+        counted = frozenset(value for text in texts for value in counted_values(text))
         return cls(tuple(numbers), tuple(literals), tuple(spans), units, roles, counted)
 
     def unit_values(self, name: str, prop: Mapping[str, Any]) -> list[Any] | None:
@@ -219,13 +219,19 @@ class Grounding:
     def fits_unit(self, value: float, declared: Unit | None) -> bool:
         """Can `value` go to an argument declared in `declared`? Not when every occurrence of
         it was written with another unit of the same dimension ("9 lb" for `weight_kg`): the
-        model must convert it first. Nor when it only counts things ("40 water bottles")."""
+        model must convert it first. Nor when it only counts things ("40 water bottles"), or
+        every occurrence is in a unit of another dimension ("1,250 ft" for `days`)."""
         written = self.units.get(canonical(abs(value)), ())
         if declared is not None and canonical(abs(value)) in self.counted:
             # "an order for 40 water bottles": SmolLM2-135M sent 40 as `weight_kg`
             return any(occurrence for occurrence in written)
         if declared is None or not written:
             return True
+        if all(
+            occurrence and all(u.dimension != declared.dimension for u in occurrence)
+            for occurrence in written
+        ):
+            return False  # "a 1,250 ft skyscraper" for `days`: a quantity of another kind
         return not all(conflicts(declared, occurrence) for occurrence in written)
 
     def string_pattern(self, own: str) -> str | None:
@@ -317,6 +323,25 @@ class Grounding:
             prop["enum"] = values
             prop[HIDDEN_KEY] = ["enum"]
         return schema
+
+
+def counted_values(text: str) -> list[str]:
+    """The numbers of `text` written right before the plural things they count ("40 water
+    bottles", "3 mechanical keyboards"; not "in 2020 and of Nice next year", "12 times"), in
+    canonical form."""
+    found = []
+    for match in _COUNTED.finditer(text):
+        words = match["words"].lower().split()
+        if units_named(words[-1]) or any(w in FUNCTION_WORDS | NUMBER_IDIOMS for w in words):
+            continue
+        if singular(words[-1]) != words[-1] and words[-1] != "times":
+            found.append(canonical(float(match["number"])))
+    return found
+
+
+_COUNTED = re.compile(
+    r"(?<![\w.,])(?P<number>\d+)\s+(?P<words>(?:[a-z][\w-]*\s+){0,2}[a-z][\w-]*s)\b"
+)
 
 
 def _listed_as_written(listed: Collection[str], spans: Iterable[Any]) -> list[str]:

@@ -5,9 +5,15 @@ function word, "the monitors in the warehouse" → monitors) and a noun's singul
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
-__all__ = ["FUNCTION_WORDS", "head_of", "next_head", "noun_phrase", "singular"]
+__all__ = ["FUNCTION_WORDS", "PROPER_NAME", "head_of", "next_head", "noun_phrase", "singular"]
+
+PROPER_NAME = re.compile(
+    r"(?<![.!?:]\s)(?<!^)(?<![\n\"'“])\b(?P<name>[A-Z][a-z]{2,})\b(?=\s+(?P<next>[^\W\d_]+))?"
+)
+"""A capitalised word that does not start a sentence ("Nairobi"), with the word after it."""
 
 FUNCTION_WORDS = frozenset(
     [

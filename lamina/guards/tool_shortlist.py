@@ -9,8 +9,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from lamina.guards.dates import CALENDAR_WORDS
+from lamina.guards.noun_phrases import PROPER_NAME
 from lamina.guards.request_quantities import request_quantities
-from lamina.guards.units import asked_unit
+from lamina.guards.units import asked_unit, units_named
 
 if TYPE_CHECKING:
     from lamina.guards.tool_relevance import ToolFit
@@ -20,8 +22,10 @@ __all__ = [
     "asks_for_arithmetic",
     "asks_for_money",
     "named_tools",
+    "names_what_a_tool_takes",
     "shortlist_tools",
     "step_needs_tool",
+    "tool_arguments",
     "tool_names",
     "written_expressions",
 ]
@@ -44,7 +48,7 @@ def tool_names(tools: Sequence[Any] | Mapping[str, Any]) -> list[str]:
     """The names of `tools` (tools, tool dicts or names; a mapping: its keys)."""
     if isinstance(tools, Mapping):
         return [str(n) for n in tools]
-    return [str(getattr(t, "name", t)) for t in tools]
+    return [_name_of(t) for t in tools]
 
 
 # Verbs and fillers in tool names that say nothing about what the tool is for.
@@ -198,11 +202,65 @@ def step_needs_tool(
     )
     if worded and (fit is None or fit.supports):
         return True
+    if fit is not None and fit.supports and names_what_a_tool_takes(instruction, tools, fit):
+        return True
     # "How much does the standing desk cost?": a figure about something named, which the request
     # does not give and a model cannot know, from a tool whose name is close (0.37); a count of
     # the things ("If I buy 3 mechanical keyboards, how much is that?") gives no such figure
     asked = asks_for_a_figure(instruction) and only_counts(instruction)
     return fit is not None and asked and fit.best_name >= fit.supports_above
+
+
+def names_what_a_tool_takes(
+    instruction: str, tools: Sequence[Any] | Mapping[str, Any], fit: ToolFit
+) -> bool:
+    """Does the step give a name ("Cairo": a capitalised word inside a sentence, not a unit or
+    a month) while the tool that fits it best by meaning takes a name (a string argument whose
+    description gives a name as its example: "the city's name, e.g. Lisbon")? "What's Cairo's
+    temperature in Fahrenheit?" fits `weather` (0.39, below `fit.fits`) and holds no lookup
+    word; SmolLM2-135M answered "32 degrees" without a call."""
+    names = [
+        m["name"]
+        for m in PROPER_NAME.finditer(instruction)
+        if m["name"].lower() not in CALENDAR_WORDS and not units_named(m["name"])
+    ]
+    ranked = fit.ranked()
+    if not names or not ranked:
+        return False
+    return any(
+        isinstance(schema, Mapping)
+        and schema.get("type") == "string"
+        and _NAMED_EXAMPLE.search(str(schema.get("description", "")))
+        for schema in tool_arguments(tools, ranked[0]).values()
+    )
+
+
+_NAMED_EXAMPLE = re.compile(
+    r"\b(?:e\.g\.|eg\.?|for example|such as|like)\s*,?\s*['\"]?[A-Z][a-z]{2,}"
+)
+"""An argument described with a name as its example ("the city's name, e.g. Lisbon")."""
+
+
+def tool_arguments(tools: Sequence[Any] | Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """The JSON-schema properties of the tool called `name` among `tools` (tools or OpenAI tool
+    dicts; names alone have none: {})."""
+    found = tools.get(name) if isinstance(tools, Mapping) else None
+    if found is None and not isinstance(tools, Mapping):
+        found = next((t for t in tools if _name_of(t) == name), None)
+    if isinstance(found, Mapping):
+        function = found.get("function", found)
+        parameters = function.get("parameters") if isinstance(function, Mapping) else None
+        properties = parameters.get("properties") if isinstance(parameters, Mapping) else None
+        return properties if isinstance(properties, Mapping) else {}
+    args = getattr(found, "args", None)
+    return args if isinstance(args, Mapping) else {}
+
+
+def _name_of(tool: Any) -> str:
+    if isinstance(tool, Mapping):
+        function = tool.get("function", tool)
+        return str(function.get("name", "")) if isinstance(function, Mapping) else ""
+    return str(getattr(tool, "name", tool))
 
 
 def only_counts(instruction: str) -> bool:

@@ -40,7 +40,7 @@ from typing import Any
 
 from lamina.core.context import ToolWeigher
 from lamina.core.records import call_args, successful_calls
-from lamina.guards.dates import CALENDAR_WORDS
+from lamina.guards.comparisons import percent_change
 from lamina.guards.numbers import (
     NUMBER_BODY,
     canonical,
@@ -50,6 +50,7 @@ from lamina.guards.numbers import (
     same_figure,
     written_numbers,
 )
+from lamina.guards.parts_left_out import comparison_left_undone, names_left_out
 from lamina.guards.quantities import ignored_values
 from lamina.guards.request_quantities import STATING_VERBS, request_quantities
 from lamina.guards.shares import sharers_phrases
@@ -178,59 +179,7 @@ def unfinished_findings(
     if relevance is not None:
         found += unhandled(request, calls, tools, relevance, in_values=True)
         found += names_left_out(request, calls, tools, relevance)
-    return found
-
-
-def names_left_out(
-    request: str,
-    calls: Sequence[Mapping[str, Any]],
-    tools: Mapping[str, Any],
-    relevance: ToolWeigher,
-) -> list[dict[str, Any]]:
-    """`[{"word", "tool", "similarity"}]` for each name of the request (a capitalised word
-    inside a sentence, not a unit, "Nairobi") that no call's argument holds while the tool
-    closest to it was called with another name: the same lookup is owed for it.
-
-    "How much colder is it in Reykjavik than in Nairobi right now?": SmolLM2-135M called
-    `weather("Reykjavik")` twice and answered with Reykjavik's weather, ok; "Nairobi" points
-    to `weather`, which was called, so no word looked unhandled.
-    """
-    done = successful_calls(calls, tools)
-    if not done:
-        return []
-    values = {
-        w.lower() for c in done for v in call_args(c).values() for w in _LETTERS.findall(str(v))
-    }
-    names = list(
-        dict.fromkeys(
-            m["name"]
-            for m in _NAME.finditer(request)
-            if m["name"].lower() not in values
-            and m["name"].lower() not in CALENDAR_WORDS  # "September 1st 2025": a date
-            and not units_named(m["name"])
-            and not units_named(f"{m['name']} {m['next'] or ''}".strip())  # "Australian dollars"
-        )
-    )
-    if not names:
-        return []
-    called = {str(c["name"]): c for c in done}
-    found = []
-    for name, fit in zip(names, relevance.assess_each(names, tools), strict=True):
-        # a name scores low against any description ("Nairobi" and `weather`): the closest
-        # tool decides, whatever its similarity
-        tool, score = max(fit.scores.items(), key=lambda item: float(item[1]))
-        takes_names = tool in called and any(
-            isinstance(v, str) and not is_figure(v) for v in call_args(called[tool]).values()
-        )
-        if takes_names:
-            found.append({"word": name, "tool": tool, "similarity": round(score, 4), "again": True})
-    return found
-
-
-_NAME = re.compile(
-    r"(?<![.!?:]\s)(?<!^)(?<![\n\"'“])\b(?P<name>[A-Z][a-z]{2,})\b(?=\s+(?P<next>[^\W\d_]+))?"
-)
-"""A capitalised word that does not start a sentence."""
+    return found + comparison_left_undone(request, calls, tools)
 
 
 def left_out_values(
@@ -349,6 +298,10 @@ def _units_of_used_numbers(request: str, calls: Sequence[Mapping[str, Any]]) -> 
     }
     # "split between 3 of us" once 3 divided the total
     sharing = {text for value, text in sharers_phrases(request) if plain(canonical(value)) in used}
+    # "with 20% tax on top" once 20 went into the arithmetic
+    change = percent_change(request)
+    if change is not None and plain(canonical(change.percent)) in used:
+        sharing.add(change.text)
     phrases = after | stated | stating | sharing
     return {w.lower() for phrase in phrases for w in _WORD.findall(phrase)}
 

@@ -154,12 +154,12 @@ def unit_called(name: str) -> Unit:
 
 def spelled_out(name: str) -> str:
     """A unit's name as a request would write it: a currency's code ("USD"), else its longest
-    longest plural that names no other unit ("kilometres", "lbs", "degrees celsius", "weeks")."""
+    plural that names no other unit ("kilometres", "lbs", "degrees celsius", "weeks", "feet")."""
     dimension, words = _TABLE[name]
     if dimension == "money":
         return name
     own = [w for w in words if units_named(w) == [Unit(name, dimension)]]
-    plurals = [w for w in own if w.endswith("s")]
+    plurals = [w for w in own if w.endswith("s") or w == "feet"]
     return max(plurals or own or [name], key=len)
 
 
@@ -216,13 +216,14 @@ _A_PERIOD = re.compile(r"\w+\s+a\s", re.IGNORECASE)
 
 
 def declared_unit(name: str, schema: Mapping[str, Any]) -> Unit | None:
-    """The unit a tool argument declares: by a suffix of its name (`weight_kg`, `price_usd`)
-    or in its description ("weight in kilograms", "(kg)"); None when it declares none or the
-    word could name units of two dimensions."""
+    """The unit a tool argument declares: by a suffix of its name (`weight_kg`, `price_usd`),
+    by its name when that is a unit's word (`days`, `hours`), or in its description ("weight in
+    kilograms", "(kg)"); None when it declares none or the word could name units of two
+    dimensions."""
     candidates: list[Unit] = []
     parts = name.lower().split("_")
-    if len(parts) > 1 and parts[-1] not in _SHORT:
-        candidates = units_named(parts[-1])
+    if parts[-1] not in _SHORT and (len(parts) > 1 or len(parts[0]) > 3):
+        candidates = units_named(parts[-1])  # `weight_kg`; a unit's own word, `days`
     if not candidates:
         for match in _DECLARED.finditer(str(schema.get("description") or "")):
             candidates = _long(match, "unit") or _long(match, "paren")

@@ -163,7 +163,7 @@ class _Close:
 
 
 def test_no_product_after_the_fact_while_a_tool_that_takes_a_number_awaits() -> None:
-    from lamina.layers.reasoning.combination import step_still_owed
+    from lamina.layers.reasoning.owed_steps import step_still_owed
 
     task = "Each parcel weighs 2 kg. What does sending 3 parcels cost?"
     # the model converted 2 kg to kg: a value of one parcel, and 3 parcels unused

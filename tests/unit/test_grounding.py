@@ -209,9 +209,17 @@ def test_a_count_of_things_is_no_quantity_in_a_unit() -> None:
     narrowed = weighed.narrow(schema)
     assert narrowed is not None
     assert narrowed["properties"]["weight_kg"]["enum"] == [12]
-    # an argument without a unit still takes a count ("add 40 days")
-    days = {"type": "object", "properties": {"days": {"type": "integer"}}}
-    assert counted.narrow(days)["properties"]["days"]["enum"] == [40]  # type: ignore[index]
+    # an argument without a unit still takes a count
+    quantity = {"type": "object", "properties": {"quantity": {"type": "integer"}}}
+    narrowed = counted.narrow(quantity)
+    assert narrowed is not None
+    assert narrowed["properties"]["quantity"]["enum"] == [40]
+    # nor is a length a number of days ("a 1,250 ft skyscraper" for `add_days(days=...)`)
+    days = {"type": "object", "properties": {"days": {"type": "integer"}}, "required": ["days"]}
+    assert Grounding.from_texts(["a 1,250 ft skyscraper"]).narrow(days) is None
+    assert Grounding.from_texts(["in 1,250 days"]).narrow(days) is not None
+    # "in 2020 and of Nice next year" counts no years
+    assert Grounding.from_texts(["Lyon in 2020 and Nice next year?"]).counted == frozenset()
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import pytest
 from langchain_core.tools import tool
 
 from lamina.guards.shares import sharers
-from lamina.layers.reasoning.combination import share_step, step_still_owed
+from lamina.layers.reasoning.combination import share_step
+from lamina.layers.reasoning.owed_steps import step_still_owed
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import calculator
 

@@ -389,3 +389,40 @@ def test_when_only_a_name_is_close_the_close_names_are_offered_first() -> None:
     assert fit.tool_choice() == "auto"  # no description fits: the model may still answer
     far = ToolFit({"unit_price": 0.28, "units_in_stock": 0.09}, name_scores={"unit_price": 0.2})
     assert far.shortlist() == ["unit_price", "units_in_stock"]  # every tool, closest first
+
+
+def test_a_name_the_best_fitting_tool_takes_makes_a_tool_step() -> None:
+    from langchain_core.tools import tool
+
+    @tool(parse_docstring=True)
+    def weather(city: str) -> str:
+        """Current weather in a city: temperature in degrees Celsius, conditions, wind.
+
+        Args:
+            city: the city's name, e.g. Lisbon.
+        """
+        return "21 °C"
+
+    @tool
+    def word_count(text: str) -> int:
+        """Count the words in a piece of text."""
+        return 3
+
+    tools = {"weather": weather, "word_count": word_count}
+    below = ToolFit({"weather": 0.39, "word_count": 0.1})  # supports, does not fit
+    assert step_needs_tool("What's Cairo's temperature in Fahrenheit?", tools, fit=below)
+    # no name (a unit's name is none; nor is the first word of a sentence)
+    assert not step_needs_tool("What's the temperature in Fahrenheit?", tools, fit=below)
+    assert not step_needs_tool("Cairo is lovely, isn't it?", tools, fit=below)
+    # the tool that fits best takes no name; nothing fits enough
+    texts = ToolFit({"weather": 0.1, "word_count": 0.39})
+    assert not step_needs_tool("What's Cairo's temperature in Fahrenheit?", tools, fit=texts)
+    far = ToolFit({"weather": 0.2, "word_count": 0.1})
+    assert not step_needs_tool("What's Cairo's temperature in Fahrenheit?", tools, fit=far)
+
+
+def test_tool_names_of_openai_tool_dicts_are_their_function_names() -> None:
+    from lamina.guards.tool_shortlist import tool_names
+
+    spec = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+    assert tool_names([spec]) == ["get_weather"]

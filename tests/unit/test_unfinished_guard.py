@@ -178,8 +178,15 @@ class _CloseToWeather:
         return [ToolFit({n: (0.6 if n == "weather" else 0.0) for n in tools}) for _ in texts]
 
 
+class _CloseToNothing(_CloseToWeather):
+    def assess_each(self, texts: Any, tools: Any) -> list[Any]:
+        from lamina.guards.tool_relevance import ToolFit
+
+        return [ToolFit({"weather": 0.0, "product_price": 0.2}) for _ in texts]
+
+
 def test_a_name_a_called_tool_was_not_asked_about_is_unfinished() -> None:
-    from lamina.guards.unfinished import names_left_out
+    from lamina.guards.parts_left_out import names_left_out
 
     task = "How much colder is it in Reykjavik than in Nairobi right now, in degrees C?"
     tools = {"weather": weather}
@@ -201,6 +208,11 @@ def test_a_name_a_called_tool_was_not_asked_about_is_unfinished() -> None:
     # a month of a date, and the first word of a currency's name, are no names of things
     dated = "Weather in Oslo on September 1st? And in Australian dollars?"
     assert names_left_out(dated, [call("Oslo")], tools, _CloseToWeather()) == []
+    # a name closest to another tool is owed the call that took a name of the request
+    both = "Is it warmer in Lisbon or in Berlin right now?"
+    found = names_left_out(both, [call("Lisbon")], tools, _CloseToNothing())
+    assert [(f["word"], f["tool"], f["again"]) for f in found] == [("Berlin", "weather", True)]
+    assert names_left_out(both, [call("the city")], tools, _CloseToNothing()) == []
 
 
 def test_a_follow_up_that_refers_to_the_last_answer_must_use_its_figure() -> None:

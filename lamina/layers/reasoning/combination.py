@@ -47,7 +47,7 @@ from lamina.guards.quantities import (
 )
 from lamina.guards.shares import sharers
 from lamina.guards.units import Unit, asked_unit, converted_to, returned_units, spelled_out
-from lamina.layers.reasoning.continuation import conversion_step, converters
+from lamina.layers.reasoning.continuation import converters
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import CALCULATOR_NAME
 
@@ -64,8 +64,8 @@ __all__ = [
     "combination_step",
     "looked_up_alone",
     "lookup_step",
+    "run_total",
     "share_step",
-    "step_still_owed",
 ]
 
 ADDED_FOR_COMBINATION = "combination"
@@ -75,51 +75,16 @@ ADDED_FOR_LOOKUP = "lookup"
 """`PlanStep.added_for` of a step added to look up what a combination still lacks."""
 
 
-def step_still_owed(
-    task: str,
-    calls: Sequence[Mapping[str, Any]],
-    found: list[dict[str, Any]],
-    plan: Sequence[PlanStep],
-    tools: Mapping[str, BaseTool],
-    *,
-    convert: bool = True,
-    combine: bool = True,
-    fit: ToolFit | None = None,
-) -> PlanStep | None:
-    """The one step an answer still owes, re-planned from what it lacks, or None: first the
-    product of a value and a count (:func:`combination_step`), then the conversion into the
-    unit asked for (:func:`~lamina.layers.reasoning.continuation.conversion_step`), then the
-    lookup a combination needs (:func:`lookup_step`). When a lookup was not combined, `found`
-    (what `unfinished_request` found) gets an entry saying so, and the run is unfinished.
-
-    Args:
-        convert: the `finish_conversions` guard.
-        combine: the `combine_results` guard.
-        fit: how the tools fit the request (no product while a tool that takes a number fits
-            it best and has not been called: :func:`awaits_a_tool`).
-    """
-    awaited = awaits_a_tool(fit, tools, calls)
-    added = combination_step(task, calls, plan, tools) if combine and not awaited else None
-    if added is None and convert:
-        added = conversion_step(found, plan, tools)
-    if added is None and combine:
-        added = lookup_step(task, found, calls, plan, tools)
-        alone = None if added is not None else looked_up_alone(plan)
-        if alone is not None:
-            found.append(alone)
-    if added is None and combine:
-        added = share_step(task, calls, plan, tools)
-    return added
-
-
-def calculation(index: int, operation: str, unit: Unit | None) -> PlanStep:
+def calculation(
+    index: int, operation: str, unit: Unit | None, *, added_for: str = ADDED_FOR_COMBINATION
+) -> PlanStep:
     """Plan step `index` that has lamina's calculator work out `operation` ("89 * 3"), whose
-    result is written with `unit`."""
+    result is written with `unit`; `added_for` says why it was added."""
     return PlanStep(
         index=index,
         instruction=f"Calculate {operation}.",
         needs_tool=True,
-        added_for=ADDED_FOR_COMBINATION,
+        added_for=added_for,
         tools=(CALCULATOR_NAME,),
         unit=spelled_out(unit.name) if unit is not None else None,
     )
@@ -151,6 +116,21 @@ def share_step(
         for c in done
     ):
         return None  # "Turn that into euros ... what each of us owes": not a share of francs
+    total = run_total(done, tools)
+    if total is None:
+        return None  # a count of words is no total to share
+    figure, unit = total
+    return calculation(len(plan), f"{canonical(figure)} / {int(count)}", unit)
+
+
+def run_total(
+    done: Sequence[Mapping[str, Any]], tools: Mapping[str, BaseTool]
+) -> tuple[float, Unit | None] | None:
+    """What the run ended with, as a total to share or add a percentage to: the last call's
+    figure (its "total" when it returns several) with its unit, when it is money or labelled
+    "total"; else None (a count of words is no total)."""
+    if not done:
+        return None
     last = done[-1]
     text = str(last.get("result", ""))
     labelled = _TOTAL.search(text)
@@ -163,8 +143,8 @@ def share_step(
     )
     money = unit is not None and unit.dimension == "money"
     if figure is None or not (labelled or money):
-        return None  # a count of words is no total to share
-    return calculation(len(plan), f"{canonical(float(figure))} / {int(count)}", unit)
+        return None
+    return float(figure), unit
 
 
 _TOTAL = re.compile(rf"\btotal\b\W{{0,3}}(?P<figure>{NUMBER_BODY})", re.IGNORECASE)

@@ -61,6 +61,7 @@ __all__ = [
     "arithmetic_on_the_last_answer",
     "conversion_step",
     "converters",
+    "converting_step",
     "follow_up_step",
     "input_conversion_step",
     "requested_conversion",
@@ -97,7 +98,7 @@ def conversion_step(
     missing = next((f for f in found if "answered" in f), None)
     if missing is None:
         return None
-    return _converting(
+    return converting_step(
         missing["figure"],
         unit_called(missing["answered"]),
         unit_called(missing["asked"]),
@@ -130,7 +131,9 @@ def input_conversion_step(
         for value, units in given:
             other = [u for u in units if u.dimension == declared.dimension and u != declared]
             if other:
-                return _converting(canonical(value), other[0], declared, tools, ADDED_FOR_INPUT, 0)
+                return converting_step(
+                    canonical(value), other[0], declared, tools, ADDED_FOR_INPUT, 0
+                )
     return None
 
 
@@ -159,10 +162,10 @@ def requested_conversion(task: str, tools: Mapping[str, BaseTool]) -> PlanStep |
     source, target = pairs[0]
     if any(all(u.dimension != source.dimension for u in found) for found in units_mentioned(task)):
         return None
-    return _converting(canonical(value), source, target, tools, None, 0)
+    return converting_step(canonical(value), source, target, tools, None, 0)
 
 
-def _converting(
+def converting_step(
     figure: str,
     source: Unit,
     target: Unit,

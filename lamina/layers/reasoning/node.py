@@ -61,8 +61,8 @@ from lamina.guards.unfinished import left_out_values, unfinished_findings, with_
 from lamina.layers.escalation import fallback_chain, run_with_escalation, step_model
 from lamina.layers.reasoning.answer import budget_answer, final_answer, rests_on_the_model
 from lamina.layers.reasoning.checks import StepCheck, check_step
-from lamina.layers.reasoning.combination import step_still_owed
 from lamina.layers.reasoning.continuation import follow_up_step
+from lamina.layers.reasoning.owed_steps import step_still_owed
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.layers.reasoning.planning import make_plan
 from lamina.layers.reasoning.prompts import PromptSet, load_prompts

@@ -1,0 +1,132 @@
+"""The arithmetic a request's words name once its figures are known: a comparison of two figures
+(:func:`asked_comparison`: "how much colder ... than", "how many times taller", "how many will
+be left") and a percentage added or taken off (:func:`percent_change`: "with 20% tax on top",
+"15% off").
+
+A word decides the operation only where it leaves one: "how much colder is A than B" is the
+difference of two temperatures, whichever is larger; "how many times taller" is the larger
+length over the smaller; "how many will be left" takes a count given away from the count
+there is. Which figures go in is decided elsewhere, from what they are
+(:mod:`lamina.layers.reasoning.final_arithmetic`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from lamina.guards.numbers import NUMBER_BODY, plain
+
+__all__ = ["Comparison", "PercentChange", "asked_comparison", "percent_change"]
+
+ComparisonKind = Literal["difference", "ratio", "remainder"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a request compares.
+
+    Attributes:
+        kind: "difference" (the larger figure minus the smaller), "ratio" (the larger over the
+            smaller) or "remainder" (what there is, minus what goes).
+        dimension: the dimension the comparative names ("colder": temperature, "cheaper":
+            money), or None when its word names none ("how much more").
+    """
+
+    kind: ComparisonKind
+    dimension: str | None = None
+
+
+_COMPARATIVES: dict[str, str] = {
+    **dict.fromkeys(("colder", "warmer", "hotter", "cooler"), "temperature"),
+    **dict.fromkeys(("cheaper", "dearer", "pricier", "costlier"), "money"),
+    **dict.fromkeys(("taller", "longer", "shorter", "further", "farther", "wider"), "length"),
+    **dict.fromkeys(("heavier", "lighter"), "mass"),
+    **dict.fromkeys(("older", "younger", "later", "earlier", "sooner"), "time"),
+}
+_COMPARATIVE = r"(?:more|less|fewer|bigger|larger|smaller|higher|lower|{})".format(
+    "|".join(_COMPARATIVES)
+)
+_DIFFERENCE = re.compile(
+    rf"\bhow\s+(?:much|many|far)\s+(?:\w+\s+)?(?P<word>{_COMPARATIVE})\b"
+    r"|\b(?:the\s+)?difference\s+(?:in\s+\w+\s+)?between\b"
+    r"|\bhow\s+far\s+(?:is\s+(?:that|it|this)\s+)?(?:below|above|under|over|short\s+of)\b",
+    re.IGNORECASE,
+)
+_RATIO = re.compile(
+    rf"\bhow\s+many\s+times\s+(?:(?P<word>{_COMPARATIVE})|as\s+\w+\s+as)\b", re.IGNORECASE
+)
+_REMAINDER = re.compile(
+    r"\bhow\s+(?:many|much)\b[^.?!]*\b(?:left|remain|remains|remaining|left\s+over)\b",
+    re.IGNORECASE,
+)
+
+
+def asked_comparison(request: str) -> Comparison | None:
+    """The comparison the request asks for, or None.
+
+    >>> asked_comparison("How much colder is it in Reykjavik than in Nairobi?")
+    Comparison(kind='difference', dimension='temperature')
+    >>> asked_comparison("How many times a week do I run?") is None
+    True
+    """
+    ratio = _RATIO.search(request)
+    if ratio is not None:
+        return Comparison("ratio", _COMPARATIVES.get((ratio["word"] or "").lower()))
+    difference = _DIFFERENCE.search(request)
+    if difference is not None:
+        return Comparison("difference", _COMPARATIVES.get((difference["word"] or "").lower()))
+    if _REMAINDER.search(request):
+        return Comparison("remainder")
+    return None
+
+
+_PERCENT = rf"(?P<percent>{NUMBER_BODY})\s*(?:%|percent\b|per\s+cent\b)"
+_CHARGE = r"(?:tax|vat|sales\s+tax|surcharge|fee|markup|mark-up|service\s+charge)"
+_ADDED = tuple(
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        rf"{_PERCENT}\s+(?:\w+\s+){{0,2}}?(?:on\s+top|extra|added|more)\b",
+        rf"\b(?:plus|add|adding|with)\s+(?:an?\s+)?{_PERCENT}\s+{_CHARGE}\b",
+    )
+)
+_TAKEN_OFF = tuple(
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        rf"{_PERCENT}\s+(?:off|discount|less|cheaper)\b",
+        rf"\b(?:discount|reduction|rebate)\s+of\s+{_PERCENT}",
+    )
+)
+
+
+@dataclass(frozen=True)
+class PercentChange:
+    """A percentage the request adds to its figure or takes off it.
+
+    Attributes:
+        percent: the percentage (20.0 for "20%").
+        factor: what the figure is multiplied by (1.2 for "20% on top", 0.85 for "15% off").
+        text: the words that say so ("20% tax on top").
+    """
+
+    percent: float
+    factor: float
+    text: str
+
+
+def percent_change(request: str) -> PercentChange | None:
+    """The percentage the request adds to its figure or takes off it ("with 20% tax on top" →
+    20, ×1.2; "15% off" → 15, ×0.85), else None (also when it names more than one). A tip is
+    left to a tool that works out tips."""
+    found = [(m, 1.0) for pattern in _ADDED for m in pattern.finditer(request)]
+    found += [(m, -1.0) for pattern in _TAKEN_OFF for m in pattern.finditer(request)]
+    by_place = {match.start("percent"): (match, sign) for match, sign in found}
+    if len(by_place) != 1 or len({sign for _, sign in found}) != 1:
+        return None
+    match, sign = found[0]
+    percent = float(plain(match["percent"]))
+    factor = 1 + sign * percent / 100
+    if not 0 < percent < 1000 or factor <= 0:
+        return None
+    return PercentChange(percent, round(factor, 10), match[0])

@@ -1,0 +1,112 @@
+"""Parts of a request that no call did, though a call that worked shows how: a name the same
+lookup is owed for (:func:`names_left_out`) and a comparison no arithmetic made
+(:func:`comparison_left_undone`). Both are findings of the `unfinished_request` guard
+(:mod:`lamina.guards.unfinished`), and make the run `unfinished`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lamina.core.context import ToolWeigher
+from lamina.core.records import call_args, successful_calls
+from lamina.guards.comparisons import asked_comparison
+from lamina.guards.dates import CALENDAR_WORDS
+from lamina.guards.noun_phrases import PROPER_NAME
+from lamina.guards.numbers import is_figure
+from lamina.guards.tool_calls import description_text
+from lamina.guards.units import units_named
+from lamina.tools.calculator import CALCULATOR_NAME
+
+__all__ = ["comparison_left_undone", "names_left_out"]
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def comparison_left_undone(
+    request: str, calls: Sequence[Mapping[str, Any]], tools: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """`[{"compared": kind}]` when the request asks for a difference, a ratio or what is left
+    (:func:`lamina.guards.comparisons.asked_comparison`) and no call that worked did that
+    arithmetic: no calculator expression with its operator, no tool that says it compares
+    ("days between", "difference"). Else [].
+
+    "Everest is 8,849 m high. In feet, how many times taller is it than a 1,250 ft
+    skyscraper?": SmolLM2-135M called `add_tip(1250, 8849)` and answered with the tip, ok."""
+    asked = asked_comparison(request)
+    done = successful_calls(calls, tools)
+    if asked is None or not done:
+        return []
+    operator = "/" if asked.kind == "ratio" else "-"
+    for call in done:
+        if call["name"] == CALCULATOR_NAME:
+            if any(operator in str(v) for v in call_args(call).values()):
+                return []
+        elif _COMPARING.search(f"{call['name']} {description_text(tools[call['name']])}"):
+            return []
+    return [{"compared": asked.kind}]
+
+
+_COMPARING = re.compile(
+    r"(?:\b|_)(?:differen\w*|between|compar\w*|ratio|remain\w*|left)(?:\b|_)", re.IGNORECASE
+)
+
+
+def names_left_out(
+    request: str,
+    calls: Sequence[Mapping[str, Any]],
+    tools: Mapping[str, Any],
+    relevance: ToolWeigher,
+) -> list[dict[str, Any]]:
+    """`[{"word", "tool", "similarity"}]` for each name of the request (a capitalised word
+    inside a sentence, not a unit, "Nairobi") that no call's argument holds while the tool
+    closest to it was called with another name: the same lookup is owed for it.
+
+    "How much colder is it in Reykjavik than in Nairobi right now?": SmolLM2-135M called
+    `weather("Reykjavik")` twice and answered with Reykjavik's weather, ok; "Nairobi" points
+    to `weather`, which was called, so no word looked unhandled. A name closest to another
+    tool is owed the call of the one tool that took a name of the request as a whole argument
+    ("Is it warmer in Lisbon or in Berlin?": `weather("Lisbon")`; "Berlin" was closest to
+    `product_price`).
+    """
+    done = successful_calls(calls, tools)
+    if not done:
+        return []
+    values = {
+        w.lower() for c in done for v in call_args(c).values() for w in _LETTERS.findall(str(v))
+    }
+    names = list(
+        dict.fromkeys(
+            m["name"]
+            for m in PROPER_NAME.finditer(request)
+            if m["name"].lower() not in values
+            and m["name"].lower() not in CALENDAR_WORDS  # "September 1st 2025": a date
+            and not units_named(m["name"])
+            and not units_named(f"{m['name']} {m['next'] or ''}".strip())  # "Australian dollars"
+        )
+    )
+    if not names:
+        return []
+    called = {str(c["name"]): c for c in done}
+    # a tool that was called with a name of the request, alone as an argument ("Lisbon"), is
+    # owed the same call for the request's other names: they play the same part
+    given = {m["name"].lower() for m in PROPER_NAME.finditer(request)}
+    for_names = [
+        str(c["name"])
+        for c in done
+        if any(isinstance(v, str) and v.strip().lower() in given for v in call_args(c).values())
+    ]
+    found = []
+    for name, fit in zip(names, relevance.assess_each(names, tools), strict=True):
+        # a name scores low against any description ("Nairobi" and `weather`): the closest
+        # tool decides, whatever its similarity
+        tool, score = max(fit.scores.items(), key=lambda item: float(item[1]))
+        takes_names = tool in called and any(
+            isinstance(v, str) and not is_figure(v) for v in call_args(called[tool]).values()
+        )
+        if not takes_names and len(set(for_names)) == 1:
+            tool, score, takes_names = for_names[0], float(fit.scores.get(for_names[0], 0)), True
+        if takes_names:
+            found.append({"word": name, "tool": tool, "similarity": round(score, 4), "again": True})
+    return found

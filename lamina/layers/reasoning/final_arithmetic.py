@@ -1,0 +1,255 @@
+"""The steps a run still owes once its lookups are done, written from what the request's words
+ask (:mod:`lamina.guards.comparisons`) and what the figures are, not by a model.
+
+- *A name the request asks about too* (:func:`name_lookup_step`): "How much colder is it in
+  Reykjavik than in Nairobi?" — SmolLM2-135M called `weather("Reykjavik")` twice and answered
+  with it. The tool already called for one name is called for the other
+  (`PlanStep.call`), when it takes that one string.
+- *A comparison* (:func:`comparison_step`): the difference of exactly two figures in the same
+  unit ("how much colder", "how far below 100 F", "how many will be left"), or their ratio
+  ("how many times taller"), the larger first. The figures are the last figure each lookup
+  returned in the dimension the comparative names (a temperature for "colder"), a figure the
+  request gives in that unit, or, for what is left, two counts of the same thing. A
+  conversion's result stands for the figure it converted. Any other number of figures leaves
+  the operation open: no step, and the run stays as the verdict finds it.
+- *A percentage on top or off* (:func:`percent_step`): "with 20% tax on top" multiplies the
+  run's total by 1 + 20/100 (written so, so the 20 is used), when no call used that figure.
+
+Each at most once per run, within the step budget; the `combine_results` guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lamina.core.records import call_args, successful_calls
+from lamina.guards.comparisons import asked_comparison, percent_change
+from lamina.guards.numbers import canonical, is_number
+from lamina.guards.quantities import (
+    REQUEST,
+    Quantity,
+    quantities_of_run,
+    returns_figure,
+    same_value,
+    used_later,
+)
+from lamina.guards.units import Unit, asked_unit, converted_to, quantities, returned_units
+from lamina.layers.reasoning.combination import calculation, run_total
+from lamina.layers.reasoning.continuation import converting_step
+from lamina.layers.reasoning.plan import PlanStep
+from lamina.tools.calculator import CALCULATOR_NAME
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
+__all__ = [
+    "ADDED_FOR_COMPARISON",
+    "ADDED_FOR_NAME",
+    "ADDED_FOR_PERCENT",
+    "comparison_step",
+    "name_lookup_step",
+    "percent_step",
+    "planned_comparison",
+]
+
+ADDED_FOR_NAME = "name"
+"""`PlanStep.added_for` of a step that asks a tool about a name the request gives too."""
+
+ADDED_FOR_COMPARISON = "comparison"
+"""`PlanStep.added_for` of a step that works out a difference or a ratio."""
+
+ADDED_FOR_PERCENT = "percent"
+"""`PlanStep.added_for` of a step that adds a percentage to a total, or takes it off."""
+
+
+def name_lookup_step(
+    found: Sequence[Mapping[str, Any]], plan: Sequence[PlanStep], tools: Mapping[str, BaseTool]
+) -> PlanStep | None:
+    """The call of the tool already asked about one name, for a name the request gives too
+    (`found`'s entries `{"word", "tool", "again": True}` from
+    :func:`lamina.guards.unfinished.names_left_out`), or None: only for a tool that takes one
+    argument, a string, and only once per name."""
+    for entry in found:
+        name, word = entry.get("tool"), entry.get("word")
+        if not entry.get("again") or name not in tools or not isinstance(word, str):
+            continue
+        tool = tools[str(name)]
+        arguments = list((getattr(tool, "args", None) or {}).items())
+        if len(arguments) != 1 or not isinstance(arguments[0][1], Mapping):
+            continue
+        argument, schema = arguments[0]
+        if schema.get("type") != "string" or any(s.call == (name, argument, word) for s in plan):
+            continue
+        asks = str(tool.description or name).strip().split("\n")[0].split(":")[0].rstrip(". ")
+        return PlanStep(
+            index=len(plan),
+            instruction=f"{asks}: {word}",
+            needs_tool=True,
+            added_for=ADDED_FOR_NAME,
+            tools=(str(name),),
+            call=(str(name), argument, word),
+        )
+    return None
+
+
+def comparison_step(
+    task: str,
+    calls: Sequence[Mapping[str, Any]],
+    plan: Sequence[PlanStep],
+    tools: Mapping[str, BaseTool],
+) -> PlanStep | None:
+    """The difference or ratio the request asks for, of the run's two figures to compare, or
+    None (see the module docstring)."""
+    if CALCULATOR_NAME not in tools or any(s.added_for == ADDED_FOR_COMPARISON for s in plan):
+        return None
+    asked = asked_comparison(task)
+    if asked is None:
+        return None
+    done = successful_calls(calls, tools)
+    operands = _measures(task, done, tools, asked.dimension)
+    if len(operands) != 2 and asked.kind == "remainder":
+        operands = _counts_of_one_thing(task, done, tools)
+    if len(operands) != 2:
+        return None
+    (small, unit), (big, other) = sorted(operands, key=lambda operand: operand[0])
+    if unit != other or small == big or (asked.kind == "ratio" and small <= 0):
+        return None
+    if asked.kind == "ratio":
+        operation, outcome, unit = f"{canonical(big)} / {canonical(small)}", big / small, None
+    else:
+        operation, outcome = f"{canonical(big)} - {canonical(small)}", big - small
+    if any(same_value(float(str(c["result"])), outcome) for c in done if returns_figure(c)):
+        return None  # already worked out
+    return calculation(len(plan), operation, unit, added_for=ADDED_FOR_COMPARISON)
+
+
+Operand = tuple[float, "Unit | None"]
+
+
+def _measures(
+    task: str,
+    done: Sequence[Mapping[str, Any]],
+    tools: Mapping[str, BaseTool],
+    dimension: str | None,
+) -> list[Operand]:
+    """The figures to compare: each lookup's figure in `dimension` (the request's own figure's
+    dimension when the comparative names none), and the request's figures in it that no call
+    took; a conversion's result replaces the figure it converted."""
+    given = [(value, units) for value, units in quantities(task) if units]
+    if dimension is None:
+        dimensions = {u.dimension for _, units in given for u in units[:1]}
+        dimension = next(iter(dimensions)) if len(dimensions) == 1 else None
+    if dimension is None:
+        return []
+    found: dict[str, tuple[float, Unit]] = {}
+    for call in done:
+        if call.get("name") == CALCULATOR_NAME:
+            continue
+        figures = [f for f in _figures(call, tools) if f[1].dimension == dimension]
+        if len(figures) != 1:
+            continue
+        numbers = _numbers_in(call)
+        found = {  # a conversion's result replaces the figure it converted
+            key: entry
+            for key, entry in found.items()
+            if not any(same_value(entry[0], n) for n in numbers)
+        }
+        found[repr(sorted(call_args(call).items()))] = figures[0]  # a repeated call is one
+    taken = [n for c in done for n in _numbers_in(c)]
+    operands: list[Operand] = list(found.values())
+    for value, units in given:
+        unit = next((u for u in units if u.dimension == dimension), None)
+        if unit is not None and not any(same_value(value, n) for n in taken):
+            operands.append((value, unit))
+    return operands
+
+
+def planned_comparison(task: str, tools: Mapping[str, BaseTool]) -> PlanStep | None:
+    """The first step of a request that compares the two figures it gives and nothing else, or
+    None: their difference or ratio when they are in one unit; else the conversion of one into
+    the other's unit (the one asked for, when the request names it), after which
+    :func:`comparison_step` compares them. "Everest is 8,849 m high. In feet, how many times
+    taller is it than a 1,250 ft skyscraper?" → "Convert 8849 metres to feet.", then "Calculate
+    29032.152 / 1250." SmolLM2-135M had called `add_days(date=");{", days=1250)`."""
+    asked = asked_comparison(task)
+    if asked is None or CALCULATOR_NAME not in tools:
+        return None
+    given = quantities(task)
+    operands = _measures(task, [], tools, asked.dimension)
+    if len(given) != 2 or len(operands) != 2:
+        return None  # another figure of the request may change what is compared
+    (first, unit), (second, other) = operands
+    if unit is None or other is None:
+        return None
+    if unit == other:
+        return comparison_step(task, [], [], tools)
+    wanted = asked_unit(task)
+    source, target, value = (
+        (other, unit, second) if unit in wanted and other not in wanted else (unit, other, first)
+    )
+    return converting_step(canonical(value), source, target, tools, None, 0)
+
+
+def _figures(call: Mapping[str, Any], tools: Mapping[str, BaseTool]) -> list[tuple[float, Unit]]:
+    """The figures a call returned with their units: a bare figure in the unit it converted
+    into or the tool says it returns, else each figure its text writes with a unit."""
+    tool = tools[str(call["name"])]
+    if returns_figure(call):
+        properties = getattr(tool, "args", None) or {}
+        returned = returned_units(str(getattr(tool, "description", "") or ""))
+        unit = converted_to(call_args(call), properties) or (
+            returned[0] if len(returned) == 1 else None
+        )
+        return [] if unit is None else [(float(str(call["result"]).replace(",", "")), unit)]
+    return [(value, units[0]) for value, units in quantities(str(call.get("result"))) if units]
+
+
+def _numbers_in(call: Mapping[str, Any]) -> list[float]:
+    return [float(v) for v in call_args(call).values() if is_number(v)]
+
+
+def _counts_of_one_thing(
+    task: str, done: Sequence[Mapping[str, Any]], tools: Mapping[str, BaseTool]
+) -> list[Operand]:
+    """A count a lookup returned and a count the request gives of the same thing, when there
+    is exactly one of each ("We just got an order for 40 water bottles. How many will be left
+    in stock?": the stock of water bottles and the 40)."""
+    counts = [q for q in quantities_of_run(task, done, tools) if q.counts and q.unit is None]
+    given = [q for q in counts if q.origin == REQUEST]
+    returned = [q for q in counts if q.origin != REQUEST and not used_later(q, done)]
+    pairs = [(r, g) for r in returned for g in given if r.counts & g.counts]
+    if len({(r.value, g.value) for r, g in pairs}) != 1:
+        return []
+    returned_count, given_count = pairs[0]
+    return [(returned_count.value, None), (given_count.value, None)]
+
+
+def percent_step(
+    task: str,
+    calls: Sequence[Mapping[str, Any]],
+    plan: Sequence[PlanStep],
+    tools: Mapping[str, BaseTool],
+) -> PlanStep | None:
+    """The run's total with the request's percentage added or taken off, when no call used
+    that percentage, or None. The total is what a share would divide (:func:`run_total`):
+    money or labelled "total", already in the unit the request asks for."""
+    if CALCULATOR_NAME not in tools or any(s.added_for == ADDED_FOR_PERCENT for s in plan):
+        return None
+    change = percent_change(task)
+    done = successful_calls(calls, tools)
+    if change is None or not done:
+        return None
+    percent, factor = change.percent, change.factor
+    if used_later(Quantity(percent, None), done):
+        return None
+    total = run_total(done, tools)
+    if total is None:
+        return None
+    figure, unit = total
+    asked = asked_unit(task)
+    if asked and unit not in asked:
+        return None  # convert first
+    sign = "+" if factor > 1 else "-"
+    operation = f"{canonical(figure)} * (1 {sign} {canonical(percent)} / 100)"
+    return calculation(len(plan), operation, unit, added_for=ADDED_FOR_PERCENT)
