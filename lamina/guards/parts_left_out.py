@@ -14,7 +14,6 @@ from lamina.core.records import call_args, successful_calls
 from lamina.guards.comparisons import asked_comparison
 from lamina.guards.dates import CALENDAR_WORDS
 from lamina.guards.noun_phrases import PROPER_NAME
-from lamina.guards.numbers import is_figure
 from lamina.guards.tool_calls import description_text
 from lamina.guards.units import units_named
 from lamina.tools.calculator import CALCULATOR_NAME
@@ -102,11 +101,24 @@ def names_left_out(
         # a name scores low against any description ("Nairobi" and `weather`): the closest
         # tool decides, whatever its similarity
         tool, score = max(fit.scores.items(), key=lambda item: float(item[1]))
-        takes_names = tool in called and any(
-            isinstance(v, str) and not is_figure(v) for v in call_args(called[tool]).values()
+        takes_names = (
+            tool in called
+            and tool != CALCULATOR_NAME
+            and any(_a_name(v) for v in call_args(called[tool]).values())
         )
         if not takes_names and len(set(for_names)) == 1:
             tool, score, takes_names = for_names[0], float(fit.scores.get(for_names[0], 0)), True
         if takes_names:
             found.append({"word": name, "tool": tool, "similarity": round(score, 4), "again": True})
     return found
+
+
+def _a_name(value: Any) -> bool:
+    """Is a call's argument a name: words without digits, not a unit ("Reykjavik", "desk
+    lamp"; not "1082.677 / 100", "ft")?"""
+    return (
+        isinstance(value, str)
+        and bool(_LETTERS.search(value))
+        and not any(ch.isdigit() for ch in value)
+        and not units_named(value.strip())
+    )

@@ -178,6 +178,30 @@ class _CloseToWeather:
         return [ToolFit({n: (0.6 if n == "weather" else 0.0) for n in tools}) for _ in texts]
 
 
+class _CloseTo(_CloseToWeather):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def assess_each(self, texts: Any, tools: Any) -> list[Any]:
+        from lamina.guards.tool_relevance import ToolFit
+
+        return [ToolFit({n: (0.5 if n == self.name else 0.0) for n in tools}) for _ in texts]
+
+
+def _unit_tools() -> dict[str, Any]:
+    from lamina.tools.calculator import calculator
+
+    @tool
+    def convert(value: float, to_unit: str) -> float:
+        """Convert a length into another unit."""
+        return value
+
+    return {"convert": convert, "calculator": calculator}
+
+
+_UNIT_TOOLS = _unit_tools()
+
+
 class _CloseToNothing(_CloseToWeather):
     def assess_each(self, texts: Any, tools: Any) -> list[Any]:
         from lamina.guards.tool_relevance import ToolFit
@@ -213,6 +237,14 @@ def test_a_name_a_called_tool_was_not_asked_about_is_unfinished() -> None:
     found = names_left_out(both, [call("Lisbon")], tools, _CloseToNothing())
     assert [(f["word"], f["tool"], f["again"]) for f in found] == [("Berlin", "weather", True)]
     assert names_left_out(both, [call("the city")], tools, _CloseToNothing()) == []
+    # the calculator's expression and a unit are no names: "Tower" is owed no calculator call
+    tower = "The Eiffel Tower is 330 m tall. How many times taller is it than a 100 ft house?"
+    worked = [
+        {"name": "convert", "args": {"value": 330, "to_unit": "ft"}, "result": 1082.677},
+        {"name": "calculator", "args": {"expression": "1082.677 / 100"}, "result": 10.8},
+    ]
+    assert names_left_out(tower, worked, _UNIT_TOOLS, _CloseTo("calculator")) == []
+    assert names_left_out(tower, worked[:1], _UNIT_TOOLS, _CloseTo("convert")) == []
 
 
 def test_a_follow_up_that_refers_to_the_last_answer_must_use_its_figure() -> None:
