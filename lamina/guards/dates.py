@@ -7,8 +7,9 @@ behind it; the ungrounded-string check of :mod:`lamina.guards.ungrounded` let "2
 through because 2025 was given. An ISO date in a free string argument now has to be one of the
 dates the run was given, in any of the forms people write them ("2025-06-01", "June 1st 2025",
 "1 June 2025", "1st of June", "06/01/2025"); a day and month written without a year count with
-any year that was given. A holiday's name is not a date: the model cannot ground it, and the
-run says so instead of guessing.
+any year that was given. A holiday on a fixed day of the year is that date ("Christmas Day
+2025" is 2025-12-25; :data:`FIXED_HOLIDAYS`); a movable one (Easter, Thanksgiving) is no date:
+the model cannot ground it, and the run says so instead of guessing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CALENDAR_WORDS", "GivenDates", "repeated_date", "written_dates"]
+__all__ = ["CALENDAR_WORDS", "FIXED_HOLIDAYS", "GivenDates", "repeated_date", "written_dates"]
 
 _MONTHS = {
     name: number
@@ -54,6 +55,27 @@ _FORMS = [
     re.compile(rf"\b{_DAY}(?:\s+of)?\s+{_MONTH}{_YEAR}\b", re.IGNORECASE),
     re.compile(rf"\b{_MONTH}\s+(?:the\s+)?{_DAY}\b{_YEAR}", re.IGNORECASE),
 ]
+FIXED_HOLIDAYS: dict[str, tuple[int, int]] = {
+    "christmas eve": (12, 24),
+    "christmas day": (12, 25),
+    "christmas": (12, 25),
+    "new year's eve": (12, 31),
+    "new year's day": (1, 1),
+    "halloween": (10, 31),
+    "valentine's day": (2, 14),
+    "st patrick's day": (3, 17),
+}
+"""Holidays on the same day of every year, as (month, day): a name for a date."""
+_BY_PLAIN_NAME = {name.replace("'", ""): date for name, date in FIXED_HOLIDAYS.items()}
+_HOLIDAY = re.compile(
+    r"\b(?P<name>"
+    + "|".join(
+        re.escape(name).replace("'", "['’]?")
+        for name in sorted(FIXED_HOLIDAYS, key=len, reverse=True)
+    )
+    + rf")\b{_YEAR}",
+    re.IGNORECASE,
+)
 _NUMERIC = re.compile(r"(?<!\d)(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?!\d)")
 
 
@@ -112,6 +134,9 @@ def written_dates(texts: Iterable[str]) -> GivenDates:
                 if not (1 <= month <= 12 and 1 <= day <= 31):
                     continue
                 given.times[(int(match.group("year") or 0), month, day)] += 1
+        for match in _HOLIDAY.finditer(text):
+            month, day = _BY_PLAIN_NAME[re.sub(r"['’]", "", match.group("name").lower())]
+            given.times[(int(match.group("year") or 0), month, day)] += 1
         for first, second, year in _NUMERIC.findall(text):
             # day first or month first: both were given, "03/03/2025" once
             for month, day in {(int(first), int(second)), (int(second), int(first))}:

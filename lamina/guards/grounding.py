@@ -45,14 +45,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lamina.guards.dates import written_dates
-from lamina.guards.noun_phrases import FUNCTION_WORDS, singular
+from lamina.guards.noun_phrases import singular
 from lamina.guards.numbers import (
-    NUMBER_IDIOMS,
     canonical,
     grounded_numbers,
     number_words,
     written_numbers,
 )
+from lamina.guards.request_quantities import counted_values
 from lamina.guards.units import (
     Unit,
     UnitRoles,
@@ -172,6 +172,7 @@ class Grounding:
             ("9 lb": `{"9": ((lb, GBP),)}`; a bare occurrence is `()`), by canonical value.
         roles: which units are converted from and to.
         counted: the values that count things ("3 webcams"), canonical.
+        dates: the dates given, as YYYY-MM-DD ("Christmas Day 2025": 2025-12-25).
     """
 
     numbers: tuple[float, ...]
@@ -180,6 +181,7 @@ class Grounding:
     units: Mapping[str, tuple[tuple[Unit, ...], ...]] = field(default_factory=dict)
     roles: UnitRoles = field(default_factory=UnitRoles)
     counted: frozenset[str] = frozenset()
+    dates: tuple[str, ...] = ()
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Grounding:
@@ -195,9 +197,10 @@ class Grounding:
         roles = unit_roles(texts[0], found) if texts else UnitRoles()
         spans = grounded_spans(texts)
         # a date given as "September 1st 2025" is also a value as tools take dates: 2025-09-01
-        spans += [d for d in written_dates(texts).iso() if d not in spans]
+        dates = tuple(written_dates(texts).iso())
+        spans += [d for d in dates if d not in spans]
         counted = frozenset(value for text in texts for value in counted_values(text))
-        return cls(tuple(numbers), tuple(literals), tuple(spans), units, roles, counted)
+        return cls(tuple(numbers), tuple(literals), tuple(spans), units, roles, counted, dates)
 
     def unit_values(self, name: str, prop: Mapping[str, Any]) -> list[Any] | None:
         """The values of a unit argument (`from_unit`, `to_currency`) grounded in what was
@@ -298,6 +301,8 @@ class Grounding:
                 ]
             elif kind == "string" and (units := self.unit_values(name, prop)):
                 values = units
+            elif kind == "string" and self.dates and _takes_a_date(name, prop):
+                values = list(self.dates)  # a date argument takes a date that was given
             elif kind == "string" and not _OWN_SHAPE & prop.keys() and gone:
                 values = [span for span in self.spans if _fits_string(span, prop)]
             elif kind == "string" and isinstance(prop.get("pattern"), str):
@@ -325,23 +330,12 @@ class Grounding:
         return schema
 
 
-def counted_values(text: str) -> list[str]:
-    """The numbers of `text` written right before the plural things they count ("40 water
-    bottles", "3 mechanical keyboards"; not "in 2020 and of Nice next year", "12 times"), in
-    canonical form."""
-    found = []
-    for match in _COUNTED.finditer(text):
-        words = match["words"].lower().split()
-        if units_named(words[-1]) or any(w in FUNCTION_WORDS | NUMBER_IDIOMS for w in words):
-            continue
-        if singular(words[-1]) != words[-1] and words[-1] != "times":
-            found.append(canonical(float(match["number"])))
-    return found
-
-
-_COUNTED = re.compile(
-    r"(?<![\w.,])(?P<number>\d+)\s+(?P<words>(?:[a-z][\w-]*\s+){0,2}[a-z][\w-]*s)\b"
-)
+def _takes_a_date(name: str, prop: Mapping[str, Any]) -> bool:
+    """Is a string argument a calendar date (`date`, `start_date`; "the first date as
+    YYYY-MM-DD")? Offered any span, SmolLM2-135M filled `days_between` with 2025-06-01 twice for
+    "between June 1st 2025 and Christmas Day 2025"."""
+    described = f"{name} {prop.get('description', '')} {prop.get('format', '')}".lower()
+    return bool(re.search(r"\bdate\b|yyyy", described.replace("_", " ")))
 
 
 def _listed_as_written(listed: Collection[str], spans: Iterable[Any]) -> list[str]:

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lamina.guards.noun_phrases import FUNCTION_WORDS, next_head, noun_phrase, singular
-from lamina.guards.numbers import NUMBER_BODY, NUMBER_IDIOMS, number_words
+from lamina.guards.numbers import NUMBER_BODY, NUMBER_IDIOMS, canonical, number_words
 from lamina.guards.units import Unit, units_named
 
-__all__ = ["REQUEST", "STATING_VERBS", "Quantity", "request_quantities"]
+__all__ = ["REQUEST", "STATING_VERBS", "Quantity", "counted_values", "request_quantities"]
 
 REQUEST = -1
 """`Quantity.origin` of a figure the request gives."""
@@ -169,3 +169,22 @@ def _words_after(tokens: Sequence[re.Match[str]], start: int) -> list[str]:
             break
         words.append(word)
     return words
+
+
+def counted_values(text: str) -> list[str]:
+    """The numbers of `text` written right before the plural things they count ("40 water
+    bottles", "3 mechanical keyboards"; not "in 2020 and of Nice next year", "12 times"), in
+    canonical form."""
+    found = []
+    for match in _COUNTED.finditer(text):
+        words = match["words"].lower().split()
+        if units_named(words[-1]) or any(w in FUNCTION_WORDS | NUMBER_IDIOMS for w in words):
+            continue
+        if singular(words[-1]) != words[-1] and words[-1] != "times":
+            found.append(canonical(float(match["number"])))
+    return found
+
+
+_COUNTED = re.compile(
+    r"(?<![\w.,])(?P<number>\d+)\s+(?P<words>(?:[a-z][\w-]*\s+){0,2}[a-z][\w-]*s)\b"
+)

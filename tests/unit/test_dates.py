@@ -25,3 +25,17 @@ def test_a_date_written_once_fills_one_argument_of_a_call() -> None:
     assert repeated_date(same, twice) is None
     yearless = ["Valentine's Day 2025 (Feb 14) to Feb 14?"]
     assert repeated_date({"a": "2025-02-14", "b": "2025-02-14"}, yearless) is None
+
+
+def test_a_holiday_on_a_fixed_day_is_that_date() -> None:
+    given = written_dates(["How many days are there between June 1st 2025 and Christmas Day 2025?"])
+    assert given.iso() == ["2025-06-01", "2025-12-25"]
+    assert written_dates(["From 2025-03-01 until Christmas?"]).iso() == ["2025-03-01", "2025-12-25"]
+    assert written_dates(["Halloween 2024 to New Year’s Day 2025"]).iso() == [
+        "2024-10-31",
+        "2025-01-01",
+    ]
+    assert written_dates(["valentines day 2025"]).iso() == ["2025-02-14"]
+    # a movable holiday is no date; nor is a holiday without any year given
+    assert written_dates(["Easter 2025"]).iso() == []
+    assert written_dates(["How long until Christmas?"]).iso() == []

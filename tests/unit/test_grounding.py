@@ -260,3 +260,26 @@ def test_a_call_that_repeats_a_value_is_not_decoded_again_with_the_repeat() -> N
     assert failed_values(args, failure) == {"end": "2025-02-14"}  # the start may stay
     other = CallError("tool_error", "x", "ValueError: Unknown city 'Pari'", "y")
     assert failed_values({"city": "Pari", "days": 2}, other) == {"city": "Pari"}
+
+
+def test_a_date_argument_takes_only_a_date_that_was_given() -> None:
+    grounding = Grounding.from_texts(
+        ["How many days are there between June 1st 2025 and Christmas Day 2025?"]
+    )
+    schema = {
+        "type": "object",
+        "properties": {
+            "start": {"type": "string", "description": "the first date as YYYY-MM-DD."},
+            "end": {"type": "string", "description": "the second date as YYYY-MM-DD."},
+            "note": {"type": "string"},
+        },
+    }
+    narrowed = grounding.narrow(schema)
+    assert narrowed is not None
+    for name in ("start", "end"):
+        assert narrowed["properties"][name]["enum"] == ["2025-06-01", "2025-12-25"]
+    assert "enum" not in narrowed["properties"]["note"]  # no date: its first move is free
+    # no date given: a date argument stays as the tool declares it
+    free = Grounding.from_texts(["What is the date in 5 days?"]).narrow(schema)
+    assert free is not None
+    assert "enum" not in free["properties"]["start"]

@@ -35,7 +35,7 @@ PROPS: dict[str, Any] = {
             "Is it hot in Cairo today?",
             [("date", "2022-01-01", ["2022-01-01"])],
         ),
-        # seen: a holiday's name is not a date; its year alone does not ground one
+        # seen: a date the request does not give; its year alone does not ground one
         (
             {"date": "2025-06-22"},
             "How many days are there between June 1st 2025 and Christmas Day 2025?",
