@@ -116,7 +116,8 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
 def _unfinished(found: Sequence[Mapping[str, Any]]) -> RunError | None:
     """The `unfinished` error for what the `unfinished_request` guard found, the gravest kind
     first: a unit not converted to, a step the budget left undone, a lookup no product
-    followed, a comparison no call made, a value left out, a word no call handled."""
+    followed, a comparison no call made, a rate no count multiplied, a value left out, a word
+    no call handled."""
     converted = next((f for f in found if "answered" in f), None)
     if converted is not None:
         return RunError(
@@ -155,6 +156,15 @@ def _unfinished(found: Sequence[Mapping[str, Any]]) -> RunError | None:
             "no call worked out: the answer covers only part of the request.",
             None,
             (str(compared["compared"]),),
+        )
+    rate = next((f for f in found if "rate" in f), None)
+    if rate is not None:
+        return RunError(
+            "unfinished",
+            f"The request gives a rate of {rate['rate']}, but nothing counted those things and "
+            "no count multiplied it: the answer covers only part of the request.",
+            None,
+            (str(rate["rate"]),),
         )
     left_out = [f for f in found if "left_out" in f]
     if left_out:

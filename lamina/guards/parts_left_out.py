@@ -1,6 +1,7 @@
 """Parts of a request that no call did, though a call that worked shows how: a name the same
-lookup is owed for (:func:`names_left_out`) and a comparison no arithmetic made
-(:func:`comparison_left_undone`). Both are findings of the `unfinished_request` guard
+lookup is owed for (:func:`names_left_out`), a comparison no arithmetic made
+(:func:`comparison_left_undone`) and a rate per thing no count multiplied
+(:func:`rates_left_unapplied`). Both are findings of the `unfinished_request` guard
 (:mod:`lamina.guards.unfinished`), and make the run `unfinished`."""
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from lamina.core.records import call_args, successful_calls
 from lamina.guards.comparisons import asked_comparison
 from lamina.guards.dates import CALENDAR_WORDS
 from lamina.guards.noun_phrases import PROPER_NAME
+from lamina.guards.numbers import canonical
+from lamina.guards.quantities import REQUEST, asks_for_a_part, quantities_of_run
 from lamina.guards.tool_calls import description_text
 from lamina.guards.units import units_named
 from lamina.tools.calculator import CALCULATOR_NAME
 
-__all__ = ["comparison_left_undone", "names_left_out"]
+__all__ = ["comparison_left_undone", "names_left_out", "rates_left_unapplied"]
 
 _LETTERS = re.compile(r"[^\W\d_]+")
 
@@ -122,3 +125,32 @@ def _a_name(value: Any) -> bool:
         and not any(ch.isdigit() for ch in value)
         and not units_named(value.strip())
     )
+
+
+def rates_left_unapplied(
+    request: str, calls: Sequence[Mapping[str, Any]], tools: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """`[{"rate": "0.35 USD per word"}]` for each rate per a kind of thing the request gives
+    ("per word"; not per a unit of time) when the run counted none of those things and the
+    request does not ask for the rate itself ("how much is that per word?"). Else [].
+
+    "Proofreading is 0.35 USD per word. What does '...' cost me in EUR?": SmolLM2-135M
+    converted 0.35 USD and answered 0.32 EUR, ok."""
+    done = successful_calls(calls, tools)
+    if not done:
+        return []
+    found = quantities_of_run(request, done, tools)
+    unapplied = []
+    for rate in found:
+        if rate.origin != REQUEST or rate.unit is None or len(rate.per) != 1:
+            continue
+        (thing,) = rate.per
+        if units_named(thing) or not re.search(rf"\bper\s+{re.escape(thing)}", request, re.I):
+            continue
+        if asks_for_a_part(request, thing) or any(thing in q.counts for q in found):
+            continue
+        questions = re.findall(r"[^.!?]*\?", request)
+        if any(re.search(rf"\bper\s+{re.escape(thing)}", q, re.I) for q in questions):
+            continue  # "What is 0.35 USD per word in EUR per word?" asks for the rate
+        unapplied.append({"rate": f"{canonical(rate.value)} {rate.unit.name} per {thing}"})
+    return unapplied

@@ -50,7 +50,11 @@ from lamina.guards.numbers import (
     same_figure,
     written_numbers,
 )
-from lamina.guards.parts_left_out import comparison_left_undone, names_left_out
+from lamina.guards.parts_left_out import (
+    comparison_left_undone,
+    names_left_out,
+    rates_left_unapplied,
+)
 from lamina.guards.quantities import ignored_values
 from lamina.guards.request_quantities import STATING_VERBS, request_quantities
 from lamina.guards.shares import sharers_phrases
@@ -179,7 +183,11 @@ def unfinished_findings(
     if relevance is not None:
         found += unhandled(request, calls, tools, relevance, in_values=True)
         found += names_left_out(request, calls, tools, relevance)
-    return found + comparison_left_undone(request, calls, tools)
+    return (
+        found
+        + comparison_left_undone(request, calls, tools)
+        + rates_left_unapplied(request, calls, tools)
+    )
 
 
 def left_out_values(
@@ -302,8 +310,19 @@ def _units_of_used_numbers(request: str, calls: Sequence[Mapping[str, Any]]) -> 
     change = percent_change(request)
     if change is not None and plain(canonical(change.percent)) in used:
         sharing.add(change.text)
+    # the money a request gives and a call used answers what it asks things cost ("0.35 USD
+    # per word. What does '...' cost me in EUR?": "cost" pointed to `product_price`)
+    if any(
+        q.unit is not None and q.unit.dimension == "money" and plain(canonical(q.value)) in used
+        for q in request_quantities(request)
+    ):
+        sharing |= _MONEY_QUESTION
     phrases = after | stated | stating | sharing
     return {w.lower() for phrase in phrases for w in _WORD.findall(phrase)}
+
+
+_MONEY_QUESTION = {"cost", "costs", "price", "pay", "charge", "spend"}
+"""The words that ask what something costs."""
 
 
 def _vocabulary(

@@ -315,3 +315,23 @@ def test_a_follow_up_that_used_any_figure_of_the_last_answer_used_it() -> None:
         "step_results": [{"index": 0, "result": "69.8", "tool_calls": [done], "status": "ok"}],
     }
     assert judge_run(state) is None
+
+
+def test_money_the_request_gives_answers_what_it_asks_things_cost() -> None:
+    @tool
+    def count_words(text: str) -> int:
+        """Count the words in a text."""
+        return 5
+
+    @tool
+    def product_cost(product: str) -> float:
+        """Look up what a product costs."""
+        return 3.0
+
+    tools = {t.name: t for t in (count_words, product_cost)}
+    task = "Proofreading is 0.35 USD per word. What does the text cost, word by word?"
+    counted = {"name": "count_words", "args": {"text": "the text"}, "result": 5, "error": None}
+    times = {"name": "count_words", "args": {"text": "0.35 * 5"}, "result": 5, "error": None}
+    assert "cost" in [f["word"] for f in unhandled(task, [counted], tools, RELEVANCE)]
+    # once 0.35 went into the arithmetic, "cost" asks what the given rate answered
+    assert "cost" not in [f["word"] for f in unhandled(task, [counted, times], tools, RELEVANCE)]

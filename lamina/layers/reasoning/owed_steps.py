@@ -18,6 +18,7 @@ from lamina.layers.reasoning.combination import (
     share_step,
 )
 from lamina.layers.reasoning.continuation import conversion_step
+from lamina.layers.reasoning.counted_text import ADDED_FOR_COUNT
 from lamina.layers.reasoning.final_arithmetic import (
     comparison_step,
     name_lookup_step,
@@ -48,8 +49,8 @@ def step_still_owed(
 
     1. the same lookup for a name the request gives too (:func:`name_lookup_step`);
     2. the product of a value and a count (:func:`combination_step`; not while a tool that
-       takes a number fits the request and was not called, :func:`awaits_a_tool`, nor for a
-       request that asks what is left);
+       takes a number fits the request and was not called, :func:`awaits_a_tool`, unless the
+       plan counted the things a rate is per; nor for a request that asks what is left);
     3. the conversion into the unit asked for (:func:`conversion_step`);
     4. the lookup a combination needs (:func:`lookup_step`); when a lookup was not combined,
        `found` (what `unfinished_request` found) gets an entry saying so, and the run is
@@ -66,7 +67,10 @@ def step_still_owed(
     added = name_lookup_step(found, plan, tools) if combine else None
     comparison = asked_comparison(task)
     what_is_left = comparison is not None and comparison.kind == "remainder"
-    if added is None and combine and not what_is_left and not awaits_a_tool(fit, tools, calls):
+    # a count the plan made for a rate is what the rate multiplies, whatever else fits
+    counted = any(s.added_for == ADDED_FOR_COUNT for s in plan)
+    awaited = not counted and awaits_a_tool(fit, tools, calls)
+    if added is None and combine and not what_is_left and not awaited:
         added = combination_step(task, calls, plan, tools)
     if added is None and convert:
         added = conversion_step(found, plan, tools)

@@ -35,6 +35,7 @@ from lamina.errors import ConfigError
 from lamina.guards.tool_shortlist import step_needs_tool, tool_names
 from lamina.layers.reasoning.combination import awaits_a_tool
 from lamina.layers.reasoning.continuation import input_conversion_step, requested_conversion
+from lamina.layers.reasoning.counted_text import planned_count
 from lamina.layers.reasoning.final_arithmetic import planned_comparison
 from lamina.layers.reasoning.given_figures import planned_product
 from lamina.layers.reasoning.plan import (
@@ -195,6 +196,8 @@ def make_plan(
         product = planned_product(task, fit, by_name) if combine and tools else None
         if product is None and combine and tools and not awaits_a_tool(fit, by_name, []):
             product = planned_comparison(task, by_name)
+        if product is None and combine and tools:
+            product = planned_count(task, by_name)
         if product is not None:
             return PlanOutcome(steps=(product,), source="combination")
         if convert_inputs and step.needs_tool and fit is not None and fit.fits:
