@@ -247,11 +247,13 @@ def _unused_inputs(state: Mapping[str, Any]) -> list[str]:
 
 _REFERENCE = re.compile(
     r"\bthat\b|\bit\b(?=\s+(?:plus|minus|times|divided|multiplied)\b)"
-    r"|\bthe\s+(?:total|bill|sum|amount|result)\b",
+    r"|\bthe\s+(?:total|bill|sum|amount|result)\b"
+    r"|\b(?:all|each|both)\s+of\s+them\b|\bthem\s+(?:all|together)\b|\bthose\b",
     re.IGNORECASE,
 )
 """Words that refer back: "that", "it" with an operation ("it divided by 4"; not "is it above
-50 F?"), and "the total" and its like ("Split the total 3 ways")."""
+50 F?"), "the total" and its like ("Split the total 3 ways"), and the things counted ("What
+would all of them cost together?" after "12")."""
 
 
 def _figures_referred_to(state: Mapping[str, Any]) -> list[str]:

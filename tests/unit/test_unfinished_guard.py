@@ -335,3 +335,39 @@ def test_money_the_request_gives_answers_what_it_asks_things_cost() -> None:
     assert "cost" in [f["word"] for f in unhandled(task, [counted], tools, RELEVANCE)]
     # once 0.35 went into the arithmetic, "cost" asks what the given rate answered
     assert "cost" not in [f["word"] for f in unhandled(task, [counted, times], tools, RELEVANCE)]
+
+
+def test_all_of_them_refers_to_the_things_the_thread_counted() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from lamina.layers.reasoning.thread import counted_earlier
+
+    asked = "What would all of them cost together?"
+    messages = [
+        HumanMessage("How many standing desks do we have in stock?"),
+        AIMessage("12"),
+        HumanMessage(asked),
+    ]
+    assert counted_earlier(asked, messages) == "12 standing desks"
+    # no reference, a figure of its own, or an earlier turn that counted nothing
+    assert counted_earlier("What does a standing desk cost?", messages) is None
+    assert counted_earlier("What would 3 of those cost?", messages) is None
+    priced = [HumanMessage("What does a desk cost?"), AIMessage("399"), HumanMessage(asked)]
+    assert counted_earlier(asked, priced) is None
+    assert counted_earlier(asked, messages[-1:]) is None
+
+    def state(args: dict[str, Any]) -> dict[str, Any]:
+        done = {"name": "price", "args": args, "result": "399", "error": None}
+        return {
+            "task": asked,
+            "messages": messages,
+            "answer": "399",
+            "step_results": [{"index": 0, "result": "399", "tool_calls": [done], "status": "ok"}],
+        }
+
+    # one desk's price answers nothing about all twelve
+    error = judge_run(state({"product": "standing desk"}))
+    assert error is not None
+    assert error.kind == "unused_input"
+    assert "12" in error.message
+    assert judge_run(state({"expression": "399 * 12"})) is None

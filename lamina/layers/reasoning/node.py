@@ -48,8 +48,6 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import AIMessage
-
 from lamina.config.options import Guards
 from lamina.core.context import AgentContext, StepCacheLike
 from lamina.core.nodes import LayerNode
@@ -74,6 +72,7 @@ from lamina.layers.reasoning.rc_loop import (
 )
 from lamina.layers.reasoning.summarise import summary_update
 from lamina.layers.reasoning.task_split import explicit_steps, task_preamble
+from lamina.layers.reasoning.thread import counted_earlier, earlier_answer, task_of
 from lamina.layers.reasoning.verification import Verifier, default_verifiers
 
 if TYPE_CHECKING:
@@ -82,24 +81,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = ["make_reasoning_node"]
-
-
-def _task_of(state: AgentState) -> str:
-    task = state.get("task")
-    if not isinstance(task, str) or not task.strip():
-        raise ConfigError(
-            f"The reasoning node expected state['task'] as non-empty text; found {task!r:.80}. "
-            "Fix: put the input layer before reasoning (input → router → memory → reasoning)."
-        )
-    return task
-
-
-def _earlier_answer(state: AgentState) -> str | None:
-    """The thread's last answer before this turn's request, if any."""
-    for message in reversed(state.get("messages", [])[:-1]):
-        if isinstance(message, AIMessage) and isinstance(message.content, str):
-            return message.content
-    return None
 
 
 def _step_problem(
@@ -196,7 +177,7 @@ def make_reasoning_node(
     def reasoning_node(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
         start = time.perf_counter()
         ctx = runtime.context
-        task = _task_of(state)
+        task = task_of(state)
         model_name = str(state.get("model") or ctx.default_model)
         run_chain = fallback_chain(ctx, state, model_name, None)
         cache: StepCacheLike | None = ctx.step_cache
@@ -210,7 +191,7 @@ def make_reasoning_node(
         if not state_plan and route.get("task") == "summarise":
             return summary_update(task, start)
         results: list[dict[str, Any]] = []
-        follow_up = None if state_plan else follow_up_step(task, _earlier_answer(state), ctx.tools)
+        follow_up = None if state_plan else follow_up_step(task, earlier_answer(state), ctx.tools)
         if follow_up is not None:
             # "and in yen?": the step the reference stands for, not a plan by the model
             plan, step_index = [follow_up], 0
@@ -353,7 +334,15 @@ def make_reasoning_node(
             relevance = ctx.tool_relevance
             fit = relevance.assess(task, ctx.tools) if relevance is not None else None
             added = step_still_owed(
-                task, calls, found, plan, ctx.tools, convert=finish, combine=combine, fit=fit
+                task,
+                calls,
+                found,
+                plan,
+                ctx.tools,
+                convert=finish,
+                combine=combine,
+                fit=fit,
+                counted_before=counted_earlier(task, state.get("messages", [])),
             )
         if added is None and answer is not None and (guards or Guards()).unfinished_request:
             found += left_out_values(task, answer, calls, ctx.tools)

@@ -44,6 +44,7 @@ def step_still_owed(
     convert: bool = True,
     combine: bool = True,
     fit: ToolFit | None = None,
+    counted_before: str | None = None,
 ) -> PlanStep | None:
     """The one step an answer still owes, or None, in this order:
 
@@ -63,6 +64,9 @@ def step_still_owed(
         convert: the `finish_conversions` guard.
         combine: the `combine_results` guard (every kind but the conversion).
         fit: how the tools fit the request.
+        counted_before: the things the thread's last turn counted, when the request refers
+            to them ("12 standing desks": :func:`~lamina.layers.reasoning.thread.
+            counted_earlier`), as a count the product may use.
     """
     added = name_lookup_step(found, plan, tools) if combine else None
     comparison = asked_comparison(task)
@@ -71,7 +75,8 @@ def step_still_owed(
     counted = any(s.added_for == ADDED_FOR_COUNT for s in plan)
     awaited = not counted and awaits_a_tool(fit, tools, calls)
     if added is None and combine and not what_is_left and not awaited:
-        added = combination_step(task, calls, plan, tools)
+        given = f"{counted_before}. {task}" if counted_before else task
+        added = combination_step(given, calls, plan, tools)
     if added is None and convert:
         added = conversion_step(found, plan, tools)
     if added is None and combine:
