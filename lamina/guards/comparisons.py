@@ -32,10 +32,13 @@ class Comparison:
             smaller) or "remainder" (what there is, minus what goes).
         dimension: the dimension the comparative names ("colder": temperature, "cheaper":
             money), or None when its word names none ("how much more").
+        text: the words that ask it, to the end of their sentence ("How many will be left in
+            stock once it ships?").
     """
 
     kind: ComparisonKind
     dimension: str | None = None
+    text: str = ""
 
 
 _COMPARATIVES: dict[str, str] = {
@@ -73,13 +76,21 @@ def asked_comparison(request: str) -> Comparison | None:
     """
     ratio = _RATIO.search(request)
     if ratio is not None:
-        return Comparison("ratio", _COMPARATIVES.get((ratio["word"] or "").lower()))
+        word = _COMPARATIVES.get((ratio["word"] or "").lower())
+        return Comparison("ratio", word, _to_sentence_end(request, ratio))
     difference = _DIFFERENCE.search(request)
     if difference is not None:
-        return Comparison("difference", _COMPARATIVES.get((difference["word"] or "").lower()))
-    if _REMAINDER.search(request):
-        return Comparison("remainder")
+        word = _COMPARATIVES.get((difference["word"] or "").lower())
+        return Comparison("difference", word, _to_sentence_end(request, difference))
+    remainder = _REMAINDER.search(request)
+    if remainder is not None:
+        return Comparison("remainder", None, _to_sentence_end(request, remainder))
     return None
+
+
+def _to_sentence_end(request: str, match: re.Match[str]) -> str:
+    end = re.search(r"[.!?](?:\s|$)", request[match.start() :])
+    return request[match.start() : match.start() + end.end() if end else len(request)].strip()
 
 
 _PERCENT = rf"(?P<percent>{NUMBER_BODY})\s*(?:%|percent\b|per\s+cent\b)"

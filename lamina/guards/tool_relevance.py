@@ -112,6 +112,12 @@ class ToolFit:
         related tools) and those in `named` (a step that names a tool means it). When no tool
         fits but a tool's name alone is at least `supports_above` from the step, those within
         `margin` of the closest name (and those in `named`)."""
+        if not self.fits and self.supports:
+            # no description fits, but one is close: the closest first ("How many will be left
+            # in stock?": stock_level 0.37, product_price 0.15; offered by name, SmolLM2-135M
+            # looked up the price)
+            floor = self.best - self.margin
+            return [n for n in self.ranked() if self.scores[n] >= floor or n in named]
         if not self.fits and self.best_name >= self.supports_above:
             # no description fits, but a name is close ("How much is a teapot?": unit_price
             # 0.35, units_in_stock 0.17; offered both, SmolLM2-135M counted the teapots)

@@ -40,7 +40,7 @@ from typing import Any
 
 from lamina.core.context import ToolWeigher
 from lamina.core.records import call_args, successful_calls
-from lamina.guards.comparisons import percent_change
+from lamina.guards.comparisons import asked_comparison, percent_change
 from lamina.guards.numbers import (
     NUMBER_BODY,
     canonical,
@@ -317,6 +317,11 @@ def _units_of_used_numbers(request: str, calls: Sequence[Mapping[str, Any]]) -> 
         for q in request_quantities(request)
     ):
         sharing |= _MONEY_QUESTION
+    # "how many will be left in stock once it ships?" once the difference was worked out
+    compared = asked_comparison(request)
+    operator = "/" if compared is not None and compared.kind == "ratio" else "-"
+    if compared is not None and any(operator in v for v in arithmetic):
+        sharing.add(compared.text)
     phrases = after | stated | stating | sharing
     return {w.lower() for phrase in phrases for w in _WORD.findall(phrase)}
 

@@ -815,3 +815,20 @@ def test_a_call_in_the_ledger_is_replayed_not_run_again(tmp_path: Any) -> None:
     assert entry.result == "appended b"
     assert ledger.forget("T") == 2
     ledger.close()
+
+
+def test_after_a_failed_call_the_next_move_must_be_a_call() -> None:
+    # the model is left its choice at first (no tool fits by meaning); once a call it tried
+    # failed, it may not answer with text until a call works
+    counter = Counter()
+    lookup = make_lookup(counter)
+    fake = FakeChatModel(
+        responses=[
+            ToolCallScript("lookup", {"city": "Lyon", "year": "next"}),  # invalid
+            ToolCallScript("lookup", {"city": "Lyon", "year": 2020}),
+            "Lyon had 1200 people in 2020.",
+        ]
+    )
+    run(fake, [lookup], {"task": "Population of Lyon in 2020?"}, max_retries=3)
+    assert counter.calls == [{"city": "Lyon", "year": 2020}]
+    assert fake.tool_choices == [None, "required"]  # then a call worked: no choice forced

@@ -101,7 +101,14 @@ def weather_in(city: str, celsius: int) -> dict[str, Any]:
     ],
 )
 def test_what_a_request_compares(request_text: str, asked: Comparison | None) -> None:
-    assert asked_comparison(request_text) == asked
+    found = asked_comparison(request_text)
+    assert (found and (found.kind, found.dimension)) == (asked and (asked.kind, asked.dimension))
+
+
+def test_the_words_that_ask_a_comparison_run_to_their_sentence_s_end() -> None:
+    found = asked_comparison("An order for 40 bottles. How many will be left once it ships? Thx")
+    assert found is not None
+    assert found.text == "How many will be left once it ships?"
 
 
 @pytest.mark.parametrize(

@@ -371,3 +371,23 @@ def test_all_of_them_refers_to_the_things_the_thread_counted() -> None:
     assert error.kind == "unused_input"
     assert "12" in error.message
     assert judge_run(state({"expression": "399 * 12"})) is None
+
+
+def test_the_words_of_a_comparison_worked_out_are_accounted_for() -> None:
+    @tool
+    def stock(product: str) -> int:
+        """Units in stock of a product."""
+        return 254
+
+    @tool
+    def freight(weight_kg: float) -> float:
+        """What it costs when it ships: ships parcels."""
+        return 6.0
+
+    tools = {t.name: t for t in (stock, freight)}
+    task = "An order for 40 bottles came in. How many will be left in stock once it ships?"
+    looked_up = {"name": "stock", "args": {"product": "bottle"}, "result": 254, "error": None}
+    subtracted = {"name": "stock", "args": {"product": "254 - 40"}, "result": 214, "error": None}
+    assert "ships" in [f["word"] for f in unhandled(task, [looked_up], tools, RELEVANCE)]
+    done = [looked_up, subtracted]
+    assert "ships" not in [f["word"] for f in unhandled(task, done, tools, RELEVANCE)]

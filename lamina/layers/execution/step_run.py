@@ -325,6 +325,10 @@ class StepRun:
             opens = self.last_success is None
             offered = opening.tools if opens else self._later_tools(tools, index)
             choice = opening.tool_choice if opens else None
+            if opens and self.records and choice in (None, "auto"):
+                # a call was tried and failed: the next move is a call too (left a choice after
+                # its refused first call, SmolLM2-135M answered with that call's arguments)
+                choice = "required"
             try:
                 try:
                     bound = self._bind(
