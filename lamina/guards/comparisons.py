@@ -20,7 +20,7 @@ from lamina.guards.numbers import NUMBER_BODY, plain
 
 __all__ = ["Comparison", "PercentChange", "asked_comparison", "percent_change"]
 
-ComparisonKind = Literal["difference", "ratio", "remainder"]
+ComparisonKind = Literal["difference", "ratio", "remainder", "threshold"]
 
 
 @dataclass(frozen=True)
@@ -29,16 +29,22 @@ class Comparison:
 
     Attributes:
         kind: "difference" (the larger figure minus the smaller), "ratio" (the larger over the
-            smaller) or "remainder" (what there is, minus what goes).
+            smaller), "remainder" (what there is, minus what goes) or "threshold" (is a figure
+            above or below a limit the request gives: their difference says).
         dimension: the dimension the comparative names ("colder": temperature, "cheaper":
             money), or None when its word names none ("how much more").
         text: the words that ask it, to the end of their sentence ("How many will be left in
             stock once it ships?").
+        above: for a threshold, whether "yes" means above the limit ("Is it above 50 F?") or
+            below it ("Is it under 10 kg?"); else None.
+        limit: for a threshold, the limit's figure (50.0); else None.
     """
 
     kind: ComparisonKind
     dimension: str | None = None
     text: str = ""
+    above: bool | None = None
+    limit: float | None = None
 
 
 _COMPARATIVES: dict[str, str] = {
@@ -60,6 +66,16 @@ _DIFFERENCE = re.compile(
 _RATIO = re.compile(
     rf"\bhow\s+many\s+times\s+(?:(?P<word>{_COMPARATIVE})|as\s+\w+\s+as)\b", re.IGNORECASE
 )
+_DOWN = frozenset({"below", "under", "less", "fewer", "lower", "colder", "cooler", "cheaper"})
+_THRESHOLD = re.compile(
+    r"^\s*(?:is|are|was|were|will|does|do|would)\b[^.?!]*?\b(?P<word>above|over|below|under|"
+    rf"(?:more|less|fewer|higher|lower|{'|'.join(_COMPARATIVES)})\s+than)\s+"
+    r"(?:the\s+)?"
+    rf"(?P<limit>{NUMBER_BODY})(?!\s*%)",
+    re.IGNORECASE | re.MULTILINE,
+)
+"""A yes-or-no question whether a figure is past a limit ("Is it above 50 Fahrenheit in Berlin
+right now?"), asked at the start of a sentence."""
 _REMAINDER = re.compile(
     r"\bhow\s+(?:many|much)\b[^.?!]*\b(?:left|remain|remains|remaining|left\s+over)\b",
     re.IGNORECASE,
@@ -85,6 +101,16 @@ def asked_comparison(request: str) -> Comparison | None:
     remainder = _REMAINDER.search(request)
     if remainder is not None:
         return Comparison("remainder", None, _to_sentence_end(request, remainder))
+    threshold = _THRESHOLD.search(request)
+    if threshold is not None:
+        word = threshold["word"].lower().split()[0]
+        return Comparison(
+            "threshold",
+            _COMPARATIVES.get(word),
+            _to_sentence_end(request, threshold),
+            above=word not in _DOWN,
+            limit=float(plain(threshold["limit"])),
+        )
     return None
 
 

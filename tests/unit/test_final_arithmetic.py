@@ -155,8 +155,10 @@ def test_a_conversion_s_result_stands_for_the_figure_it_converted() -> None:
     step = comparison_step(task, calls, ONE, TOOLS)
     assert step is not None
     assert step.instruction == "Calculate 100 - 87.8."
-    # before the conversion, 31 °C and 100 F are in two units: no difference of them
-    assert comparison_step(task, calls[:1], ONE, TOOLS) is None
+    # before the conversion, 31 °C and 100 F are in two units: 31 °C is converted first
+    first = comparison_step(task, calls[:1], ONE, TOOLS)
+    assert first is not None
+    assert first.instruction == "Convert 31 degrees celsius to degrees fahrenheit."
 
 
 def test_a_ratio_is_the_larger_over_the_smaller_without_a_unit() -> None:
@@ -267,3 +269,41 @@ def test_a_comparison_no_call_worked_out_leaves_the_run_unfinished() -> None:
     assert comparison_left_undone(task, subtracted, TOOLS) == [{"compared": "ratio"}]
     assert comparison_left_undone("How much is a lamp?", tipped, TOOLS) == []
     assert comparison_left_undone(task, [], TOOLS) == []
+
+
+def test_a_threshold_question_converts_then_compares_then_says_yes_or_no() -> None:
+    from lamina.layers.reasoning.final_arithmetic import threshold_answer
+
+    task = "Is it above 50 Fahrenheit in Berlin right now?"
+    asked = asked_comparison(task)
+    assert asked is not None
+    assert (asked.kind, asked.above, asked.limit) == ("threshold", True, 50.0)
+    looked_up = [weather_in("Berlin", 11)]
+    first = comparison_step(task, looked_up, ONE, TOOLS)
+    assert first is not None
+    assert first.instruction == "Convert 11 degrees celsius to degrees fahrenheit."
+    assert first.added_for == "matching units"
+    converted = [*looked_up, call("convert_units", 51.8, value=11, from_unit="C", to_unit="F")]
+    then = comparison_step(task, converted, [*ONE, first], TOOLS)
+    assert then is not None
+    assert then.instruction == "Calculate 51.8 - 50."
+    said = threshold_answer(task, then, "1.8")
+    assert said is not None
+    assert said.startswith("Yes: 51.8 ")
+    assert "above 50" in said
+    # below the limit: no; a question that is no threshold: nothing to say
+    colder = comparison_step(
+        "Is it above 50 F in Oslo?", [call("weather", "Oslo: 4 °C")], ONE, TOOLS
+    )
+    assert colder is not None
+    below = threshold_answer("Is it above 60 F in Oslo?", _calc("60 - 39.2"), "20.8")
+    assert below is not None
+    assert below.startswith("No: 39.2")
+    assert threshold_answer("How much warmer is it?", _calc("60 - 39.2"), "20.8") is None
+    under = asked_comparison("Is my 23 kg suitcase under the 20 kg limit?")
+    assert under is not None
+    assert (under.kind, under.above, under.limit) == ("threshold", False, 20.0)
+
+
+def _calc(operation: str) -> PlanStep:
+    return PlanStep(1, f"Calculate {operation}.", True, added_for="comparison")

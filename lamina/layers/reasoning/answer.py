@@ -15,6 +15,7 @@ from lamina.core.text import render_step_results
 from lamina.guards.degenerate import degenerate
 from lamina.guards.numbers import is_figure
 from lamina.guards.tool_calls import ignores_results
+from lamina.layers.reasoning.final_arithmetic import threshold_answer
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.layers.reasoning.prompts import PromptSet
 from lamina.layers.reasoning.rc_loop import (
@@ -69,6 +70,7 @@ def final_answer(
         last = str(results[-1].get("value") or results[-1]["result"]).strip()
         if plan[-1].unit and is_figure(last):
             last = f"{last} {plan[-1].unit}"  # "24 weeks": the unit the last step converted to
+        last = threshold_answer(task, plan[-1], last) or last  # "Yes: 51.8 ... is above 50"
         return p.render(
             "synthesise",
             "from_tools",

@@ -20,12 +20,13 @@ Each at most once per run, within the step budget; the `combine_results` guard.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lamina.core.records import call_args, successful_calls
 from lamina.guards.comparisons import asked_comparison, percent_change
-from lamina.guards.numbers import canonical, is_number
+from lamina.guards.numbers import NUMBER_BODY, canonical, is_number, plain
 from lamina.guards.quantities import (
     REQUEST,
     Quantity,
@@ -51,6 +52,7 @@ __all__ = [
     "name_lookup_step",
     "percent_step",
     "planned_comparison",
+    "threshold_answer",
 ]
 
 ADDED_FOR_NAME = "name"
@@ -113,7 +115,9 @@ def comparison_step(
     if len(operands) != 2:
         return None
     (small, unit), (big, other) = sorted(operands, key=lambda operand: operand[0])
-    if unit != other or small == big or (asked.kind == "ratio" and small <= 0):
+    if unit != other:
+        return _into_the_given_unit(task, operands, plan, tools)
+    if small == big or (asked.kind == "ratio" and small <= 0):
         return None
     if asked.kind == "ratio":
         operation, outcome, unit = f"{canonical(big)} / {canonical(small)}", big / small, None
@@ -125,6 +129,29 @@ def comparison_step(
 
 
 Operand = tuple[float, "Unit | None"]
+
+ADDED_FOR_MATCHING = "matching units"
+"""`PlanStep.added_for` of a step that converts a looked-up figure into the unit of the figure
+the request compares it with."""
+
+
+def _into_the_given_unit(
+    task: str, operands: Sequence[Operand], plan: Sequence[PlanStep], tools: Mapping[str, BaseTool]
+) -> PlanStep | None:
+    """The conversion of the looked-up figure into the unit of the request's own figure it is
+    compared with ("Is it above 50 Fahrenheit in Berlin?" after 11 °C: into F), or None."""
+    if any(s.added_for == ADDED_FOR_MATCHING for s in plan):
+        return None
+    given = quantities(task)
+    mine = [o for o in operands if any(same_value(o[0], v) and o[1] in u for v, u in given)]
+    looked_up = [o for o in operands if o not in mine]
+    if len(mine) != 1 or len(looked_up) != 1:
+        return None
+    (value, source), (_, target) = looked_up[0], mine[0]
+    if source is None or target is None or source.dimension != target.dimension:
+        return None
+    step = converting_step(canonical(value), source, target, tools, ADDED_FOR_MATCHING, len(plan))
+    return step
 
 
 def _measures(
@@ -253,3 +280,29 @@ def percent_step(
     sign = "+" if factor > 1 else "-"
     operation = f"{canonical(figure)} * (1 {sign} {canonical(percent)} / 100)"
     return calculation(len(plan), operation, unit, added_for=ADDED_FOR_PERCENT)
+
+
+_DIFFERENCE_STEP = re.compile(rf"^Calculate (?P<big>{NUMBER_BODY}) - (?P<small>{NUMBER_BODY})\.$")
+
+
+def threshold_answer(task: str, step: PlanStep, result: str) -> str | None:
+    """The yes or no a threshold question asks for, from the comparison step that ended the
+    plan ("Is it above 50 Fahrenheit in Berlin?" after "Calculate 51.8 - 50." → "Yes: 51.8
+    degrees fahrenheit is 1.8 above 50."), else None."""
+    asked = asked_comparison(task)
+    written = _DIFFERENCE_STEP.match(step.instruction)
+    if asked is None or asked.kind != "threshold" or asked.limit is None or written is None:
+        return None
+    if step.added_for != ADDED_FOR_COMPARISON:
+        return None
+    big, small = float(plain(written["big"])), float(plain(written["small"]))
+    if not same_value(asked.limit, small) and not same_value(asked.limit, big):
+        return None
+    figure = big if same_value(asked.limit, small) else small
+    unit = f" {step.unit}" if step.unit else ""
+    side = "above" if figure > asked.limit else "below"
+    yes = (figure > asked.limit) == bool(asked.above)
+    return (
+        f"{'Yes' if yes else 'No'}: {canonical(figure)}{unit} is {result} {side} "
+        f"{canonical(asked.limit)}{unit}."
+    )
