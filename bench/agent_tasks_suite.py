@@ -460,12 +460,18 @@ TWO_STEP = [
         numbers=[_berlin_f],
         strings=(("yes",),),
     ),
-    one(
+    Turn(
         "My subscription started on 2024-11-15 and runs for 180 days. How many days does it "
         "still have left on 1 March 2025?",
-        plus_days("2024-11-15", 180),
-        between("2025-03-01", _sub_end),
-        numbers=[run(days_between, start="2025-03-01", end=_sub_end)],
+        numbers=(run(days_between, start="2025-03-01", end=_sub_end),),
+        plans=(
+            plan(plus_days("2024-11-15", 180), between("2025-03-01", _sub_end)),
+            # the days gone, taken from the 180: the same figure by another way
+            plan(
+                between("2024-11-15", "2025-03-01"),
+                calc(180 - run(days_between, start="2024-11-15", end="2025-03-01")),
+            ),
+        ),
     ),
     one(
         "How much does it cost to send a 2.4 kg parcel to the EU, in pounds sterling?",
