@@ -105,8 +105,9 @@ class Guards(BaseModel):
     combine_results: bool = Field(
         default=True,
         description=(
-            "A value of one thing (a unit price) and an unused count of those things get one "
-            "more step that multiplies them, when no other pair could be."
+            "Arithmetic the figures or the request's words decide is planned: a value of one "
+            "thing times an unused count of them, a share, a difference or ratio of two "
+            "figures in one unit, a percentage on top or off, a second name's lookup."
         ),
     )
     loop_retry: bool = Field(

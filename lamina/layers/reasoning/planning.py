@@ -167,8 +167,9 @@ def make_plan(
         relevance: scores the tools against each step for `needs_tool` (None: words only).
         convert_inputs: plan the conversion a one-step task's quantity needs first (the
             `finish_conversions` guard).
-        combine: plan the product of a value of one thing and a count of those things that a
-            one-step task gives (the `combine_results` guard).
+        combine: plan the arithmetic a one-step task's own figures decide (a value of one
+            thing times a count of them, a comparison of two figures) and the count of a quoted
+            text a rate is per (the `combine_results` guard).
 
     Raises:
         ConfigError: `max_steps` < 2.
