@@ -19,6 +19,7 @@ __all__ = [
     "ToolCallRecord",
     "call_args",
     "new_error_id",
+    "single_string_argument",
     "successful_calls",
     "written_call",
 ]
@@ -205,3 +206,13 @@ def call_args(call: Mapping[str, Any]) -> Mapping[str, Any]:
     """The arguments of a trace's call, or an empty mapping when they are not a mapping."""
     args = call.get("args")
     return args if isinstance(args, Mapping) else {}
+
+
+def single_string_argument(tool: object) -> str | None:
+    """The name of a tool's only argument when that is a string (`weather(city)`), else None:
+    such a tool can be called with one value a plan writes (`PlanStep.call`)."""
+    arguments = list((getattr(tool, "args", None) or {}).items())
+    if len(arguments) != 1 or not isinstance(arguments[0][1], Mapping):
+        return None
+    name, schema = arguments[0]
+    return str(name) if schema.get("type") == "string" else None

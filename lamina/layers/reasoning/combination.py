@@ -33,7 +33,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lamina.core.records import call_args, successful_calls
+from lamina.core.records import call_args, single_string_argument, successful_calls
 from lamina.guards.numbers import NUMBER_BODY, canonical, is_figure, plain
 from lamina.guards.quantities import (
     REQUEST,
@@ -274,11 +274,8 @@ def lookup_step(
     if pointed is None:
         return None
     tool = tools[pointed]
-    arguments = list((tool.args or {}).items())
-    if len(arguments) != 1 or not isinstance(arguments[0][1], Mapping):
-        return None
-    argument, schema = arguments[0]
-    if schema.get("type") != "string":
+    argument = single_string_argument(tool)
+    if argument is None:
         return None
     done = successful_calls(calls, tools)
     found_here = quantities_of_run(task, done, tools)

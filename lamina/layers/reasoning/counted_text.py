@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from lamina.core.records import single_string_argument
 from lamina.guards.noun_phrases import singular
 from lamina.guards.request_quantities import request_quantities
 from lamina.guards.units import units_named
@@ -57,7 +58,7 @@ def planned_count(task: str, tools: Mapping[str, BaseTool]) -> PlanStep | None:
     counters = [
         (name, argument)
         for name, tool in tools.items()
-        if (argument := _one_string_argument(tool)) is not None
+        if (argument := single_string_argument(tool)) is not None
         and _counts(str(getattr(tool, "description", "") or ""), thing)
     ]
     if len(counters) != 1:
@@ -78,11 +79,3 @@ def _counts(description: str, thing: str) -> bool:
     text", "The number of words")?"""
     pattern = r"\b(?:counts?|number\s+of|how\s+many)\s+(?:the\s+)?(?P<what>[^\W\d_]+)"
     return any(singular(m["what"]) == thing for m in re.finditer(pattern, description, re.I))
-
-
-def _one_string_argument(tool: BaseTool) -> str | None:
-    arguments = list((getattr(tool, "args", None) or {}).items())
-    if len(arguments) != 1 or not isinstance(arguments[0][1], Mapping):
-        return None
-    name, schema = arguments[0]
-    return str(name) if schema.get("type") == "string" else None

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lamina.core.records import call_args, successful_calls
+from lamina.core.records import call_args, single_string_argument, successful_calls
 from lamina.guards.comparisons import asked_comparison, percent_change
 from lamina.guards.numbers import NUMBER_BODY, canonical, is_number, plain
 from lamina.guards.quantities import (
@@ -77,11 +77,8 @@ def name_lookup_step(
         if not entry.get("again") or name not in tools or not isinstance(word, str):
             continue
         tool = tools[str(name)]
-        arguments = list((getattr(tool, "args", None) or {}).items())
-        if len(arguments) != 1 or not isinstance(arguments[0][1], Mapping):
-            continue
-        argument, schema = arguments[0]
-        if schema.get("type") != "string" or any(s.call == (name, argument, word) for s in plan):
+        argument = single_string_argument(tool)
+        if argument is None or any(s.call == (name, argument, word) for s in plan):
             continue
         asks = str(tool.description or name).strip().split("\n")[0].split(":")[0].rstrip(". ")
         return PlanStep(
