@@ -7,7 +7,8 @@ writes (memory, caches) goes to a temporary LAMINA_HOME-like directory per test.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -91,3 +92,15 @@ def tools_agent(pool: ModelPool, tmp_path_factory: pytest.TempPathFactory, reque
     )
     yield agent
     agent.close()
+
+
+def _answer_figures(answer: str) -> list[float]:
+    """The figures of an answer's own line (after "Answer:" when the answer lists its steps)."""
+    tail = answer.split("Answer:")[-1]
+    return [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?", tail.replace(",", ""))]
+
+
+@pytest.fixture(scope="session")
+def answer_figures() -> Callable[[str], list[float]]:
+    """The figures an answer gives a user (see `_answer_figures`), to assert them."""
+    return _answer_figures

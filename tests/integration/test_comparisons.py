@@ -5,7 +5,6 @@ not ok."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from langchain_core.tools import tool
@@ -52,51 +51,53 @@ AGENT_TOOLS = [temperature_now, convert_length, courier_fee]
 """The tools of `tools_agent` (conftest), which adds lamina's calculator."""
 
 
-def last_figure(answer: str) -> float:
-    figures = re.findall(r"-?\d+(?:\.\d+)?", answer.split("Answer:")[-1].replace(",", ""))
-    assert figures, answer
-    return float(figures[-1])
-
-
-def test_two_figures_the_request_gives_in_one_unit_are_subtracted(tools_agent: Any) -> None:
+def test_two_figures_the_request_gives_in_one_unit_are_subtracted(
+    tools_agent: Any, answer_figures: Any
+) -> None:
     result = tools_agent.run(
         "My suitcase weighs 23 kg and my backpack 7 kg. How much heavier is the suitcase?"
     )
     assert result.ok, (result.error, result.answer)
-    assert last_figure(result.answer) == 16, result.answer
+    assert answer_figures(result.answer)[-1] == 16, result.answer
     assert [(c.name, dict(c.arguments)) for c in result.tool_calls] == [
         ("calculator", {"expression": "23 - 7"})
     ]
 
 
-def test_a_ratio_of_two_lengths_in_two_units_converts_one_first(tools_agent: Any) -> None:
+def test_a_ratio_of_two_lengths_in_two_units_converts_one_first(
+    tools_agent: Any, answer_figures: Any
+) -> None:
     result = tools_agent.run(
         "The Eiffel Tower is 330 m tall. In feet, how many times taller is it than a 100 ft house?"
     )
     assert result.ok, (result.error, result.answer)
-    assert abs(last_figure(result.answer) - 330 / 0.3048 / 100) < 0.01, result.answer
+    assert abs(answer_figures(result.answer)[-1] - 330 / 0.3048 / 100) < 0.01, result.answer
     done = [c.name for c in result.tool_calls if c.error is None]
     assert done == ["convert_length", "calculator"], result.tool_calls
 
 
-def test_a_difference_between_two_cities_is_right_or_not_ok(tools_agent: Any) -> None:
+def test_a_difference_between_two_cities_is_right_or_not_ok(
+    tools_agent: Any, answer_figures: Any
+) -> None:
     # the model looks up one city, or both; the other city's lookup and the difference are
     # owed steps, so an ok answer ends with 27 - 4
     result = tools_agent.run("How much warmer is it in Madrid than in Oslo right now?")
     if result.ok:
-        assert last_figure(result.answer) == 23, result.answer
+        assert answer_figures(result.answer)[-1] == 23, result.answer
         cities = {str(c.arguments.get("city", "")).lower() for c in result.tool_calls}
         assert {"madrid", "oslo"} <= cities
     else:
         assert result.error is not None
 
 
-def test_a_percentage_on_top_of_a_fee_is_right_or_not_ok(tools_agent: Any) -> None:
+def test_a_percentage_on_top_of_a_fee_is_right_or_not_ok(
+    tools_agent: Any, answer_figures: Any
+) -> None:
     result = tools_agent.run(
         "What does sending a 2 kg parcel within the EU by courier cost, with 20% VAT on top?"
     )
     if result.ok:
-        assert abs(last_figure(result.answer) - (8.5 + 2.4 * 2) * 1.2) < 0.01, result.answer
+        assert abs(answer_figures(result.answer)[-1] - (8.5 + 2.4 * 2) * 1.2) < 0.01, result.answer
     else:
         assert result.error is not None
         assert result.error.kind in ("unfinished", "unused_input", "step_failed"), result.error

@@ -4,7 +4,6 @@ arithmetic the request writes out, called as written. The answers are asserted."
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -43,12 +42,9 @@ AGENT_TOOLS = [convert_weight, postage]
 """The tools of `tools_agent` (conftest), which adds lamina's calculator."""
 
 
-def answer_figures(answer: str) -> list[float]:
-    tail = answer.split("Answer:")[-1]
-    return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", tail.replace(",", ""))]
-
-
-def test_a_request_that_is_only_a_conversion_is_that_conversion(tools_agent: Any) -> None:
+def test_a_request_that_is_only_a_conversion_is_that_conversion(
+    tools_agent: Any, answer_figures: Any
+) -> None:
     result = tools_agent.run("I weigh 172 lbs, what's that in kilos?")
     assert result.ok, (result.error, result.answer)
     assert 78.018 in answer_figures(result.answer), result.answer
@@ -57,7 +53,9 @@ def test_a_request_that_is_only_a_conversion_is_that_conversion(tools_agent: Any
     assert (call.name, call.arguments["value"]) == ("convert_weight", 172)
 
 
-def test_a_quantity_in_another_unit_is_converted_before_the_tool(tools_agent: Any) -> None:
+def test_a_quantity_in_another_unit_is_converted_before_the_tool(
+    tools_agent: Any, answer_figures: Any
+) -> None:
     result = tools_agent.run("Got a 9 lb box to send within the EU. What's the postage?")
     assert result.ok, (result.error, result.answer)
     assert 18.3 in answer_figures(result.answer), result.answer  # 8.5 + 2.4 * 4.082
@@ -67,7 +65,9 @@ def test_a_quantity_in_another_unit_is_converted_before_the_tool(tools_agent: An
     assert done[1].arguments["weight_kg"] == pytest.approx(4.082)
 
 
-def test_arithmetic_the_request_writes_is_called_as_written(tools_agent: Any) -> None:
+def test_arithmetic_the_request_writes_is_called_as_written(
+    tools_agent: Any, answer_figures: Any
+) -> None:
     result = tools_agent.run("(1250 - 380) / 6 = ?")
     assert result.ok, (result.error, result.answer)
     assert 145 in answer_figures(result.answer), result.answer
@@ -76,7 +76,9 @@ def test_arithmetic_the_request_writes_is_called_as_written(tools_agent: Any) ->
     ]
 
 
-def test_a_value_of_one_thing_times_a_count_then_the_unit_asked_for(tools_agent: Any) -> None:
+def test_a_value_of_one_thing_times_a_count_then_the_unit_asked_for(
+    tools_agent: Any, answer_figures: Any
+) -> None:
     result = tools_agent.run("A jar of honey weighs 450 g. How many kilograms do 6 jars weigh?")
     assert result.ok, (result.error, result.answer)
     assert answer_figures(result.answer) == [2.7], result.answer  # 450 g x 6 = 2700 g
@@ -87,7 +89,9 @@ def test_a_value_of_one_thing_times_a_count_then_the_unit_asked_for(tools_agent:
     ]
 
 
-def test_a_product_for_a_tool_that_takes_one_parcel_is_not_planned(tools_agent: Any) -> None:
+def test_a_product_for_a_tool_that_takes_one_parcel_is_not_planned(
+    tools_agent: Any, answer_figures: Any
+) -> None:
     # three parcels of 2 kg are not one of 6 kg: postage(6) would be a wrong answer
     result = tools_agent.run("Each parcel weighs 2 kg. What does sending 3 parcels to the EU cost?")
     assert result.steps[0].instruction != "Calculate 2 * 3.", result.steps
@@ -95,7 +99,9 @@ def test_a_product_for_a_tool_that_takes_one_parcel_is_not_planned(tools_agent: 
         assert answer_figures(result.answer) == [38.7], result.answer  # 3 x (8.5 + 2.4 x 2)
 
 
-def test_a_rate_per_day_over_a_week_then_the_unit_asked_for(tools_agent: Any) -> None:
+def test_a_rate_per_day_over_a_week_then_the_unit_asked_for(
+    tools_agent: Any, answer_figures: Any
+) -> None:
     result = tools_agent.run(
         "My dog eats 300 g of food every day. How many kilograms is that in a week?"
     )

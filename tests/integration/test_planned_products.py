@@ -45,12 +45,9 @@ AGENT_TOOLS = [unit_price, units_in_stock]
 """The tools of `tools_agent` (conftest), which adds lamina's calculator."""
 
 
-def answer_figures(answer: str) -> list[float]:
-    tail = answer.split("Answer:")[-1]
-    return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", tail.replace(",", ""))]
-
-
-def test_a_lookup_the_request_points_to_then_the_product(tools_agent: Any) -> None:
+def test_a_lookup_the_request_points_to_then_the_product(
+    tools_agent: Any, answer_figures: Any
+) -> None:
     result = tools_agent.run(
         "How much would every mug we have in the warehouse cost at the unit price?"
     )
@@ -62,7 +59,7 @@ def test_a_lookup_the_request_points_to_then_the_product(tools_agent: Any) -> No
     assert result.steps[-1].instruction == "Calculate 6.25 * 120."
 
 
-def test_a_count_left_unused_is_never_an_ok_answer(tools_agent: Any) -> None:
+def test_a_count_left_unused_is_never_an_ok_answer(tools_agent: Any, answer_figures: Any) -> None:
     # SmolLM2 looks up the price, then the stock: two counts of teapots (5 and 14) for one
     # price leave the product open, so no step is added; the answer is right, or not ok
     result = tools_agent.run("I need 5 teapots. Look up the unit price of a teapot.")
@@ -74,7 +71,9 @@ def test_a_count_left_unused_is_never_an_ok_answer(tools_agent: Any) -> None:
         assert "5" in result.error.tried
 
 
-def test_a_price_left_out_of_the_arithmetic_is_never_an_ok_answer(tools_agent: Any) -> None:
+def test_a_price_left_out_of_the_arithmetic_is_never_an_ok_answer(
+    tools_agent: Any, answer_figures: Any
+) -> None:
     # SmolLM2 looked up the price, then the stock, and wrote `calculator("12 + 120")`: 132
     # with a tool behind it; the price nothing used makes the run unfinished
     result = tools_agent.run("Look up the unit price of the mug: I want 12 mugs.")
@@ -85,7 +84,7 @@ def test_a_price_left_out_of_the_arithmetic_is_never_an_ok_answer(tools_agent: A
         assert result.error.kind in ("unfinished", "unused_input"), result.error
 
 
-def test_a_value_the_request_gives_times_its_count(tools_agent: Any) -> None:
+def test_a_value_the_request_gives_times_its_count(tools_agent: Any, answer_figures: Any) -> None:
     result = tools_agent.run("Each ticket costs 12 EUR. What do 5 tickets cost?")
     assert result.ok, (result.error, result.answer)
     assert answer_figures(result.answer) == [60], result.answer
@@ -94,7 +93,7 @@ def test_a_value_the_request_gives_times_its_count(tools_agent: Any) -> None:
     ]
 
 
-def test_a_rate_per_month_over_a_year(tools_agent: Any) -> None:
+def test_a_rate_per_month_over_a_year(tools_agent: Any, answer_figures: Any) -> None:
     result = tools_agent.run("I pay 950 EUR a month in rent. How much is that per year?")
     assert result.ok, (result.error, result.answer)
     assert answer_figures(result.answer) == [11400], result.answer
@@ -104,7 +103,9 @@ def test_a_rate_per_month_over_a_year(tools_agent: Any) -> None:
 
 
 @pytest.mark.parametrize("request_text", ["How much is a teapot?", "What does a teapot cost?"])
-def test_an_amount_asked_of_a_named_thing_is_looked_up(tools_agent: Any, request_text: str) -> None:
+def test_an_amount_asked_of_a_named_thing_is_looked_up(
+    tools_agent: Any, request_text: str, answer_figures: Any
+) -> None:
     # no word of the description fits (0.2-0.3): the question asks for an amount, the tool's
     # name is close, and a model knows no prices of this shop
     result = tools_agent.run(request_text)
@@ -113,7 +114,9 @@ def test_an_amount_asked_of_a_named_thing_is_looked_up(tools_agent: Any, request
     assert "unit_price" in [c.name for c in result.tool_calls if c.error is None]
 
 
-def test_a_follow_up_works_on_the_last_answer_s_figure(tools_agent: Any) -> None:
+def test_a_follow_up_works_on_the_last_answer_s_figure(
+    tools_agent: Any, answer_figures: Any
+) -> None:
     first = tools_agent.run("What does a kettle cost?", thread_id="follow-up")
     assert first.ok, (first.error, first.answer)
     assert answer_figures(first.answer) == [42], first.answer

@@ -3,7 +3,6 @@ a step written from the request, not chosen by the model. The answers are assert
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from langchain_core.tools import tool
@@ -20,12 +19,9 @@ AGENT_TOOLS = [tip]
 """The tools of `tools_agent` (conftest), which adds lamina's calculator."""
 
 
-def answer_figures(answer: str) -> list[float]:
-    tail = answer.split("Answer:")[-1]
-    return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", tail.replace(",", ""))]
-
-
-def test_the_total_with_the_tip_is_divided_by_how_many_share(tools_agent: Any) -> None:
+def test_the_total_with_the_tip_is_divided_by_how_many_share(
+    tools_agent: Any, answer_figures: Any
+) -> None:
     result = tools_agent.run(
         "Three of us had dinner for 90 EUR and want to add a 10% tip. How much does each of us pay?"
     )

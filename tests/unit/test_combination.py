@@ -220,10 +220,14 @@ def test_no_lookup_where_no_combination_could_follow() -> None:
     assert lookup_step(SOLD, [], [MONITOR], ONE, TOOLS) is None
     to_money = [{"word": "dollars", "tool": "change_money", "similarity": 0.41}]
     assert lookup_step(SOLD, to_money, [MONITOR], ONE, TOOLS) is None
-    # no value of a thing was returned (a count is not one)
+    # a count returned first: the value of one is owed, unless the request counts them too
     stock = call("in_stock", 18, product="monitor")
     to_price = [{"word": "price", "tool": "unit_price", "similarity": 0.4}]
-    assert lookup_step(SOLD, to_price, [stock], ONE, TOOLS) is None
+    priced = lookup_step(SOLD, to_price, [stock], ONE, TOOLS)
+    assert priced is not None
+    assert priced.call == ("unit_price", "product", "monitor")
+    assert lookup_step("I sell 3 monitors at list price.", to_price, [stock], ONE, TOOLS) is None
+    assert lookup_step(SOLD, to_price, [stock, MONITOR], ONE, TOOLS) is None  # both known
     # one lookup per run
     step = lookup_step(SOLD, POINTS_TO_STOCK, [MONITOR], ONE, TOOLS)
     assert step is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -283,3 +284,23 @@ def test_a_date_argument_takes_only_a_date_that_was_given() -> None:
     free = Grounding.from_texts(["What is the date in 5 days?"]).narrow(schema)
     assert free is not None
     assert "enum" not in free["properties"]["start"]
+
+
+def test_what_the_thread_counted_is_no_quantity_in_a_unit() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from lamina.layers.execution.grounded_moves import given_texts
+
+    asked = "What would all of them cost together?"
+    state: dict[str, Any] = {
+        "task": asked,
+        "messages": [
+            HumanMessage("How many standing desks do we have in stock?"),
+            AIMessage("12"),
+            HumanMessage(asked),
+        ],
+    }
+    texts = given_texts(state, asked, [])  # type: ignore[arg-type]
+    assert "12 standing desks" in texts
+    weight = {"type": "object", "properties": {"weight_kg": {"type": "number"}}}
+    assert Grounding.from_texts(texts).narrow({**weight, "required": ["weight_kg"]}) is None

@@ -20,6 +20,7 @@ from lamina.core.serialise import json_safe, message_text
 from lamina.core.text import resolve_references
 from lamina.guards.grounding import Grounding
 from lamina.layers.execution.calls import CallError
+from lamina.layers.reasoning.thread import counted_earlier
 from lamina.models.tool_calls import to_openai_tool
 
 if TYPE_CHECKING:
@@ -65,6 +66,9 @@ def given_texts(state: AgentState, instruction: str, results: Sequence[str]) -> 
     texts += [str(m.get("text", "")) for m in state.get("memories", []) or []]
     texts += [str(r.get("result", "")) for r in earlier]
     texts += [message_text(m) for m in earlier_turns(state.get("messages", []) or [])]
+    # "all of them" after "12" standing desks: the 12 counts desks (no weight in kg)
+    counted = counted_earlier(str(state.get("task") or ""), state.get("messages", []) or [])
+    texts += [counted] if counted else []
     texts += list(results)
     if len(state.get("plan") or []) <= 1 or not Grounding.from_texts([step]).numbers:
         texts.append(str(state.get("task") or ""))

@@ -244,7 +244,7 @@ def lookup_step(
     tools: Mapping[str, BaseTool],
 ) -> PlanStep | None:
     """The step that asks the tool a word of the request still points to about the thing an
-    earlier call returned a value of, or None.
+    earlier call returned a value of, or a count of, or None.
 
     "If we sold all the monitors in the warehouse at list price, how much money would that
     bring in?": SmolLM2-135M called `product_price("the monitors in the warehouse")` (219 EUR,
@@ -280,11 +280,23 @@ def lookup_step(
     done = successful_calls(calls, tools)
     found_here = quantities_of_run(task, done, tools)
     values = [q for q in found_here if q.per and q.unit is not None and q.origin != REQUEST]
-    # the same lookup twice (a model repeats a call that worked) returned one value
-    kinds = {(q.value, q.unit, q.per) for q in values}
-    if len(kinds) != 1 or any(q.counts & values[0].per for q in found_here):
+    counted = [q for q in found_here if q.counts and q.unit is None and q.origin != REQUEST]
+    if values:
+        things = values[0].per  # a value of one: the count is owed (none may be given)
+        combined = any(q.counts & things for q in found_here)
+    elif counted:
+        # a count a lookup returned ("27 in stock"): the value of one of them is owed (none may
+        # be given, nor counted by the request)
+        values, things = counted, counted[0].counts
+        combined = any(
+            (q.per and q.per & things) or (q.origin == REQUEST and q.counts & things)
+            for q in found_here
+        )
+    else:
         return None
-    if any(asks_for_a_part(task, thing) for thing in values[0].per):
+    # the same lookup twice (a model repeats a call that worked) returned one figure
+    kinds = {(q.value, q.unit, q.per, q.counts) for q in values}
+    if len(kinds) != 1 or combined or any(asks_for_a_part(task, thing) for thing in things):
         return None
     call = done[values[0].origin]
     properties = getattr(tools[call["name"]], "args", None) or {}
