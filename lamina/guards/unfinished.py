@@ -60,7 +60,14 @@ from lamina.guards.request_quantities import STATING_VERBS, request_quantities
 from lamina.guards.shares import sharers_phrases
 from lamina.guards.tool_calls import description_text
 from lamina.guards.ungrounded import mentioned
-from lamina.guards.units import Unit, converted_to, quantities, units_named, wrong_unit
+from lamina.guards.units import (
+    Unit,
+    converted_to,
+    quantities,
+    returned_units,
+    units_named,
+    wrong_unit,
+)
 from lamina.tools.calculator import CALCULATOR_NAME
 
 __all__ = [
@@ -161,7 +168,10 @@ def answered_in_another_unit(
     (`word`: "week") and the answer's figure is in another of the same dimension ("day"),
     else []. A bare figure takes its unit from the tool result that holds it."""
     sources = [
-        (str(getattr(tools.get(c["name"]), "description", "") or ""), _result_text(c, tools))
+        (
+            str(getattr(tools.get(c["name"]), "description", "") or ""),
+            _result_text(c, tools, request),
+        )
         for c in calls
         if c.get("error") is None and c.get("result") is not None
     ]
@@ -258,11 +268,42 @@ def _converted_unit(call: Mapping[str, Any], tools: Mapping[str, Any]) -> Unit |
     return converted_to(call.get("args") or {}, properties)
 
 
-def _result_text(call: Mapping[str, Any], tools: Mapping[str, Any]) -> str:
-    """A call's result, a bare figure with the unit the call converted into ("37.69 USD")."""
+def _result_text(call: Mapping[str, Any], tools: Mapping[str, Any], request: str = "") -> str:
+    """A call's result with units: a bare figure with the unit the call converted into
+    ("37.69 USD"); each bare figure of a tool that names no unit, with the currency of the
+    money the call took ("tip: 18.00 CHF, total: 138.00 CHF" for `add_tip(bill=120)` when the
+    request gave 120 CHF)."""
     result = str(call.get("result", "")).strip()
     unit = _converted_unit(call, tools)
-    return f"{result} {unit.name}" if unit is not None and is_figure(result) else result
+    if unit is not None:
+        return f"{result} {unit.name}" if is_figure(result) else result
+    money = _money_taken(call, tools, request)
+    if money is None:
+        return result
+    return _BARE_FIGURE.sub(lambda m: f"{m[0]} {money.name}", result)
+
+
+_BARE_FIGURE = re.compile(rf"(?<![\w.,]){NUMBER_BODY}(?![\w.,%°]|\s*(?:%|[^\W\d_]))")
+
+
+def _money_taken(call: Mapping[str, Any], tools: Mapping[str, Any], request: str) -> Unit | None:
+    """The one currency of the money a call took, when the request wrote each number it took
+    with that currency or with no unit, and its tool says it returns no unit of its own; else
+    None. What such a tool returns (a tip, a total) is in that currency."""
+    tool = tools.get(call["name"])
+    description = str(getattr(tool, "description", "") or "")
+    if not request or tool is None or returned_units(description):
+        return None
+    given = quantities(request)
+    found: set[Unit] = set()
+    for value in call_args(call).values():
+        if not is_number(value):
+            continue
+        for figure, units in given:
+            if same_figure(canonical(float(value)), figure) and units:
+                found |= set(units)
+    money = {u for u in found if u.dimension == "money"}
+    return next(iter(money)) if len(money) == 1 and found == money else None
 
 
 def _units_of(value: Any) -> set[Unit]:

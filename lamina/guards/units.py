@@ -340,10 +340,10 @@ def wrong_unit(
     dimension: `{"asked", "answered", "figure"}`, or None.
 
     The answer's figure is the first figure of that dimension on the last line that holds
-    one: an answer composed from step results ends with its own line ("Step 1: 34.9", "Step 2:
-    139.6", "Answer: 139.6 EUR"), and a line says its figure before an aside ("139.6 USD (34.9
-    USD each)"). When a figure of that line is in the unit asked for ("24 weeks (168 days)"),
-    nothing is missing.
+    one (the one labelled "total", when one is): an answer composed from step results ends
+    with its own line ("Step 1: 34.9", "Step 2: 139.6", "Answer: 139.6 EUR"), and a line says
+    its figure before an aside ("139.6 USD (34.9 USD each)"). When a figure of that line is in
+    the unit asked for ("24 weeks (168 days)"), nothing is missing.
 
     Args:
         request: the turn's request.
@@ -369,12 +369,18 @@ def wrong_unit(
             continue
         if any(set(same) & set(asked) for _, same in figures):
             return None  # a figure in the unit asked for
-        written, same = figures[0]
+        # "tip: 18.00, total: 138.00": the total is the line's figure
+        total = _TOTAL_FIGURE.search(line)
+        labelled = [f for f in figures if total is not None and f[0] == total["figure"]]
+        written, same = (labelled or figures)[0]
         # "in pounds" asks for lb or GBP: the one of the answer's dimension
         wanted = next(u for u in asked if u.dimension == same[0].dimension)
         figure = canonical(float(written.replace(",", "")))
         return {"asked": wanted.name, "answered": same[0].name, "figure": figure}
     return None
+
+
+_TOTAL_FIGURE = re.compile(rf"\btotal\b\W{{0,3}}(?P<figure>{NUMBER_BODY})", re.IGNORECASE)
 
 
 def _source_units(written: str, sources: Sequence[tuple[str, str]]) -> list[Unit]:

@@ -391,3 +391,35 @@ def test_the_words_of_a_comparison_worked_out_are_accounted_for() -> None:
     assert "ships" in [f["word"] for f in unhandled(task, [looked_up], tools, RELEVANCE)]
     done = [looked_up, subtracted]
     assert "ships" not in [f["word"] for f in unhandled(task, done, tools, RELEVANCE)]
+
+
+def test_a_tool_that_names_no_unit_returns_the_currency_of_the_money_it_took() -> None:
+    from lamina.guards.unfinished import answered_in_another_unit
+
+    @tool
+    def tip(bill: float, tip_percent: float) -> str:
+        """Work out the tip on a bill and the total to pay with it."""
+        return "tip: 18.00, total: 138.00"
+
+    @tool
+    def postage(weight_kg: float) -> float:
+        """Price in euros of sending one parcel."""
+        return 6.0
+
+    tools = {"tip": tip, "postage": postage}
+    task = "Dinner came to 120 CHF. Turn that into euros and add a 15% tip."
+    tipped = {
+        "name": "tip",
+        "args": {"bill": 120, "tip_percent": 15},
+        "result": "tip: 18.00, total: 138.00",
+        "error": None,
+    }
+    found = answered_in_another_unit(task, "tip: 18.00, total: 138.00", [tipped], tools)
+    # the total, not the tip, is what is converted
+    assert found == [{"word": "EUR", "asked": "EUR", "answered": "CHF", "figure": "138"}]
+    # a bill the request gives without a currency, or a tool that names its own unit: nothing
+    bare = "Dinner came to 120. In euros, with a 15% tip?"
+    assert answered_in_another_unit(bare, "tip: 18.00, total: 138.00", [tipped], tools) == []
+    sent = {"name": "postage", "args": {"weight_kg": 2}, "result": "6.0", "error": None}
+    parcel = "Send 2 kg, paid with 120 CHF. What is it in EUR?"
+    assert answered_in_another_unit(parcel, "6.0", [sent], tools) == []
