@@ -20,7 +20,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CALENDAR_WORDS", "FIXED_HOLIDAYS", "GivenDates", "repeated_date", "written_dates"]
+__all__ = [
+    "CALENDAR_WORDS",
+    "FIXED_HOLIDAYS",
+    "GivenDates",
+    "repeated_date",
+    "takes_a_date",
+    "written_dates",
+]
 
 _MONTHS = {
     name: number
@@ -160,3 +167,11 @@ def repeated_date(args: Mapping[str, Any], texts: Iterable[str]) -> str | None:
         if count > 1 and count > given.times_given(*date):
             return f"{_iso(date)} fills {count} arguments, but the request gives that date once"
     return None
+
+
+def takes_a_date(name: str, prop: Mapping[str, Any]) -> bool:
+    """Is a string argument a calendar date (`date`, `start_date`; "the first date as
+    YYYY-MM-DD")? Offered any span, SmolLM2-135M filled `days_between` with 2025-06-01 twice for
+    "between June 1st 2025 and Christmas Day 2025"."""
+    described = f"{name} {prop.get('description', '')} {prop.get('format', '')}".lower()
+    return bool(re.search(r"\bdate\b|yyyy", described.replace("_", " ")))

@@ -44,7 +44,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lamina.guards.dates import written_dates
+from lamina.guards.dates import takes_a_date, written_dates
 from lamina.guards.noun_phrases import singular
 from lamina.guards.numbers import (
     canonical,
@@ -173,6 +173,8 @@ class Grounding:
         roles: which units are converted from and to.
         counted: the values that count things ("3 webcams"), canonical.
         dates: the dates given, as YYYY-MM-DD ("Christmas Day 2025": 2025-12-25).
+        only_in_arithmetic: values grounded only as part of arithmetic, never as an argument
+            of their own: the 100 of a percentage ("10%" is 10 / 100) when no 100 is written.
     """
 
     numbers: tuple[float, ...]
@@ -182,6 +184,7 @@ class Grounding:
     roles: UnitRoles = field(default_factory=UnitRoles)
     counted: frozenset[str] = frozenset()
     dates: tuple[str, ...] = ()
+    only_in_arithmetic: frozenset[float] = frozenset()
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Grounding:
@@ -200,7 +203,18 @@ class Grounding:
         dates = tuple(written_dates(texts).iso())
         spans += [d for d in dates if d not in spans]
         counted = frozenset(value for text in texts for value in counted_values(text))
-        return cls(tuple(numbers), tuple(literals), tuple(spans), units, roles, counted, dates)
+        given = {value for text in texts for _, value in written_numbers(text)}
+        hundred = frozenset() if 100.0 in given or "hundred" in " ".join(texts) else {100.0}
+        return cls(
+            tuple(numbers),
+            tuple(literals),
+            tuple(spans),
+            units,
+            roles,
+            counted,
+            dates,
+            frozenset(hundred) & frozenset(numbers),
+        )
 
     def unit_values(self, name: str, prop: Mapping[str, Any]) -> list[Any] | None:
         """The values of a unit argument (`from_unit`, `to_currency`) grounded in what was
@@ -297,11 +311,13 @@ class Grounding:
                 values = [
                     _as_json_number(v, integer)
                     for v in self.numbers
-                    if _fits(v, prop) and self.fits_unit(v, unit)
+                    if _fits(v, prop)
+                    and self.fits_unit(v, unit)
+                    and v not in self.only_in_arithmetic  # `percent=100` for "a 10% tip"
                 ]
             elif kind == "string" and (units := self.unit_values(name, prop)):
                 values = units
-            elif kind == "string" and self.dates and _takes_a_date(name, prop):
+            elif kind == "string" and self.dates and takes_a_date(name, prop):
                 values = list(self.dates)  # a date argument takes a date that was given
             elif kind == "string" and not _OWN_SHAPE & prop.keys() and gone:
                 values = [span for span in self.spans if _fits_string(span, prop)]
@@ -328,14 +344,6 @@ class Grounding:
             prop["enum"] = values
             prop[HIDDEN_KEY] = ["enum"]
         return schema
-
-
-def _takes_a_date(name: str, prop: Mapping[str, Any]) -> bool:
-    """Is a string argument a calendar date (`date`, `start_date`; "the first date as
-    YYYY-MM-DD")? Offered any span, SmolLM2-135M filled `days_between` with 2025-06-01 twice for
-    "between June 1st 2025 and Christmas Day 2025"."""
-    described = f"{name} {prop.get('description', '')} {prop.get('format', '')}".lower()
-    return bool(re.search(r"\bdate\b|yyyy", described.replace("_", " ")))
 
 
 def _listed_as_written(listed: Collection[str], spans: Iterable[Any]) -> list[str]:

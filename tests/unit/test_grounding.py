@@ -304,3 +304,17 @@ def test_what_the_thread_counted_is_no_quantity_in_a_unit() -> None:
     assert "12 standing desks" in texts
     weight = {"type": "object", "properties": {"weight_kg": {"type": "number"}}}
     assert Grounding.from_texts(texts).narrow({**weight, "required": ["weight_kg"]}) is None
+
+
+def test_the_hundred_of_a_percentage_is_no_argument_of_its_own() -> None:
+    schema = {"type": "object", "properties": {"percent": {"type": "number"}}}
+    tipped = Grounding.from_texts(["Lunch came to 90 CHF. Add a 10% tip."]).narrow(schema)
+    assert tipped is not None
+    offered = tipped["properties"]["percent"]["enum"]
+    assert 10 in offered
+    assert 100 not in offered  # SmolLM2-135M called `tip(bill=90, percent=100)`
+    # written, it is one; and arithmetic may still divide by it
+    written = Grounding.from_texts(["Add 10% to 100 EUR."]).narrow(schema)
+    assert written is not None
+    assert 100 in written["properties"]["percent"]["enum"]
+    assert "100" in Grounding.from_texts(["Add a 10% tip."]).literals
