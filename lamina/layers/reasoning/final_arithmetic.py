@@ -10,8 +10,11 @@ ask (:mod:`lamina.guards.comparisons`) and what the figures are, not by a model.
   ("how many times taller"), the larger first. The figures are the last figure each lookup
   returned in the dimension the comparative names (a temperature for "colder"), a figure the
   request gives in that unit, or, for what is left, two counts of the same thing. A
-  conversion's result stands for the figure it converted. Any other number of figures leaves
-  the operation open: no step, and the run stays as the verdict finds it.
+  conversion's result stands for the figure it converted; a looked-up figure in another unit
+  than the request's own is converted into that unit first. Any other number of figures
+  leaves the operation open: no step, and the run stays as the verdict finds it.
+- *A threshold* ("Is it above 50 Fahrenheit in Berlin?"): the same difference, and the answer
+  says yes or no with both figures (:func:`threshold_answer`).
 - *A percentage on top or off* (:func:`percent_step`): "with 20% tax on top" multiplies the
   run's total by 1 + 20/100 (written so, so the 20 is used), when no call used that figure.
 
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADDED_FOR_COMPARISON",
+    "ADDED_FOR_MATCHING",
     "ADDED_FOR_NAME",
     "ADDED_FOR_PERCENT",
     "comparison_step",
@@ -64,13 +68,17 @@ ADDED_FOR_COMPARISON = "comparison"
 ADDED_FOR_PERCENT = "percent"
 """`PlanStep.added_for` of a step that adds a percentage to a total, or takes it off."""
 
+ADDED_FOR_MATCHING = "matching units"
+"""`PlanStep.added_for` of a step that converts a looked-up figure into the unit of the figure
+the request compares it with."""
+
 
 def name_lookup_step(
     found: Sequence[Mapping[str, Any]], plan: Sequence[PlanStep], tools: Mapping[str, BaseTool]
 ) -> PlanStep | None:
     """The call of the tool already asked about one name, for a name the request gives too
     (`found`'s entries `{"word", "tool", "again": True}` from
-    :func:`lamina.guards.unfinished.names_left_out`), or None: only for a tool that takes one
+    :func:`lamina.guards.parts_left_out.names_left_out`), or None: only for a tool that takes one
     argument, a string, and only once per name."""
     for entry in found:
         name, word = entry.get("tool"), entry.get("word")
@@ -120,16 +128,12 @@ def comparison_step(
         operation, outcome, unit = f"{canonical(big)} / {canonical(small)}", big / small, None
     else:
         operation, outcome = f"{canonical(big)} - {canonical(small)}", big - small
-    if any(same_value(float(str(c["result"])), outcome) for c in done if returns_figure(c)):
+    if any(same_value(float(plain(c["result"])), outcome) for c in done if returns_figure(c)):
         return None  # already worked out
     return calculation(len(plan), operation, unit, added_for=ADDED_FOR_COMPARISON)
 
 
 Operand = tuple[float, "Unit | None"]
-
-ADDED_FOR_MATCHING = "matching units"
-"""`PlanStep.added_for` of a step that converts a looked-up figure into the unit of the figure
-the request compares it with."""
 
 
 def _into_the_given_unit(
