@@ -40,7 +40,8 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,9 +51,11 @@ from lamina.guards.numbers import (
     canonical,
     grounded_numbers,
     number_words,
+    percentages,
     written_numbers,
 )
 from lamina.guards.request_quantities import counted_values
+from lamina.guards.spans import MAX_CLAUSE_WORDS, MAX_SPAN_WORDS, MAX_SPANS, grounded_spans
 from lamina.guards.units import (
     Unit,
     UnitRoles,
@@ -77,19 +80,11 @@ __all__ = [
     "written_numbers",
 ]
 
-MAX_SPANS = 800
-"""Values a free string may take, at most (the earliest texts' first): enough for a request,
-its step and a few results; a bound on the grammar's size."""
-MAX_SPAN_WORDS = 6
-"""Longest span taken from inside a clause; a whole clause may be longer."""
-MAX_CLAUSE_WORDS = 80
-"""Longest clause offered whole (a text to count the words of, a message to send)."""
-
 _NUMERIC = frozenset({"number", "integer"})
+_A_PERCENTAGE = re.compile(r"\bpercent\w*|%|\bpct\b|\bper\s*cent", re.IGNORECASE)
+_A_RATE = re.compile(r"\b(?:rate|fraction|ratio|factor|share)\b", re.IGNORECASE)
 _OWN_SHAPE = frozenset({"enum", "const", "pattern", "format"})
-_CLAUSE = re.compile(r"(?<=[.!?;:])\s+|\n+")
 _CLASS_ESCAPED = frozenset(".$-#&~ ")
-_EDGE_PUNCTUATION = ".,;:!?()[]{}'\"“”‘’"
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 _CHAR_CLASS_PATTERN = re.compile(r"\^\[(.+)\]([+*])\$")
 
@@ -107,32 +102,6 @@ def _literal(text: str) -> str:
         else:
             out.append(re.escape(char))
     return "".join(out)
-
-
-def grounded_spans(texts: Iterable[str]) -> list[str]:
-    """The values a free string argument may take: the spans of up to :data:`MAX_SPAN_WORDS`
-    words of each clause of `texts` (without the punctuation at their ends), and each clause
-    whole, as written and lowercased; at most :data:`MAX_SPANS`, earliest text first."""
-    spans: dict[str, None] = {}
-
-    def add(span: str) -> None:
-        span = span.strip(_EDGE_PUNCTUATION + " ")
-        for form in (span, span.lower()):
-            if form and len(spans) < MAX_SPANS:
-                spans.setdefault(form, None)
-
-    for text in texts:
-        for clause in _CLAUSE.split(text):
-            words = clause.split()
-            if not words:
-                continue
-            if len(words) <= MAX_CLAUSE_WORDS:
-                add(" ".join(words))
-            for start in range(len(words)):
-                for length in range(1, MAX_SPAN_WORDS + 1):
-                    if start + length <= len(words):
-                        add(" ".join(words[start : start + length]))
-    return list(spans)
 
 
 def _fits(value: float, schema: Mapping[str, Any]) -> bool:
@@ -175,6 +144,8 @@ class Grounding:
         dates: the dates given, as YYYY-MM-DD ("Christmas Day 2025": 2025-12-25).
         only_in_arithmetic: values grounded only as part of arithmetic, never as an argument
             of their own: the 100 of a percentage ("10%" is 10 / 100) when no 100 is written.
+        percentages: values written only as percentages ("20%"): an argument that is no
+            percentage does not take them, and one that is does not take their fractions.
     """
 
     numbers: tuple[float, ...]
@@ -185,6 +156,7 @@ class Grounding:
     counted: frozenset[str] = frozenset()
     dates: tuple[str, ...] = ()
     only_in_arithmetic: frozenset[float] = frozenset()
+    percentages: frozenset[float] = frozenset()
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Grounding:
@@ -214,6 +186,7 @@ class Grounding:
             counted,
             dates,
             frozenset(hundred) & frozenset(numbers),
+            _only_percentages(texts),
         )
 
     def unit_values(self, name: str, prop: Mapping[str, Any]) -> list[Any] | None:
@@ -250,6 +223,18 @@ class Grounding:
         ):
             return False  # "a 1,250 ft skyscraper" for `days`: a quantity of another kind
         return not all(conflicts(declared, occurrence) for occurrence in written)
+
+    def fits_percent(self, value: float, name: str, prop: Mapping[str, Any]) -> bool:
+        """Can `value` go to an argument, as far as percentages go? A value written only as a
+        percentage ("20% tax") goes only to an argument that says it is one (`tip_percent`,
+        "the rate in %"): `add_tip(bill=20, ...)` for "the desk lamp with 20% tax" was answered,
+        ok. Such an argument takes 20, not 0.2; 0.2 goes only to a rate or a fraction."""
+        described = f"{name} {prop.get('description', '')}".replace("_", " ")
+        if value in self.percentages:
+            return _A_PERCENTAGE.search(described) is not None
+        if any(abs(value - p / 100) < 1e-9 for p in self.percentages):
+            return _A_RATE.search(described) is not None  # 0.2 for "20%": a rate, a fraction
+        return True
 
     def string_pattern(self, own: str) -> str | None:
         """A regex for strings that fit `own`, a pattern of the form `^[CLASS]+$` (or `*`), and
@@ -314,6 +299,7 @@ class Grounding:
                     if _fits(v, prop)
                     and self.fits_unit(v, unit)
                     and v not in self.only_in_arithmetic  # `percent=100` for "a 10% tip"
+                    and self.fits_percent(v, name, prop)
                 ]
             elif kind == "string" and (units := self.unit_values(name, prop)):
                 values = units
@@ -344,6 +330,13 @@ class Grounding:
             prop["enum"] = values
             prop[HIDDEN_KEY] = ["enum"]
         return schema
+
+
+def _only_percentages(texts: Sequence[str]) -> frozenset[float]:
+    """The values `texts` write only as percentages ("20%", not also "20 EUR")."""
+    written = Counter(value for text in texts for _, value in written_numbers(text))
+    as_percent = Counter(value for text in texts for value in percentages(text))
+    return frozenset(value for value, n in as_percent.items() if written[value] <= n)
 
 
 def _listed_as_written(listed: Collection[str], spans: Iterable[Any]) -> list[str]:

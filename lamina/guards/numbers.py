@@ -18,6 +18,7 @@ __all__ = [
     "is_figure",
     "is_number",
     "number_words",
+    "percentages",
     "plain",
     "same_figure",
     "written_numbers",
@@ -128,6 +129,16 @@ def grounded_numbers(texts: Iterable[str]) -> tuple[list[float], list[str]]:
         for match in _WORD.finditer(text):
             add(float(_WORDS[match.group(1).lower()]))
     return list(values.values()), list(literals)
+
+
+def percentages(text: str) -> list[float]:
+    """The numbers `text` writes as percentages ("20%", "15 percent")."""
+    return [
+        float(m["body"].replace(",", ""))
+        for m in re.finditer(
+            rf"(?<![\w.])(?P<body>{NUMBER_BODY})\s?(?:%|percent\b|per\s+cent\b)", text
+        )
+    ]
 
 
 def written_numbers(text: str) -> list[tuple[str, float]]:

@@ -264,11 +264,13 @@ def _name_of(tool: Any) -> str:
 
 
 def only_counts(instruction: str) -> bool:
-    """Is every figure of the step a count of things ("3 webcams"), so that it gives no value a
-    tool could be asked about? True for a step without figures."""
+    """Is every figure of the step a count of things ("3 webcams") or a percentage ("25%
+    off"), so that it gives no value a tool could be asked about? True for a step without
+    figures."""
     figures = len(re.findall(r"\d+(?:[.,]\d+)*", instruction))
+    percentages = len(re.findall(r"\d+(?:[.,]\d+)*\s*(?:%|percent\b|per\s+cent\b)", instruction))
     counts = [q for q in request_quantities(instruction) if q.counts and q.unit is None]
-    return figures == len(counts)
+    return figures == len(counts) + percentages
 
 
 _FIGURE_ASKED = re.compile(

@@ -318,3 +318,24 @@ def test_the_hundred_of_a_percentage_is_no_argument_of_its_own() -> None:
     assert written is not None
     assert 100 in written["properties"]["percent"]["enum"]
     assert "100" in Grounding.from_texts(["Add a 10% tip."]).literals
+
+
+def test_a_percentage_goes_only_to_an_argument_that_is_one() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "bill": {"type": "number"},
+            "tip_percent": {"type": "number", "description": "the tip as a percentage."},
+            "tax_rate": {"type": "number"},
+        },
+    }
+    taxed = Grounding.from_texts(["How much is the desk lamp with 20% tax on top?"])
+    narrowed = taxed.narrow(schema)
+    assert narrowed is not None
+    assert "bill" not in narrowed["properties"]  # neither 20 nor 0.2 is a bill
+    assert narrowed["properties"]["tip_percent"]["enum"] == [20]
+    assert narrowed["properties"]["tax_rate"]["enum"] == [0.2]
+    # written as an amount too, it is one
+    both = Grounding.from_texts(["A 20 EUR bill with a 20% tip."]).narrow(schema)
+    assert both is not None
+    assert 20 in both["properties"]["bill"]["enum"]

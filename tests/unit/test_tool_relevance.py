@@ -426,3 +426,52 @@ def test_tool_names_of_openai_tool_dicts_are_their_function_names() -> None:
 
     spec = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
     assert tool_names([spec]) == ["get_weather"]
+
+
+class _FitsTheTip:
+    """A weigher under which only the tip tool fits the request (by meaning)."""
+
+    supports_above = 0.3
+
+    def assess(self, text: str, tools: Any) -> ToolFit:
+        names = list(tools)
+        return ToolFit(
+            {str(getattr(n, "name", n)): (0.6 if "tip" in str(n) else 0.1) for n in names}
+        )
+
+    def assess_each(self, texts: Any, tools: Any) -> list[ToolFit]:
+        return [self.assess(t, tools) for t in texts]
+
+    def closest(self, what: str, values: Sequence[str], k: int) -> list[str]:
+        return list(values)[:k]
+
+
+def test_when_no_tool_that_fits_can_take_what_was_given_the_others_are_offered() -> None:
+    @tool
+    def tip_on(
+        bill: Annotated[float, "The bill's amount."],
+        tip_percent: Annotated[float, "The tip in percent."],
+    ) -> str:
+        """Work out the tip on a bill."""
+        return "tip"
+
+    @tool
+    def price_of(product: Annotated[str, "The product's name."]) -> float:
+        """The price of a product."""
+        return 34.9
+
+    fake = FakeChatModel(responses=[ToolCallScript("price_of", {"product": "desk lamp"}), "34.9"])
+    context = AgentContext(
+        models=StaticModels({"fake": fake}),
+        default_model="fake",
+        tools={t.name: t for t in (tip_on, price_of)},
+        tool_relevance=_FitsTheTip(),  # type: ignore[arg-type]
+    )
+    task = "How much is the desk lamp with 20% tax on top?"
+    state = {"messages": [], "task": task, "model": "fake", "trace": []}
+    update = make_execution_node()(state, Runtime(context=context))  # type: ignore[arg-type]
+    calls = update["step_results"][0]["tool_calls"]
+    # no bill was given (20 is a percentage): the tip tool is left out, the price is looked up
+    assert [(c["name"], c["args"], c.get("error")) for c in calls] == [
+        ("price_of", {"product": "desk lamp"}, None)
+    ]

@@ -335,6 +335,11 @@ class StepRun:
                         chat_model, model_name, offered, choice, instruction, options
                     )
                 except _NothingCallableError:
+                    if opens and not self.records and set(offered) < set(tools):
+                        # none of the tools that fit best can take what was given: the others
+                        # may ("the desk lamp with 20% tax": no bill for `add_tip`)
+                        opening = _Opening(tools, opening.tool_choice)
+                        continue
                     if not self.records:
                         return "ungrounded", ""
                     # every value left was tried and failed: the model may only answer now
