@@ -526,13 +526,19 @@ THREE_STEP = [
         money(_parcel_eur, "EUR", "USD"),
         numbers=[run(convert_currency, amount=_parcel_eur, from_currency="EUR", to_currency="USD")],
     ),
-    one(
+    Turn(
         "Dinner for four came to 120 CHF. Turn that into euros, add a 15% tip, and tell me what "
         "each of us owes.",
-        money(120, "CHF", "EUR"),
-        tip(_chf_eur, 15),
-        calc(_dinner_total / 4),
-        numbers=[_dinner_total / 4],
+        numbers=(_dinner_total / 4,),
+        plans=(
+            plan(money(120, "CHF", "EUR"), tip(_chf_eur, 15), calc(_dinner_total / 4)),
+            # tipped in francs, then converted: the same figure, a conversion being linear
+            plan(
+                tip(120, 15),
+                money(tip_total(120, 15)[1], "CHF", "EUR"),
+                calc(_dinner_total / 4),
+            ),
+        ),
     ),
     one(
         "How much colder is it in Reykjavik than in Nairobi right now, in degrees C?",
