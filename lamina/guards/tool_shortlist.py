@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from lamina.guards.dates import CALENDAR_WORDS
 from lamina.guards.noun_phrases import PROPER_NAME
+from lamina.guards.numbers import percentages
 from lamina.guards.request_quantities import request_quantities
 from lamina.guards.units import asked_unit, units_named
 
@@ -268,9 +269,8 @@ def only_counts(instruction: str) -> bool:
     off"), so that it gives no value a tool could be asked about? True for a step without
     figures."""
     figures = len(re.findall(r"\d+(?:[.,]\d+)*", instruction))
-    percentages = len(re.findall(r"\d+(?:[.,]\d+)*\s*(?:%|percent\b|per\s+cent\b)", instruction))
     counts = [q for q in request_quantities(instruction) if q.counts and q.unit is None]
-    return figures == len(counts) + percentages
+    return figures == len(counts) + len(percentages(instruction))
 
 
 _FIGURE_ASKED = re.compile(

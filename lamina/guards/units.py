@@ -24,6 +24,7 @@ from typing import Any
 from lamina.guards.numbers import NUMBER_BODY, canonical, is_figure, same_figure
 
 __all__ = [
+    "TOTAL_FIGURE",
     "Unit",
     "UnitRoles",
     "asked_unit",
@@ -370,7 +371,7 @@ def wrong_unit(
         if any(set(same) & set(asked) for _, same in figures):
             return None  # a figure in the unit asked for
         # "tip: 18.00, total: 138.00": the total is the line's figure
-        total = _TOTAL_FIGURE.search(line)
+        total = TOTAL_FIGURE.search(line)
         labelled = [f for f in figures if total is not None and f[0] == total["figure"]]
         written, same = (labelled or figures)[0]
         # "in pounds" asks for lb or GBP: the one of the answer's dimension
@@ -380,7 +381,8 @@ def wrong_unit(
     return None
 
 
-_TOTAL_FIGURE = re.compile(rf"\btotal\b\W{{0,3}}(?P<figure>{NUMBER_BODY})", re.IGNORECASE)
+TOTAL_FIGURE = re.compile(rf"\btotal\b\W{{0,3}}(?P<figure>{NUMBER_BODY})", re.IGNORECASE)
+"""A figure labelled "total" ("tip: 18.00, total: 138.00"), in group `figure`."""
 
 
 def _source_units(written: str, sources: Sequence[tuple[str, str]]) -> list[Unit]:

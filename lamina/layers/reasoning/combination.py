@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lamina.core.records import call_args, single_string_argument, successful_calls
-from lamina.guards.numbers import NUMBER_BODY, canonical, is_figure, plain
+from lamina.guards.numbers import canonical, is_figure, plain
 from lamina.guards.quantities import (
     REQUEST,
     Quantity,
@@ -46,7 +46,14 @@ from lamina.guards.quantities import (
     used_later,
 )
 from lamina.guards.shares import sharers
-from lamina.guards.units import Unit, asked_unit, converted_to, returned_units, spelled_out
+from lamina.guards.units import (
+    TOTAL_FIGURE,
+    Unit,
+    asked_unit,
+    converted_to,
+    returned_units,
+    spelled_out,
+)
 from lamina.layers.reasoning.continuation import converters
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import CALCULATOR_NAME
@@ -133,7 +140,7 @@ def run_total(
         return None
     last = done[-1]
     text = str(last.get("result", ""))
-    labelled = _TOTAL.search(text)
+    labelled = TOTAL_FIGURE.search(text)
     figure = plain(labelled["figure"]) if labelled else text.strip() if is_figure(text) else None
     description = str(getattr(tools[last["name"]], "description", "") or "")
     properties = getattr(tools[last["name"]], "args", None) or {}
@@ -145,9 +152,6 @@ def run_total(
     if figure is None or not (labelled or money):
         return None
     return float(figure), unit
-
-
-_TOTAL = re.compile(rf"\btotal\b\W{{0,3}}(?P<figure>{NUMBER_BODY})", re.IGNORECASE)
 
 
 def combination_step(
