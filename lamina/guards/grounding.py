@@ -54,8 +54,10 @@ from lamina.guards.numbers import (
     percentages,
     written_numbers,
 )
+from lamina.guards.passages import given_passages, takes_a_text
 from lamina.guards.request_quantities import counted_values
 from lamina.guards.spans import MAX_CLAUSE_WORDS, MAX_SPAN_WORDS, MAX_SPANS, grounded_spans
+from lamina.guards.string_patterns import grounded_pattern
 from lamina.guards.units import (
     Unit,
     UnitRoles,
@@ -84,24 +86,7 @@ _NUMERIC = frozenset({"number", "integer"})
 _A_PERCENTAGE = re.compile(r"\bpercent\w*|%|\bpct\b|\bper\s*cent", re.IGNORECASE)
 _A_RATE = re.compile(r"\b(?:rate|fraction|ratio|factor|share)\b", re.IGNORECASE)
 _OWN_SHAPE = frozenset({"enum", "const", "pattern", "format"})
-_CLASS_ESCAPED = frozenset(".$-#&~ ")
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
-_CHAR_CLASS_PATTERN = re.compile(r"\^\[(.+)\]([+*])\$")
-
-
-def _literal(text: str) -> str:
-    """`text` as a regex that llama.cpp's converter turns into a valid grammar: it copies some
-    backslash escapes (`\\.`, `\\$`, `\\-`) into GBNF literals, where they are errors, so those
-    characters go in a class instead."""
-    out = []
-    for char in text:
-        if char in _CLASS_ESCAPED:
-            out.append(f"[{char}]")
-        elif char == "^":
-            out.append("[\\^]")
-        else:
-            out.append(re.escape(char))
-    return "".join(out)
 
 
 def _fits(value: float, schema: Mapping[str, Any]) -> bool:
@@ -116,6 +101,11 @@ def _fits(value: float, schema: Mapping[str, Any]) -> bool:
         and (not isinstance(above, int | float) or value > above)
         and (not isinstance(below, int | float) or value < below)
     )
+
+
+def text_argument(name: str, prop: Mapping[str, Any]) -> bool:
+    """A free string argument that takes a text to work on."""
+    return not _OWN_SHAPE & prop.keys() and takes_a_text(name, prop)
 
 
 def _fits_string(value: str, schema: Mapping[str, Any]) -> bool:
@@ -146,6 +136,7 @@ class Grounding:
             of their own: the 100 of a percentage ("10%" is 10 / 100) when no 100 is written.
         percentages: values written only as percentages ("20%"): an argument that is no
             percentage does not take them, and one that is does not take their fractions.
+        passages: the texts given for a tool to work on (:mod:`lamina.guards.passages`).
     """
 
     numbers: tuple[float, ...]
@@ -157,6 +148,7 @@ class Grounding:
     dates: tuple[str, ...] = ()
     only_in_arithmetic: frozenset[float] = frozenset()
     percentages: frozenset[float] = frozenset()
+    passages: tuple[str, ...] = ()
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Grounding:
@@ -187,6 +179,7 @@ class Grounding:
             dates,
             frozenset(hundred) & frozenset(numbers),
             _only_percentages(texts),
+            tuple(given_passages(texts)),
         )
 
     def unit_values(self, name: str, prop: Mapping[str, Any]) -> list[Any] | None:
@@ -228,34 +221,20 @@ class Grounding:
         """Can `value` go to an argument, as far as percentages go? A value written only as a
         percentage ("20% tax") goes only to an argument that says it is one (`tip_percent`,
         "the rate in %"): `add_tip(bill=20, ...)` for "the desk lamp with 20% tax" was answered,
-        ok. Such an argument takes 20, not 0.2; 0.2 goes only to a rate or a fraction."""
+        ok. Such an argument takes 20, not 0.2, and no figure not written as a percentage
+        (`add_tip(bill=96, tip_percent=96)` for "a third of 96"); 0.2 goes only to a rate or a
+        fraction."""
         described = f"{name} {prop.get('description', '')}".replace("_", " ")
-        if value in self.percentages:
-            return _A_PERCENTAGE.search(described) is not None
+        if value in self.percentages or _A_PERCENTAGE.search(described):
+            return value in self.percentages and _A_PERCENTAGE.search(described) is not None
         if any(abs(value - p / 100) < 1e-9 for p in self.percentages):
             return _A_RATE.search(described) is not None  # 0.2 for "20%": a rate, a fraction
         return True
 
     def string_pattern(self, own: str) -> str | None:
-        """A regex for strings that fit `own`, a pattern of the form `^[CLASS]+$` (or `*`), and
-        whose digits occur only as grounded literals: the characters between the numbers come
-        from CLASS. Any other pattern cannot be combined: None, and the property keeps its own.
-        """
-        match = _CHAR_CLASS_PATTERN.fullmatch(own)
-        if match is None or match.group(1).startswith("^"):
-            return None
-        chars = match.group(1).replace("0-9", "").replace("\\d", "")
-        if re.search(r"\d", chars.replace("\\", "")):
-            return None  # single digits in the class: numbers could be spelled around us
-        filler, after = f"[{chars}]", f"[{chars.replace('.', '')}]"
-        non_empty = match.group(2) == "+"
-        if not self.literals:
-            return f"^{filler}{'+' if non_empty else '*'}$"
-        # Longer literals first, so "86.40" is not read as "86" then ".40".
-        forms = "|".join(_literal(f) for f in sorted(self.literals, key=len, reverse=True))
-        if non_empty:
-            return f"^(({filler}|({forms}){after})+({forms})?|({forms}))$"
-        return f"^({filler}|({forms}){after})*({forms})?$"
+        """`own` (a string's pattern) with its digits only as grounded literals (see
+        :func:`~lamina.guards.string_patterns.grounded_pattern`)."""
+        return grounded_pattern(own, self.literals)
 
     def narrow(
         self,
@@ -303,8 +282,12 @@ class Grounding:
                 ]
             elif kind == "string" and (units := self.unit_values(name, prop)):
                 values = units
-            elif kind == "string" and self.dates and takes_a_date(name, prop):
-                values = list(self.dates)  # a date argument takes a date that was given
+            elif kind == "string" and takes_a_date(name, prop):
+                # a date argument takes a date that was given, and none when none was ("how
+                # many days are in a week?" had filled `days_between` with "days are in a")
+                values = list(self.dates)
+            elif kind == "string" and self.passages and text_argument(name, prop):
+                values = list(self.passages)  # the text to count, whole: not "jumps"
             elif kind == "string" and not _OWN_SHAPE & prop.keys() and gone:
                 values = [span for span in self.spans if _fits_string(span, prop)]
             elif kind == "string" and isinstance(prop.get("pattern"), str):

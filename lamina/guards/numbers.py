@@ -13,6 +13,7 @@ __all__ = [
     "DIGITS",
     "NUMBER_BODY",
     "NUMBER_IDIOMS",
+    "SHARE_OF",
     "canonical",
     "grounded_numbers",
     "is_figure",
@@ -26,6 +27,15 @@ __all__ = [
 
 NUMBER_BODY = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 """A number as people write it: 1,416.00 (thousands separators), 84, 0.175."""
+
+SHARE_OF = re.compile(
+    rf"(?P<share>(?:{NUMBER_BODY})\s*(?:%|percent\b|per\s?cent\b)"
+    r"|\b(?:(?:a|one)\s+)?half|\b(?:a|one)\s+(?:third|quarter))"
+    rf"\s+of\s+[$€£]?(?P<figure>{NUMBER_BODY})",
+    re.IGNORECASE,
+)
+"""A share of a figure, which is arithmetic: "17.5% of 2,340", "15 percent of $80", "a third of
+96" (the built-in calculator reads these)."""
 
 DIGITS = re.compile(r"\d+(?:\.\d+)?")
 """A run of digits, with a decimal part: the pieces of dates, codes and times too ("02")."""
@@ -118,9 +128,9 @@ def grounded_numbers(texts: Iterable[str]) -> tuple[list[float], list[str]]:
         for match in _NUMBER.finditer(text):
             body = match.group("body")
             value = float(body.replace(",", ""))
-            if match.group("sign"):
-                add(-value, body, body.replace(",", ""))
-            add(value, body, body.replace(",", ""))
+            # a signed number is only itself: offered 3 as well for "Oslo: -3 °C", SmolLM2
+            # converted 3 °C, and the answer was wrong with ok=True (its digits stay literals)
+            add(-value if match.group("sign") else value, body, body.replace(",", ""))
             if match.group("pct"):
                 add(value / 100.0)
                 add(100.0)

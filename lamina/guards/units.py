@@ -106,7 +106,7 @@ _WORDS_PATTERN = "|".join(
 )
 _AFTER_NUMBER = re.compile(
     r"(?<![\w.])(?P<prefix>US\$|A\$|C\$|[$€£¥])?\s?"
-    r"(?P<number>" + NUMBER_BODY + ")"
+    r"(?P<sign>[-−](?=\d))?(?P<number>" + NUMBER_BODY + ")"
     r"(?:\s?-?\s?(?:degrees?\s+)?(?P<unit>" + _WORDS_PATTERN + r"))?(?![\w°])",
     re.IGNORECASE,
 )
@@ -166,7 +166,7 @@ def spelled_out(name: str) -> str:
 
 def quantities(text: str) -> list[tuple[float, list[Unit]]]:
     """The numbers of `text` with the units written at them ("9 lb" → (9.0, [lb, GBP]);
-    "$30" → (30.0, [USD]); "12" → (12.0, []))."""
+    "$30" → (30.0, [USD]); "12" → (12.0, []); "-3 °C" → (-3.0, [C]))."""
     return [(float(written.replace(",", "")), units) for written, units in _written(text)]
 
 
@@ -175,7 +175,9 @@ def _written(text: str) -> list[tuple[str, list[Unit]]]:
     found = []
     for match in _AFTER_NUMBER.finditer(text):
         word = match.group("unit") or match.group("prefix") or ""
-        found.append((match.group("number"), units_named(word) if word else []))
+        # "Oslo: -3 °C" is -3 (as 3, it was converted to 37.4 F, ok=True)
+        sign = "-" if match.group("sign") else ""
+        found.append((sign + match.group("number"), units_named(word) if word else []))
     return found
 
 

@@ -42,6 +42,20 @@ def test_quantities_read_units_after_and_before_numbers() -> None:
     assert names(units) == ["lb", "GBP"]  # both readings kept
 
 
+def test_a_sign_at_a_number_is_kept_and_a_dash_between_numbers_is_none() -> None:
+    found = quantities("Oslo: -3 °C, range 10-15 kg, on 2025-11-20, (1250 - 380) m")
+    assert [(v, names(u)) for v, u in found] == [
+        (-3.0, ["C"]),  # read as 3, it had been converted to 37.4 F (ok=True)
+        (10.0, []),
+        (15.0, ["kg"]),
+        (2025.0, []),
+        (11.0, []),
+        (20.0, []),
+        (1250.0, []),
+        (380.0, []),
+    ]
+
+
 @pytest.mark.parametrize(
     ("request_text", "asked"),
     [

@@ -19,6 +19,7 @@ from langchain_core.tools import BaseTool
 from lamina.core.serialise import json_safe, message_text
 from lamina.core.text import resolve_references
 from lamina.guards.grounding import Grounding
+from lamina.guards.numbers import grounded_numbers
 from lamina.layers.execution.calls import CallError
 from lamina.layers.reasoning.thread import counted_earlier
 from lamina.models.tool_calls import to_openai_tool
@@ -35,7 +36,9 @@ __all__ = [
     "grounded_tools",
     "inputs_used",
     "listed_values",
+    "missing_arguments",
     "span_shortlist",
+    "uncallable_text",
 ]
 
 SPANS_OFFERED = 6
@@ -58,10 +61,16 @@ def given_texts(state: AgentState, instruction: str, results: Sequence[str]) -> 
     step's tool `results`: not in the whole request, whose other numbers belong to other steps
     (offered 12 and 7 again for "add 15 to that result", SmolLM2 computed 12 * 7 a second
     time). A one-step task, or a step whose plan dropped every number, is grounded in the
-    request too.
+    request too. A step lamina added to the plan (`added_for`) that writes figures is grounded
+    in its own words and this step's results alone.
     """
     earlier = state.get("step_results", []) or []
     step = resolve_references(instruction, earlier)
+    plan, index = state.get("plan") or [], state.get("step_index", 0)
+    if 0 <= index < len(plan) and plan[index].get("added_for") and grounded_numbers([step])[0]:
+        # a step lamina wrote holds its figures ("Convert -3 degrees celsius to ..."): offered
+        # the wind's 9 km/h of the result it came from as well, SmolLM2 converted 9
+        return [step, *results]
     texts = [step]
     texts += [str(m.get("text", "")) for m in state.get("memories", []) or []]
     texts += [str(r.get("result", "")) for r in earlier]
@@ -99,6 +108,34 @@ def grounded_tools(
         if narrowed is not None:
             offered.append({**spec, "function": {**function, "parameters": narrowed}})
     return offered
+
+
+def missing_arguments(tools: Mapping[str, BaseTool], grounding: Grounding) -> dict[str, list[str]]:
+    """By tool, the required arguments that nothing given can fill (`days_between`: start and
+    end, for "how many days are in a week?", which gives no date)."""
+    missing = {}
+    for name, t in tools.items():
+        parameters = to_openai_tool(t)["function"].get("parameters") or {}
+        properties = parameters.get("properties") or {}
+        lacking = [
+            arg
+            for arg in parameters.get("required") or []
+            if arg in properties
+            and grounding.narrow(
+                {"type": "object", "properties": {arg: properties[arg]}, "required": [arg]}
+            )
+            is None
+        ]
+        missing[name] = lacking
+    return missing
+
+
+def uncallable_text(missing: Mapping[str, Sequence[str]]) -> str:
+    """What `missing_arguments` found, as a sentence's clause."""
+    lacking = [f"{tool} needs {' and '.join(args)}" for tool, args in missing.items() if args]
+    if not lacking:
+        return "no tool it could call can take the values given"
+    return f"{'; '.join(lacking)}, which neither the request nor an earlier result gives"
 
 
 def span_shortlist(

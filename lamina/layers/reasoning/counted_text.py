@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from lamina.core.records import single_string_argument
 from lamina.guards.noun_phrases import singular
+from lamina.guards.passages import quoted_texts
 from lamina.guards.request_quantities import request_quantities
 from lamina.guards.units import units_named
 from lamina.layers.reasoning.plan import PlanStep
@@ -31,12 +32,10 @@ __all__ = ["ADDED_FOR_COUNT", "planned_count", "quoted_text"]
 ADDED_FOR_COUNT = "count"
 """`PlanStep.added_for` of a step that counts the things of a quoted text a rate is per."""
 
-_QUOTED = re.compile(r"(?<!\w)(['\"“‘])(?P<text>[^'\"“”‘’\n]*?\s[^'\"“”‘’\n]*?)['\"”’](?!\w)")
-
 
 def quoted_text(request: str) -> str | None:
     """The one text of several words the request quotes ('...', "...", “...”), else None."""
-    found = [m["text"].strip() for m in _QUOTED.finditer(request) if len(m["text"].split()) >= 3]
+    found = quoted_texts(request)
     return found[0] if len(found) == 1 else None
 
 

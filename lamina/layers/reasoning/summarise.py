@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lamina.guards.passages import after_instruction
 from lamina.layers.reasoning.plan import PlanStep
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ __all__ = [
 ]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“(A-Z0-9])")
-_INSTRUCTION = re.compile(r"^\s*([^.!?\n:]{1,60}):\s*([\"'“A-Z0-9\n].*)$", re.DOTALL)
 
 
 class SummaryEncoder(Protocol):
@@ -105,10 +105,8 @@ def split_request(request: str) -> str:
     """The text to summarise: what follows a short instruction (up to 12 words and 60
     characters: "Summarise this: The ..."; the text starts a sentence or a line), else the
     whole request."""
-    match = _INSTRUCTION.match(request)
-    if match and len(match.group(1).split()) <= 12:
-        return match.group(2).strip()
-    return request.strip()
+    after = after_instruction(request)
+    return request.strip() if after is None else after
 
 
 POSITION_WEIGHT = 1.0
