@@ -48,6 +48,7 @@ from lamina.guards.numbers import (
     same_figure,
     written_numbers,
 )
+from lamina.layers.execution.grounded_moves import uncallable_text
 
 __all__ = ["judge_run"]
 
@@ -99,7 +100,8 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
         return RunError(
             "unsupported_figure",
             f"The answer holds {', '.join(unsupported)}, which no tool returned and the request "
-            "never gave: the model produced it without a tool, so it is unchecked.",
+            "never gave: the model produced it without a tool, so it is unchecked."
+            + _uncallable(results),
             None,
             tuple(unsupported),
         )
@@ -108,9 +110,17 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
             "unverified",
             "Nothing supports the answer: no tool was called and no check ran, so it is the "
             "model's own and may be wrong. Give the agent a tool that can answer it, or, with a "
-            "model you trust, pass trust_model_answers=True.",
+            "model you trust, pass trust_model_answers=True." + _uncallable(results),
         )
     return None
+
+
+def _uncallable(results: Sequence[Mapping[str, Any]]) -> str:
+    """Why no tool was called, when a step's tools could not take what was given."""
+    for result in results:
+        if result.get("uncallable"):
+            return f" No tool could be called: {uncallable_text(result['uncallable'])}."
+    return ""
 
 
 def _unfinished(found: Sequence[Mapping[str, Any]]) -> RunError | None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from lamina.guards.dates import CALENDAR_WORDS
 from lamina.guards.noun_phrases import PROPER_NAME
-from lamina.guards.numbers import percentages
+from lamina.guards.numbers import SHARE_OF, percentages
 from lamina.guards.request_quantities import request_quantities
 from lamina.guards.units import asked_unit, units_named
 
@@ -22,6 +22,8 @@ __all__ = [
     "asks_for_a_figure",
     "asks_for_arithmetic",
     "asks_for_money",
+    "by_name_words",
+    "name_words_used",
     "named_tools",
     "names_what_a_tool_takes",
     "shortlist_tools",
@@ -32,7 +34,12 @@ __all__ = [
 ]
 
 
-_ARITHMETIC = re.compile(r"\d\s*(?:[-+*/×÷^%]|\*\*)\s*\(?\s*\d")
+_ARITHMETIC = re.compile(
+    r"\d\s*(?:[-+*/×÷^%]|\*\*)\s*\(?\s*\d"
+    # a share of a figure: "17.5% of 2,340", "half of 90" (SmolLM2 answered it with no call)
+    r"|(?:\d\s*%|\bpercent|\bper\s?cent|\bhalf|\bthird|\bquarter)\s+of\s+[$€£]?\d",
+    re.IGNORECASE,
+)
 _MATH_WORDS = re.compile(
     r"\b(?:calculate|compute|sum|add|subtract|multiply|divide|product|total|square\s+root|"
     r"percent|percentage|average|plus|minus|times|divided)\b",
@@ -106,8 +113,17 @@ def shortlist_tools(instruction: str, names: Sequence[str]) -> list[str]:
     match against one). Every tool when no name word matches or the best match is shared: a
     shortlist only ever narrows to one clear winner.
     """
+    scores = name_words_used(instruction, names)
+    best = max(scores.values(), default=0)
+    winners = [name for name, score in scores.items() if score == best]
+    return winners if best > 0 and len(winners) == 1 else list(names)
+
+
+def name_words_used(instruction: str, names: Sequence[str]) -> dict[str, int]:
+    """By tool, how many telling words of its name the step uses ("the tip on 45 euros": 1
+    for `add_tip`, 0 for `product_price`)."""
     lowered = instruction.lower()
-    scores = {
+    return {
         name: sum(
             1
             for word in _name_words(name)
@@ -115,9 +131,16 @@ def shortlist_tools(instruction: str, names: Sequence[str]) -> list[str]:
         )
         for name in names
     }
-    best = max(scores.values(), default=0)
-    winners = [name for name, score in scores.items() if score == best]
-    return winners if best > 0 and len(winners) == 1 else list(names)
+
+
+def by_name_words(instruction: str, names: Sequence[str]) -> list[str]:
+    """`names` with the tools whose names the step's words use first, the most words first; the
+    order stays otherwise (a ranking by meaning stays a ranking). A small model calls the first
+    tool it is shown: for "What's the tip on 45 euros at 20 percent?" `product_price` scored
+    0.501 against `add_tip`'s 0.486, and SmolLM2-135M called `product_price("20")` three
+    times."""
+    used = name_words_used(instruction, names)
+    return sorted(names, key=lambda name: -used[name])
 
 
 def named_tools(instruction: str, names: Sequence[str]) -> list[str]:
@@ -146,9 +169,15 @@ def written_expressions(instruction: str, tools: Mapping[str, Any]) -> list[tupl
     range), and no date written with slashes in it. Offered every tool for "(1250 - 380) / 6
     = ?" (no tool fits it by meaning), SmolLM2-135M called `add_tip` three times; offered the
     calculator alone, it wrote `{1250} * {380}`.
+
+    A share of a figure is arithmetic too ("17.5% of 2,340", "a third of 96"), written without
+    its currency sign; a tool takes it only when its pattern allows the words. Offered the
+    calculator among others for "how much is a third of 96?", SmolLM2-135M called
+    `product_price("third")`.
     """
     runs = [m.group().strip() for m in _EXPRESSION_RUN.finditer(instruction)]
     runs = [r for r in runs if _OPERATION.search(r) and not _DATE_LIKE.search(r)]
+    runs += [f"{m['share']} of {m['figure']}" for m in SHARE_OF.finditer(instruction)]
     found = []
     for name, tool in tools.items() if runs else ():
         for arg, schema in (getattr(tool, "args", None) or {}).items():

@@ -43,6 +43,7 @@ from lamina.core.records import call_args, successful_calls
 from lamina.guards.comparisons import asked_comparison, percent_change
 from lamina.guards.numbers import (
     NUMBER_BODY,
+    SHARE_OF,
     canonical,
     is_figure,
     is_number,
@@ -85,6 +86,7 @@ _NUMBER_THEN_WORD = re.compile(rf"({NUMBER_BODY})\s*-?\s*([^\W\d_]{{3,}})")
 _ARITHMETIC = re.compile(r"[\d\s.,+\-*/×÷^%()]*\d[\d\s.,()]*[+\-*/×÷^][\d\s.,+\-*/×÷^%()]*")
 """A string argument that is arithmetic ("8.5 * 4"), not a name or a date's text."""
 _DATE = re.compile(r"\d{1,4}[/-]\d{1,2}[/-]\d{1,4}")
+_GROUPING = str.maketrans("{}[]", "()()")
 _CLAUSE = re.compile(r"[.;,!?](?!\d)|\n|\band\b|\bbut\b", re.IGNORECASE)
 _STATED_AS = re.compile(rf"\b({STATING_VERBS})\s+({NUMBER_BODY})", re.IGNORECASE)
 
@@ -326,10 +328,12 @@ def _units_of_used_numbers(request: str, calls: Sequence[Mapping[str, Any]]) -> 
     the call took."""
     values = [v for c in calls for v in (c.get("args") or {}).values()]
     used = {plain(v) for v in values if is_number(v)}
+    # braces and brackets group like parentheses ("{15 - 27}", as the calculator reads it)
+    grouped = [v.translate(_GROUPING).strip() for v in values if isinstance(v, str)]
     arithmetic = [
         v
-        for v in values
-        if isinstance(v, str) and _ARITHMETIC.fullmatch(v.strip()) and not _DATE.search(v)
+        for v in grouped
+        if (_ARITHMETIC.fullmatch(v) or SHARE_OF.fullmatch(v)) and not _DATE.search(v)
     ]
     used |= {plain(n) for v in arithmetic for n in re.findall(NUMBER_BODY, v)}
     after = {m.group(2) for m in _NUMBER_THEN_WORD.finditer(request) if plain(m.group(1)) in used}

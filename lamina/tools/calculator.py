@@ -14,6 +14,9 @@ Leniency, applied before parsing (each a deliberate choice):
 * `^` means power (`2^10` is 1024), as people and small models write it; Python's XOR is not
   arithmetic a user would ask for.
 * The words `times`, `multiplied by`, `plus`, `minus`, `divided by` and `over` become operators.
+* A share of a figure is a product: `17.5% of 2,340` and `17.5 percent of 2340` are
+  `17.5 / 100 * 2340`; `half of 96`, `a third of 96` and `a quarter of 96` are `(1 / 2) * 96`,
+  `(1 / 3) * 96` and `(1 / 4) * 96`. A `%` not followed by "of" is still the remainder.
 * A trailing `=` or `?` and a leading "what is"/"calculate"/"compute" are dropped (`12 * 7 =`).
 * Thousands separators: `1,200` and `1,234,567.5` are read as numbers when the expression calls no
   function. In an expression with a function call, commas separate arguments (`max(1,200)` is
@@ -94,6 +97,11 @@ _SYMBOL = {
 }
 
 _WORDS = [
+    # a share of a figure: "17.5% of 2,340" (SmolLM2 copies the request's words), "half of 96"
+    (re.compile(r"(?:%|\bper\s?cent)\s+of\b", re.IGNORECASE), " / 100 * "),
+    (re.compile(r"\b(?:(?:a|one)\s+)?half\s+of\b", re.IGNORECASE), "(1 / 2) * "),
+    (re.compile(r"\b(?:a|one)\s+third\s+of\b", re.IGNORECASE), "(1 / 3) * "),
+    (re.compile(r"\b(?:a|one)\s+quarter\s+of\b", re.IGNORECASE), "(1 / 4) * "),
     (re.compile(r"\bmultiplied\s+by\b", re.IGNORECASE), "*"),
     (re.compile(r"\bdivided\s+by\b", re.IGNORECASE), "/"),
     (re.compile(r"\btimes\b", re.IGNORECASE), "*"),

@@ -67,6 +67,13 @@ def test_evaluates_arithmetic(expression: str, expected: float) -> None:
         ("5 − 2", 3),
         ("{12} * 7", 84),
         ("[2 + 3] * {4}", 20),
+        ("17.5% of 2,340", 409.5),
+        ("15 percent of 80", 12),
+        ("20 per cent of 45", 9),
+        ("half of 96", 48),
+        ("a third of 96", 32),
+        ("one quarter of 96", 24),
+        ("10 % 3", 1),  # a % not followed by "of" is still the remainder
     ],
 )
 def test_tolerates_small_model_formats(expression: str, expected: float) -> None:

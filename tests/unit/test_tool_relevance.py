@@ -429,14 +429,19 @@ def test_tool_names_of_openai_tool_dicts_are_their_function_names() -> None:
 
 
 class _FitsTheTip:
-    """A weigher under which only the tip tool fits the request (by meaning)."""
+    """A weigher under which the tip tool is the closest to the request by meaning: it
+    supports the request (0.37, as `add_tip` for "the desk lamp with 20% tax"), or with
+    `fits`, it fits it on meaning alone."""
 
     supports_above = 0.3
+
+    def __init__(self, fits: bool = False) -> None:
+        self.score = 0.6 if fits else 0.37
 
     def assess(self, text: str, tools: Any) -> ToolFit:
         names = list(tools)
         return ToolFit(
-            {str(getattr(n, "name", n)): (0.6 if "tip" in str(n) else 0.1) for n in names}
+            {str(getattr(n, "name", n)): (self.score if "tip" in str(n) else 0.1) for n in names}
         )
 
     def assess_each(self, texts: Any, tools: Any) -> list[ToolFit]:
@@ -475,3 +480,75 @@ def test_when_no_tool_that_fits_can_take_what_was_given_the_others_are_offered()
     assert [(c["name"], c["args"], c.get("error")) for c in calls] == [
         ("price_of", {"product": "desk lamp"}, None)
     ]
+
+
+def test_when_the_tools_that_fit_cannot_take_what_was_given_the_model_answers_alone() -> None:
+    from lamina.agents.verdict import judge_run
+
+    @tool
+    def days_between(
+        start: Annotated[str, "the first date as YYYY-MM-DD."],
+        end: Annotated[str, "the second date as YYYY-MM-DD."],
+    ) -> int:
+        """The number of days from one date to another."""
+        return 0
+
+    @tool
+    def price_of(product: Annotated[str, "The product's name."]) -> float:
+        """The price of a product."""
+        return 34.9
+
+    class _FitsTheDates(_FitsTheTip):
+        def assess(self, text: str, tools: Any) -> ToolFit:
+            names = [str(getattr(n, "name", n)) for n in tools]
+            return ToolFit({n: (0.5 if "days" in n else 0.1) for n in names})
+
+    # were the other tools offered, the script's call would be made
+    fake = FakeChatModel(responses=["There are 7 days in a week."])
+    context = AgentContext(
+        models=StaticModels({"fake": fake}),
+        default_model="fake",
+        tools={t.name: t for t in (days_between, price_of)},
+        tool_relevance=_FitsTheDates(),  # type: ignore[arg-type]
+    )
+    task = "how many days are in a week?"
+    state = {"messages": [], "task": task, "model": "fake", "trace": []}
+    update = make_execution_node()(state, Runtime(context=context))  # type: ignore[arg-type]
+    result = update["step_results"][0]
+    # no date was given: days_between cannot be called, and a fitting tool's step is not
+    # widened to the others; the model answers alone, and the step says what was missing
+    assert result["tool_calls"] == []
+    assert result["result"] == "There are 7 days in a week."
+    assert result["uncallable"] == {"days_between": ["start", "end"]}
+    assert fake.tool_choices == []  # no tool was ever bound
+    error = judge_run({"task": task, "answer": result["result"], "step_results": [result]})
+    assert error is not None
+    assert error.kind == "unsupported_figure"
+    assert "days_between needs start and end" in error.message
+
+
+def test_a_share_of_a_figure_is_arithmetic_the_calculator_takes_as_written() -> None:
+    from lamina.tools.calculator import calculator
+
+    tools = {"calculator": calculator}
+    assert step_needs_tool("what is 17.5% of 2,340?", tools)
+    assert step_needs_tool("how much is a third of 96?", tools)
+    assert not step_needs_tool("What is a third of the class called?", tools)
+    assert written_expressions("what is 17.5% of 2,340?", tools) == [
+        ("calculator", "expression", "17.5% of 2,340")
+    ]
+    # written without its currency sign, which the calculator's pattern does not take
+    assert written_expressions("What's 15 percent of $80?", tools) == [
+        ("calculator", "expression", "15 percent of 80")
+    ]
+    assert written_expressions("Add a 15% tip to a 64 dollar bill", tools) == []
+
+
+def test_the_tools_whose_names_the_step_uses_are_offered_first() -> None:
+    from lamina.guards.tool_shortlist import by_name_words
+
+    names = ["product_price", "add_tip", "convert_currency"]
+    step = "What's the tip on 45 euros at 20 percent?"
+    assert by_name_words(step, names) == ["add_tip", "product_price", "convert_currency"]
+    # no name word used: the order (a ranking by meaning) stays
+    assert by_name_words("How much is 120 CHF in euros?", names) == names

@@ -423,3 +423,35 @@ def test_a_tool_that_names_no_unit_returns_the_currency_of_the_money_it_took() -
     sent = {"name": "postage", "args": {"weight_kg": 2}, "result": "6.0", "error": None}
     parcel = "Send 2 kg, paid with 120 CHF. What is it in EUR?"
     assert answered_in_another_unit(parcel, "6.0", [sent], tools) == []
+
+
+def test_the_unit_of_a_figure_a_share_of_it_used_is_accounted_for() -> None:
+    from lamina.tools.calculator import calculator
+
+    @tool
+    def to_dollars(amount: float) -> float:
+        """Convert an amount into dollars."""
+        return amount
+
+    tools = {t.name: t for t in (calculator, to_dollars)}
+    task = "What's 15 percent of 80 dollars?"
+    share = {"name": "calculator", "args": {"expression": "15 percent of 80"}, "result": "12"}
+    other = {"name": "calculator", "args": {"expression": "15 * 2"}, "result": "30"}
+    assert "dollars" in [f["word"] for f in unhandled(task, [other], tools, RELEVANCE)]
+    # 80 went into the calculator as a share of it: "dollars" says what 80 is
+    assert unhandled(task, [{**share, "error": None}], tools, RELEVANCE) == []
+
+
+def test_arithmetic_in_braces_used_the_numbers_it_holds() -> None:
+    from lamina.tools.calculator import calculator
+
+    @tool
+    def add_days(date: str, days: int) -> str:
+        """The date a number of days after a date (minus days: before it)."""
+        return date
+
+    tools = {t.name: t for t in (calculator, add_days)}
+    task = "What is 15 minus 27?"
+    braced = {"name": "calculator", "args": {"expression": "{15 - 27}"}, "error": None}
+    # the calculator reads braces as parentheses: "minus" says what 15 is, which the call took
+    assert unhandled(task, [{**braced, "result": "-12"}], tools, RELEVANCE) == []

@@ -31,7 +31,12 @@ from lamina.core.text import render_memories, render_step_results, resolve_refer
 from lamina.errors import ConfigError, InputError, ModelOutputError
 from lamina.guards.grounding import Grounding
 from lamina.guards.tool_calls import echoes_instructions, ignores_results
-from lamina.guards.tool_shortlist import named_tools, shortlist_tools, written_expressions
+from lamina.guards.tool_shortlist import (
+    by_name_words,
+    named_tools,
+    shortlist_tools,
+    written_expressions,
+)
 from lamina.guards.unfinished import still_wanted
 from lamina.guards.units import with_returned_unit
 from lamina.layers.escalation import fallback_chain, run_with_escalation
@@ -52,7 +57,9 @@ from lamina.layers.execution.grounded_moves import (
     grounded_tools,
     inputs_used,
     listed_values,
+    missing_arguments,
     span_shortlist,
+    uncallable_text,
 )
 from lamina.layers.execution.runner import ToolJob, execution_tools
 from lamina.models.tool_calls import to_openai_tool
@@ -125,6 +132,10 @@ class _Opening:
 
     tools: Mapping[str, BaseTool]
     tool_choice: str | None = None
+    # may the other tools be offered when none of these can be called with what was given? Not
+    # when these fit the step by meaning: "how many days are in a week?" fits `days_between`,
+    # which needs dates nobody gave, and widened, SmolLM2 sent the words to the calculator
+    widens: bool = True
 
 
 @dataclass
@@ -154,6 +165,8 @@ class StepRun:
     # "{1250} * {380}")
     written: tuple[str, str, str] | None = None
     echoed: str = ""  # a final text that only restated the tool instructions
+    # by tool, the required arguments nothing given could fill, when no tool could be called
+    uncallable: dict[str, list[str]] = field(default_factory=dict)
     ignored: str = ""  # a final text that quoted none of the tool results
 
     # -- the loop ---------------------------------------------------------------------------
@@ -173,8 +186,10 @@ class StepRun:
             # move sees the tools that fit the step (and those it names); later moves see all.
             # Every list it sees puts the closest tools first (see ToolFit.ranked).
             tools = {n: tools[n] for n in fit.ranked()}
-            keep = fit.shortlist(named=named_tools(instruction, list(tools)))
-            opening = _Opening({n: tools[n] for n in keep}, fit.tool_choice())
+            keep = by_name_words(
+                instruction, fit.shortlist(named=named_tools(instruction, list(tools)))
+            )
+            opening = _Opening({n: tools[n] for n in keep}, fit.tool_choice(), not fit.fits)
         written = written_expressions(instruction, tools)
         if written:
             # the step writes arithmetic a tool takes as it stands: that tool, and a call first
@@ -241,6 +256,8 @@ class StepRun:
             "tool_calls": calls,
             "status": "failed" if source == "none" else "ok",
         }
+        if self.uncallable:
+            step_result["uncallable"] = self.uncallable
         data: dict[str, Any] = {
             "step": index,
             "model": model_name,
@@ -335,16 +352,21 @@ class StepRun:
                         chat_model, model_name, offered, choice, instruction, options
                     )
                 except _NothingCallableError:
-                    if opens and not self.records and set(offered) < set(tools):
+                    if opens and not self.records and opening.widens and set(offered) < set(tools):
                         # none of the tools that fit best can take what was given: the others
                         # may ("the desk lamp with 20% tax": no bill for `add_tip`)
                         opening = _Opening(tools, opening.tool_choice)
                         continue
                     if not self.records:
-                        return "ungrounded", ""
-                    # every value left was tried and failed: the model may only answer now
+                        # no tool can be called with what was given: the step is the model's
+                        # own to answer, and the verdict says so (what each tool lacked)
+                        self.uncallable = missing_arguments(
+                            offered, Grounding.from_texts(self._given(instruction))
+                        )
+                    # or every value left was tried and failed: the model may only answer now
                     bound = chat_model
-                preset = self._written_call(offered) if opens and not self.records else None
+                written = opens and not self.records and not self.uncallable
+                preset = self._written_call(offered) if written else None
                 reply = preset if preset is not None else invoke_model(bound, messages)
             except ModelOutputError as exc:
                 # An unreadable reply is a failed attempt like a bad call: say so, then retry.
@@ -365,7 +387,8 @@ class StepRun:
                 )
             self._count_tokens(reply)
             if not reply.tool_calls:
-                return "final_answer", message_text(reply).strip()
+                ended: EndReason = "ungrounded" if self.uncallable else "final_answer"
+                return ended, message_text(reply).strip()
             reply = self._ledger_ids(with_call_ids(reply), index)
             messages.append(reply)
             succeeded = self._successes()
@@ -741,14 +764,13 @@ class StepRun:
 
     def _result(self, ended_by: EndReason, final_text: str, index: int) -> tuple[str, str]:
         """The step's result and where it came from (`final_answer`, `last_tool_result`, `none`)."""
-        if ended_by in ("final_answer", "inputs_used") and final_text:
+        if ended_by in ("final_answer", "inputs_used", "ungrounded") and final_text:
             return final_text, "final_answer"
         if self.last_success is not None:
             return self.last_success, "last_tool_result"
         if ended_by == "ungrounded":
             return (
-                f"Step {index + 1} could not be done: every tool it could call needs a number "
-                "that neither the request nor an earlier result gives.",
+                f"Step {index + 1} could not be done: {uncallable_text(self.uncallable)}.",
                 "none",
             )
         if self.failures:
