@@ -48,6 +48,7 @@ from lamina.guards.numbers import (
     same_figure,
     written_numbers,
 )
+from lamina.guards.passages import takes_a_text
 from lamina.layers.execution.grounded_moves import uncallable_text
 
 __all__ = ["judge_run"]
@@ -232,17 +233,26 @@ def _unused_inputs(state: Mapping[str, Any]) -> list[str]:
     """The numbers of the request that no successful tool call (or verified step) used; none
     when no tool was called (then every figure of the answer needs a source instead)."""
     used_texts: list[str] = []
+    as_figures: list[str] = []  # not a text a tool works on ("Count the words in: ...")
     for result in state.get("step_results") or []:
         calls = [c for c in result.get("tool_calls") or [] if c.get("error") is None]
         used_texts += [json.dumps(c.get("args"), default=str) for c in calls]
+        as_figures += [
+            json.dumps({k: v for k, v in args.items() if not takes_a_text(str(k), {})}, default=str)
+            for c in calls
+            if isinstance(args := c.get("args"), dict)
+        ]
         if result.get("verified") is True:
             used_texts.append(str(result.get("instruction", "")))
+            as_figures.append(str(result.get("instruction", "")))
     if not used_texts:
         return []
     used, literals = grounded_numbers(used_texts)
     unused = []
     earlier = _figures_referred_to(state)
-    if earlier and not any(same_figure(figure, u) for figure in earlier for u in used):
+    # the thread's last answer counted as a text ("9.60, total: 73.60") is not used as a figure
+    figures, _ = grounded_numbers(as_figures)
+    if earlier and not any(same_figure(figure, u) for figure in earlier for u in figures):
         unused.append(f"that ({earlier[-1]}, the thread's last answer)")
     task = _LIST_MARKER.sub(" ", str(state.get("task") or ""))
     counted = [(w, v) for w, v in number_words(task) if v >= 2 and w.lower() not in NUMBER_IDIOMS]

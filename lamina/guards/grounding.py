@@ -136,7 +136,8 @@ class Grounding:
             of their own: the 100 of a percentage ("10%" is 10 / 100) when no 100 is written.
         percentages: values written only as percentages ("20%"): an argument that is no
             percentage does not take them, and one that is does not take their fractions.
-        passages: the texts given for a tool to work on (:mod:`lamina.guards.passages`).
+        passages: the texts the step gives for a tool to work on (see
+            :mod:`lamina.guards.passages`); a result or an earlier answer gives none.
     """
 
     numbers: tuple[float, ...]
@@ -179,7 +180,7 @@ class Grounding:
             dates,
             frozenset(hundred) & frozenset(numbers),
             _only_percentages(texts),
-            tuple(given_passages(texts)),
+            tuple(given_passages(texts[:1])),  # the step's own: not "tip: 9.60, total: 73.60"
         )
 
     def unit_values(self, name: str, prop: Mapping[str, Any]) -> list[Any] | None:
@@ -204,7 +205,7 @@ class Grounding:
         it was written with another unit of the same dimension ("9 lb" for `weight_kg`): the
         model must convert it first. Nor when it only counts things ("40 water bottles"), or
         every occurrence is in a unit of another dimension ("1,250 ft" for `days`)."""
-        written = self.units.get(canonical(abs(value)), ())
+        written = self.units.get(canonical(value), ())
         if declared is not None and canonical(abs(value)) in self.counted:
             # "an order for 40 water bottles": SmolLM2-135M sent 40 as `weight_kg`
             return any(occurrence for occurrence in written)
@@ -216,6 +217,16 @@ class Grounding:
         ):
             return False  # "a 1,250 ft skyscraper" for `days`: a quantity of another kind
         return not all(conflicts(declared, occurrence) for occurrence in written)
+
+    def fits_dimensions(self, value: float, dimensions: Collection[str]) -> bool:
+        """Can `value` go to a conversion into a unit of `dimensions`? Not when every
+        occurrence of it is in a unit of another dimension: "Helsinki: -4 °C, cloudy, wind 9
+        km/h" into Fahrenheit, SmolLM2-135M converted 9."""
+        written = self.units.get(canonical(value), ())
+        return not dimensions or not all(
+            occurrence and all(u.dimension not in dimensions for u in occurrence)
+            for occurrence in written
+        )
 
     def fits_percent(self, value: float, name: str, prop: Mapping[str, Any]) -> bool:
         """Can `value` go to an argument, as far as percentages go? A value written only as a
@@ -262,6 +273,11 @@ class Grounding:
         if not isinstance(properties, dict):
             return schema
         required = set(schema.get("required") or [])
+        # a tool that converts into a unit given takes a quantity of that unit's dimension
+        targets = any(
+            isinstance(p, dict) and unit_role(n, p) == "target" for n, p in properties.items()
+        )
+        converted = {u.dimension for u in self.roles.target} if targets else set()
         for name in list(properties):
             prop = properties[name]
             if not isinstance(prop, dict):
@@ -277,6 +293,7 @@ class Grounding:
                     for v in self.numbers
                     if _fits(v, prop)
                     and self.fits_unit(v, unit)
+                    and (unit is not None or self.fits_dimensions(v, converted))
                     and v not in self.only_in_arithmetic  # `percent=100` for "a 10% tip"
                     and self.fits_percent(v, name, prop)
                 ]

@@ -13,6 +13,7 @@ __all__ = [
     "DIGITS",
     "NUMBER_BODY",
     "NUMBER_IDIOMS",
+    "PACKS_OF",
     "SHARE_OF",
     "canonical",
     "grounded_numbers",
@@ -36,6 +37,11 @@ SHARE_OF = re.compile(
 )
 """A share of a figure, which is arithmetic: "17.5% of 2,340", "15 percent of $80", "a third of
 96" (the built-in calculator reads these)."""
+
+PACKS_OF = re.compile(
+    r"(?<![\w.,])(?P<count>\d+)\s+[^\W\d_]+s\s+of\s+(?P<each>\d+)\s+[^\W\d_]", re.IGNORECASE
+)
+"""Packs of things, a product: "3 boxes of 24 eggs" is 3 * 24 eggs."""
 
 DIGITS = re.compile(r"\d+(?:\.\d+)?")
 """A run of digits, with a decimal part: the pieces of dates, codes and times too ("02")."""

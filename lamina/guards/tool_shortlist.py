@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from lamina.guards.dates import CALENDAR_WORDS
 from lamina.guards.noun_phrases import PROPER_NAME
-from lamina.guards.numbers import SHARE_OF, percentages
+from lamina.guards.numbers import PACKS_OF, SHARE_OF, number_words, percentages
 from lamina.guards.request_quantities import request_quantities
 from lamina.guards.units import asked_unit, units_named
 
@@ -173,11 +173,13 @@ def written_expressions(instruction: str, tools: Mapping[str, Any]) -> list[tupl
     A share of a figure is arithmetic too ("17.5% of 2,340", "a third of 96"), written without
     its currency sign; a tool takes it only when its pattern allows the words. Offered the
     calculator among others for "how much is a third of 96?", SmolLM2-135M called
-    `product_price("third")`.
+    `product_price("third")`. So are packs of things: "3 boxes of 24 eggs" is "3 * 24" (given
+    the calculator, SmolLM2 wrote "24 * 24").
     """
     runs = [m.group().strip() for m in _EXPRESSION_RUN.finditer(instruction)]
     runs = [r for r in runs if _OPERATION.search(r) and not _DATE_LIKE.search(r)]
     runs += [f"{m['share']} of {m['figure']}" for m in SHARE_OF.finditer(instruction)]
+    runs += [f"{m['count']} * {m['each']}" for m in PACKS_OF.finditer(instruction)]
     found = []
     for name, tool in tools.items() if runs else ():
         for arg, schema in (getattr(tool, "args", None) or {}).items():
@@ -297,7 +299,8 @@ def only_counts(instruction: str) -> bool:
     """Is every figure of the step a count of things ("3 webcams") or a percentage ("25%
     off"), so that it gives no value a tool could be asked about? True for a step without
     figures."""
-    figures = len(re.findall(r"\d+(?:[.,]\d+)*", instruction))
+    # a count in words is a figure too ("Two desk lamps - what do they cost together?")
+    figures = len(re.findall(r"\d+(?:[.,]\d+)*", instruction)) + len(number_words(instruction))
     counts = [q for q in request_quantities(instruction) if q.counts and q.unit is None]
     return figures == len(counts) + len(percentages(instruction))
 
@@ -317,7 +320,7 @@ def asks_for_a_figure(instruction: str) -> bool:
 def asks_for_arithmetic(instruction: str) -> bool:
     """Does the step hold arithmetic: digits with an operator between them, or digits with a
     word like "plus", "multiply" or "total"?"""
-    if _ARITHMETIC.search(instruction):
+    if _ARITHMETIC.search(instruction) or PACKS_OF.search(instruction):
         return True
     return any(ch.isdigit() for ch in instruction) and bool(_MATH_WORDS.search(instruction))
 

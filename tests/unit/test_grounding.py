@@ -376,3 +376,25 @@ def test_a_step_lamina_added_is_grounded_in_its_own_figures() -> None:
     assert Grounding.from_texts(given_texts(state, step, [])).numbers == (-3.0,)  # type: ignore[arg-type]
     planned = {**state, "plan": [plan[0], {**plan[1], "added_for": None}]}
     assert 9.0 in Grounding.from_texts(given_texts(planned, step, [])).numbers  # type: ignore[arg-type]
+
+
+def test_a_conversion_takes_a_quantity_of_the_dimension_it_converts_into() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "value": {"type": "number"},
+            "from_unit": {"type": "string"},
+            "to_unit": {"type": "string"},
+        },
+        "required": ["value", "from_unit", "to_unit"],
+    }
+    given = ["What is it in Fahrenheit?", "Helsinki: -4 °C, cloudy, wind 9 km/h"]
+    narrowed = Grounding.from_texts(given).narrow(schema)
+    assert narrowed is not None
+    # the wind's 9 km/h is no temperature (SmolLM2-135M converted 9, ok=True), and -4 is -4
+    assert narrowed["properties"]["value"]["enum"] == [-4]
+    # a tool that converts into no unit named takes every figure
+    plain = {"type": "object", "properties": {"value": {"type": "number"}}}
+    offered = Grounding.from_texts(given).narrow(plain)
+    assert offered is not None
+    assert offered["properties"]["value"]["enum"] == [-4, 9]

@@ -34,3 +34,11 @@ def test_an_argument_that_takes_a_text_is_offered_the_passage_whole() -> None:
     free = Grounding.from_texts(["How many words are in a haiku?"]).narrow(schema)
     assert free is not None
     assert "enum" not in free["properties"]["text"]
+
+
+def test_a_passage_is_the_step_s_own_not_a_result_s() -> None:
+    step = "Split the total 3 ways for me"
+    assert Grounding.from_texts([step, "tip: 9.60, total: 73.60 and more"]).passages == ()
+    assert Grounding.from_texts(["Count the words in: one two three"]).passages == (
+        "one two three",
+    )

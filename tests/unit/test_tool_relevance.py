@@ -542,6 +542,11 @@ def test_a_share_of_a_figure_is_arithmetic_the_calculator_takes_as_written() -> 
         ("calculator", "expression", "15 percent of 80")
     ]
     assert written_expressions("Add a 15% tip to a 64 dollar bill", tools) == []
+    # packs of things are a product (given the calculator, SmolLM2 had written "24 * 24")
+    eggs = "I have 3 boxes of 24 eggs. How many eggs is that?"
+    assert step_needs_tool(eggs, tools)
+    assert written_expressions(eggs, tools) == [("calculator", "expression", "3 * 24")]
+    assert written_expressions("Ship 3 boxes of books", tools) == []
 
 
 def test_the_tools_whose_names_the_step_uses_are_offered_first() -> None:
@@ -552,3 +557,11 @@ def test_the_tools_whose_names_the_step_uses_are_offered_first() -> None:
     assert by_name_words(step, names) == ["add_tip", "product_price", "convert_currency"]
     # no name word used: the order (a ranking by meaning) stays
     assert by_name_words("How much is 120 CHF in euros?", names) == names
+
+
+def test_a_count_in_words_gives_no_value_a_tool_could_be_asked_about() -> None:
+    from lamina.guards.tool_shortlist import only_counts
+
+    assert only_counts("Two desk lamps - what do they cost together?")
+    assert only_counts("If I buy 3 mechanical keyboards, how much is that?")
+    assert not only_counts("Two desk lamps at 34.90 - what do they cost together?")

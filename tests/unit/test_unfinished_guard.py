@@ -293,6 +293,19 @@ def test_split_the_total_refers_to_the_thread_s_last_figure() -> None:
     assert error is not None
     assert error.kind == "unused_input"
     assert "73.60" in error.message
+    # the last answer counted as a text is not its figure used: after word_count("9.60, total:
+    # 73.60") SmolLM2 tipped 3, and the run was ok
+    counted = {**done, "args": {"text": "9.60, total: 73.60"}}
+    tipped = {
+        "name": "tip",
+        "args": {"bill": 3, "tip_percent": 15},
+        "result": "3.45",
+        "error": None,
+    }
+    texts = [{"index": 0, "result": "3.45", "tool_calls": [counted, tipped], "status": "ok"}]
+    error = judge_run({**state, "answer": "3.45", "step_results": texts})
+    assert error is not None
+    assert error.kind == "unused_input"
 
 
 def test_a_follow_up_that_used_any_figure_of_the_last_answer_used_it() -> None:
