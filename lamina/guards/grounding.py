@@ -24,11 +24,17 @@ made from that narrowed schema. So an invented number cannot be decoded at all, 
   digits occur only as a given literal (`86.40`, `2025`, `02`), never glued to another digit or
   a decimal point, so `12` and `7` cannot become `127` or `12.7`. Any other pattern of its own
   is left as it is.
+* A string that takes a date (`start`, "the first date as YYYY-MM-DD") is an `enum` of the
+  dates given, and with none given the tool cannot be called; one that takes a text (`text`,
+  "the text to count") is an `enum` of the passages the step gives (after an instruction's
+  colon, or quoted), when it gives any.
+* A number goes to a conversion only when it is a quantity of the dimension converted into,
+  or bare (the wind's "9 km/h" is no temperature to convert into Fahrenheit).
 * Values that failed in this step (a call refused, or a tool error that names the value) are
   left out of the next move's enums: an identical failed call cannot be decoded again.
 
 What counts as given: every number written with digits (thousands separators read, a sign kept
-when attached), the cardinal number words (`four`, `a dozen`, `twice`, `half`), and, when a
+when attached: "-3 °C" gives -3 and not 3), the cardinal number words (`four`, `a dozen`, `twice`, `half`), and, when a
 percentage is written (`17.5%`), its fraction (0.175) and 100. Tool descriptions are never a
 source: their examples are what small models copy.
 
