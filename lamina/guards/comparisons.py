@@ -54,12 +54,19 @@ _COMPARATIVES: dict[str, str] = {
     **dict.fromkeys(("heavier", "lighter"), "mass"),
     **dict.fromkeys(("older", "younger", "later", "earlier", "sooner"), "time"),
 }
+_DIMENSION_NOUNS: dict[str, str] = {
+    **dict.fromkeys(("temperature", "temperatures"), "temperature"),
+    **dict.fromkeys(("price", "prices", "cost", "costs"), "money"),
+    **dict.fromkeys(("height", "length", "distance"), "length"),
+    **dict.fromkeys(("weight", "mass"), "mass"),
+}
+"""Nouns that name what a difference is of ("the temperature difference between")."""
 _COMPARATIVE = r"(?:more|less|fewer|bigger|larger|smaller|higher|lower|{})".format(
     "|".join(_COMPARATIVES)
 )
 _DIFFERENCE = re.compile(
     rf"\bhow\s+(?:much|many|far)\s+(?:\w+\s+)?(?P<word>{_COMPARATIVE})\b"
-    r"|\b(?:the\s+)?difference\s+(?:in\s+\w+\s+)?between\b"
+    r"|\b(?:the\s+)?(?:(?P<noun>\w+)\s+)?difference\s+(?:in\s+(?P<of>\w+)\s+)?between\b"
     r"|\bhow\s+far\s+(?:is\s+(?:that|it|this)\s+)?(?:below|above|under|over|short\s+of)\b",
     re.IGNORECASE,
 )
@@ -85,8 +92,10 @@ _REMAINDER = re.compile(
 def asked_comparison(request: str) -> Comparison | None:
     """The comparison the request asks for, or None.
 
-    >>> asked_comparison("How much colder is it in Reykjavik than in Nairobi?")
-    Comparison(kind='difference', dimension='temperature')
+    >>> asked_comparison("How much colder is it in Reykjavik than in Nairobi?").kind
+    'difference'
+    >>> asked_comparison("What's the temperature difference between Mumbai and Oslo?").dimension
+    'temperature'
     >>> asked_comparison("How many times a week do I run?") is None
     True
     """
@@ -97,6 +106,9 @@ def asked_comparison(request: str) -> Comparison | None:
     difference = _DIFFERENCE.search(request)
     if difference is not None:
         word = _COMPARATIVES.get((difference["word"] or "").lower())
+        # "the temperature difference between", "the difference in price between"
+        named = (difference["noun"] or difference["of"] or "").lower()
+        word = word or _DIMENSION_NOUNS.get(named)
         return Comparison("difference", word, _to_sentence_end(request, difference))
     remainder = _REMAINDER.search(request)
     if remainder is not None:

@@ -34,9 +34,9 @@ made from that narrowed schema. So an invented number cannot be decoded at all, 
   left out of the next move's enums: an identical failed call cannot be decoded again.
 
 What counts as given: every number written with digits (thousands separators read, a sign kept
-when attached: "-3 °C" gives -3 and not 3), the cardinal number words (`four`, `a dozen`, `twice`, `half`), and, when a
-percentage is written (`17.5%`), its fraction (0.175) and 100. Tool descriptions are never a
-source: their examples are what small models copy.
+when attached: "-3 °C" gives -3 and not 3), the cardinal number words (`four`, `a dozen`,
+`twice`, `half`), and, when a percentage is written (`17.5%`), its fraction (0.175) and 100.
+Tool descriptions are never a source: their examples are what small models copy.
 
 :class:`Grounding` is switchable in the execution layer. Measured on `bench/agent_tasks.py`
 (see the execution layer's docs for the figures).

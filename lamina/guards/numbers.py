@@ -14,6 +14,7 @@ __all__ = [
     "NUMBER_BODY",
     "NUMBER_IDIOMS",
     "PACKS_OF",
+    "POWER",
     "SHARE_OF",
     "canonical",
     "grounded_numbers",
@@ -42,6 +43,12 @@ PACKS_OF = re.compile(
     r"(?<![\w.,])(?P<count>\d+)\s+[^\W\d_]+s\s+of\s+(?P<each>\d+)\s+[^\W\d_]", re.IGNORECASE
 )
 """Packs of things, a product: "3 boxes of 24 eggs" is 3 * 24 eggs."""
+
+POWER = re.compile(
+    rf"(?<![\w.,])(?:{NUMBER_BODY})\s+(?:squared|cubed|to\s+the\s+power\s+of\s+(?:{NUMBER_BODY}))\b",
+    re.IGNORECASE,
+)
+"""A power written in words: "7 squared", "2 to the power of 10"."""
 
 DIGITS = re.compile(r"\d+(?:\.\d+)?")
 """A run of digits, with a decimal part: the pieces of dates, codes and times too ("02")."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from lamina.guards.dates import CALENDAR_WORDS
 from lamina.guards.noun_phrases import PROPER_NAME
-from lamina.guards.numbers import PACKS_OF, SHARE_OF, number_words, percentages
+from lamina.guards.numbers import PACKS_OF, POWER, SHARE_OF, number_words, percentages
 from lamina.guards.request_quantities import request_quantities
 from lamina.guards.units import asked_unit, units_named
 
@@ -180,6 +180,7 @@ def written_expressions(instruction: str, tools: Mapping[str, Any]) -> list[tupl
     runs = [r for r in runs if _OPERATION.search(r) and not _DATE_LIKE.search(r)]
     runs += [f"{m['share']} of {m['figure']}" for m in SHARE_OF.finditer(instruction)]
     runs += [f"{m['count']} * {m['each']}" for m in PACKS_OF.finditer(instruction)]
+    runs += [m.group() for m in POWER.finditer(instruction)]  # "7 squared", as written
     found = []
     for name, tool in tools.items() if runs else ():
         for arg, schema in (getattr(tool, "args", None) or {}).items():
@@ -320,7 +321,7 @@ def asks_for_a_figure(instruction: str) -> bool:
 def asks_for_arithmetic(instruction: str) -> bool:
     """Does the step hold arithmetic: digits with an operator between them, or digits with a
     word like "plus", "multiply" or "total"?"""
-    if _ARITHMETIC.search(instruction) or PACKS_OF.search(instruction):
+    if any(p.search(instruction) for p in (_ARITHMETIC, PACKS_OF, POWER)):
         return True
     return any(ch.isdigit() for ch in instruction) and bool(_MATH_WORDS.search(instruction))
 

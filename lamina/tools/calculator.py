@@ -17,6 +17,8 @@ Leniency, applied before parsing (each a deliberate choice):
 * A share of a figure is a product: `17.5% of 2,340` and `17.5 percent of 2340` are
   `17.5 / 100 * 2340`; `half of 96`, `a third of 96` and `a quarter of 96` are `(1 / 2) * 96`,
   `(1 / 3) * 96` and `(1 / 4) * 96`. A `%` not followed by "of" is still the remainder.
+* Powers in words: `7 squared` is `7 ** 2`, `5 cubed` is `5 ** 3`, `2 to the power of 10` is
+  `2 ** 10`.
 * A trailing `=` or `?` and a leading "what is"/"calculate"/"compute" are dropped (`12 * 7 =`).
 * Thousands separators: `1,200` and `1,234,567.5` are read as numbers when the expression calls no
   function. In an expression with a function call, commas separate arguments (`max(1,200)` is
@@ -102,6 +104,10 @@ _WORDS = [
     (re.compile(r"\b(?:(?:a|one)\s+)?half\s+of\b", re.IGNORECASE), "(1 / 2) * "),
     (re.compile(r"\b(?:a|one)\s+third\s+of\b", re.IGNORECASE), "(1 / 3) * "),
     (re.compile(r"\b(?:a|one)\s+quarter\s+of\b", re.IGNORECASE), "(1 / 4) * "),
+    # powers in words: "7 squared", "2 to the power of 10"
+    (re.compile(r"\bsquared\b", re.IGNORECASE), " ** 2"),
+    (re.compile(r"\bcubed\b", re.IGNORECASE), " ** 3"),
+    (re.compile(r"\bto\s+the\s+power\s+of\b", re.IGNORECASE), " ** "),
     (re.compile(r"\bmultiplied\s+by\b", re.IGNORECASE), "*"),
     (re.compile(r"\bdivided\s+by\b", re.IGNORECASE), "/"),
     (re.compile(r"\btimes\b", re.IGNORECASE), "*"),

@@ -74,6 +74,9 @@ def test_evaluates_arithmetic(expression: str, expected: float) -> None:
         ("a third of 96", 32),
         ("one quarter of 96", 24),
         ("10 % 3", 1),  # a % not followed by "of" is still the remainder
+        ("7 squared", 49),
+        ("5 cubed", 125),
+        ("2 to the power of 10", 1024),
     ],
 )
 def test_tolerates_small_model_formats(expression: str, expected: float) -> None:

@@ -87,7 +87,7 @@ def weather_in(city: str, celsius: int) -> dict[str, Any]:
         ("How much heavier is the suitcase?", Comparison("difference", "mass")),
         (
             "What's the difference in price between a monitor and a webcam?",
-            Comparison("difference"),
+            Comparison("difference", "money"),
         ),
         ("How far is that below 100 F?", Comparison("difference")),
         (

@@ -547,6 +547,11 @@ def test_a_share_of_a_figure_is_arithmetic_the_calculator_takes_as_written() -> 
     assert step_needs_tool(eggs, tools)
     assert written_expressions(eggs, tools) == [("calculator", "expression", "3 * 24")]
     assert written_expressions("Ship 3 boxes of books", tools) == []
+    # powers in words, as written (SmolLM2 answered "2^10 = 10^10 = 1024" with no call)
+    assert step_needs_tool("What's 7 squared?", tools)
+    assert written_expressions("What is 2 to the power of 10?", tools) == [
+        ("calculator", "expression", "2 to the power of 10")
+    ]
 
 
 def test_the_tools_whose_names_the_step_uses_are_offered_first() -> None:
