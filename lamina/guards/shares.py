@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 
-from lamina.guards.numbers import NUMBER_BODY, number_words
-from lamina.guards.units import units_named
+from lamina.guards.numbers import NUMBER_BODY, canonical, number_words, percentages
+from lamina.guards.units import quantities, units_named
 
-__all__ = ["asks_for_a_share", "sharers", "sharers_phrases"]
+__all__ = ["asks_for_a_share", "shared_amount", "sharers", "sharers_phrases"]
 
 _COUNT = rf"(?:{NUMBER_BODY}|[^\W\d_]+)"
 _SHARERS = re.compile(
@@ -71,3 +71,24 @@ def sharers_phrases(task: str) -> list[tuple[float, str]]:
         if value is not None:
             found.append((value, match[0]))
     return found
+
+
+def shared_amount(task: str) -> str | None:
+    """The division a request that shares one given amount asks for ("Split a 120 euro bill
+    between 4 people" → "120 / 4"), or None: it must say how many share, give exactly one other
+    figure, in a currency, and no percentage (a tip or tax first is another plan). Offered every
+    tool, SmolLM2-135M called `convert_currency` for it three times."""
+    count = sharers(task)
+    if count is None or not asks_for_a_share(task) or percentages(task):
+        return None
+    phrases = {text for _, text in sharers_phrases(task)}
+    figures = [
+        (value, units)
+        for value, units in quantities(task)
+        if not any(
+            f"{canonical(value)} " in f"{p} " or p.endswith(canonical(value)) for p in phrases
+        )
+    ]
+    if len(figures) != 1 or not any(u.dimension == "money" for u in figures[0][1]):
+        return None
+    return f"{canonical(figures[0][0])} / {canonical(count)}"

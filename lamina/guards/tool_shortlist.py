@@ -13,6 +13,7 @@ from lamina.guards.dates import CALENDAR_WORDS
 from lamina.guards.noun_phrases import PROPER_NAME
 from lamina.guards.numbers import PACKS_OF, POWER, SHARE_OF, number_words, percentages
 from lamina.guards.request_quantities import request_quantities
+from lamina.guards.shares import shared_amount
 from lamina.guards.units import asked_unit, units_named
 
 if TYPE_CHECKING:
@@ -181,6 +182,8 @@ def written_expressions(instruction: str, tools: Mapping[str, Any]) -> list[tupl
     runs += [f"{m['share']} of {m['figure']}" for m in SHARE_OF.finditer(instruction)]
     runs += [f"{m['count']} * {m['each']}" for m in PACKS_OF.finditer(instruction)]
     runs += [m.group() for m in POWER.finditer(instruction)]  # "7 squared", as written
+    shared = shared_amount(instruction)  # "Split a 120 euro bill between 4 people": 120 / 4
+    runs += [shared] if shared is not None else []
     found = []
     for name, tool in tools.items() if runs else ():
         for arg, schema in (getattr(tool, "args", None) or {}).items():
@@ -322,6 +325,8 @@ def asks_for_arithmetic(instruction: str) -> bool:
     """Does the step hold arithmetic: digits with an operator between them, or digits with a
     word like "plus", "multiply" or "total"?"""
     if any(p.search(instruction) for p in (_ARITHMETIC, PACKS_OF, POWER)):
+        return True
+    if shared_amount(instruction) is not None:
         return True
     return any(ch.isdigit() for ch in instruction) and bool(_MATH_WORDS.search(instruction))
 

@@ -83,6 +83,7 @@ __all__ = [
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _NUMBER_THEN_WORD = re.compile(rf"({NUMBER_BODY})\s*-?\s*([^\W\d_]{{3,}})")
+_NUMBER_UNIT_WORD = re.compile(rf"({NUMBER_BODY})\s*-?\s*([^\W\d_]+)\s+([^\W\d_]{{3,}})")
 _ARITHMETIC = re.compile(r"[\d\s.,+\-*/×÷^%()]*\d[\d\s.,()]*[+\-*/×÷^][\d\s.,+\-*/×÷^%()]*")
 """A string argument that is arithmetic ("8.5 * 4"), not a name or a date's text."""
 _DATE = re.compile(r"\d{1,4}[/-]\d{1,2}[/-]\d{1,4}")
@@ -337,6 +338,12 @@ def _units_of_used_numbers(request: str, calls: Sequence[Mapping[str, Any]]) -> 
     ]
     used |= {plain(n) for v in arithmetic for n in re.findall(NUMBER_BODY, v)}
     after = {m.group(2) for m in _NUMBER_THEN_WORD.finditer(request) if plain(m.group(1)) in used}
+    # and the thing after its unit: "bill" in "a 120 euro bill"
+    after |= {
+        m.group(3)
+        for m in _NUMBER_UNIT_WORD.finditer(request)
+        if plain(m.group(1)) in used and units_named(m.group(2))
+    }
     # the verb that states the number ("Each ticket costs 12 EUR"): it says what the number is
     stated = {m.group(1) for m in _STATED_AS.finditer(request) if plain(m.group(2)) in used}
     # the clause that states a rate or a value of one thing the calls used says what it is:

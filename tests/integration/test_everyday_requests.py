@@ -140,3 +140,18 @@ def test_a_question_the_fitting_tool_cannot_take_is_the_model_s_own_and_flagged(
     assert result.error is not None
     assert result.error.kind in ("unverified", "unsupported_figure"), result.error
     assert "days_apart needs start and end" in result.error.message, result.error
+
+
+def test_one_amount_shared_is_divided(tools_agent: Any, answer_figures: Any) -> None:
+    result = tools_agent.run("Split a 90 euro bill between 3 people")
+    assert result.ok, (result.error, result.answer)
+    assert answer_figures(result.answer)[-1] == 30, result.answer
+    assert _done(result) == [("calculator", {"expression": "90 / 3"})]
+
+
+def test_a_power_in_words_is_worked_out_by_the_calculator(
+    tools_agent: Any, answer_figures: Any
+) -> None:
+    result = tools_agent.run("What is 2 to the power of 10?")
+    assert result.ok, (result.error, result.answer)
+    assert answer_figures(result.answer)[-1] == 1024, result.answer

@@ -547,6 +547,12 @@ def test_a_share_of_a_figure_is_arithmetic_the_calculator_takes_as_written() -> 
     assert step_needs_tool(eggs, tools)
     assert written_expressions(eggs, tools) == [("calculator", "expression", "3 * 24")]
     assert written_expressions("Ship 3 boxes of books", tools) == []
+    # one amount shared, a division (SmolLM2 had called convert_currency three times)
+    split = "Split a 120 euro bill between 4 people"
+    assert step_needs_tool(split, tools)
+    assert written_expressions(split, tools) == [("calculator", "expression", "120 / 4")]
+    tipped = "Dinner came to 120 CHF, add a 15% tip and split it between 4 of us"
+    assert written_expressions(tipped, tools) == []  # the tip first: another plan
     # powers in words, as written (SmolLM2 answered "2^10 = 10^10 = 1024" with no call)
     assert step_needs_tool("What's 7 squared?", tools)
     assert written_expressions("What is 2 to the power of 10?", tools) == [

@@ -468,3 +468,20 @@ def test_arithmetic_in_braces_used_the_numbers_it_holds() -> None:
     braced = {"name": "calculator", "args": {"expression": "{15 - 27}"}, "error": None}
     # the calculator reads braces as parentheses: "minus" says what 15 is, which the call took
     assert unhandled(task, [{**braced, "result": "-12"}], tools, RELEVANCE) == []
+
+
+def test_the_thing_after_a_used_amount_s_unit_is_accounted_for() -> None:
+    from lamina.tools.calculator import calculator
+
+    @tool
+    def pay_bill(bill: float) -> str:
+        """Pay a bill."""
+        return "paid"
+
+    tools = {t.name: t for t in (calculator, pay_bill)}
+    task = "Split a 120 euro bill between 4 people"
+    shared = {"name": "calculator", "args": {"expression": "120 / 4"}, "error": None}
+    other = {"name": "calculator", "args": {"expression": "4 * 2"}, "error": None}
+    assert "bill" in [f["word"] for f in unhandled(task, [other], tools, RELEVANCE)]
+    # 120 went into the division: "bill" says what the 120 euros are
+    assert unhandled(task, [{**shared, "result": "30"}], tools, RELEVANCE) == []
