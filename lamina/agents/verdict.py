@@ -4,7 +4,9 @@ A wrong answer presented as right is the worst outcome an agent can have, so a r
 on its structure, never on how its answer reads:
 
 * a plan step that failed (its tool calls failed, or no tool could be called with the values
-  given) fails the run, with the step's calls as what was tried;
+  given) fails the run, with the step's calls as what was tried; a step whose fitting tools
+  could not take what was given, answered by the model alone, makes the run `unverified`,
+  whatever later steps did with its figure;
 * a number in the answer must have a source: the request, the memories recalled, the thread's
   earlier messages, a tool's result, a step result a verifier checked, or the plan's own step
   numbers and instructions (a step's own text is the model's: it counts only when a verifier
@@ -84,6 +86,21 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
                 int(result.get("index", 0)),
                 tuple(_describe_call(c) for c in calls),
             )
+    for result in results:
+        if result.get("uncallable"):
+            # a step no tool could do was answered by the model alone; a later call that took
+            # its figure would pass an invented figure off as a tool's
+            return RunError(
+                "unverified",
+                f"Step {int(result.get('index', 0)) + 1} ({result.get('instruction', '')!s}) was "
+                "answered by the model alone, so the answer rests on an unchecked step: no tool "
+                f"could be called: {uncallable_text(result['uncallable'])}. Fix: give what the "
+                "tool needs in the request.",
+                int(result.get("index", 0)),
+                tuple(
+                    f"{tool} needs {', '.join(args)}" for tool, args in result["uncallable"].items()
+                ),
+            )
     unused = _unused_inputs(state)
     if unused:
         return RunError(
@@ -101,8 +118,7 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
         return RunError(
             "unsupported_figure",
             f"The answer holds {', '.join(unsupported)}, which no tool returned and the request "
-            "never gave: the model produced it without a tool, so it is unchecked."
-            + _uncallable(results),
+            "never gave: the model produced it without a tool, so it is unchecked.",
             None,
             tuple(unsupported),
         )
@@ -111,17 +127,9 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
             "unverified",
             "Nothing supports the answer: no tool was called and no check ran, so it is the "
             "model's own and may be wrong. Give the agent a tool that can answer it, or, with a "
-            "model you trust, pass trust_model_answers=True." + _uncallable(results),
+            "model you trust, pass trust_model_answers=True.",
         )
     return None
-
-
-def _uncallable(results: Sequence[Mapping[str, Any]]) -> str:
-    """Why no tool was called, when a step's tools could not take what was given."""
-    for result in results:
-        if result.get("uncallable"):
-            return f" No tool could be called: {uncallable_text(result['uncallable'])}."
-    return ""
 
 
 def _unfinished(found: Sequence[Mapping[str, Any]]) -> RunError | None:

@@ -138,7 +138,7 @@ def test_a_question_the_fitting_tool_cannot_take_is_the_model_s_own_and_flagged(
     assert result.tool_calls == [], result.tool_calls
     assert not result.ok
     assert result.error is not None
-    assert result.error.kind in ("unverified", "unsupported_figure"), result.error
+    assert result.error.kind == "unverified", result.error
     assert "days_apart needs start and end" in result.error.message, result.error
 
 

@@ -523,8 +523,20 @@ def test_when_the_tools_that_fit_cannot_take_what_was_given_the_model_answers_al
     assert fake.tool_choices == []  # no tool was ever bound
     error = judge_run({"task": task, "answer": result["result"], "step_results": [result]})
     assert error is not None
-    assert error.kind == "unsupported_figure"
+    assert error.kind == "unverified"
     assert "days_between needs start and end" in error.message
+    # a later call that took the model's figure does not make it a tool's
+    converted = {
+        "index": 1,
+        "instruction": "Convert 7 days to hours.",
+        "result": "168",
+        "tool_calls": [{"name": "calc", "args": {"expression": "7 * 24"}, "result": "168"}],
+        "status": "ok",
+    }
+    later = judge_run({"task": task, "answer": "168", "step_results": [result, converted]})
+    assert later is not None
+    assert later.kind == "unverified"
+    assert later.step == 0
 
 
 def test_a_share_of_a_figure_is_arithmetic_the_calculator_takes_as_written() -> None:
