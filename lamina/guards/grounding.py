@@ -217,10 +217,7 @@ class Grounding:
             return any(occurrence for occurrence in written)
         if declared is None or not written:
             return True
-        if all(
-            occurrence and all(u.dimension != declared.dimension for u in occurrence)
-            for occurrence in written
-        ):
+        if not self.fits_dimensions(value, {declared.dimension}):
             return False  # "a 1,250 ft skyscraper" for `days`: a quantity of another kind
         return not all(conflicts(declared, occurrence) for occurrence in written)
 

@@ -35,12 +35,7 @@ __all__ = [
 ]
 
 
-_ARITHMETIC = re.compile(
-    r"\d\s*(?:[-+*/×÷^%]|\*\*)\s*\(?\s*\d"
-    # a share of a figure: "17.5% of 2,340", "half of 90" (SmolLM2 answered it with no call)
-    r"|(?:\d\s*%|\bpercent|\bper\s?cent|\bhalf|\bthird|\bquarter)\s+of\s+[$€£]?\d",
-    re.IGNORECASE,
-)
+_ARITHMETIC = re.compile(r"\d\s*(?:[-+*/×÷^%]|\*\*)\s*\(?\s*\d")
 _MATH_WORDS = re.compile(
     r"\b(?:calculate|compute|sum|add|subtract|multiply|divide|product|total|square\s+root|"
     r"percent|percentage|average|plus|minus|times|divided)\b",
@@ -324,7 +319,9 @@ def asks_for_a_figure(instruction: str) -> bool:
 def asks_for_arithmetic(instruction: str) -> bool:
     """Does the step hold arithmetic: digits with an operator between them, or digits with a
     word like "plus", "multiply" or "total"?"""
-    if any(p.search(instruction) for p in (_ARITHMETIC, PACKS_OF, POWER)):
+    # and in words: a share of a figure ("17.5% of 2,340"; SmolLM2 answered it with no call),
+    # packs of things ("3 boxes of 24 eggs"), a power ("7 squared")
+    if any(p.search(instruction) for p in (_ARITHMETIC, SHARE_OF, PACKS_OF, POWER)):
         return True
     if shared_amount(instruction) is not None:
         return True

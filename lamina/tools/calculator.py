@@ -99,21 +99,24 @@ _SYMBOL = {
 }
 
 _WORDS = [
-    # a share of a figure: "17.5% of 2,340" (SmolLM2 copies the request's words), "half of 96"
-    (re.compile(r"(?:%|\bper\s?cent)\s+of\b", re.IGNORECASE), " / 100 * "),
-    (re.compile(r"\b(?:(?:a|one)\s+)?half\s+of\b", re.IGNORECASE), "(1 / 2) * "),
-    (re.compile(r"\b(?:a|one)\s+third\s+of\b", re.IGNORECASE), "(1 / 3) * "),
-    (re.compile(r"\b(?:a|one)\s+quarter\s+of\b", re.IGNORECASE), "(1 / 4) * "),
-    # powers in words: "7 squared", "2 to the power of 10"
-    (re.compile(r"\bsquared\b", re.IGNORECASE), " ** 2"),
-    (re.compile(r"\bcubed\b", re.IGNORECASE), " ** 3"),
-    (re.compile(r"\bto\s+the\s+power\s+of\b", re.IGNORECASE), " ** "),
-    (re.compile(r"\bmultiplied\s+by\b", re.IGNORECASE), "*"),
-    (re.compile(r"\bdivided\s+by\b", re.IGNORECASE), "/"),
-    (re.compile(r"\btimes\b", re.IGNORECASE), "*"),
-    (re.compile(r"\bplus\b", re.IGNORECASE), "+"),
-    (re.compile(r"\bminus\b", re.IGNORECASE), "-"),
-    (re.compile(r"\bover\b", re.IGNORECASE), "/"),
+    (re.compile(pattern, re.IGNORECASE), symbol)
+    for pattern, symbol in (
+        # a share of a figure: "17.5% of 2,340" (SmolLM2 copies the request's words), "half of 96"
+        (r"(?:%|\bper\s?cent)\s+of\b", " / 100 * "),
+        (r"\b(?:(?:a|one)\s+)?half\s+of\b", "(1 / 2) * "),
+        (r"\b(?:a|one)\s+third\s+of\b", "(1 / 3) * "),
+        (r"\b(?:a|one)\s+quarter\s+of\b", "(1 / 4) * "),
+        # powers in words: "7 squared", "2 to the power of 10"
+        (r"\bsquared\b", " ** 2"),
+        (r"\bcubed\b", " ** 3"),
+        (r"\bto\s+the\s+power\s+of\b", " ** "),
+        (r"\bmultiplied\s+by\b", "*"),
+        (r"\bdivided\s+by\b", "/"),
+        (r"\btimes\b", "*"),
+        (r"\bplus\b", "+"),
+        (r"\bminus\b", "-"),
+        (r"\bover\b", "/"),
+    )
 ]
 _LEADING_PHRASE = re.compile(r"^\s*(what\s+is|what's|calculate|compute|evaluate)\s+", re.I)
 # "x" is a multiplication sign only between operands ("12 x 7", "3x(2+1)"), never inside a name.
