@@ -34,10 +34,24 @@ TEXTS = [
         "avoid the mountain pass. Gritters have been out since noon.",
         ("snow", "20"),
     ),
+    (
+        "We stayed at the hotel for four nights in July. The room was spacious and the breakfast "
+        "was excellent. However, the air conditioning broke twice and nobody came to fix it. I "
+        "would not stay here again in summer.",
+        ("breakfast", "air conditioning"),
+    ),
+    (
+        "I've used this kettle every day since January. It boils quickly and looks great on the "
+        "counter. Unfortunately the lid no longer clicks shut and steam escapes from the side. "
+        "For forty pounds I expected it to last longer.",
+        ("boils", "lid"),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "facts"), TEXTS, ids=["council", "sales", "museum", "snow"])
+@pytest.mark.parametrize(
+    ("text", "facts"), TEXTS, ids=["council", "sales", "museum", "snow", "hotel", "kettle"]
+)
 def test_a_summary_keeps_the_key_facts(encoder, text: str, facts: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     summary = extractive_summary(text, encoder)
     assert len(summary.text) < len(text)

@@ -7,6 +7,7 @@ import pytest
 
 from lamina.layers.reasoning.summarise import (
     extractive_summary,
+    opens_contrast,
     requested_sentences,
     split_request,
 )
@@ -94,3 +95,27 @@ def test_a_summary_keeps_the_length_asked_for_and_stays_shorter() -> None:
     assert extractive_summary(text, _Towards(), sentences_asked=3).kept == (0, 2, 3)
     # more than the text has: one sentence fewer than the text, so it is still a summary
     assert len(extractive_summary(text, _Towards(), sentences_asked=9).kept) == 3
+
+
+@pytest.mark.parametrize(
+    ("sentence", "opens"),
+    [
+        ("But the battery barely lasts a day.", True),
+        ("However, the air conditioning broke twice.", True),
+        ("Unfortunately the lid no longer clicks shut.", True),
+        ("Shop owners, though, complain about parking.", True),
+        ("The changing rooms, however, are often dirty.", True),
+        ("I am keeping it, but I wear earplugs.", False),  # a contrast inside the sentence
+        ("Members can still book private tours.", False),
+        ("Butter prices rose again.", False),
+    ],
+)
+def test_a_contrast_is_read_from_how_the_sentence_opens(sentence: str, opens: bool) -> None:
+    assert opens_contrast(sentence) is opens
+
+
+def test_a_contrast_and_the_sentence_it_answers_are_kept_together() -> None:
+    # under _Towards the lane sentences are the central ones; the contrast pair wins anyway
+    text = "Lanes are coming. The lanes cost little. A bakery opened. But it closes early."
+    assert extractive_summary(text, _Towards()).kept == (2, 3)
+    assert extractive_summary(text, _Towards(), contrast_weight=0.0).kept == (0, 1)

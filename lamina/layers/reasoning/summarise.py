@@ -38,6 +38,7 @@ __all__ = [
     "Summary",
     "SummaryEncoder",
     "extractive_summary",
+    "opens_contrast",
     "requested_sentences",
     "split_request",
     "summary_update",
@@ -112,6 +113,24 @@ def split_request(request: str) -> str:
 POSITION_WEIGHT = 1.0
 """Weight of the position term against the centroid term (MEAD's default weights are equal)."""
 
+CONTRAST_WEIGHT = 1.0
+"""Weight of the contrast term (0 turns it off): a sentence that opens a contrast, and the one
+before it, gain this share of the best other score, so the pair is kept before the rest."""
+
+_CONTRAST = re.compile(
+    r"^(?:but|however|yet|still|sadly|unfortunately|although|though|that said"
+    r"|on the other hand)\b"
+    r"|^[^,.;:]{1,40},\s*(?:though|however),",
+    re.IGNORECASE,
+)
+
+
+def opens_contrast(sentence: str) -> bool:
+    """Whether `sentence` answers the one before it with a contrast: it opens with a contrast
+    connective ("But the battery ..."), or sets one after its subject ("Shop owners, though,
+    ...")."""
+    return _CONTRAST.search(sentence.strip()) is not None
+
 
 def extractive_summary(
     text: str,
@@ -119,10 +138,11 @@ def extractive_summary(
     share: float = 1 / 3,
     position_weight: float = POSITION_WEIGHT,
     sentences_asked: int | None = None,
+    contrast_weight: float = CONTRAST_WEIGHT,
 ) -> Summary:
-    """The best sentences of `text` by centroid and position, in order: `sentences_asked` of
-    them when given (fewer than the text has), else about `share` of them (at least one, and
-    two of four or more)."""
+    """The best sentences of `text` by centroid, position and contrast, in order:
+    `sentences_asked` of them when given (fewer than the text has), else about `share` of them
+    (at least one, and two of four or more)."""
     sentences = [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
     if len(sentences) <= 1:
         return Summary(text.strip(), len(sentences), (0,) if sentences else ())
@@ -135,6 +155,11 @@ def extractive_summary(
     n = len(sentences)
     position = np.array([(n - i) / n for i in range(n)])
     scores = centrality + position_weight * position * float(centrality.max())
+    contrast = np.zeros(n)
+    for i in range(1, n):
+        if opens_contrast(sentences[i]):
+            contrast[i - 1 : i + 1] = 1.0
+    scores = scores + contrast_weight * contrast * float(scores.max())
     count = max(1, round(n * share), 2 if n >= 4 else 1)
     if sentences_asked is not None:
         count = max(1, min(sentences_asked, n - 1))
