@@ -61,11 +61,7 @@ RANKS: dict[str, int] = {
 }
 
 # Modules that stay over MAX_LINES, each with the reason. Keep this list short and honest.
-ALLOWED_OVER: dict[str, str] = {
-    # `_StepRun`, the execution layer's step loop, is rebuilt by the answer-quality work (the
-    # plan becomes a program); issue 16 asks not to carve it before then.
-    "lamina/layers/execution/step_run.py": "issue 16: _StepRun is rebuilt by the next work",
-}
+ALLOWED_OVER: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

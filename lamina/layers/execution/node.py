@@ -49,7 +49,8 @@ from typing import TYPE_CHECKING, Any
 from lamina.config import Guards
 from lamina.core.nodes import LayerNode
 from lamina.errors import ConfigError
-from lamina.layers.execution.step_run import Limits, StepRun
+from lamina.layers.execution.limits import Limits
+from lamina.layers.execution.step_run import StepRun
 
 if TYPE_CHECKING:
     from langgraph.runtime import Runtime
