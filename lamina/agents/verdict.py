@@ -50,7 +50,7 @@ from lamina.guards.numbers import (
     same_figure,
     written_numbers,
 )
-from lamina.guards.passages import takes_a_text
+from lamina.guards.passages import given_passages, takes_a_text
 from lamina.layers.execution.grounded_moves import uncallable_text
 
 __all__ = ["judge_run"]
@@ -237,14 +237,31 @@ _LIST_MARKER = re.compile(r"^\s*(?:step\s*)?\d{1,2}[.):]\s", re.IGNORECASE | re.
 """A numbered list's markers ("1. Open a ticket", "Step 2: ...") are not numbers of the task."""
 
 
+def _given_texts_only(args: Any, passages: Sequence[str]) -> Any:
+    """`args` without the text arguments whose text is in no passage the request gave."""
+    if not isinstance(args, dict):
+        return args
+    return {
+        k: v
+        for k, v in args.items()
+        if not (takes_a_text(str(k), {}) and isinstance(v, str))
+        or any(v.strip() and v.strip() in p for p in passages)
+    }
+
+
 def _unused_inputs(state: Mapping[str, Any]) -> list[str]:
     """The numbers of the request that no successful tool call (or verified step) used; none
     when no tool was called (then every figure of the answer needs a source instead)."""
     used_texts: list[str] = []
     as_figures: list[str] = []  # not a text a tool works on ("Count the words in: ...")
+    passages = given_passages([str(state.get("task") or "")])
     for result in state.get("step_results") or []:
         calls = [c for c in result.get("tool_calls") or [] if c.get("error") is None]
-        used_texts += [json.dumps(c.get("args"), default=str) for c in calls]
+        # a text a tool worked on uses the figures in it only when the request gave it as a
+        # passage: word_count("What's 19 times 21") = 4 did not use 19 and 21
+        used_texts += [
+            json.dumps(_given_texts_only(c.get("args"), passages), default=str) for c in calls
+        ]
         as_figures += [
             json.dumps({k: v for k, v in args.items() if not takes_a_text(str(k), {})}, default=str)
             for c in calls

@@ -91,6 +91,7 @@ __all__ = [
 _NUMERIC = frozenset({"number", "integer"})
 _A_PERCENTAGE = re.compile(r"\bpercent\w*|%|\bpct\b|\bper\s*cent", re.IGNORECASE)
 _A_RATE = re.compile(r"\b(?:rate|fraction|ratio|factor|share)\b", re.IGNORECASE)
+_A_COUNT = re.compile(r"\b(?:count|quantity|qty|number\s+of|how\s+many|times)\b", re.I)
 _OWN_SHAPE = frozenset({"enum", "const", "pattern", "format"})
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
@@ -206,13 +207,15 @@ class Grounding:
             return [v for v in enum if isinstance(v, str) and set(units_named(v)) & set(wanted)]
         return [u.name for u in wanted]
 
-    def fits_unit(self, value: float, declared: Unit | None) -> bool:
+    def fits_unit(self, value: float, declared: Unit | None, counts: bool = True) -> bool:
         """Can `value` go to an argument declared in `declared`? Not when every occurrence of
         it was written with another unit of the same dimension ("9 lb" for `weight_kg`): the
-        model must convert it first. Nor when it only counts things ("40 water bottles"), or
-        every occurrence is in a unit of another dimension ("1,250 ft" for `days`)."""
+        model must convert it first. Nor when it only counts things ("40 water bottles") and
+        the argument has a unit or does not count (`counts`: an integer, or "the quantity";
+        `add_tip(bill=3)` for "3 desk lamps with 20% tax"), or every occurrence is in a unit
+        of another dimension ("1,250 ft" for `days`)."""
         written = self.units.get(canonical(value), ())
-        if declared is not None and canonical(abs(value)) in self.counted:
+        if (declared is not None or not counts) and canonical(abs(value)) in self.counted:
             # "an order for 40 water bottles": SmolLM2-135M sent 40 as `weight_kg`
             return any(occurrence for occurrence in written)
         if declared is None or not written:
@@ -291,11 +294,12 @@ class Grounding:
             if kind in _NUMERIC and not _OWN_SHAPE & prop.keys():
                 integer = kind == "integer"
                 unit = declared_unit(name, prop)
+                counts = integer or _A_COUNT.search(f"{name} {prop.get('description', '')}")
                 values = [
                     _as_json_number(v, integer)
                     for v in self.numbers
                     if _fits(v, prop)
-                    and self.fits_unit(v, unit)
+                    and self.fits_unit(v, unit, bool(counts))
                     and (unit is not None or self.fits_dimensions(v, converted))
                     and v not in self.only_in_arithmetic  # `percent=100` for "a 10% tip"
                     and self.fits_percent(v, name, prop)

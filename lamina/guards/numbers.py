@@ -16,8 +16,10 @@ __all__ = [
     "PACKS_OF",
     "POWER",
     "SHARE_OF",
+    "WORD_OPERATION",
     "canonical",
     "grounded_numbers",
+    "in_symbols",
     "is_figure",
     "is_number",
     "number_words",
@@ -49,6 +51,30 @@ POWER = re.compile(
     re.IGNORECASE,
 )
 """A power written in words: "7 squared", "2 to the power of 10"."""
+
+_OPERATOR_WORDS = (
+    (re.compile(r"\s+(?:times|multiplied\s+by)\s+", re.IGNORECASE), " * "),
+    (re.compile(r"\s+divided\s+by\s+", re.IGNORECASE), " / "),
+    (re.compile(r"\s+plus\s+", re.IGNORECASE), " + "),
+    (re.compile(r"\s+minus\s+", re.IGNORECASE), " - "),
+)
+WORD_OPERATION = re.compile(
+    rf"(?<![\w.,])(?:{NUMBER_BODY})"
+    rf"(?:\s+(?:times|multiplied\s+by|divided\s+by|plus|minus)\s+(?:{NUMBER_BODY}))+"
+    r"(?![\w%]|[.,]\d)",
+    re.IGNORECASE,
+)
+"""Arithmetic written with operator words between figures: "19 times 21", "144 divided by 12",
+"7 plus 5 minus 2" (not "5 times a day")."""
+
+
+def in_symbols(operation: str) -> str:
+    """A `WORD_OPERATION` in symbols, without thousands separators: "1,200 times 3" →
+    "1200 * 3"."""
+    for pattern, symbol in _OPERATOR_WORDS:
+        operation = pattern.sub(symbol, operation)
+    return re.sub(r"(?<=\d),(?=\d{3})", "", operation)
+
 
 DIGITS = re.compile(r"\d+(?:\.\d+)?")
 """A run of digits, with a decimal part: the pieces of dates, codes and times too ("02")."""

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from lamina.guards.dates import CALENDAR_WORDS
 from lamina.guards.noun_phrases import PROPER_NAME
-from lamina.guards.numbers import PACKS_OF, POWER, SHARE_OF, number_words, percentages
+from lamina.guards.numbers import (
+    PACKS_OF,
+    POWER,
+    SHARE_OF,
+    WORD_OPERATION,
+    in_symbols,
+    number_words,
+    percentages,
+)
 from lamina.guards.request_quantities import request_quantities
 from lamina.guards.shares import shared_amount
 from lamina.guards.units import asked_unit, units_named
@@ -170,13 +178,16 @@ def written_expressions(instruction: str, tools: Mapping[str, Any]) -> list[tupl
     its currency sign; a tool takes it only when its pattern allows the words. Offered the
     calculator among others for "how much is a third of 96?", SmolLM2-135M called
     `product_price("third")`. So are packs of things: "3 boxes of 24 eggs" is "3 * 24" (given
-    the calculator, SmolLM2 wrote "24 * 24").
+    the calculator, SmolLM2 wrote "24 * 24"). So are operator words between figures: "19
+    times 21" is "19 * 21" (offered the bench's nine tools, SmolLM2-135M counted the words of
+    "What's 19 times 21", 4).
     """
     runs = [m.group().strip() for m in _EXPRESSION_RUN.finditer(instruction)]
     runs = [r for r in runs if _OPERATION.search(r) and not _DATE_LIKE.search(r)]
     runs += [f"{m['share']} of {m['figure']}" for m in SHARE_OF.finditer(instruction)]
     runs += [f"{m['count']} * {m['each']}" for m in PACKS_OF.finditer(instruction)]
     runs += [m.group() for m in POWER.finditer(instruction)]  # "7 squared", as written
+    runs += [in_symbols(m.group()) for m in WORD_OPERATION.finditer(instruction)]
     shared = shared_amount(instruction)  # "Split a 120 euro bill between 4 people": 120 / 4
     runs += [shared] if shared is not None else []
     found = []

@@ -36,7 +36,7 @@ def run(
     )
     base: dict[str, Any] = {
         "messages": [],
-        "task": "What is 12 times 7?",
+        "task": "Multiply 12 by 7.",
         "model": MODEL,
         "trace": [],
     }
@@ -83,7 +83,7 @@ def test_tool_call_then_final_answer() -> None:
     (result,) = update["step_results"]
     assert result["result"] == "12 times 7 is 84."
     assert result["index"] == 0
-    assert result["instruction"] == "What is 12 times 7?"
+    assert result["instruction"] == "Multiply 12 by 7."
     assert result["model"] == MODEL
     assert result["cached"] is False
     assert [c["name"] for c in result["tool_calls"]] == ["calculator"]
@@ -109,7 +109,7 @@ def test_tool_call_then_final_answer() -> None:
     assert isinstance(first[0], SystemMessage)
     assert "calculator" in str(first[0].content)
     assert isinstance(first[1], HumanMessage)
-    assert first[1].content == "What is 12 times 7?"
+    assert first[1].content == "Multiply 12 by 7."
     assert isinstance(second[2], AIMessage)
     assert second[2].tool_calls[0]["name"] == "calculator"
     (answer,) = tool_messages(second)

@@ -58,7 +58,8 @@ def test_numbers_become_an_enum_within_the_bounds() -> None:
     }
     narrowed = grounding.narrow(schema)
     assert narrowed is not None
-    assert narrowed["properties"]["weight"]["enum"] == [2.5, 3]
+    # 0 is out of bounds; 3 counts parcels, no weight
+    assert narrowed["properties"]["weight"]["enum"] == [2.5]
     assert narrowed["properties"]["count"]["enum"] == [0]
     assert narrowed["properties"]["zone"] == {"type": "string", "enum": ["eu", "world"]}
     assert schema["properties"]["weight"] == {"type": "number", "exclusiveMinimum": 0}  # a copy
@@ -216,6 +217,18 @@ def test_a_count_of_things_is_no_quantity_in_a_unit() -> None:
     narrowed = counted.narrow(quantity)
     assert narrowed is not None
     assert narrowed["properties"]["quantity"]["enum"] == [40]
+    # a real number that counts nothing is no count either: 3 desk lamps are no bill (SmolLM2
+    # called add_tip(bill=3, tip_percent=20), ok); one that says it counts takes it
+    lamps = Grounding.from_texts(["How much are 3 desk lamps with 20% tax?"])
+    bill = {"type": "object", "properties": {"bill": {"type": "number"}}, "required": ["bill"]}
+    assert lamps.narrow(bill) is None
+    how_many = {
+        "type": "object",
+        "properties": {"n": {"type": "number", "description": "how many"}},
+    }
+    narrowed = lamps.narrow(how_many)
+    assert narrowed is not None
+    assert narrowed["properties"]["n"]["enum"] == [3]
     # nor is a length a number of days ("a 1,250 ft skyscraper" for `add_days(days=...)`)
     days = {"type": "object", "properties": {"days": {"type": "integer"}}, "required": ["days"]}
     assert Grounding.from_texts(["a 1,250 ft skyscraper"]).narrow(days) is None

@@ -494,7 +494,7 @@ def test_a_failed_step_streams_no_exception_text() -> None:
 def test_argument_errors_lamina_writes_stay_readable() -> None:
     agent = make_agent(ToolCallScript("calculator", {"expr": "2 + 2"}), "4")
     with TestClient(create_app(agent), raise_server_exceptions=False) as c:
-        body = c.post("/v1/chat/completions", json=chat("What is 2 plus 2?")).json()
+        body = c.post("/v1/chat/completions", json=chat("Add 2 and 2.")).json()
     agent.close()
     failed = body["lamina"]["tool_calls"][0]
     assert failed["kind"] == "invalid_arguments"

@@ -79,10 +79,10 @@ def test_a_plan_step_ends_after_one_successful_call():
         ]
     )
     state = {
-        "task": "First compute 12 times 7, then add 15.",
+        "task": "First multiply 12 by 7, then add 15.",
         "model": "fake",
         "plan": [
-            {"index": 0, "instruction": "Compute 12 times 7", "needs_tool": True},
+            {"index": 0, "instruction": "Multiply 12 by 7", "needs_tool": True},
             {"index": 1, "instruction": "Add 15 to the result", "needs_tool": True},
         ],
         "step_index": 0,
@@ -98,7 +98,7 @@ def test_a_plan_step_ends_after_one_successful_call():
 def test_tool_only_plans_answer_with_the_exact_values():
     fake = FakeChatModel(responses=[])  # no synthesis call may happen
     plan = [
-        {"index": 0, "instruction": "Compute 12 times 7", "needs_tool": True},
+        {"index": 0, "instruction": "Multiply 12 by 7", "needs_tool": True},
         {"index": 1, "instruction": "Add 15 to the result", "needs_tool": True},
     ]
     results = [
@@ -122,7 +122,7 @@ def test_tool_only_plans_answer_with_the_exact_values():
         },
     ]
     state = {
-        "task": "First compute 12 times 7, then add 15.",
+        "task": "First multiply 12 by 7, then add 15.",
         "model": "fake",
         "plan": plan,
         "step_index": 2,

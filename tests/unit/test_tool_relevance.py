@@ -315,8 +315,15 @@ def test_arithmetic_written_in_the_step_goes_to_the_tool_whose_pattern_takes_it(
     assert written_expressions("What is 17*23+5? Use the calculator.", tools) == [
         ("calculator", "expression", "17*23+5")
     ]
+    # operator words between figures, in symbols
+    assert written_expressions("What is 12 times 7?", tools) == [
+        ("calculator", "expression", "12 * 7")
+    ]
+    assert written_expressions("1,200 divided by 4 plus 3", tools) == [
+        ("calculator", "expression", "1200 / 4 + 3")
+    ]
     for no_arithmetic in (
-        "What is 12 times 7?",  # words: the model writes the expression
+        "I water it 5 times a day.",  # a frequency, not a product
         "It ships on 2025-11-20.",  # a date
         "Deliver on 03/04/2025.",
         "Order 10-15 boxes.",  # a range

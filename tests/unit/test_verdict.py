@@ -132,6 +132,21 @@ def test_a_request_number_no_call_used_means_the_task_was_only_partly_done() -> 
     assert judge_run(state) is None
 
 
+def test_figures_inside_a_text_a_tool_worked_on_are_used_only_in_a_given_passage() -> None:
+    # SmolLM2-135M counted the words of the request itself: 19 and 21 went into no arithmetic
+    task = "What's 19 times 21?"
+    call = {"name": "word_count", "args": {"text": "What's 19 times 21"}, "result": "4"}
+    step = {"index": 0, "instruction": task, "result": "4", "tool_calls": [call]}
+    error = judge_run(_state("4", task=task, step_results=[step]))
+    assert error is not None
+    assert (error.kind, error.tried) == ("unused_input", ("19", "21"))
+    # a text the request quotes is a passage: counting it uses the figures in it
+    task = "How many words: 'call 3 times before 9'"
+    call = {"name": "word_count", "args": {"text": "call 3 times before 9"}, "result": "5"}
+    step = {"index": 0, "instruction": task, "result": "5", "tool_calls": [call]}
+    assert judge_run(_state("5", task=task, step_results=[step])) is None
+
+
 def test_numbers_are_not_required_to_be_used_when_no_tool_ran() -> None:
     state = _state("Paris.", task="What is the capital of France, in 2 words?", step_results=[])
     assert judge_run(state) is None
