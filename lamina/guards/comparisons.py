@@ -67,7 +67,9 @@ _COMPARATIVE = r"(?:more|less|fewer|bigger|larger|smaller|higher|lower|{})".form
 _DIFFERENCE = re.compile(
     rf"\bhow\s+(?:much|many|far)\s+(?:\w+\s+)?(?P<word>{_COMPARATIVE})\b"
     r"|\b(?:the\s+)?(?:(?P<noun>\w+)\s+)?difference\s+(?:in\s+(?P<of>\w+)\s+)?between\b"
-    r"|\bhow\s+far\s+(?:is\s+(?:that|it|this)\s+)?(?:below|above|under|over|short\s+of)\b",
+    r"|\bhow\s+far\s+(?:is\s+(?:that|it|this)\s+)?(?:below|above|under|over|short\s+of)\b"
+    # "Is Berlin warmer than Oslo? By how many degrees?"
+    rf"|\b(?P<than>{_COMPARATIVE})\s+than\b[^.?!]*[.?!]?\s*by\s+how\s+(?:much|many)\b",
     re.IGNORECASE,
 )
 _RATIO = re.compile(
@@ -96,6 +98,8 @@ def asked_comparison(request: str) -> Comparison | None:
     'difference'
     >>> asked_comparison("What's the temperature difference between Mumbai and Oslo?").dimension
     'temperature'
+    >>> asked_comparison("Is Berlin warmer than Oslo? By how many degrees?").dimension
+    'temperature'
     >>> asked_comparison("How many times a week do I run?") is None
     True
     """
@@ -105,7 +109,7 @@ def asked_comparison(request: str) -> Comparison | None:
         return Comparison("ratio", word, _to_sentence_end(request, ratio))
     difference = _DIFFERENCE.search(request)
     if difference is not None:
-        word = _COMPARATIVES.get((difference["word"] or "").lower())
+        word = _COMPARATIVES.get((difference["word"] or difference["than"] or "").lower())
         # "the temperature difference between", "the difference in price between"
         named = (difference["noun"] or difference["of"] or "").lower()
         word = word or _DIMENSION_NOUNS.get(named)

@@ -159,7 +159,7 @@ def named_tools(instruction: str, names: Sequence[str]) -> list[str]:
 
 
 _EXPRESSION_RUN = re.compile(r"[\d(][\d\s.,+\-*/×÷^%()]*[\d)%]")
-_OPERATION = re.compile(r"\d\s*(?:[+*/×÷^]|\s-\s)\s*\(?\s*\d")
+_OPERATION = re.compile(r"\d\s*(?:[+*/×÷^]|\s-\s)\s*\(?\s*[-−]?\d")  # "11 - -3" too
 _DATE_LIKE = re.compile(r"\d{1,4}[/-]\d{1,2}[/-]\d{1,4}")
 
 

@@ -96,8 +96,14 @@ def weather_in(city: str, celsius: int) -> dict[str, Any]:
         ),
         ("How many times as heavy as a cat is it?", Comparison("ratio")),
         ("40 bottles ship today. How many will be left in stock?", Comparison("remainder")),
+        (
+            "Is Berlin warmer than Oslo? By how many degrees?",
+            Comparison("difference", "temperature"),
+        ),
+        ("Is a webcam cheaper than a monitor, and by how much?", Comparison("difference", "money")),
         ("How many times a week do I run?", None),
         ("How much is a monitor?", None),
+        ("Is Berlin warmer than Oslo?", None),  # yes or no
     ],
 )
 def test_what_a_request_compares(request_text: str, asked: Comparison | None) -> None:

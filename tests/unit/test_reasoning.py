@@ -114,6 +114,9 @@ def test_split_task_on_sequencing(task: str, steps: list[str]) -> None:
         "What happened then?",
         "I have 3 apples. I buy 2 more. How many do I have?",
         "What is the next prime after 7?",
+        # a question with nothing of its own to work on belongs to the one before it
+        "Do we still have water bottles? How many?",
+        "How much is a webcam? In dollars?",
     ],
 )
 def test_single_step_tasks(task: str) -> None:

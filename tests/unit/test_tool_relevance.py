@@ -315,6 +315,10 @@ def test_arithmetic_written_in_the_step_goes_to_the_tool_whose_pattern_takes_it(
     assert written_expressions("What is 17*23+5? Use the calculator.", tools) == [
         ("calculator", "expression", "17*23+5")
     ]
+    # a negative operand ("11 - -3": SmolLM2 wrote "11 - 3" for it)
+    assert written_expressions("Calculate 11 - -3.", tools) == [
+        ("calculator", "expression", "11 - -3")
+    ]
     # operator words between figures, in symbols
     assert written_expressions("What is 12 times 7?", tools) == [
         ("calculator", "expression", "12 * 7")

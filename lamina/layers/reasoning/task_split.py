@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 
+from lamina.guards.noun_phrases import FUNCTION_WORDS
+from lamina.guards.units import units_named
+
 __all__ = ["explicit_steps", "is_multi_step", "split_task", "task_preamble"]
 
 _LIST_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+(\S.*?)\s*$", re.MULTILINE)
@@ -113,13 +116,20 @@ def _clean(piece: str) -> str:
     return text[0].upper() + text[1:]
 
 
+def _names_nothing(piece: str) -> bool:
+    """Does `piece` name nothing but function words and units ("How many?", "In dollars?")?"""
+    words = re.findall(r"[a-z]+", piece.lower())
+    return bool(words) and all(w in FUNCTION_WORDS or units_named(w) for w in words)
+
+
 def split_task(task: str, max_steps: int = 5) -> list[str]:
     """Split a task on its explicit sequencing, deterministically; [task] when it has none.
 
     List items win; otherwise sentences and "then"/"after that"/"finally"-style markers. A
     piece set off by a marker is always a step; a sentence without one is a step only if it
     asks for something (a question or an imperative), else ("I have 3 apples.") it is kept with
-    the step after it. More than `max_steps` pieces are merged into the last step.
+    the step after it; one that names nothing but function words and units ("How many?") is
+    kept with the step before it. More than `max_steps` pieces are merged into the last step.
     """
     items = [_clean(m.group(1)) for m in _LIST_ITEM.finditer(task)]
     items = [i for i in items if len(i) > 1]
@@ -136,6 +146,13 @@ def split_task(task: str, max_steps: int = 5) -> list[str]:
         merged = []
         carry = ""
         for text, sequenced in pieces:
+            if merged and not carry and _names_nothing(text):
+                # "How many?", "By how many degrees?", "In dollars?": a question about the
+                # step before, with nothing of its own to work on (as a step of its own,
+                # SmolLM2 looked up the price of "water" for "Do we still have water bottles?
+                # How many?")
+                merged[-1] = f"{merged[-1]} {text}"
+                continue
             if not sequenced and not _is_request(text):
                 carry = f"{carry} {text}".strip()
                 continue
