@@ -1,5 +1,6 @@
-"""Parts of a request that no call did, though a call that worked shows how: a name the same
-lookup is owed for (:func:`names_left_out`), a comparison no arithmetic made
+"""Parts of a request that no call did, though a call that worked shows how: a name, or a thing
+coordinated with one a call took (:func:`coordinated_with`), the same lookup is owed for
+(:func:`names_left_out`), a comparison no arithmetic made
 (:func:`comparison_left_undone`) and a rate per thing no count multiplied
 (:func:`rates_left_unapplied`). Both are findings of the `unfinished_request` guard
 (:mod:`lamina.guards.unfinished`), and make the run `unfinished`."""
@@ -14,14 +15,19 @@ from lamina.core.context import ToolWeigher
 from lamina.core.records import call_args, successful_calls
 from lamina.guards.comparisons import asked_comparison
 from lamina.guards.dates import CALENDAR_WORDS
-from lamina.guards.noun_phrases import PROPER_NAME
+from lamina.guards.noun_phrases import FUNCTION_WORDS, PROPER_NAME
 from lamina.guards.numbers import canonical
 from lamina.guards.quantities import REQUEST, asks_for_a_part, quantities_of_run
 from lamina.guards.tool_calls import description_text
 from lamina.guards.units import units_named
 from lamina.tools.calculator import CALCULATOR_NAME
 
-__all__ = ["comparison_left_undone", "names_left_out", "rates_left_unapplied"]
+__all__ = [
+    "comparison_left_undone",
+    "coordinated_with",
+    "names_left_out",
+    "rates_left_unapplied",
+]
 
 _LETTERS = re.compile(r"[^\W\d_]+")
 
@@ -88,12 +94,19 @@ def names_left_out(
             and not units_named(f"{m['name']} {m['next'] or ''}".strip())  # "Australian dollars"
         )
     )
+    # a thing coordinated with one a call took ("A monitor and a webcam together cost how
+    # much?": SmolLM2-135M priced the webcam alone, ok) is owed the same call
+    named = [v for c in done for v in call_args(c).values() if _a_name(v)]
+    pairs = [
+        (str(v).strip().lower(), other) for v in named for other in coordinated_with(request, v)
+    ]
+    names += [o for _, o in pairs if not set(o.split()) & values and o not in names]
     if not names:
         return []
     called = {str(c["name"]): c for c in done}
     # a tool that was called with a name of the request, alone as an argument ("Lisbon"), is
     # owed the same call for the request's other names: they play the same part
-    given = {m["name"].lower() for m in PROPER_NAME.finditer(request)}
+    given = {m["name"].lower() for m in PROPER_NAME.finditer(request)} | {v for v, _ in pairs}
     for_names = [
         str(c["name"])
         for c in done
@@ -114,6 +127,27 @@ def names_left_out(
         if takes_names:
             found.append({"word": name, "tool": tool, "similarity": round(score, 4), "again": True})
     return found
+
+
+_ARTICLE = r"(?:a|an|the)\s+"
+_CONJUNCT = r"(?P<other>[^\W\d_][\w-]*(?:\s+[^\W\d_][\w-]*)?)"
+
+
+def coordinated_with(request: str, value: str) -> list[str]:
+    """The things `request` coordinates with `value`, each with an article as `value` has
+    ("a monitor and a webcam": "monitor" for "webcam"), without function words at their end."""
+    thing = re.escape(re.sub(rf"^{_ARTICLE}", "", str(value).strip().lower()))
+    text = request.lower()
+    found = [
+        m["other"]
+        for pattern in (
+            rf"\b{_ARTICLE}{_CONJUNCT}\s+(?:and|or|&)\s+{_ARTICLE}{thing}\b",
+            rf"\b{_ARTICLE}{thing}\s+(?:and|or|&)\s+{_ARTICLE}{_CONJUNCT}",
+        )
+        for m in re.finditer(pattern, text)
+    ]
+    trimmed = [" ".join(w for w in f.split() if w not in FUNCTION_WORDS) for f in found]
+    return [t for t in dict.fromkeys(trimmed) if t and t != thing]
 
 
 def _a_name(value: Any) -> bool:

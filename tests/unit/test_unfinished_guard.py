@@ -247,6 +247,28 @@ def test_a_name_a_called_tool_was_not_asked_about_is_unfinished() -> None:
     assert names_left_out(tower, worked[:1], _UNIT_TOOLS, _CloseTo("convert")) == []
 
 
+def test_a_thing_coordinated_with_one_a_call_took_is_owed_the_same_call() -> None:
+    from lamina.guards.parts_left_out import coordinated_with, names_left_out
+
+    @tool
+    def product_price(product: str) -> float:
+        """Look up the unit price of a product."""
+        return 1.0
+
+    tools = {"product_price": product_price}
+
+    def call(product: str) -> dict[str, Any]:
+        return {"name": "product_price", "args": {"product": product}, "result": 1, "error": None}
+
+    task = "A monitor and a webcam together cost how much?"
+    found = names_left_out(task, [call("webcam")], tools, _CloseToNothing())
+    assert [(f["word"], f["tool"]) for f in found] == [("monitor", "product_price")]
+    assert names_left_out(task, [call("webcam"), call("monitor")], tools, _CloseToNothing()) == []
+    assert coordinated_with("Is it a webcam or a phone case?", "a webcam") == ["phone case"]
+    # no article, no coordination of things: "tell" is no thing
+    assert coordinated_with("Find the price of a webcam and tell me.", "webcam") == []
+
+
 def test_a_follow_up_that_refers_to_the_last_answer_must_use_its_figure() -> None:
     from langchain_core.messages import AIMessage, HumanMessage
 
