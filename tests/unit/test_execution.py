@@ -117,6 +117,32 @@ def test_tool_call_then_final_answer() -> None:
     assert answer.tool_call_id == second[2].tool_calls[0]["id"]
 
 
+def test_a_percentage_used_as_written_ends_the_calls() -> None:
+    @tool
+    def add_tip(bill: float, tip_percent: float) -> str:
+        """Add a tip to a bill.
+
+        Args:
+            bill: the bill.
+            tip_percent: the tip in percent.
+        """
+        return f"total: {bill * (1 + tip_percent / 100):.2f}"
+
+    # SmolLM2-135M tipped the tip three times when the 0.12 and 100 of "12%" were also wanted
+    fake = FakeChatModel(
+        responses=[
+            ToolCallScript("add_tip", {"bill": 85, "tip_percent": 12}),
+            ToolCallScript("add_tip", {"bill": 10.2, "tip_percent": 12}),
+            "The total is 95.20.",
+        ]
+    )
+    task = "I want to leave a 12% tip on 85 dollars. How much in total?"
+    update = run(fake, [add_tip], {"task": task})
+    (result,) = update["step_results"]
+    assert [c["args"] for c in result["tool_calls"]] == [{"bill": 85, "tip_percent": 12}]
+    assert event(update)["ended_by"] == "inputs_used"
+
+
 def test_plan_step_memories_and_earlier_results_reach_the_prompt() -> None:
     fake = FakeChatModel(
         responses=[ToolCallScript("calculator", {"expression": "1200 * 2"}), "2400"]
