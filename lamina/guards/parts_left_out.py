@@ -130,19 +130,23 @@ def names_left_out(
 
 
 _ARTICLE = r"(?:a|an|the)\s+"
+_AND = r"(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|&)\s+)"
+"""What joins coordinated things: "and", "or", "&", or a list's comma ("a monitor, a webcam and
+a backpack")."""
 _CONJUNCT = r"(?P<other>[^\W\d_][\w-]*(?:\s+[^\W\d_][\w-]*)?)"
 
 
 def coordinated_with(request: str, value: str) -> list[str]:
     """The things `request` coordinates with `value`, each with an article as `value` has
-    ("a monitor and a webcam": "monitor" for "webcam"), without function words at their end."""
+    ("a monitor and a webcam": "monitor" for "webcam"; a list's neighbours, "a monitor, a webcam
+    and a backpack"), without function words at their end."""
     thing = re.escape(re.sub(rf"^{_ARTICLE}", "", str(value).strip().lower()))
     text = request.lower()
     found = [
         m["other"]
         for pattern in (
-            rf"\b{_ARTICLE}{_CONJUNCT}\s+(?:and|or|&)\s+{_ARTICLE}{thing}\b",
-            rf"\b{_ARTICLE}{thing}\s+(?:and|or|&)\s+{_ARTICLE}{_CONJUNCT}",
+            rf"\b{_ARTICLE}{_CONJUNCT}{_AND}{_ARTICLE}{thing}\b",
+            rf"\b{_ARTICLE}{thing}{_AND}{_ARTICLE}{_CONJUNCT}",
         )
         for m in re.finditer(pattern, text)
     ]

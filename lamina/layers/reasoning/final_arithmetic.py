@@ -15,6 +15,9 @@ ask (:mod:`lamina.guards.comparisons`) and what the figures are, not by a model.
   leaves the operation open: no step, and the run stays as the verdict finds it.
 - *A threshold* ("Is it above 50 Fahrenheit in Berlin?"): the same difference, and the answer
   says yes or no with both figures (:func:`threshold_answer`).
+- *A sum* (:func:`total_step`): "A monitor and a webcam together cost how much?" adds the
+  prices the lookups returned (:func:`lamina.guards.totals.addends`). SmolLM2-135M priced the
+  webcam alone and answered with it, ok.
 - *A percentage on top or off* (:func:`percent_step`): "with 20% tax on top" multiplies the
   run's total by 1 + 20/100 (written so, so the 20 is used), when no call used that figure.
 
@@ -41,6 +44,7 @@ from lamina.guards.quantities import (
     same_value,
     used_later,
 )
+from lamina.guards.totals import addends
 from lamina.guards.units import Unit, asked_unit, converted_to, quantities, returned_units
 from lamina.layers.reasoning.combination import calculation, run_total
 from lamina.layers.reasoning.continuation import converting_step
@@ -55,11 +59,13 @@ __all__ = [
     "ADDED_FOR_MATCHING",
     "ADDED_FOR_NAME",
     "ADDED_FOR_PERCENT",
+    "ADDED_FOR_TOTAL",
     "comparison_step",
     "name_lookup_step",
     "percent_step",
     "planned_comparison",
     "threshold_answer",
+    "total_step",
 ]
 
 ADDED_FOR_NAME = "name"
@@ -70,6 +76,9 @@ ADDED_FOR_COMPARISON = "comparison"
 
 ADDED_FOR_PERCENT = "percent"
 """`PlanStep.added_for` of a step that adds a percentage to a total, or takes it off."""
+
+ADDED_FOR_TOTAL = "total"
+"""`PlanStep.added_for` of a step that adds up what the lookups returned."""
 
 ADDED_FOR_MATCHING = "matching units"
 """`PlanStep.added_for` of a step that converts a looked-up figure into the unit of the figure
@@ -254,6 +263,23 @@ def _counts_of_one_thing(
         return []
     returned_count, given_count = pairs[0]
     return [(returned_count.value, None), (given_count.value, None)]
+
+
+def total_step(
+    task: str,
+    calls: Sequence[Mapping[str, Any]],
+    plan: Sequence[PlanStep],
+    tools: Mapping[str, BaseTool],
+) -> PlanStep | None:
+    """The sum the request asks for of the figures its lookups returned
+    (:func:`lamina.guards.totals.addends`), or None."""
+    if CALCULATOR_NAME not in tools or any(s.added_for == ADDED_FOR_TOTAL for s in plan):
+        return None
+    figures = addends(task, successful_calls(calls, tools), tools)
+    if not figures:
+        return None
+    operation = " + ".join(canonical(value) for value, _ in figures)
+    return calculation(len(plan), operation, figures[0][1], added_for=ADDED_FOR_TOTAL)
 
 
 def percent_step(

@@ -23,6 +23,7 @@ from lamina.layers.reasoning.final_arithmetic import (
     comparison_step,
     name_lookup_step,
     percent_step,
+    total_step,
 )
 
 if TYPE_CHECKING:
@@ -52,13 +53,15 @@ def step_still_owed(
     2. the product of a value and a count (:func:`combination_step`; not while a tool that
        takes a number fits the request and was not called, :func:`awaits_a_tool`, unless the
        plan counted the things a rate is per; nor for a request that asks what is left);
-    3. the conversion into the unit asked for (:func:`conversion_step`);
-    4. the lookup a combination needs (:func:`lookup_step`); when a lookup was not combined,
+    3. the sum of what the lookups returned, when the request asks for a total
+       (:func:`total_step`);
+    4. the conversion into the unit asked for (:func:`conversion_step`);
+    5. the lookup a combination needs (:func:`lookup_step`); when a lookup was not combined,
        `found` (what `unfinished_request` found) gets an entry saying so, and the run is
        unfinished;
-    5. a percentage on top or off (:func:`percent_step`);
-    6. a share (:func:`share_step`);
-    7. a difference or a ratio (:func:`comparison_step`).
+    6. a percentage on top or off (:func:`percent_step`);
+    7. a share (:func:`share_step`);
+    8. a difference or a ratio (:func:`comparison_step`).
 
     Args:
         convert: the `finish_conversions` guard.
@@ -77,6 +80,8 @@ def step_still_owed(
     if added is None and combine and not what_is_left and not awaited:
         given = f"{counted_before}. {task}" if counted_before else task
         added = combination_step(given, calls, plan, tools)
+    if added is None and combine:
+        added = total_step(task, calls, plan, tools)
     if added is None and convert:
         added = conversion_step(found, plan, tools)
     if added is None and combine:
