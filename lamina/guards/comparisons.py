@@ -18,7 +18,14 @@ from typing import Literal
 
 from lamina.guards.numbers import NUMBER_BODY, plain
 
-__all__ = ["Comparison", "PercentChange", "asked_comparison", "percent_change"]
+__all__ = [
+    "Choice",
+    "Comparison",
+    "PercentChange",
+    "asked_choice",
+    "asked_comparison",
+    "percent_change",
+]
 
 ComparisonKind = Literal["difference", "ratio", "remainder", "threshold"]
 
@@ -128,6 +135,81 @@ def asked_comparison(request: str) -> Comparison | None:
             limit=float(plain(threshold["limit"])),
         )
     return None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Which of the things a request names it asks to pick by a comparative ("Is it warmer in
+    Lisbon or in Berlin?", "Which is cheaper, a monitor or a webcam?").
+
+    Attributes:
+        word: the comparative as written ("warmer", "more expensive").
+        dimension: what it compares ("temperature"), or None when its word names none
+            ("bigger").
+        larger: whether it picks the larger figure ("warmer") or the smaller ("cheaper").
+        things: the two things it picks from, as written without articles or a preposition
+            before them (("Lisbon", "Berlin"), ("monitor", "webcam")); () when they are not
+            plain: more than four words, or figures.
+    """
+
+    word: str
+    dimension: str | None
+    larger: bool
+    things: tuple[str, ...] = ()
+
+
+_MORE_OR_LESS = r"(?:more|less)\s+(?:expensive|costly)|costs?\s+(?:more|less)"
+_CHOICE = re.compile(
+    rf"(?:^|[.!?]\s+)(?:which|what|where|who|is|are|was|were|does|do)\b[^.?!]*?"
+    rf"\b(?P<word>{_MORE_OR_LESS}|{_COMPARATIVE})\b(?![^.?!]*\bthan\b)[^.?!]*?\bor\b[^.?!]*\?",
+    re.IGNORECASE,
+)
+"""A question that picks one of two things by a comparative and says "or" ("Is it warmer in
+Lisbon or in Berlin?"); one with "than" compares two figures it gives or asks how much."""
+_SMALLER = _DOWN | {"shorter", "lighter", "younger", "earlier", "sooner", "smaller"}
+
+
+def asked_choice(request: str) -> Choice | None:
+    """The choice the request asks for, or None.
+
+    >>> asked_choice("Is it warmer in Lisbon or in Berlin?")
+    Choice(word='warmer', dimension='temperature', larger=True)
+    >>> asked_choice("Which is more expensive, a monitor or a webcam?").dimension
+    'money'
+    >>> asked_choice("Is Berlin warmer than Oslo?") is None
+    True
+    """
+    found = _CHOICE.search(request)
+    if found is None:
+        return None
+    word = " ".join(found["word"].lower().split())
+    things = _alternatives(request[found.end("word") : found.end()])
+    first, last = word.split()[0], word.split()[-1]
+    if last in ("expensive", "costly") or first.startswith("cost"):
+        more = (last if first.startswith("cost") else first) == "more"
+        return Choice(word, "money", larger=more, things=things)
+    return Choice(word, _COMPARATIVES.get(word), larger=word not in _SMALLER, things=things)
+
+
+_LEADING = re.compile(r"^(?:(?:in|at|for|of|between|is|are|it|right\s+now|now|today)\b\s*)+", re.I)
+_TRAILING = re.compile(r"(?:\s+(?:right\s+now|now|today|at\s+the\s+moment))+$", re.I)
+_ARTICLES = re.compile(r"^(?:a|an|the)\s+", re.IGNORECASE)
+
+
+def _alternatives(text: str) -> tuple[str, ...]:
+    """The two things around the last "or" of the words after a choice's comparative ("in
+    Lisbon or in Berlin?" → Lisbon, Berlin; ", a monitor or a webcam?" → monitor, webcam)."""
+    left, _, right = text.rstrip(" ?").rpartition(" or ")
+    left = re.split(r"[,:;]", left.rstrip(" ,"))[-1]
+    things = []
+    for side in (left, right):
+        side = _ARTICLES.sub("", _LEADING.sub("", side.strip(" ,").strip()))
+        side = _TRAILING.sub("", side)
+        words = side.split()
+        if not 1 <= len(words) <= 4 or any(ch.isdigit() for ch in side):
+            return ()
+        things.append(side)
+    return tuple(things)
 
 
 def _to_sentence_end(request: str, match: re.Match[str]) -> str:

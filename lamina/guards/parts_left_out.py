@@ -15,7 +15,7 @@ from lamina.core.context import ToolWeigher
 from lamina.core.records import call_args, successful_calls
 from lamina.guards.comparisons import asked_comparison
 from lamina.guards.dates import CALENDAR_WORDS
-from lamina.guards.noun_phrases import FUNCTION_WORDS, PROPER_NAME
+from lamina.guards.noun_phrases import FUNCTION_WORDS, PROPER_NAME, singular
 from lamina.guards.numbers import canonical
 from lamina.guards.quantities import REQUEST, asks_for_a_part, quantities_of_run
 from lamina.guards.tool_calls import description_text
@@ -100,7 +100,8 @@ def names_left_out(
     pairs = [
         (str(v).strip().lower(), other) for v in named for other in coordinated_with(request, v)
     ]
-    names += [o for _, o in pairs if not set(o.split()) & values and o not in names]
+    said = {singular(v) for v in values}
+    names += [o for _, o in pairs if not {singular(w) for w in o.split()} & said and o not in names]
     if not names:
         return []
     called = {str(c["name"]): c for c in done}
@@ -137,10 +138,13 @@ _CONJUNCT = r"(?P<other>[^\W\d_][\w-]*(?:\s+[^\W\d_][\w-]*)?)"
 
 
 def coordinated_with(request: str, value: str) -> list[str]:
-    """The things `request` coordinates with `value`, each with an article as `value` has
-    ("a monitor and a webcam": "monitor" for "webcam"; a list's neighbours, "a monitor, a webcam
-    and a backpack"), without function words at their end."""
-    thing = re.escape(re.sub(rf"^{_ARTICLE}", "", str(value).strip().lower()))
+    """The things `request` coordinates with `value`: each with an article as `value` has ("a
+    monitor and a webcam": "monitor" for "webcam"; a list's neighbours, "a monitor, a webcam
+    and a backpack"), or, without articles, plurals with plurals ("desk lamps and backpacks"),
+    without function words at their end."""
+    bare = re.sub(rf"^{_ARTICLE}", "", str(value).strip().lower())
+    thing = re.escape(bare)
+    plural = _plural_forms(bare)
     text = request.lower()
     found = [
         m["other"]
@@ -150,8 +154,34 @@ def coordinated_with(request: str, value: str) -> list[str]:
         )
         for m in re.finditer(pattern, text)
     ]
+    found += [
+        other
+        for pattern in (rf"\b{_CONJUNCT}{_AND}{plural}\b", rf"\b{plural}{_AND}{_CONJUNCT}")
+        for m in re.finditer(pattern, text)
+        if (other := _to_a_plural(m["other"]))
+    ]
     trimmed = [" ".join(w for w in f.split() if w not in FUNCTION_WORDS) for f in found]
-    return [t for t in dict.fromkeys(trimmed) if t and t != thing]
+    own = {bare, singular(bare)}
+    return [t for t in dict.fromkeys(trimmed) if t and t not in own]
+
+
+def _plural_forms(thing: str) -> str:
+    """A pattern of the plural of `thing` ("desk lamp" or "desk lamps": "desk lamps")."""
+    words = thing.split()
+    if not words:
+        return "(?!)"
+    head = singular(words[-1])
+    forms = {f"{head}s", f"{head}es"} | ({f"{head[:-1]}ies"} if head.endswith("y") else set())
+    lead = "".join(rf"{re.escape(w)}\s+" for w in words[:-1])
+    return rf"{lead}(?:{'|'.join(re.escape(f) for f in sorted(forms))})"
+
+
+def _to_a_plural(phrase: str) -> str:
+    """The phrase up to its last plural noun ("cables" of "cables left", "desk lamps"), or ""
+    when it has none."""
+    words = phrase.split()
+    ends = [i for i, w in enumerate(words) if w not in FUNCTION_WORDS and singular(w) != w]
+    return " ".join(words[: ends[-1] + 1]) if ends else ""
 
 
 def _a_name(value: Any) -> bool:

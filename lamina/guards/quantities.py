@@ -37,7 +37,15 @@ from lamina.guards.numbers import (
     written_numbers,
 )
 from lamina.guards.request_quantities import REQUEST, Quantity, request_quantities
-from lamina.guards.units import converted_to, returned_units, unit_role, units_named
+from lamina.guards.units import (
+    Unit,
+    converted_to,
+    quantities,
+    returned_units,
+    unit_role,
+    units_named,
+)
+from lamina.tools.calculator import CALCULATOR_NAME
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -46,6 +54,7 @@ __all__ = [
     "REQUEST",
     "Quantity",
     "asks_for_a_part",
+    "figures_returned",
     "ignored_values",
     "quantities_of_run",
     "returns_figure",
@@ -112,17 +121,23 @@ def ignored_values(
     the stock (120), called `calculator("12 + 120")` and answered 132 with a tool behind every
     figure. A price looked up and then left out of the arithmetic that answers is a run that
     did not do what it set out to; an answer that is the price itself ("A mug costs 6.25
-    EUR.") used it.
+    EUR.") used it, and so does an answer whose last line lists it among others ("phone case:
+    15.0; backpack: 59.9") when no calculation came after it.
     """
     done = successful_calls(calls, tools)
     written = written_numbers(answer)
     last = written[-1][0] if written else None
+    lines = [line for line in answer.splitlines() if written_numbers(line)]
+    listed = [text for text, _ in written_numbers(lines[-1])] if lines else []
     found: dict[float, tuple[Quantity, str]] = {}
     for quantity in quantities_of_run(task, done, tools):
         if quantity.origin == REQUEST or not quantity.per or quantity.unit is None:
             continue
         if used_later(quantity, done) or (last is not None and same_figure(last, quantity.value)):
             continue
+        worked_on = any(c.get("name") == CALCULATOR_NAME for c in done[quantity.origin + 1 :])
+        if not worked_on and any(same_figure(text, quantity.value) for text in listed):
+            continue  # the answer's line lists it ("phone case: 15.0; backpack: 59.9")
         found.setdefault(quantity.value, (quantity, str(done[quantity.origin]["name"])))
     return list(found.values())
 
@@ -194,6 +209,22 @@ def used_later(quantity: Quantity, calls: Sequence[Mapping[str, Any]]) -> bool:
                 if any(same_value(float(plain(n)), quantity.value) for n in numbers):
                     return True
     return False
+
+
+def figures_returned(
+    call: Mapping[str, Any], tools: Mapping[str, BaseTool]
+) -> list[tuple[float, Unit]]:
+    """The figures a call returned with their units: a bare figure in the unit it converted
+    into or the tool says it returns, else each figure its text writes with a unit."""
+    tool = tools[str(call["name"])]
+    if returns_figure(call):
+        properties = getattr(tool, "args", None) or {}
+        returned = returned_units(str(getattr(tool, "description", "") or ""))
+        unit = converted_to(call_args(call), properties) or (
+            returned[0] if len(returned) == 1 else None
+        )
+        return [] if unit is None else [(float(str(call["result"]).replace(",", "")), unit)]
+    return [(value, units[0]) for value, units in quantities(str(call.get("result"))) if units]
 
 
 def returns_figure(call: Mapping[str, Any]) -> bool:

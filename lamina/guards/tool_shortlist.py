@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from lamina.guards.comparisons import asked_choice
 from lamina.guards.dates import CALENDAR_WORDS
 from lamina.guards.noun_phrases import PROPER_NAME
 from lamina.guards.numbers import (
@@ -213,7 +214,8 @@ def step_needs_tool(
     True when the step names a tool, contains arithmetic (digits with an operator, or digits
     with a word like "multiply"), holds a telling word of a tool's name ("distance" for
     `get_distance`), asks to look something up ("search", "weather", ...) or asks for an
-    amount of money (:func:`asks_for_money`). With `fit` (the
+    amount of money (:func:`asks_for_money`) or asks to pick one of two things by a
+    comparative (:func:`lamina.guards.comparisons.asked_choice`). With `fit` (the
     step's :class:`~lamina.guards.tool_relevance.ToolFit`), meaning weighs in: a step that a
     tool fits needs one even without such words, and a name or lookup word counts only when
     some tool is close enough (`fit.supports`): "What is the price of gold?" holds the lookup
@@ -241,6 +243,8 @@ def step_needs_tool(
         )
         or bool(_LOOKUP_WORDS.search(instruction))
         or asks_for_money(instruction)
+        # "Which is cheaper, a monitor or a webcam?": figures a model does not know, compared
+        or asked_choice(instruction) is not None
     )
     if worded and (fit is None or fit.supports):
         return True

@@ -1,6 +1,5 @@
 """The sum a request asks for of what its lookups returned (lamina/guards/totals.py), the step
-that works it out (lamina/layers/reasoning/final_arithmetic.py's `total_step`), and the things
-a list coordinates (lamina/guards/parts_left_out.py's `coordinated_with`)."""
+that works it out (lamina/layers/reasoning/final_arithmetic.py's `total_step`)."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ from typing import Any
 import pytest
 from langchain_core.tools import tool
 
-from lamina.guards.parts_left_out import coordinated_with
 from lamina.guards.totals import addends, asked_total
 from lamina.layers.reasoning.final_arithmetic import ADDED_FOR_TOTAL, total_step
 from lamina.layers.reasoning.owed_steps import step_still_owed
@@ -127,16 +125,3 @@ def test_the_sum_is_owed_before_a_conversion() -> None:
     step = step_still_owed(request, [MONITOR, WEBCAM], found, ONE, TOOLS)
     assert step is not None
     assert step.added_for == ADDED_FOR_TOTAL
-
-
-@pytest.mark.parametrize(
-    ("value", "others"),
-    [
-        ("webcam", ["monitor", "backpack"]),
-        ("backpack", ["webcam"]),
-        ("monitor", ["webcam"]),
-    ],
-)
-def test_a_list_coordinates_its_neighbours(value: str, others: list[str]) -> None:
-    request = "How much are a monitor, a webcam and a backpack?"
-    assert coordinated_with(request, value) == others

@@ -16,6 +16,7 @@ from lamina.guards.degenerate import degenerate
 from lamina.guards.numbers import is_figure
 from lamina.guards.tool_calls import ignores_results
 from lamina.layers.reasoning.final_arithmetic import threshold_answer
+from lamina.layers.reasoning.lookup_answers import choice_answer, lookups_listed
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.layers.reasoning.prompts import PromptSet
 from lamina.layers.reasoning.rc_loop import (
@@ -26,6 +27,7 @@ from lamina.layers.reasoning.rc_loop import (
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.tools import BaseTool
 
 __all__ = ["budget_answer", "final_answer", "rests_on_the_model"]
 
@@ -43,11 +45,19 @@ def final_answer(
     p: PromptSet,
     unusable: Callable[[str], bool] = degenerate,
     keep_results: bool = True,
+    tools: Mapping[str, BaseTool] | None = None,
 ) -> str:
     """The answer: the only step's result, or a synthesis of the results (noted in `data`).
 
     With `keep_results` (the `ignored_results` guard), a synthesis that quotes no figure of
-    the tool results gives way to the results themselves."""
+    the tool results gives way to the results themselves. With `tools`, a request that asks
+    to pick one of the things it names is answered with the pick the lookups' figures make
+    (:func:`~lamina.layers.reasoning.lookup_answers.choice_answer`)."""
+    chosen = choice_answer(task, results, tools) if tools else None
+    if chosen is not None:
+        data["choice"] = chosen
+    if len(plan) == 1 and results and chosen is not None:
+        return chosen
     if len(plan) == 1 and results:
         written = _figure_with_unit(plan[0], results[-1])
         if written is not None:
@@ -71,6 +81,8 @@ def final_answer(
         if plan[-1].unit and is_figure(last):
             last = f"{last} {plan[-1].unit}"  # "24 weeks": the unit the last step converted to
         last = threshold_answer(task, plan[-1], last) or last  # "Yes: 51.8 ... is above 50"
+        # "Lisbon is warmer: ..."; "phone case: 15.0; backpack: 59.9"
+        last = chosen or lookups_listed(plan, results) or last
         return p.render(
             "synthesise",
             "from_tools",

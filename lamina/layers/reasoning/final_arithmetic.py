@@ -39,13 +39,14 @@ from lamina.guards.numbers import NUMBER_BODY, canonical, is_number, plain
 from lamina.guards.quantities import (
     REQUEST,
     Quantity,
+    figures_returned,
     quantities_of_run,
     returns_figure,
     same_value,
     used_later,
 )
 from lamina.guards.totals import addends
-from lamina.guards.units import Unit, asked_unit, converted_to, quantities, returned_units
+from lamina.guards.units import Unit, asked_unit, quantities
 from lamina.layers.reasoning.combination import calculation, run_total
 from lamina.layers.reasoning.continuation import converting_step
 from lamina.layers.reasoning.plan import PlanStep
@@ -186,7 +187,7 @@ def _measures(
     for call in done:
         if call.get("name") == CALCULATOR_NAME:
             continue
-        figures = [f for f in _figures(call, tools) if f[1].dimension == dimension]
+        figures = [f for f in figures_returned(call, tools) if f[1].dimension == dimension]
         if len(figures) != 1:
             continue
         numbers = _numbers_in(call)
@@ -229,20 +230,6 @@ def planned_comparison(task: str, tools: Mapping[str, BaseTool]) -> PlanStep | N
         (other, unit, second) if unit in wanted and other not in wanted else (unit, other, first)
     )
     return converting_step(canonical(value), source, target, tools, None, 0)
-
-
-def _figures(call: Mapping[str, Any], tools: Mapping[str, BaseTool]) -> list[tuple[float, Unit]]:
-    """The figures a call returned with their units: a bare figure in the unit it converted
-    into or the tool says it returns, else each figure its text writes with a unit."""
-    tool = tools[str(call["name"])]
-    if returns_figure(call):
-        properties = getattr(tool, "args", None) or {}
-        returned = returned_units(str(getattr(tool, "description", "") or ""))
-        unit = converted_to(call_args(call), properties) or (
-            returned[0] if len(returned) == 1 else None
-        )
-        return [] if unit is None else [(float(str(call["result"]).replace(",", "")), unit)]
-    return [(value, units[0]) for value, units in quantities(str(call.get("result"))) if units]
 
 
 def _numbers_in(call: Mapping[str, Any]) -> list[float]:

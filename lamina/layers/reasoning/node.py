@@ -317,7 +317,15 @@ def make_reasoning_node(
                 answer, _, moves = run_with_escalation(
                     run_chain,
                     lambda name: answer_with(
-                        task, plan, results, ctx.models.chat_model(name), cache, tally, data, p
+                        task,
+                        plan,
+                        results,
+                        ctx.models.chat_model(name),
+                        cache,
+                        tally,
+                        data,
+                        p,
+                        tools=ctx.tools,
                     ),
                     layer="reasoning",
                 )

@@ -16,7 +16,7 @@ from lamina.errors import ConfigError
 __all__ = ["Plan", "PlanOutcome", "PlanSource", "PlanStep", "PlanStepModel", "plan_schema"]
 
 PlanSource = Literal[
-    "single", "list", "model", "fallback", "reference", "conversion", "combination"
+    "single", "list", "model", "fallback", "reference", "conversion", "combination", "choice"
 ]
 
 
@@ -103,7 +103,9 @@ class PlanOutcome:
             see lamina.layers.reasoning.continuation) or "conversion" (a one-step task whose
             quantity is converted first into the unit the tool that fits takes) or "combination"
             (a one-step task that gives a value of one thing and a count of those things: their
-            product first, see lamina.layers.reasoning.combination).
+            product first, see lamina.layers.reasoning.combination) or "choice" (a question
+            that picks one of two things by a comparative: one lookup per thing, see
+            lamina.layers.reasoning.lookup_answers).
         cached: whether the model's plan came from the step cache (None: no model call).
         tokens: tokens spent (miss) or saved (hit) on the model call.
         note: why the fallback was taken ("" otherwise).

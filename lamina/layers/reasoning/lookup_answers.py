@@ -1,0 +1,171 @@
+"""Answers made of the same lookup for several names, written from the results, never by a
+model: each result listed with its name (:func:`lookups_listed`), or the pick a request asks
+for between the things it names (:func:`choice_answer`), planned as one lookup per thing
+(:func:`planned_choice`).
+
+"How much are a backpack and a phone case?": lamina priced the phone case, then the backpack
+(a thing coordinated with one a call took is owed the same call:
+:func:`lamina.guards.parts_left_out.coordinated_with`), and the answer was the backpack's
+price alone, which reads as the answer to the whole question. It is now "phone case: 15.0;
+backpack: 59.9".
+
+"Is it warmer in Lisbon or in Berlin?": lamina looked up both cities, and the answer's last
+line was Berlin's weather, which reads as "Berlin". The question names a comparative and says
+"or" (:func:`lamina.guards.comparisons.asked_choice`); each lookup of one name returned one
+figure in the comparative's dimension (a temperature for "warmer": 21 °C from Lisbon's
+weather, not its 14 km/h of wind); the answer names the thing whose figure wins, with every
+figure beside it: "Lisbon is warmer: 21 degrees celsius (Berlin: 11 degrees celsius)."
+Figures in different units, a tie, or a thing whose figure is not known leave the answer as
+it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lamina.core.records import call_args, single_string_argument
+from lamina.guards.comparisons import asked_choice
+from lamina.guards.numbers import canonical
+from lamina.guards.quantities import figures_returned
+from lamina.guards.units import Unit, spelled_out
+from lamina.layers.reasoning.final_arithmetic import ADDED_FOR_NAME
+from lamina.layers.reasoning.plan import PlanStep
+from lamina.tools.calculator import CALCULATOR_NAME
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
+    from lamina.guards.tool_relevance import ToolFit
+
+__all__ = ["ADDED_FOR_CHOICE", "choice_answer", "lookups_listed", "planned_choice"]
+
+ADDED_FOR_CHOICE = "choice"
+"""`PlanStep.added_for` of a lookup planned for one of the things a request picks from."""
+
+_NOUNS = {
+    "money": "price",
+    "temperature": "temperature",
+    "mass": "weight",
+    "length": "length",
+    "time": "date",
+}
+"""What a dimension's figure of a thing is called ("the price of a monitor")."""
+
+_ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.IGNORECASE)
+_LOOKUPS = (ADDED_FOR_NAME, ADDED_FOR_CHOICE)
+
+
+def choice_answer(
+    task: str, results: Sequence[Mapping[str, Any]], tools: Mapping[str, BaseTool]
+) -> str | None:
+    """The thing the request asks to pick, with the figures that pick it (see the module
+    docstring), from the tool calls of the steps' `results`; else None."""
+    asked = asked_choice(task)
+    if asked is None:
+        return None
+    things = {thing.lower() for thing in asked.things}
+    figures: dict[str, tuple[float, Unit]] = {}
+    for result in results:
+        for call in result.get("tool_calls") or []:
+            name = _name_of(call, tools)
+            if not name or (asked.things and name.lower() not in things):
+                continue  # a lookup of something else than what the question picks from
+            found = [
+                f
+                for f in figures_returned(call, tools)
+                if asked.dimension is None or f[1].dimension == asked.dimension
+            ]
+            if len(found) == 1:
+                figures[name] = found[0]
+    if len(figures) < 2 or len({unit for _, unit in figures.values()}) != 1:
+        return None
+    ranked = sorted(figures.items(), key=lambda item: item[1][0], reverse=asked.larger)
+    (first, (best, unit)), (_, (runner_up, _)) = ranked[0], ranked[1]
+    if best == runner_up:
+        return None
+    written = spelled_out(unit.name)
+    others = "; ".join(f"{name}: {canonical(value)} {written}" for name, (value, _) in ranked[1:])
+    verb = asked.word if asked.word.startswith("cost") else f"is {asked.word}"
+    verb = re.sub(r"^cost\b", "costs", verb)  # "costs more"; "is cheaper"
+    winner = f"{first[:1].upper()}{first[1:]}"
+    return f"{winner} {verb}: {canonical(best)} {written} ({others})."
+
+
+def _name_of(call: Mapping[str, Any], tools: Mapping[str, BaseTool]) -> str:
+    """The name a lookup that worked was asked about: its one string argument, without an
+    article ("Lisbon", "webcam"); "" for the calculator, a failed call, or another call."""
+    if call.get("error") is not None or call.get("result") is None:
+        return ""
+    if call.get("name") == CALCULATOR_NAME or call.get("name") not in tools:
+        return ""
+    names = [v for v in call_args(call).values() if isinstance(v, str)]
+    if len(names) != 1 or len(call_args(call)) != 1:
+        return ""
+    return _ARTICLE.sub("", names[0].strip())
+
+
+def lookups_listed(plan: Sequence[PlanStep], results: Sequence[Mapping[str, Any]]) -> str | None:
+    """Each result of the lookup the plan ended by making for another name, named, when the
+    plan's last step is such a lookup (`ADDED_FOR_NAME`); else None. A result that names its
+    thing ("Oslo: -3 °C") is listed as it is."""
+    last = plan[-1] if plan else None
+    if last is None or last.added_for not in _LOOKUPS or last.call is None:
+        return None
+    tool = last.call[0]
+    listed: list[str] = []
+    for result in results:
+        worked = [
+            c
+            for c in result.get("tool_calls") or []
+            if c.get("name") == tool and c.get("error") is None and c.get("result") is not None
+        ]
+        if not worked:
+            continue
+        names = [v for v in call_args(worked[-1]).values() if isinstance(v, str)]
+        figure = str(worked[-1]["result"]).strip()
+        name = _ARTICLE.sub("", names[0].strip()) if len(names) == 1 else ""
+        listed.append(figure if name.lower() in figure.lower() else f"{name}: {figure}")
+    listed = list(dict.fromkeys(listed))
+    return "; ".join(listed) if len(listed) > 1 else None
+
+
+def planned_choice(
+    task: str, tools: Mapping[str, BaseTool], fit_of: Callable[[str], ToolFit | None]
+) -> tuple[PlanStep, ...]:
+    """One lookup per thing a request picks from, or () (see the module docstring).
+
+    "Which is cheaper, a monitor or a webcam?" scores 0.25 against `product_price`, too little
+    to need a tool, and SmolLM2-135M answered from its own knowledge. The question asks for a
+    figure of each thing: "the price of monitor" is closest to `product_price` (`fit_of`: its
+    description at least `supports_above`, or else its name, as for a step that asks for a
+    figure), a tool that takes one string, so the plan calls it for each thing."""
+    asked = asked_choice(task)
+    if asked is None or asked.dimension not in _NOUNS or len(asked.things) != 2:
+        return ()
+    fits = [fit_of(f"the {_NOUNS[asked.dimension]} of {thing}") for thing in asked.things]
+    ranked = {
+        fit.shortlist()[0]
+        if fit is not None and (fit.supports or fit.best_name >= fit.supports_above)
+        else None
+        for fit in fits
+    }
+    tool = next(iter(ranked)) if len(ranked) == 1 else None
+    if tool is None or tool not in tools:
+        return ()
+    argument = single_string_argument(tools[tool])
+    if argument is None:
+        return ()
+    asks = str(tools[tool].description or tool).strip().split("\n")[0].split(":")[0].rstrip(". ")
+    return tuple(
+        PlanStep(
+            index=i,
+            instruction=f"{asks}: {thing}",
+            needs_tool=True,
+            added_for=ADDED_FOR_CHOICE,
+            tools=(tool,),
+            call=(tool, argument, thing),
+        )
+        for i, thing in enumerate(asked.things)
+    )

@@ -1,0 +1,256 @@
+"""A question that picks one of two things by a comparative (lamina/guards/comparisons.py's
+`asked_choice`), planned as one lookup per thing and answered with the pick the figures make
+(lamina/layers/reasoning/lookup_answers.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.tools import tool
+
+from lamina.guards.comparisons import asked_choice
+from lamina.guards.tool_relevance import ToolFit
+from lamina.guards.tool_shortlist import step_needs_tool
+from lamina.layers.reasoning.lookup_answers import (
+    ADDED_FOR_CHOICE,
+    choice_answer,
+    lookups_listed,
+    planned_choice,
+)
+from lamina.tools.calculator import calculator
+
+
+@tool
+def product_price(product: str) -> float:
+    """Look up the unit price in euros of a product in our shop."""
+    return 1.0
+
+
+@tool
+def stock_level(product: str) -> int:
+    """How many units of a product are in stock in our warehouse."""
+    return 1
+
+
+@tool
+def weather(city: str) -> str:
+    """Current weather in a city: temperature in degrees Celsius, conditions, wind, humidity."""
+    return ""
+
+
+@tool
+def shipping_cost(weight_kg: float, zone: str) -> float:
+    """Price in euros of shipping one parcel."""
+    return 1.0
+
+
+TOOLS = {t.name: t for t in (product_price, stock_level, weather, shipping_cost, calculator)}
+
+
+@pytest.mark.parametrize(
+    ("request_text", "word", "dimension", "larger", "things"),
+    [
+        (
+            "Is it warmer in Lisbon or in Berlin?",
+            "warmer",
+            "temperature",
+            True,
+            ("Lisbon", "Berlin"),
+        ),
+        (
+            "Which is cheaper, a monitor or a webcam?",
+            "cheaper",
+            "money",
+            False,
+            ("monitor", "webcam"),
+        ),
+        (
+            "Which costs more: a backpack or a desk lamp?",
+            "costs more",
+            "money",
+            True,
+            ("backpack", "desk lamp"),
+        ),
+        (
+            "Which is less expensive, a mouse or a cable?",
+            "less expensive",
+            "money",
+            False,
+            ("mouse", "cable"),
+        ),
+        (
+            "Where is it colder right now, Oslo or Toronto?",
+            "colder",
+            "temperature",
+            False,
+            ("Oslo", "Toronto"),
+        ),
+        (
+            "Which city is warmer: Lisbon, or Berlin?",
+            "warmer",
+            "temperature",
+            True,
+            ("Lisbon", "Berlin"),
+        ),
+        (
+            "Is it colder in Oslo right now or in Toronto?",
+            "colder",
+            "temperature",
+            False,
+            ("Oslo", "Toronto"),
+        ),
+        # figures given are no things to look up
+        ("Which is heavier, a 2 kg bag or a 3 lb bag?", "heavier", "mass", True, ()),
+    ],
+)
+def test_what_a_choice_picks_from(
+    request_text: str, word: str, dimension: str, larger: bool, things: tuple[str, ...]
+) -> None:
+    asked = asked_choice(request_text)
+    assert asked is not None
+    assert (asked.word, asked.dimension, asked.larger, asked.things) == (
+        word,
+        dimension,
+        larger,
+        things,
+    )
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "Is Berlin warmer than Oslo?",  # two figures compared: yes or no
+        "Is a webcam more expensive than a monitor?",
+        "Do I have more or less than 5?",
+        "How much more is a monitor?",
+        "Which is warmer in Lisbon.",  # no question
+    ],
+)
+def test_no_choice(request_text: str) -> None:
+    assert asked_choice(request_text) is None
+
+
+def call(name: str, result: Any, **args: Any) -> dict[str, Any]:
+    return {"name": name, "args": args, "result": result, "error": None}
+
+
+def results_of(*calls: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"index": i, "result": "", "tool_calls": [c]} for i, c in enumerate(calls)]
+
+
+LISBON = call("weather", "Lisbon: 21 °C, sunny, wind 14 km/h", city="Lisbon")
+BERLIN = call("weather", "Berlin: 11 °C, drizzle, wind 36 km/h", city="Berlin")
+
+
+def test_the_pick_is_the_figure_in_the_comparative_s_dimension() -> None:
+    # Berlin's wind (36 km/h) is more than Lisbon's, but "warmer" compares temperatures
+    answer = choice_answer(
+        "Is it warmer in Lisbon or in Berlin?", results_of(LISBON, BERLIN), TOOLS
+    )
+    assert answer == "Lisbon is warmer: 21 degrees celsius (Berlin: 11 degrees celsius)."
+
+
+def test_the_smaller_figure_picks_for_cheaper() -> None:
+    prices = results_of(
+        call("product_price", "219.0", product="a monitor"),
+        call("product_price", "64.5", product="webcam"),
+    )
+    answer = choice_answer("Which is cheaper, a monitor or a webcam?", prices, TOOLS)
+    assert answer == "Webcam is cheaper: 64.5 EUR (monitor: 219 EUR)."
+    costs = choice_answer("Which costs more: a monitor or a webcam?", prices, TOOLS)
+    assert costs == "Monitor costs more: 219 EUR (webcam: 64.5 EUR)."
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        # one thing's figure is not known
+        [call("product_price", "219.0", product="monitor")],
+        # a lookup of another thing than the question names
+        [
+            call("product_price", "219.0", product="monitor"),
+            call("product_price", "24.99", product="mouse"),
+        ],
+        # counts are not prices: stock_level says no unit
+        [
+            call("stock_level", "12", product="monitor"),
+            call("stock_level", "40", product="webcam"),
+        ],
+        # a tie picks nothing
+        [
+            call("product_price", "64.5", product="monitor"),
+            call("product_price", "64.5", product="webcam"),
+        ],
+        # a failed call has no figure
+        [
+            call("product_price", "219.0", product="monitor"),
+            {**call("product_price", None, product="webcam"), "error": "unknown"},
+        ],
+    ],
+)
+def test_no_pick(calls: list[dict[str, Any]]) -> None:
+    request = "Which is cheaper, a monitor or a webcam?"
+    assert choice_answer(request, results_of(*calls), TOOLS) is None
+
+
+def fit(scores: dict[str, float], names: dict[str, float] | None = None) -> ToolFit:
+    return ToolFit(scores=scores, name_scores=names or {})
+
+
+def test_a_choice_is_planned_as_one_lookup_per_thing() -> None:
+    asked: list[str] = []
+
+    def fit_of(text: str) -> ToolFit:
+        asked.append(text)
+        # "the price of webcam": no description close enough, but product_price's name is
+        return fit({"product_price": 0.27, "shipping_cost": 0.22}, {"product_price": 0.48})
+
+    steps = planned_choice("Which is cheaper, a monitor or a webcam?", TOOLS, fit_of)
+    assert asked == ["the price of monitor", "the price of webcam"]
+    assert [s.call for s in steps] == [
+        ("product_price", "product", "monitor"),
+        ("product_price", "product", "webcam"),
+    ]
+    assert [s.index for s in steps] == [0, 1]
+    assert {s.added_for for s in steps} == {ADDED_FOR_CHOICE}
+    assert all(s.needs_tool and s.tools == ("product_price",) for s in steps)
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [
+        {"product_price": 0.2, "shipping_cost": 0.1},  # nothing close, by description or name
+        {"shipping_cost": 0.5, "product_price": 0.2},  # the tool takes two arguments
+    ],
+)
+def test_no_choice_plan(scores: dict[str, float]) -> None:
+    steps = planned_choice(
+        "Which is cheaper, a monitor or a webcam?", TOOLS, lambda _: fit(scores, scores)
+    )
+    assert steps == ()
+
+
+def test_no_choice_plan_when_the_things_point_to_different_tools() -> None:
+    def fit_of(text: str) -> ToolFit:
+        top = "product_price" if "monitor" in text else "stock_level"
+        return fit({top: 0.5})
+
+    assert planned_choice("Which is cheaper, a monitor or a webcam?", TOOLS, fit_of) == ()
+
+
+def test_planned_lookups_are_listed_when_no_pick_is_made() -> None:
+    steps = planned_choice(
+        "Which is cheaper, a monitor or a webcam?", TOOLS, lambda _: fit({"product_price": 0.5})
+    )
+    results = results_of(
+        call("product_price", "64.5", product="monitor"),
+        call("product_price", "64.5", product="webcam"),
+    )
+    assert lookups_listed(list(steps), results) == "monitor: 64.5; webcam: 64.5"
+
+
+def test_a_choice_needs_a_tool() -> None:
+    weak = fit({"product_price": 0.31})  # "supports", but no lookup word, no money asked
+    assert step_needs_tool("Which is cheaper, a monitor or a webcam?", TOOLS, fit=weak)
+    assert not step_needs_tool("Which colour is nicer, red or blue", TOOLS, fit=weak)
