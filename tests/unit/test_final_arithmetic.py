@@ -231,6 +231,25 @@ def test_a_percentage_on_top_multiplies_the_run_s_money_total() -> None:
     assert percent_step(task, counted, ONE, TOOLS) is None
 
 
+def test_a_percentage_goes_on_a_calculation_the_plan_wrote_in_money() -> None:
+    # "How much are 3 desk lamps with 20% tax?": 34.9 EUR looked up, "Calculate 34.9 * 3."
+    # written in EUR; the calculator says no unit of its own, the step does
+    task = "How much are 3 desk lamps with 20% tax?"
+    product = PlanStep(1, "Calculate 34.9 * 3.", True, added_for="combination", unit="EUR")
+    calls = [
+        call("shipping_cost", 34.9, weight_kg=1, zone="eu"),
+        call("calculator", "104.7", expression="34.9 * 3"),
+    ]
+    step = percent_step(task, calls, [*ONE, product], TOOLS)
+    assert step is not None
+    assert step.instruction == "Calculate 104.7 * (1 + 20 / 100)."
+    assert step.unit == "EUR"
+    # a calculation no step wrote, or one whose step has no unit, is no money total
+    assert percent_step(task, calls, ONE, TOOLS) is None
+    unitless = PlanStep(1, "Calculate 34.9 * 3.", True, added_for="combination")
+    assert percent_step(task, calls, [*ONE, unitless], TOOLS) is None
+
+
 def test_a_name_left_out_gets_the_same_lookup_once() -> None:
     found = [{"word": "Nairobi", "tool": "weather", "similarity": 0.11, "again": True}]
     step = name_lookup_step(found, ONE, TOOLS)

@@ -53,6 +53,7 @@ from lamina.guards.units import (
     converted_to,
     returned_units,
     spelled_out,
+    units_named,
 )
 from lamina.layers.reasoning.continuation import converters
 from lamina.layers.reasoning.plan import PlanStep
@@ -123,7 +124,7 @@ def share_step(
         for c in done
     ):
         return None  # "Turn that into euros ... what each of us owes": not a share of francs
-    total = run_total(done, tools)
+    total = run_total(done, tools, plan)
     if total is None:
         return None  # a count of words is no total to share
     figure, unit = total
@@ -131,11 +132,15 @@ def share_step(
 
 
 def run_total(
-    done: Sequence[Mapping[str, Any]], tools: Mapping[str, BaseTool]
+    done: Sequence[Mapping[str, Any]],
+    tools: Mapping[str, BaseTool],
+    plan: Sequence[PlanStep] = (),
 ) -> tuple[float, Unit | None] | None:
     """What the run ended with, as a total to share or add a percentage to: the last call's
     figure (its "total" when it returns several) with its unit, when it is money or labelled
-    "total"; else None (a count of words is no total)."""
+    "total"; else None (a count of words is no total). A calculation a step of `plan` wrote
+    with a unit ("Calculate 34.9 * 3." in EUR) has that unit: "How much are 3 desk lamps with
+    20% tax?" adds the tax to 104.7 EUR."""
     if not done:
         return None
     last = done[-1]
@@ -148,10 +153,23 @@ def run_total(
     unit = converted_to(call_args(last), properties) or (
         returned[0] if len(returned) == 1 else None
     )
+    if unit is None and last.get("name") == CALCULATOR_NAME:
+        unit = _calculated_unit(call_args(last), plan)
     money = unit is not None and unit.dimension == "money"
     if figure is None or not (labelled or money):
         return None
     return float(figure), unit
+
+
+def _calculated_unit(args: Mapping[str, Any], plan: Sequence[PlanStep]) -> Unit | None:
+    """The unit of the calculation step of `plan` that wrote this calculator call's
+    expression, else None."""
+    for step in plan:
+        for expression in args.values():
+            if step.unit and step.instruction == f"Calculate {expression}.":
+                named = units_named(step.unit)
+                return named[0] if len(named) == 1 else None
+    return None
 
 
 def combination_step(

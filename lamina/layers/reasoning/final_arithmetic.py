@@ -287,7 +287,7 @@ def percent_step(
     percent, factor = change.percent, change.factor
     if used_later(Quantity(percent, None), done):
         return None
-    total = run_total(done, tools)
+    total = run_total(done, tools, plan)
     if total is None:
         return None
     figure, unit = total
