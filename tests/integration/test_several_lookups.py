@@ -1,0 +1,115 @@
+"""Requests about several things, with the real model on the numeric path the run uses: a pick
+between two things by a comparative, a total of two prices, a list of two stock levels, and a
+percentage on a product. The answers are asserted: right and ok, or not ok."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.tools import tool
+
+_CELSIUS = {"helsinki": -4.0, "rome": 18.0}
+_SHOP = {"desk lamp": (34.9, 75), "office chair": (149.0, 12)}
+
+
+@tool(parse_docstring=True)
+def city_weather(city: str) -> str:
+    """Current weather in a city: temperature in degrees Celsius, conditions and wind.
+
+    Args:
+        city: the city's name, e.g. Porto.
+    """
+    key = city.strip().lower()
+    if key not in _CELSIUS:
+        raise ValueError(f"Unknown city {city!r}; known: {', '.join(_CELSIUS)}.")
+    return f"{city.strip().title()}: {_CELSIUS[key]:g} °C, cloudy, wind 31 km/h"
+
+
+def _product(name: str) -> str:
+    key = name.strip().lower().removeprefix("the ").removeprefix("an ").removeprefix("a ")
+    key = key.rstrip("s")
+    if key not in _SHOP:
+        raise ValueError(f"Unknown product {name!r}; the catalogue has: {', '.join(_SHOP)}.")
+    return key
+
+
+@tool(parse_docstring=True)
+def unit_price(product: str) -> float:
+    """Look up the price in euros of one unit of a product in our shop.
+
+    Args:
+        product: the product's name, e.g. kettle.
+    """
+    return _SHOP[_product(product)][0]
+
+
+@tool(parse_docstring=True)
+def units_in_stock(product: str) -> int:
+    """How many units of a product are in stock in our warehouse.
+
+    Args:
+        product: the product's name, e.g. kettle.
+    """
+    return _SHOP[_product(product)][1]
+
+
+AGENT_TOOLS = [city_weather, unit_price, units_in_stock]
+"""The tools of `tools_agent` (conftest), which adds lamina's calculator."""
+
+
+def _done(result: Any) -> list[tuple[str, dict[str, Any]]]:
+    return [(c.name, dict(c.arguments)) for c in result.tool_calls if c.error is None]
+
+
+def test_a_pick_between_two_things_is_planned_and_made_from_their_figures(
+    tools_agent: Any,
+) -> None:
+    # no model decides: one lookup per thing, then the smaller price picks
+    result = tools_agent.run("Which is cheaper, a desk lamp or an office chair?")
+    assert result.ok, (result.error, result.answer)
+    assert _done(result) == [
+        ("unit_price", {"product": "desk lamp"}),
+        ("unit_price", {"product": "office chair"}),
+    ]
+    assert result.answer.endswith(
+        "Answer: Desk lamp is cheaper: 34.9 EUR (office chair: 149 EUR)."
+    ), result.answer
+
+
+def test_a_pick_by_temperature_reads_the_temperature_not_the_wind(tools_agent: Any) -> None:
+    result = tools_agent.run("Is it warmer in Helsinki or in Rome?")
+    assert result.ok, (result.error, result.answer)
+    assert [name for name, _ in _done(result)] == ["city_weather", "city_weather"]
+    assert "Answer: Rome is warmer: 18 degrees celsius (Helsinki: -4 degrees celsius)." in (
+        result.answer
+    ), result.answer
+
+
+def test_two_prices_together_are_added(tools_agent: Any, answer_figures: Any) -> None:
+    result = tools_agent.run("A desk lamp and an office chair together cost how much?")
+    if result.ok:
+        assert answer_figures(result.answer)[-1] == 183.9, result.answer
+        assert ("calculator", {"expression": "34.9 + 149"}) in _done(result) or (
+            "calculator",
+            {"expression": "149 + 34.9"},
+        ) in _done(result), _done(result)
+    else:
+        assert result.error is not None
+
+
+def test_two_stock_levels_are_both_answered(tools_agent: Any, answer_figures: Any) -> None:
+    result = tools_agent.run("How many desk lamps and office chairs do we have in stock?")
+    if result.ok:
+        assert sorted(answer_figures(result.answer)) == [12, 75], result.answer
+    else:
+        assert result.error is not None
+
+
+def test_a_percentage_goes_on_the_product_of_a_count_and_a_price(
+    tools_agent: Any, answer_figures: Any
+) -> None:
+    result = tools_agent.run("How much are 3 desk lamps with 20% tax?")
+    if result.ok:
+        assert answer_figures(result.answer)[-1] == 125.64, result.answer
+    else:
+        assert result.error is not None
