@@ -150,12 +150,15 @@ class Choice:
         things: the two things it picks from, as written without articles or a preposition
             before them (("Lisbon", "Berlin"), ("monitor", "webcam")); () when they are not
             plain: more than four words, or figures.
+        claimed: the thing a yes-or-no question says wins ("Berlin" in "Is Berlin warmer than
+            Oslo?"), else None.
     """
 
     word: str
     dimension: str | None
     larger: bool
     things: tuple[str, ...] = ()
+    claimed: str | None = None
 
 
 _MORE_OR_LESS = r"(?:more|less)\s+(?:expensive|costly)|costs?\s+(?:more|less)"
@@ -170,25 +173,72 @@ _SMALLER = _DOWN | {"shorter", "lighter", "younger", "earlier", "sooner", "small
 
 
 def asked_choice(request: str) -> Choice | None:
-    """The choice the request asks for, or None.
+    """The choice the request asks for, or None (also when it asks how much the two differ:
+    :func:`asked_comparison`).
 
-    >>> asked_choice("Is it warmer in Lisbon or in Berlin?")
-    Choice(word='warmer', dimension='temperature', larger=True)
+    >>> asked_choice("Is it warmer in Lisbon or in Berlin?").things
+    ('Lisbon', 'Berlin')
     >>> asked_choice("Which is more expensive, a monitor or a webcam?").dimension
     'money'
-    >>> asked_choice("Is Berlin warmer than Oslo?") is None
+    >>> asked_choice("Is Berlin warmer than Oslo?").claimed
+    'Berlin'
+    >>> asked_choice("Is Berlin warmer than 10 C?") is None
     True
     """
-    found = _CHOICE.search(request)
-    if found is None:
+    if asked_comparison(request) is not None:
         return None
-    word = " ".join(found["word"].lower().split())
-    things = _alternatives(request[found.end("word") : found.end()])
+    found = _CHOICE.search(request)
+    if found is not None:
+        things = _alternatives(request[found.end("word") : found.end()])
+        return _choice(found["word"], things)
+    for pattern in _CHOICES_WRITTEN:
+        found = pattern.search(request)
+        if found is not None:
+            things = tuple(_thing(found[side]) for side in ("a", "b"))
+            if not all(things):
+                return None
+            claimed = things[0] if "than" in found[0].lower() else None
+            return _choice(found["word"], things, claimed)
+    return None
+
+
+def _choice(written: str, things: tuple[str, ...], claimed: str | None = None) -> Choice:
+    word = " ".join(written.lower().split())
     first, last = word.split()[0], word.split()[-1]
     if last in ("expensive", "costly") or first.startswith("cost"):
         more = (last if first.startswith("cost") else first) == "more"
-        return Choice(word, "money", larger=more, things=things)
-    return Choice(word, _COMPARATIVES.get(word), larger=word not in _SMALLER, things=things)
+        return Choice(word, "money", larger=more, things=things, claimed=claimed)
+    larger = word not in _SMALLER
+    return Choice(word, _COMPARATIVES.get(word), larger=larger, things=things, claimed=claimed)
+
+
+_THING = r"[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,4}"
+_WORD = rf"(?P<word>{_MORE_OR_LESS}|{_COMPARATIVE})"
+_CHOICES_WRITTEN = tuple(
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        # "Is Berlin warmer than Oslo?", "Is a webcam more expensive than a monitor?"
+        rf"(?:^|[.!?]\s+)(?:is|are|was|were)\s+(?P<a>{_THING})\s+{_WORD}\s+than\s+"
+        rf"(?P<b>{_THING})\s*\?",
+        # "Is it warmer in Lisbon than in Berlin?"
+        rf"(?:^|[.!?]\s+)is\s+it\s+{_WORD}\s+in\s+(?P<a>{_THING})\s+than\s+in\s+"
+        rf"(?P<b>{_THING})\s*\?",
+        # "Does a monitor cost more than a webcam?"
+        rf"(?:^|[.!?]\s+)(?:does|do)\s+(?P<a>{_THING})\s+(?P<word>cost\s+(?:more|less))\s+"
+        rf"than\s+(?P<b>{_THING})\s*\?",
+        # "Is a monitor or a webcam cheaper?"
+        rf"(?:^|[.!?]\s+)(?:is|are|which\s+is)\s+(?P<a>{_THING})\s+or\s+(?P<b>{_THING})\s+"
+        rf"{_WORD}\s*\?",
+    )
+)
+"""Choices written without a comparative before their "or": a yes-or-no "than" between two
+things (no figure: that is a threshold), or the comparative after the things."""
+
+
+def _thing(text: str) -> str:
+    """A thing as a lookup takes it: no article, no time words ("a webcam" → webcam)."""
+    side = _ARTICLES.sub("", _LEADING.sub("", text.strip(" ,").strip()))
+    return _TRAILING.sub("", side)
 
 
 _LEADING = re.compile(r"^(?:(?:in|at|for|of|between|is|are|it|right\s+now|now|today)\b\s*)+", re.I)
@@ -203,8 +253,7 @@ def _alternatives(text: str) -> tuple[str, ...]:
     left = re.split(r"[,:;]", left.rstrip(" ,"))[-1]
     things = []
     for side in (left, right):
-        side = _ARTICLES.sub("", _LEADING.sub("", side.strip(" ,").strip()))
-        side = _TRAILING.sub("", side)
+        side = _thing(side)
         words = side.split()
         if not 1 <= len(words) <= 4 or any(ch.isdigit() for ch in side):
             return ()

@@ -118,10 +118,34 @@ def test_what_a_choice_picks_from(
 
 
 @pytest.mark.parametrize(
+    ("request_text", "word", "things", "claimed"),
+    [
+        ("Is Berlin warmer than Oslo?", "warmer", ("Berlin", "Oslo"), "Berlin"),
+        (
+            "Is a webcam more expensive than a monitor?",
+            "more expensive",
+            ("webcam", "monitor"),
+            "webcam",
+        ),
+        ("Is it warmer in Lisbon than in Berlin?", "warmer", ("Lisbon", "Berlin"), "Lisbon"),
+        ("Does a monitor cost more than a webcam?", "cost more", ("monitor", "webcam"), "monitor"),
+        ("Is a monitor or a webcam cheaper?", "cheaper", ("monitor", "webcam"), None),
+    ],
+)
+def test_a_choice_written_around_its_things(
+    request_text: str, word: str, things: tuple[str, ...], claimed: str | None
+) -> None:
+    asked = asked_choice(request_text)
+    assert asked is not None
+    assert (asked.word, asked.things, asked.claimed) == (word, things, claimed)
+
+
+@pytest.mark.parametrize(
     "request_text",
     [
-        "Is Berlin warmer than Oslo?",  # two figures compared: yes or no
-        "Is a webcam more expensive than a monitor?",
+        "Is Berlin warmer than 10 C?",  # a limit: a threshold
+        "Is my 23 kg suitcase heavier than the 20 kg limit?",
+        "Is Berlin warmer than Oslo? By how many degrees?",  # a difference
         "Do I have more or less than 5?",
         "How much more is a monitor?",
         "Which is warmer in Lisbon.",  # no question
@@ -149,6 +173,14 @@ def test_the_pick_is_the_figure_in_the_comparative_s_dimension() -> None:
         "Is it warmer in Lisbon or in Berlin?", results_of(LISBON, BERLIN), TOOLS
     )
     assert answer == "Lisbon is warmer: 21 degrees celsius (Berlin: 11 degrees celsius)."
+
+
+def test_a_yes_or_no_choice_says_yes_or_no_first() -> None:
+    results = results_of(LISBON, BERLIN)
+    yes = choice_answer("Is Lisbon warmer than Berlin?", results, TOOLS)
+    assert yes == "Yes: Lisbon is warmer: 21 degrees celsius (Berlin: 11 degrees celsius)."
+    no = choice_answer("Is Lisbon colder than Berlin?", results, TOOLS)
+    assert no == "No: Berlin is colder: 11 degrees celsius (Lisbon: 21 degrees celsius)."
 
 
 def test_the_smaller_figure_picks_for_cheaper() -> None:

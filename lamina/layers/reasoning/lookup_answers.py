@@ -14,7 +14,8 @@ line was Berlin's weather, which reads as "Berlin". The question names a compara
 "or" (:func:`lamina.guards.comparisons.asked_choice`); each lookup of one name returned one
 figure in the comparative's dimension (a temperature for "warmer": 21 °C from Lisbon's
 weather, not its 14 km/h of wind); the answer names the thing whose figure wins, with every
-figure beside it: "Lisbon is warmer: 21 degrees celsius (Berlin: 11 degrees celsius)."
+figure beside it: "Lisbon is warmer: 21 degrees celsius (Berlin: 11 degrees celsius)." A
+yes-or-no question ("Is Berlin warmer than Oslo?") is answered "Yes: " or "No: " first.
 Figures in different units, a tie, or a thing whose figure is not known leave the answer as
 it was.
 """
@@ -90,7 +91,11 @@ def choice_answer(
     verb = asked.word if asked.word.startswith("cost") else f"is {asked.word}"
     verb = re.sub(r"^cost\b", "costs", verb)  # "costs more"; "is cheaper"
     winner = f"{first[:1].upper()}{first[1:]}"
-    return f"{winner} {verb}: {canonical(best)} {written} ({others})."
+    picked = f"{winner} {verb}: {canonical(best)} {written} ({others})."
+    if asked.claimed is None:
+        return picked
+    # "Is Berlin warmer than Oslo?": yes or no, then the pick
+    return f"{'Yes' if first.lower() == asked.claimed.lower() else 'No'}: {picked}"
 
 
 def _name_of(call: Mapping[str, Any], tools: Mapping[str, BaseTool]) -> str:
