@@ -23,7 +23,7 @@ from lamina.guards.numbers import (
 )
 from lamina.guards.request_quantities import request_quantities
 from lamina.guards.shares import shared_amount
-from lamina.guards.units import asked_unit, units_named
+from lamina.guards.units import asked_unit, returned_units, units_named
 
 if TYPE_CHECKING:
     from lamina.guards.tool_relevance import ToolFit
@@ -250,6 +250,10 @@ def step_needs_tool(
         return True
     if fit is not None and fit.supports and names_what_a_tool_takes(instruction, tools, fit):
         return True
+    if asks_for_money(instruction) and only_counts(instruction) and _returns_money(tools):
+        # "how much would 3 webcams set me back in yen": an amount no figure of the step gives
+        # (0.25 from product_price), and a tool says it returns one
+        return True
     # "How much does the standing desk cost?": a figure about something named, which the request
     # does not give and a model cannot know, from a tool whose name is close (0.37); a count of
     # the things ("If I buy 3 mechanical keyboards, how much is that?") gives no such figure
@@ -341,6 +345,23 @@ def asks_for_arithmetic(instruction: str) -> bool:
     if shared_amount(instruction) is not None:
         return True
     return any(ch.isdigit() for ch in instruction) and bool(_MATH_WORDS.search(instruction))
+
+
+def _returns_money(tools: Sequence[Any] | Mapping[str, Any]) -> bool:
+    """Does a tool say it returns an amount of money ("Price in euros of ...")?"""
+    found = tools.values() if isinstance(tools, Mapping) else tools
+    return any(
+        unit.dimension == "money" for t in found for unit in returned_units(_description(t))
+    )
+
+
+def _description(t: Any) -> str:
+    """A tool's own description: a tool's, or a tool dict's (OpenAI's form too); "" for a
+    name."""
+    if isinstance(t, Mapping):
+        inner = t.get("function")
+        return str(t.get("description") or (inner or {}).get("description") or "")
+    return "" if isinstance(t, str) else str(getattr(t, "description", "") or "")
 
 
 def asks_for_money(instruction: str) -> bool:

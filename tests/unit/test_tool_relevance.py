@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 import pytest
+from langchain_core.tools import tool as lc_tool
 from langgraph.runtime import Runtime
 
 from lamina.agents.config_file import AgentConfig
@@ -169,6 +170,28 @@ def test_a_request_for_an_amount_of_money_needs_a_tool_that_supports_it() -> Non
     assert not step_needs_tool("How much is a lot, in your words?", TOOLS)
     fit = r.assess(step, TOOLS)
     assert step_needs_tool(step, TOOLS, fit=fit) == fit.supports
+
+
+def test_an_amount_of_money_no_figure_gives_needs_a_tool_that_returns_money() -> None:
+    # "how much would 3 webcams set me back in yen": 0.25 from product_price, SmolLM2 guessed
+    @lc_tool
+    def product_price(product: str) -> float:
+        """Look up the unit price in euros of a product in our shop."""
+        return 1.0
+
+    @lc_tool
+    def stock_level(product: str) -> int:
+        """How many units of a product are in stock in our warehouse."""
+        return 1
+
+    weak = ToolFit(scores={"product_price": 0.25, "stock_level": 0.1})
+    step = "how much would 3 webcams set me back in yen"
+    assert step_needs_tool(step, [product_price, stock_level], fit=weak)
+    as_dicts = [{"type": "function", "function": {"name": "p", "description": "Price in euros."}}]
+    assert step_needs_tool(step, as_dicts, fit=weak)
+    # no tool returns money; or the step gives the amount itself
+    assert not step_needs_tool(step, [stock_level], fit=weak)
+    assert not step_needs_tool("what is 12.5 EUR in yen", [stock_level], fit=weak)
 
 
 def test_arithmetic_and_named_tools_count_whatever_the_similarity() -> None:
