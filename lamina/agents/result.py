@@ -47,7 +47,7 @@ class ToolCallRecord:
     error_id: str = ""
 
 
-StepSource = Literal["tool", "verified", "summary", "model"]
+StepSource = Literal["tool", "verified", "summary", "extract", "model"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,9 @@ class StepOutcome:
         status: "ok" or "failed".
         source: where the result comes from: "tool" (a tool call that worked), "verified" (a
             reasoned result a check passed), "summary" (an extractive summary of the request's
-            text) or "model" (the model's own text, nothing checked it).
+            text), "extract" (an identifier the request's text writes where the question says:
+            lamina.layers.reasoning.identifiers) or "model" (the model's own text, nothing
+            checked it).
         tool_calls: the step's tool calls, in order.
         model: the model that worked on the step (None when none did).
     """
@@ -86,6 +88,8 @@ class StepOutcome:
             source = "verified"
         elif data.get("summary"):
             source = "summary"
+        elif data.get("extracted"):
+            source = "extract"
         model = data.get("model")
         return cls(
             index=index,

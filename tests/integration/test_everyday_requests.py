@@ -155,3 +155,16 @@ def test_a_power_in_words_is_worked_out_by_the_calculator(
     result = tools_agent.run("What is 2 to the power of 10?")
     assert result.ok, (result.error, result.answer)
     assert answer_figures(result.answer)[-1] == 1024, result.answer
+
+
+def test_the_identifier_a_pasted_email_gives_is_read_where_it_stands(tools_agent: Any) -> None:
+    # SmolLM2 had answered "The order number is 12 Harbour Lane, Cork.": no model decides now
+    result = tools_agent.run(
+        "Customer email below. What's the order number?\n\nHi team, my order #A-20931 arrived "
+        "yesterday but the lamp inside is cracked. I paid 34.90 for it. Please send a "
+        "replacement to 12 Harbour Lane, Cork. Thanks, Declan"
+    )
+    assert result.ok, (result.error, result.answer)
+    assert result.answer == "The order number is A-20931."
+    assert result.tool_calls == []
+    assert [s.source for s in result.steps] == ["extract"]

@@ -60,6 +60,7 @@ from lamina.layers.escalation import fallback_chain, run_with_escalation, step_m
 from lamina.layers.reasoning.answer import budget_answer, final_answer, rests_on_the_model
 from lamina.layers.reasoning.checks import StepCheck, check_step
 from lamina.layers.reasoning.continuation import follow_up_step
+from lamina.layers.reasoning.identifiers import identifier_update
 from lamina.layers.reasoning.owed_steps import step_still_owed
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.layers.reasoning.planning import make_plan
@@ -190,6 +191,9 @@ def make_reasoning_node(
         route = state.get("route") or {}
         if not state_plan and route.get("task") == "summarise":
             return summary_update(task, start)
+        extracted = None if state_plan else identifier_update(task, start)
+        if extracted is not None:
+            return extracted  # "What's the order number?" of an email the request gives
         results: list[dict[str, Any]] = []
         follow_up = None if state_plan else follow_up_step(task, earlier_answer(state), ctx.tools)
         if follow_up is not None:
