@@ -350,9 +350,7 @@ def asks_for_arithmetic(instruction: str) -> bool:
 def _returns_money(tools: Sequence[Any] | Mapping[str, Any]) -> bool:
     """Does a tool say it returns an amount of money ("Price in euros of ...")?"""
     found = tools.values() if isinstance(tools, Mapping) else tools
-    return any(
-        unit.dimension == "money" for t in found for unit in returned_units(_description(t))
-    )
+    return any(unit.dimension == "money" for t in found for unit in returned_units(_description(t)))
 
 
 def _description(t: Any) -> str:
