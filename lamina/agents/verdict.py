@@ -43,6 +43,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from lamina.core.records import ApprovalRequest, RunError
 from lamina.core.serialise import message_text
+from lamina.core.text import without_step_labels
 from lamina.guards.numbers import (
     NUMBER_IDIOMS,
     grounded_numbers,
@@ -220,7 +221,7 @@ def _sources(state: Mapping[str, Any]) -> list[str]:
     messages: list[BaseMessage] = list(state.get("messages") or [])
     if messages and isinstance(messages[-1], AIMessage):
         messages = messages[:-1]  # the answer of this run
-    texts += [message_text(m) for m in messages]
+    texts += [without_step_labels(message_text(m)) for m in messages]  # "Step 1" is no figure
     plan = state.get("plan") or []
     texts += [str(step.get("instruction", "")) for step in plan if isinstance(step, Mapping)]
     texts.append(" ".join(str(i + 1) for i in range(len(plan))))  # "Step 1", "Step 2", ...

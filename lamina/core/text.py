@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["render_memories", "render_step_results", "resolve_references"]
+__all__ = ["render_memories", "render_step_results", "resolve_references", "without_step_labels"]
 
 
 def render_memories(memories: Sequence[Mapping[str, Any]]) -> str:
@@ -33,6 +33,16 @@ def render_step_results(results: Sequence[Mapping[str, Any]], *, header: bool = 
     for r in results:
         lines.append(f"- Step {int(r['index']) + 1} ({r['instruction']}): {r['result']}")
     return "\n".join(lines)
+
+
+_STEP_LABEL = re.compile(r"^- Step \d+ (?=\()", re.MULTILINE)
+
+
+def without_step_labels(text: str) -> str:
+    """`text` without the "- Step N " labels :func:`render_step_results` writes: their numbers
+    count steps, and are no figure a later turn can take ("And in dollars?" after an answer
+    listing two steps: SmolLM2 converted 1 USD, from "Step 1", ok)."""
+    return _STEP_LABEL.sub("- ", text)
 
 
 _REFERENCE = re.compile(

@@ -72,7 +72,7 @@ def test_a_pick_between_two_things_is_planned_and_made_from_their_figures(
         ("unit_price", {"product": "office chair"}),
     ]
     assert result.answer.endswith(
-        "Answer: Desk lamp is cheaper: 34.9 EUR (office chair: 149 EUR)."
+        "Answer: Desk lamp is cheaper than office chair (149 EUR): 34.9 EUR."
     ), result.answer
 
 
@@ -80,7 +80,7 @@ def test_a_pick_by_temperature_reads_the_temperature_not_the_wind(tools_agent: A
     result = tools_agent.run("Is it warmer in Helsinki or in Rome?")
     assert result.ok, (result.error, result.answer)
     assert [name for name, _ in _done(result)] == ["city_weather", "city_weather"]
-    assert "Answer: Rome is warmer: 18 degrees celsius (Helsinki: -4 degrees celsius)." in (
+    assert "Answer: Rome is warmer than Helsinki (-4 degrees celsius): 18 degrees celsius." in (
         result.answer
     ), result.answer
 

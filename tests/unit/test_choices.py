@@ -172,15 +172,15 @@ def test_the_pick_is_the_figure_in_the_comparative_s_dimension() -> None:
     answer = choice_answer(
         "Is it warmer in Lisbon or in Berlin?", results_of(LISBON, BERLIN), TOOLS
     )
-    assert answer == "Lisbon is warmer: 21 degrees celsius (Berlin: 11 degrees celsius)."
+    assert answer == "Lisbon is warmer than Berlin (11 degrees celsius): 21 degrees celsius."
 
 
 def test_a_yes_or_no_choice_says_yes_or_no_first() -> None:
     results = results_of(LISBON, BERLIN)
     yes = choice_answer("Is Lisbon warmer than Berlin?", results, TOOLS)
-    assert yes == "Yes: Lisbon is warmer: 21 degrees celsius (Berlin: 11 degrees celsius)."
+    assert yes == "Yes: Lisbon is warmer than Berlin (11 degrees celsius): 21 degrees celsius."
     no = choice_answer("Is Lisbon colder than Berlin?", results, TOOLS)
-    assert no == "No: Berlin is colder: 11 degrees celsius (Lisbon: 21 degrees celsius)."
+    assert no == "No: Berlin is colder than Lisbon (21 degrees celsius): 11 degrees celsius."
 
 
 def test_the_smaller_figure_picks_for_cheaper() -> None:
@@ -189,9 +189,9 @@ def test_the_smaller_figure_picks_for_cheaper() -> None:
         call("product_price", "64.5", product="webcam"),
     )
     answer = choice_answer("Which is cheaper, a monitor or a webcam?", prices, TOOLS)
-    assert answer == "Webcam is cheaper: 64.5 EUR (monitor: 219 EUR)."
+    assert answer == "Webcam is cheaper than monitor (219 EUR): 64.5 EUR."
     costs = choice_answer("Which costs more: a monitor or a webcam?", prices, TOOLS)
-    assert costs == "Monitor costs more: 219 EUR (webcam: 64.5 EUR)."
+    assert costs == "Monitor costs more than webcam (64.5 EUR): 219 EUR."
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from lamina.guards.dates import repeated_date
 from lamina.guards.grounding import repeated_while_unused
 from lamina.guards.tool_calls import copied_example
 from lamina.guards.ungrounded import ungrounded_strings
+from lamina.guards.units import Unit, unit_role, units_named
 from lamina.models.tool_calls import to_openai_tool
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "CallError",
     "FailureKind",
     "call_key",
+    "check_converts",
     "check_grounded",
     "check_strings_given",
     "check_uses_the_step",
@@ -117,6 +119,30 @@ def check_strings_given(t: BaseTool, args: dict[str, Any], given: Sequence[str])
         f"the argument {key!r} of {t.name!r} holds {', '.join(map(repr, missing))}",
         f"{value!r} is not in the task: {', '.join(map(repr, missing))} occurs nowhere in it",
         f"call {t.name!r} again with the {key} written as the task writes it",
+    )
+
+
+def check_converts(t: BaseTool, args: dict[str, Any]) -> None:
+    """Send back a conversion from a unit into the same unit as a failed call: it converts
+    nothing, and its result passes the figure off as in that unit. "And in dollars?" after a
+    price list without units: SmolLM2 called `convert_currency(15, "USD", "USD")` on a price
+    in euros and answered "15.0 USD", ok."""
+    properties = to_openai_tool(t)["function"].get("parameters", {}).get("properties", {})
+    roles: dict[str, set[Unit]] = {"source": set(), "target": set()}
+    for key, value in args.items():
+        schema = properties.get(key)
+        role = unit_role(key, schema) if isinstance(schema, Mapping) else None
+        if role is not None and isinstance(value, str):
+            roles[role] |= set(units_named(value))
+    same = roles["source"] & roles["target"]
+    if not same:
+        return
+    unit = next(iter(same)).name
+    raise CallError(
+        "invalid_arguments",
+        f"{t.name!r} converts from {unit} into {unit}",
+        f"a conversion from {unit} into {unit} converts nothing",
+        f"call {t.name!r} again from the unit the figure is written in, or do not convert",
     )
 
 

@@ -17,7 +17,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.tools import BaseTool
 
 from lamina.core.serialise import json_safe, message_text
-from lamina.core.text import resolve_references
+from lamina.core.text import resolve_references, without_step_labels
 from lamina.guards.grounding import Grounding
 from lamina.guards.numbers import grounded_numbers, written_numbers
 from lamina.layers.execution.calls import CallError
@@ -74,7 +74,8 @@ def given_texts(state: AgentState, instruction: str, results: Sequence[str]) -> 
     texts = [step]
     texts += [str(m.get("text", "")) for m in state.get("memories", []) or []]
     texts += [str(r.get("result", "")) for r in earlier]
-    texts += [message_text(m) for m in earlier_turns(state.get("messages", []) or [])]
+    turns = earlier_turns(state.get("messages", []) or [])
+    texts += [without_step_labels(message_text(m)) for m in turns]
     # "all of them" after "12" standing desks: the 12 counts desks (no weight in kg)
     counted = counted_earlier(str(state.get("task") or ""), state.get("messages", []) or [])
     texts += [counted] if counted else []

@@ -33,6 +33,7 @@ from lamina.layers.execution.approval import ask_approval
 from lamina.layers.execution.call_log import CallLog
 from lamina.layers.execution.calls import (
     CallError,
+    check_converts,
     check_grounded,
     check_strings_given,
     check_uses_the_step,
@@ -352,6 +353,7 @@ class StepRun:
             if self.limits.guards.copied_example:
                 check_grounded(t, args, given)
             if self.limits.guards.grounding:
+                check_converts(t, args)
                 check_uses_the_step(t, args, step)
                 check_strings_given(t, args, given)
 

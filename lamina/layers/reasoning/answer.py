@@ -81,7 +81,7 @@ def final_answer(
         if plan[-1].unit and is_figure(last):
             last = f"{last} {plan[-1].unit}"  # "24 weeks": the unit the last step converted to
         last = threshold_answer(task, plan[-1], last) or last  # "Yes: 51.8 ... is above 50"
-        # "Lisbon is warmer: ..."; "phone case: 15.0; backpack: 59.9"
+        # "Lisbon is warmer than ..."; "phone case: 15.0; backpack: 59.9"
         last = chosen or lookups_listed(plan, results) or last
         return p.render(
             "synthesise",

@@ -14,7 +14,8 @@ line was Berlin's weather, which reads as "Berlin". The question names a compara
 "or" (:func:`lamina.guards.comparisons.asked_choice`); each lookup of one name returned one
 figure in the comparative's dimension (a temperature for "warmer": 21 °C from Lisbon's
 weather, not its 14 km/h of wind); the answer names the thing whose figure wins, with every
-figure beside it: "Lisbon is warmer: 21 degrees celsius (Berlin: 11 degrees celsius)." A
+figure beside it, its own last (a follow-up such as "and in dollars?" takes an answer's last
+figure): "Lisbon is warmer than Berlin (11 degrees celsius): 21 degrees celsius." A
 yes-or-no question ("Is Berlin warmer than Oslo?") is answered "Yes: " or "No: " first.
 Figures in different units, a tie, or a thing whose figure is not known leave the answer as
 it was.
@@ -87,11 +88,14 @@ def choice_answer(
     if best == runner_up:
         return None
     written = spelled_out(unit.name)
-    others = "; ".join(f"{name}: {canonical(value)} {written}" for name, (value, _) in ranked[1:])
+    others = " and ".join(
+        f"{name} ({canonical(value)} {written})" for name, (value, _) in ranked[1:]
+    )
     verb = asked.word if asked.word.startswith("cost") else f"is {asked.word}"
     verb = re.sub(r"^cost\b", "costs", verb)  # "costs more"; "is cheaper"
     winner = f"{first[:1].upper()}{first[1:]}"
-    picked = f"{winner} {verb}: {canonical(best)} {written} ({others})."
+    # the pick's own figure last: a follow-up ("and in dollars?") takes the last one
+    picked = f"{winner} {verb} than {others}: {canonical(best)} {written}."
     if asked.claimed is None:
         return picked
     # "Is Berlin warmer than Oslo?": yes or no, then the pick
