@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from lamina.guards.numbers import NUMBER_BODY, plain
+from lamina.guards.numbers import NUMBER_BODY, number_words, plain, written_numbers
 
 __all__ = [
     "Choice",
@@ -122,7 +122,9 @@ def asked_comparison(request: str) -> Comparison | None:
         word = word or _DIMENSION_NOUNS.get(named)
         return Comparison("difference", word, _to_sentence_end(request, difference))
     remainder = _REMAINDER.search(request)
-    if remainder is not None:
+    if remainder is not None and (written_numbers(request) or number_words(request)):
+        # what is left once a count goes: "How many monitors are left in the warehouse?"
+        # gives no count that goes, and asks for the stock
         return Comparison("remainder", None, _to_sentence_end(request, remainder))
     threshold = _THRESHOLD.search(request)
     if threshold is not None:

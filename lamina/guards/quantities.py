@@ -59,6 +59,7 @@ __all__ = [
     "quantities_of_run",
     "returns_figure",
     "same_value",
+    "says_it_counts",
     "thing_named",
     "used_later",
 ]
@@ -71,6 +72,12 @@ _COUNTS = re.compile(
 )
 """A tool description that says its figure counts something ("How many units of a product",
 "Count the words in a text")."""
+
+
+def says_it_counts(description: str) -> bool:
+    """Does a tool's description say its figure counts something ("How many units of a
+    product are in stock", "Count the words in a text")?"""
+    return _COUNTS.search(description) is not None
 
 
 def quantities_of_run(

@@ -21,6 +21,7 @@ from lamina.guards.numbers import (
     number_words,
     percentages,
 )
+from lamina.guards.quantities import says_it_counts
 from lamina.guards.request_quantities import request_quantities
 from lamina.guards.shares import shared_amount
 from lamina.guards.units import asked_unit, returned_units, units_named
@@ -250,6 +251,10 @@ def step_needs_tool(
         return True
     if fit is not None and fit.supports and names_what_a_tool_takes(instruction, tools, fit):
         return True
+    if asks_about_our_stock(instruction) and only_counts(instruction) and _counts(tools):
+        # "How many webcams do we have?": the user's own count, which no model knows (0.22
+        # from stock_level); a tool says it counts
+        return True
     if asks_for_money(instruction) and only_counts(instruction) and _returns_money(tools):
         # "how much would 3 webcams set me back in yen": an amount no figure of the step gives
         # (0.25 from product_price), and a tool says it returns one
@@ -345,6 +350,29 @@ def asks_for_arithmetic(instruction: str) -> bool:
     if shared_amount(instruction) is not None:
         return True
     return any(ch.isdigit() for ch in instruction) and bool(_MATH_WORDS.search(instruction))
+
+
+_OUR_STOCK = re.compile(
+    r"\bhow\s+many\b[^.?!]*?\b(?:do|did|have|has)\s+we\s+(?:still\s+)?"
+    r"(?:have|got|own|hold|keep|stock)\b"
+    r"|\bhow\s+many\b[^.?!]*?\b(?:in\s+stock|on\s+hand|in\s+(?:the|our)\s+warehouse)\b"
+    r"|\b(?:do|have)\s+we\s+(?:still\s+)?(?:have|got)\s+(?:any\s+)?[^\W\d_]+",
+    re.IGNORECASE,
+)
+
+
+def asks_about_our_stock(instruction: str) -> bool:
+    """Does the step ask how many of something we have in stock ("How many webcams do we
+    have?", "How many monitors are left in the warehouse?", "Do we still have water
+    bottles?")? Such a count is the user's own: only a tool knows it. "How many legs does a
+    spider have?" and "How many days do I have left?" ask no such thing."""
+    return bool(_OUR_STOCK.search(instruction))
+
+
+def _counts(tools: Sequence[Any] | Mapping[str, Any]) -> bool:
+    """Does a tool say it counts things ("How many units of a product are in stock")?"""
+    found = tools.values() if isinstance(tools, Mapping) else tools
+    return any(says_it_counts(_description(t)) for t in found)
 
 
 def _returns_money(tools: Sequence[Any] | Mapping[str, Any]) -> bool:

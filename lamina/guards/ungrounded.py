@@ -12,6 +12,7 @@ a free string (one with no `enum`, `const`, `pattern` or `format` of its own):
   ("domestic" for "domestically", "F" for "Fahrenheit"), an extension of a word of four letters
   or more ("miles" for "mile"), or a short abbreviation whose letters occur in order in a given
   word with the same first letter ("km" for "kilometres", "EUR" for "euros");
+* a value of marks alone ("][", "{") must occur as it is in what was given;
 * each number in it must be one that was given (any digit run of the request counts); an ISO
   date must be a date that was given, in any form people write one ("2025-06-01" for "June
   1st 2025"; see :mod:`lamina.guards.dates`), not merely a date in a year that was given.
@@ -46,6 +47,8 @@ ABBREVIATION_MAX = 4
 _LETTERS = re.compile(r"[^\W\d_]+")
 _ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _CONSTRAINED = ("enum", "const", "pattern", "format")
+_MARKS_ONLY = re.compile(r"[^\w]*[^\w\s][^\w]*")
+"""A value of marks alone ("][", "{"): no word or figure anyone gave."""
 
 
 def mentioned(word: str, given_words: Iterable[str]) -> bool:
@@ -93,6 +96,10 @@ def ungrounded_strings(
             continue  # "USD" for "300 dollars": the unit given, by its code
         missing = [w for w in _LETTERS.findall(value) if not mentioned(w, words)]
         missing += _ungiven_figures(value, known_digits, dates)
+        if _MARKS_ONLY.fullmatch(value) and not any(value.strip() in text for text in texts):
+            # "][" as the text to count: SmolLM2's word_count("][") answered "How many webcams
+            # do we have?" with 1, ok
+            missing.append(value)
         if missing:
             findings.append((name, value, missing))
     return findings

@@ -50,6 +50,9 @@ def test_a_step_of_a_longer_plan_is_one_call_and_sees_the_tools_the_plan_gave_it
     assert list(step_tools({**state, "step_index": 1}, tools)) == ["lookup", "double"]
     assert call_limit(state, LIMITS) == 1
     assert call_limit({"plan": plan[:1]}, LIMITS) == 5
+    # a step whose call the plan writes is one call, alone in its plan too
+    written = [{"instruction": "count: chairs", "call": ["lookup", "thing", "chairs"]}]
+    assert call_limit({"plan": written, "step_index": 0}, LIMITS) == 1
     assert step_model(state, 0, "default") == ("m1", None)
     assert step_model(state, 1, "default") == ("m2", None)
     assert step_model({}, 0, "default") == ("default", None)

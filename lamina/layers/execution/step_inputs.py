@@ -128,10 +128,13 @@ def call_limit(state: AgentState, limits: Limits) -> int:
     """Successful calls allowed in this step.
 
     A step of a plan of several steps is one action by construction (the reasoning layer
-    split the task that way), so it ends after `max_tool_calls_per_plan_step` calls: small
-    models otherwise keep calling tools on numbers of their own invention.
+    split the task that way), and so is a step whose call the plan writes (`PlanStep.call`:
+    "How many office chairs are left in the warehouse?"), so it ends after
+    `max_tool_calls_per_plan_step` calls: small models otherwise keep calling tools on
+    numbers of their own invention, or repeat the call.
     """
-    if len(state.get("plan") or []) > 1:
+    plan = state.get("plan") or []
+    if len(plan) > 1 or planned_call(plan, state.get("step_index", 0)) is not None:
         return min(limits.max_tool_calls, limits.max_tool_calls_per_plan_step)
     return limits.max_tool_calls
 

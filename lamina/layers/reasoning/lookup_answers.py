@@ -29,8 +29,11 @@ from typing import TYPE_CHECKING, Any
 
 from lamina.core.records import call_args, single_string_argument
 from lamina.guards.comparisons import asked_choice
-from lamina.guards.numbers import canonical
-from lamina.guards.quantities import figures_returned
+from lamina.guards.noun_phrases import noun_phrase
+from lamina.guards.numbers import canonical, written_numbers
+from lamina.guards.passages import takes_a_text
+from lamina.guards.quantities import figures_returned, says_it_counts
+from lamina.guards.tool_shortlist import asks_about_our_stock
 from lamina.guards.units import Unit, spelled_out
 from lamina.layers.reasoning.final_arithmetic import ADDED_FOR_NAME
 from lamina.layers.reasoning.plan import PlanStep
@@ -41,10 +44,20 @@ if TYPE_CHECKING:
 
     from lamina.guards.tool_relevance import ToolFit
 
-__all__ = ["ADDED_FOR_CHOICE", "choice_answer", "lookups_listed", "planned_choice"]
+__all__ = [
+    "ADDED_FOR_CHOICE",
+    "ADDED_FOR_STOCK",
+    "choice_answer",
+    "lookups_listed",
+    "planned_choice",
+    "planned_stock",
+]
 
 ADDED_FOR_CHOICE = "choice"
 """`PlanStep.added_for` of a lookup planned for one of the things a request picks from."""
+
+ADDED_FOR_STOCK = "stock"
+"""`PlanStep.added_for` of a count planned for a thing a request asks how many we have of."""
 
 _NOUNS = {
     "money": "price",
@@ -56,7 +69,7 @@ _NOUNS = {
 """What a dimension's figure of a thing is called ("the price of a monitor")."""
 
 _ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.IGNORECASE)
-_LOOKUPS = (ADDED_FOR_NAME, ADDED_FOR_CHOICE)
+_LOOKUPS = (ADDED_FOR_NAME, ADDED_FOR_CHOICE, ADDED_FOR_STOCK)
 
 
 def choice_answer(
@@ -178,3 +191,66 @@ def planned_choice(
         )
         for i, thing in enumerate(asked.things)
     )
+
+
+_ASKED_OF = re.compile(r"\bhow\s+many\s+|\b(?:have|got)\s+(?:any\s+)?", re.IGNORECASE)
+
+
+def planned_stock(
+    task: str, tools: Mapping[str, BaseTool], fit_of: Callable[[str], ToolFit | None]
+) -> tuple[PlanStep, ...]:
+    """One count per thing a request asks how many we have of, or ().
+
+    "How many webcams do we have?" scores 0.21 against `stock_level`; SmolLM2-135M called
+    `word_count("How")` and answered 1, ok. The question asks for the user's own count
+    (:func:`lamina.guards.tool_shortlist.asks_about_our_stock`) and gives no figure; the
+    things are the noun phrases after "how many" or "have" ("webcams"; "desk lamps and
+    backpacks": two). The tool is the one that says it counts, takes one string that is no
+    text to work on, and is closest to "how many webcams are in stock" (`fit_of`)."""
+    if not asks_about_our_stock(task) or written_numbers(task):
+        return ()
+    things = _things_asked(task)
+    counters = [
+        name
+        for name, t in tools.items()
+        if says_it_counts(str(t.description or ""))
+        and (argument := single_string_argument(t)) is not None
+        and not takes_a_text(argument, (t.args or {}).get(argument) or {})
+    ]
+    fit = fit_of(f"how many {things[0]} are in stock") if things and counters else None
+    if fit is None:
+        return ()
+    tool = max(counters, key=lambda name: float(fit.scores.get(name, -1.0)))
+    argument = single_string_argument(tools[tool])
+    if argument is None:
+        return ()
+    asks = str(tools[tool].description or tool).strip().split("\n")[0].split(":")[0].rstrip(". ")
+    return tuple(
+        PlanStep(
+            index=i,
+            instruction=f"{asks}: {thing}",
+            needs_tool=True,
+            added_for=ADDED_FOR_STOCK,
+            tools=(tool,),
+            call=(tool, argument, thing),
+        )
+        for i, thing in enumerate(things)
+    )
+
+
+def _things_asked(task: str) -> list[str]:
+    """The noun phrases after the first "how many" or "have" ("desk lamps", "backpacks"), at
+    most two joined by "and"."""
+    found = _ASKED_OF.search(task)
+    if found is None:
+        return []
+    words = re.findall(r"[^\W\d_][\w'-]*", task[found.end() :].lower())
+    first = noun_phrase(words, 0, plural=True)
+    if not first:
+        return []
+    things = [" ".join(first)]
+    after = words.index(first[-1]) + 1
+    if words[after : after + 1] == ["and"]:
+        second = noun_phrase(words, after + 1, plural=True)
+        things += [" ".join(second)] if second else []
+    return things

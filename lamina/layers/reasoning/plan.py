@@ -16,7 +16,15 @@ from lamina.errors import ConfigError
 __all__ = ["Plan", "PlanOutcome", "PlanSource", "PlanStep", "PlanStepModel", "plan_schema"]
 
 PlanSource = Literal[
-    "single", "list", "model", "fallback", "reference", "conversion", "combination", "choice"
+    "single",
+    "list",
+    "model",
+    "fallback",
+    "reference",
+    "conversion",
+    "combination",
+    "choice",
+    "stock",
 ]
 
 
@@ -105,7 +113,8 @@ class PlanOutcome:
             (a one-step task that gives a value of one thing and a count of those things: their
             product first, see lamina.layers.reasoning.combination) or "choice" (a question
             that picks one of two things by a comparative: one lookup per thing, see
-            lamina.layers.reasoning.lookup_answers).
+            lamina.layers.reasoning.lookup_answers) or "stock" (a question how many of a thing
+            we have: one count per thing, same module).
         cached: whether the model's plan came from the step cache (None: no model call).
         tokens: tokens spent (miss) or saved (hit) on the model call.
         note: why the fallback was taken ("" otherwise).

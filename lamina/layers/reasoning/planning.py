@@ -38,7 +38,7 @@ from lamina.layers.reasoning.continuation import input_conversion_step, requeste
 from lamina.layers.reasoning.counted_text import planned_count
 from lamina.layers.reasoning.final_arithmetic import planned_comparison
 from lamina.layers.reasoning.given_figures import planned_product
-from lamina.layers.reasoning.lookup_answers import planned_choice
+from lamina.layers.reasoning.lookup_answers import planned_choice, planned_stock
 from lamina.layers.reasoning.plan import (
     PlanOutcome,
     PlanStep,
@@ -205,6 +205,9 @@ def make_plan(
         choice = planned_choice(task, by_name, fit_of) if combine and tools else ()
         if choice:
             return PlanOutcome(steps=choice, source="choice")
+        counts = planned_stock(task, by_name, fit_of) if combine and tools else ()
+        if counts:
+            return PlanOutcome(steps=counts, source="stock")
         if convert_inputs and step.needs_tool and fit is not None and fit.fits:
             first = input_conversion_step(task, by_name.get(fit.ranked()[0]), by_name)
             if first is not None:
