@@ -279,6 +279,25 @@ def test_a_request_that_asks_more_than_a_conversion_is_not_one() -> None:
         assert requested_conversion(task, TOOLS) is None, task
 
 
+def test_a_count_of_them_that_says_something_else_is_no_product() -> None:
+    assert follow_up_step("4 of them are broken, what now?", "34.9 EUR", TOOLS) is None
+
+
+@pytest.mark.parametrize(
+    ("task", "earlier", "instruction", "unit"),
+    [
+        ("And 4 of them?", "34.9 EUR", "Calculate 34.9 * 4.", "EUR"),
+        ("what would 3 of those cost", "Answer: 18.75", "Calculate 18.75 * 3.", None),
+    ],
+)
+def test_a_count_of_them_multiplies_the_last_figure(
+    task: str, earlier: str, instruction: str, unit: str | None
+) -> None:
+    step = follow_up_step(task, earlier, TOOLS)
+    assert step is not None
+    assert (step.instruction, step.unit) == (instruction, unit)
+
+
 @pytest.mark.parametrize(
     ("task", "earlier", "instruction", "unit"),
     [

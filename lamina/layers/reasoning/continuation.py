@@ -244,17 +244,26 @@ _ON_IT = re.compile(
 )
 
 
+_OF_THEM = re.compile(
+    rf"(?:^|\b(?:and|about|for|would|do|are|is)\s+)(?P<op>)(?P<number>{NUMBER_BODY})\s+of\s+"
+    r"(?:them|those|these)\b(?=\s*[?.!]?\s*$|\s+(?:cost|come\s+to|be|would|will)\b)",
+    re.IGNORECASE,
+)
+"""A count of the things the last answer priced ("And 4 of them?" after "34.9"): times."""
+
+
 def arithmetic_on_the_last_answer(
     task: str, earlier_answer: str, tools: Mapping[str, BaseTool]
 ) -> PlanStep | None:
     """ "and what is that plus 10?" after "18.75": the step "Calculate 18.75 + 10.", in the
-    earlier figure's unit, or None. The figure is the last one of the earlier answer's last
-    line that holds one; the request gives one number, right after the operation.
+    earlier figure's unit, or None; "And 4 of them?" after "34.9" is "Calculate 34.9 * 4.".
+    The figure is the last one of the earlier answer's last line that holds one; the request
+    gives one number, right after the operation.
 
     SmolLM2-135M, asked the follow-up as it stands, called `add_tip(10, 10)` and answered
     "The tip was 1.00, total: 11.00." (the thread's 18.75 went into nothing).
     """
-    match = _ON_IT.search(task)
+    match = _ON_IT.search(task) or _OF_THEM.search(task)
     lines = [line for line in earlier_answer.splitlines() if written_numbers(line)]
     if match is None or not lines or CALCULATOR_NAME not in tools:
         return None
@@ -264,7 +273,7 @@ def arithmetic_on_the_last_answer(
     figure = canonical(number)  # "42.0" → 42
     given = quantities(lines[-1])
     units = [u for value, found in given for u in found if same_figure(text, value)]
-    operation = _OPERATIONS[" ".join(match["op"].lower().split())]
+    operation = _OPERATIONS[" ".join((match["op"] or "times").lower().split())]
     return PlanStep(
         index=0,
         instruction=f"Calculate {figure} {operation} {match['number'].replace(',', '')}.",
