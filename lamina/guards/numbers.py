@@ -9,6 +9,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from lamina.tools.calculator import normalise_expression
+
 __all__ = [
     "DIGITS",
     "NUMBER_BODY",
@@ -52,12 +54,6 @@ POWER = re.compile(
 )
 """A power written in words: "7 squared", "2 to the power of 10"."""
 
-_OPERATOR_WORDS = (
-    (re.compile(r"\s+(?:times|multiplied\s+by)\s+", re.IGNORECASE), " * "),
-    (re.compile(r"\s+divided\s+by\s+", re.IGNORECASE), " / "),
-    (re.compile(r"\s+plus\s+", re.IGNORECASE), " + "),
-    (re.compile(r"\s+minus\s+", re.IGNORECASE), " - "),
-)
 WORD_OPERATION = re.compile(
     rf"(?<![\w.,])(?:{NUMBER_BODY})"
     rf"(?:\s+(?:times|multiplied\s+by|divided\s+by|plus|minus)\s+(?:{NUMBER_BODY}))+"
@@ -69,11 +65,9 @@ WORD_OPERATION = re.compile(
 
 
 def in_symbols(operation: str) -> str:
-    """A `WORD_OPERATION` in symbols, without thousands separators: "1,200 times 3" →
-    "1200 * 3"."""
-    for pattern, symbol in _OPERATOR_WORDS:
-        operation = pattern.sub(symbol, operation)
-    return re.sub(r"(?<=\d),(?=\d{3})", "", operation)
+    """A `WORD_OPERATION` in symbols, without thousands separators, as lamina's calculator
+    reads it: "1,200 times 3" → "1200 * 3"."""
+    return " ".join(normalise_expression(operation).split())
 
 
 DIGITS = re.compile(r"\d+(?:\.\d+)?")
