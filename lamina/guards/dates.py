@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,9 @@ __all__ = [
     "CALENDAR_WORDS",
     "FIXED_HOLIDAYS",
     "GivenDates",
+    "date_roles",
+    "dates_for",
+    "dates_swapped",
     "repeated_date",
     "takes_a_date",
     "written_dates",
@@ -166,6 +169,71 @@ def repeated_date(args: Mapping[str, Any], texts: Iterable[str]) -> str | None:
     for date, count in used.items():
         if count > 1 and count > given.times_given(*date):
             return f"{_iso(date)} fills {count} arguments, but the request gives that date once"
+    return None
+
+
+_OPENS = re.compile(r"\b(?:from|since|starting(?:\s+on)?|beginning|between)\s+(?:the\s+)?$", re.I)
+_CLOSES = re.compile(r"\b(?:until|till|til|to|through|by|before|and)\s+(?:the\s+)?$", re.I)
+
+
+def date_roles(text: str) -> dict[str, set[str]]:
+    """The full dates `text` writes as a period's start ("from 2026-12-07", "between ... and")
+    or end ("until 2026-12-25"), as YYYY-MM-DD, by role."""
+    roles: dict[str, set[str]] = {"start": set(), "end": set()}
+    for form in _FORMS:
+        for match in form.finditer(text):
+            if not match.group("year"):
+                continue
+            month_text = match.group("month").lower().rstrip(".")
+            month = _MONTHS.get(month_text) or int(month_text)
+            date = _iso((int(match.group("year")), month, int(match.group("day"))))
+            before = text[: match.start()]
+            if _OPENS.search(before):
+                roles["start"].add(date)
+            elif _CLOSES.search(before):
+                roles["end"].add(date)
+    return roles
+
+
+def dates_for(
+    name: str, prop: Mapping[str, Any], dates: Sequence[str], roles: Mapping[str, set[str]]
+) -> list[str]:
+    """The dates a date argument may take: those the step gives for its role (a `start` takes
+    "from 2026-12-07"), else all of `dates`."""
+    role = _argument_role(name, prop)
+    own = [d for d in dates if role is not None and d in roles.get(role, set())]
+    return own or list(dates)
+
+
+def _argument_role(name: str, prop: Mapping[str, Any]) -> str | None:
+    words = set(re.findall(r"[a-z]+", f"{name} {prop.get('description', '')}".lower()))
+    if words & {"start", "from", "begin", "beginning", "first", "since"}:
+        return "start"
+    if words & {"end", "until", "last", "second", "to"}:
+        return "end"
+    return None
+
+
+def dates_swapped(
+    args: Mapping[str, Any], properties: Mapping[str, Any], texts: Iterable[str]
+) -> str | None:
+    """A date that goes to a period's start while `texts` write it as its end, or the other
+    way, as a finding; else None. "How many days until 2026-12-25 from 2026-12-07?":
+    SmolLM2-135M called `days_between(start="2026-12-25", end="2026-12-07")` and answered -18,
+    ok."""
+    roles: dict[str, set[str]] = {"start": set(), "end": set()}
+    for text in texts:
+        for role, dates in date_roles(text).items():
+            roles[role] |= dates
+    for name, value in args.items():
+        prop = properties.get(name)
+        if not isinstance(value, str) or not isinstance(prop, Mapping):
+            continue
+        wanted = _argument_role(name, prop) if takes_a_date(name, prop) else None
+        other = {"start": "end", "end": "start"}.get(wanted or "")
+        date = value.strip()
+        if wanted and other and date in roles[other] and date not in roles[wanted]:
+            return f"the request gives {date} as the {other} date; {name} takes the {wanted} date"
     return None
 
 

@@ -1,31 +1,29 @@
 """Grounding: tool arguments hold only values the run was given.
 
-A small model that calls a tool invents numbers: asked "compute that result plus 15" after a step
-that returned 84, SmolLM2-135M sent `calculator("{12.5} * {7}")` on one CPU and the right call on
-another. Rather than catch such calls afterwards, lamina takes the choice away: before each model
-move, every tool's JSON schema is narrowed so that its arguments can only be built from the
-numbers that occur in what the run was given (the request, the plan step, the memories recalled,
-the thread's earlier messages, the results of tools already called), and the decoding grammar is
-made from that narrowed schema. So an invented number cannot be decoded at all, on any CPU.
+A small model invents numbers: after a step that returned 84, SmolLM2-135M sent
+`calculator("{12.5} * {7}")`. lamina takes the choice away: before each move, every tool's JSON
+schema is narrowed to the numbers of what the run was given (request, plan step, memories, the
+thread's earlier messages, tool results), and the decoding grammar is made from that schema:
+an invented number cannot be decoded at all, on any CPU.
 
 * A `number`/`integer` property becomes an `enum` of the grounded values that fit its type and
   bounds (`minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`); a required one with no
   such value makes the tool uncallable for that move, an optional one is left out.
 * A free `string` property (no `enum`, `const`, `format` or `pattern` of its own) is left free
   until one of its values fails; from then on it is an `enum` of the spans of what was given
-  (up to six consecutive words of a clause, or a whole clause) and the dates given, written
-  as YYYY-MM-DD ("September 1st 2025": 2025-09-01), less the values that failed.
-  Free at first, SmolLM2 copies the request's proper nouns well ("Nice"); constrained from the
-  start it picked among spans badly ("the distance from"). Constrained after a failure, it stops
-  repeating the example it copied from the tool's description ("apple", three times in a row)
-  and picks the request's own word ("melon").
+  (up to six consecutive words of a clause, or a whole clause) and the dates given as
+  YYYY-MM-DD, less the values that failed. Free at first, SmolLM2 copies the request's proper
+  nouns well ("Nice"); constrained from the start it picked among spans badly ("the distance
+  from"). Constrained after a failure, it stops repeating the example it copied from the tool's
+  description ("apple", three times in a row) and picks the request's own word ("melon").
 * A string with a pattern of its own of the form `^[CLASS]+$` (the calculator's expression) is
   grounded in the numbers given instead: the characters between numbers come from CLASS, and
   digits occur only as a given literal (`86.40`, `2025`, `02`), never glued to another digit or
   a decimal point, so `12` and `7` cannot become `127` or `12.7`. Any other pattern of its own
   is left as it is.
 * A string that takes a date (`start`, "the first date as YYYY-MM-DD") is an `enum` of the
-  dates given, and with none given the tool cannot be called; one that takes a text (`text`,
+  dates given (a period's start or end, when the request says which: "from 2026-12-07 until
+  2026-12-25"), and with none given the tool cannot be called; one that takes a text (`text`,
   "the text to count") is an `enum` of the passages the step gives (after an instruction's
   colon, or quoted), when it gives any.
 * A number goes to a conversion only when it is a quantity of the dimension converted into,
@@ -51,7 +49,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lamina.guards.dates import takes_a_date, written_dates
+from lamina.guards.dates import date_roles, dates_for, takes_a_date, written_dates
 from lamina.guards.noun_phrases import singular
 from lamina.guards.numbers import (
     canonical,
@@ -139,6 +137,8 @@ class Grounding:
         roles: which units are converted from and to.
         counted: the values that count things ("3 webcams"), canonical.
         dates: the dates given, as YYYY-MM-DD ("Christmas Day 2025": 2025-12-25).
+        date_roles: the step's dates that start or end a period, by role
+            (:func:`~lamina.guards.dates.date_roles`).
         only_in_arithmetic: values grounded only as part of arithmetic, never as an argument
             of their own: the 100 of a percentage ("10%" is 10 / 100) when no 100 is written.
         percentages: values written only as percentages ("20%"): an argument that is no
@@ -157,6 +157,7 @@ class Grounding:
     only_in_arithmetic: frozenset[float] = frozenset()
     percentages: frozenset[float] = frozenset()
     passages: tuple[str, ...] = ()
+    date_roles: Mapping[str, set[str]] = field(default_factory=dict)
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Grounding:
@@ -188,6 +189,7 @@ class Grounding:
             frozenset(hundred) & frozenset(numbers),
             _only_percentages(texts),
             tuple(given_passages(texts[:1])),  # the step's own: not "tip: 9.60, total: 73.60"
+            date_roles(texts[0]) if texts else {},
         )
 
     def unit_values(self, name: str, prop: Mapping[str, Any]) -> list[Any] | None:
@@ -309,7 +311,7 @@ class Grounding:
             elif kind == "string" and takes_a_date(name, prop):
                 # a date argument takes a date that was given, and none when none was ("how
                 # many days are in a week?" had filled `days_between` with "days are in a")
-                values = list(self.dates)
+                values = dates_for(name, prop, self.dates, self.date_roles)
             elif kind == "string" and self.passages and text_argument(name, prop):
                 values = list(self.passages)  # the text to count, whole: not "jumps"
             elif kind == "string" and not _OWN_SHAPE & prop.keys() and gone:

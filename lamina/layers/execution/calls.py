@@ -16,7 +16,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
 from lamina.core.serialise import json_safe
-from lamina.guards.dates import repeated_date
+from lamina.guards.dates import dates_swapped, repeated_date
 from lamina.guards.grounding import repeated_while_unused
 from lamina.guards.tool_calls import copied_example
 from lamina.guards.ungrounded import ungrounded_strings
@@ -149,9 +149,15 @@ def check_converts(t: BaseTool, args: dict[str, Any]) -> None:
 def check_uses_the_step(t: BaseTool, args: dict[str, Any], step: str) -> None:
     """Send back a call that repeats one of the step's numbers while leaving another unused
     (:func:`~lamina.guards.grounding.repeated_while_unused`), or fills two arguments with a
-    date the step writes once (:func:`~lamina.guards.dates.repeated_date`), as a failed
+    date the step writes once (:func:`~lamina.guards.dates.repeated_date`), or gives a
+    period's end date to its start (:func:`~lamina.guards.dates.dates_swapped`), as a failed
     call."""
-    finding = repeated_while_unused(args, step) or repeated_date(args, [step])
+    properties = to_openai_tool(t)["function"].get("parameters", {}).get("properties", {})
+    finding = (
+        repeated_while_unused(args, step)
+        or repeated_date(args, [step])
+        or dates_swapped(args, properties, [step])
+    )
     if finding is None:
         return
     raise CallError(
