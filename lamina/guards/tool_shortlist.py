@@ -24,6 +24,7 @@ from lamina.guards.numbers import (
 from lamina.guards.quantities import says_it_counts
 from lamina.guards.request_quantities import request_quantities
 from lamina.guards.shares import shared_amount
+from lamina.guards.totals import asked_total
 from lamina.guards.units import asked_unit, returned_units, units_named
 
 if TYPE_CHECKING:
@@ -255,9 +256,11 @@ def step_needs_tool(
         # "How many webcams do we have?": the user's own count, which no model knows (0.22
         # from stock_level); a tool says it counts
         return True
-    if asks_for_money(instruction) and only_counts(instruction) and _returns_money(tools):
+    asks_amount = asks_for_money(instruction) or asked_total(instruction) is not None
+    if asks_amount and only_counts(instruction) and _returns_money(tools):
         # "how much would 3 webcams set me back in yen": an amount no figure of the step gives
-        # (0.25 from product_price), and a tool says it returns one
+        # (0.25 from product_price), and a tool says it returns one; a total of things ("A
+        # keyboard and a mouse, what's that together?") too
         return True
     # "How much does the standing desk cost?": a figure about something named, which the request
     # does not give and a model cannot know, from a tool whose name is close (0.37); a count of

@@ -189,8 +189,12 @@ def test_an_amount_of_money_no_figure_gives_needs_a_tool_that_returns_money() ->
     assert step_needs_tool(step, [product_price, stock_level], fit=weak)
     as_dicts = [{"type": "function", "function": {"name": "p", "description": "Price in euros."}}]
     assert step_needs_tool(step, as_dicts, fit=weak)
+    # a total of things no figure gives is an amount too
+    together = "A keyboard and a mouse, what's that together?"
+    assert step_needs_tool(together, [product_price, stock_level], fit=weak)
     # no tool returns money; or the step gives the amount itself
     assert not step_needs_tool(step, [stock_level], fit=weak)
+    assert not step_needs_tool(together, [stock_level], fit=weak)
     assert not step_needs_tool("what is 12.5 EUR in yen", [stock_level], fit=weak)
 
 
