@@ -67,6 +67,7 @@ __all__ = [
     "planned_comparison",
     "threshold_answer",
     "total_step",
+    "written_lookup",
 ]
 
 ADDED_FOR_NAME = "name"
@@ -101,16 +102,25 @@ def name_lookup_step(
         argument = single_string_argument(tool)
         if argument is None or any(s.call == (name, argument, word) for s in plan):
             continue
-        asks = str(tool.description or name).strip().split("\n")[0].split(":")[0].rstrip(". ")
-        return PlanStep(
-            index=len(plan),
-            instruction=f"{asks}: {word}",
-            needs_tool=True,
-            added_for=ADDED_FOR_NAME,
-            tools=(str(name),),
-            call=(str(name), argument, word),
-        )
+        return written_lookup(len(plan), str(name), tool, argument, word, ADDED_FOR_NAME)
     return None
+
+
+def written_lookup(
+    index: int, name: str, tool: BaseTool, argument: str, value: str, added_for: str
+) -> PlanStep:
+    """Plan step `index` that calls tool `name` with `value` as its one string `argument`
+    (`PlanStep.call`), worded as the tool's description ("Current weather in a city:
+    Nairobi")."""
+    asks = str(tool.description or name).strip().split("\n")[0].split(":")[0].rstrip(". ")
+    return PlanStep(
+        index=index,
+        instruction=f"{asks}: {value}",
+        needs_tool=True,
+        added_for=added_for,
+        tools=(name,),
+        call=(name, argument, value),
+    )
 
 
 def comparison_step(

@@ -35,7 +35,7 @@ from lamina.guards.passages import takes_a_text
 from lamina.guards.quantities import figures_returned, says_it_counts
 from lamina.guards.tool_shortlist import asks_about_our_stock
 from lamina.guards.units import Unit, spelled_out
-from lamina.layers.reasoning.final_arithmetic import ADDED_FOR_NAME
+from lamina.layers.reasoning.final_arithmetic import ADDED_FOR_NAME, written_lookup
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import CALCULATOR_NAME
 
@@ -179,16 +179,8 @@ def planned_choice(
     argument = single_string_argument(tools[tool])
     if argument is None:
         return ()
-    asks = str(tools[tool].description or tool).strip().split("\n")[0].split(":")[0].rstrip(". ")
     return tuple(
-        PlanStep(
-            index=i,
-            instruction=f"{asks}: {thing}",
-            needs_tool=True,
-            added_for=ADDED_FOR_CHOICE,
-            tools=(tool,),
-            call=(tool, argument, thing),
-        )
+        written_lookup(i, tool, tools[tool], argument, thing, ADDED_FOR_CHOICE)
         for i, thing in enumerate(asked.things)
     )
 
@@ -224,16 +216,8 @@ def planned_stock(
     argument = single_string_argument(tools[tool])
     if argument is None:
         return ()
-    asks = str(tools[tool].description or tool).strip().split("\n")[0].split(":")[0].rstrip(". ")
     return tuple(
-        PlanStep(
-            index=i,
-            instruction=f"{asks}: {thing}",
-            needs_tool=True,
-            added_for=ADDED_FOR_STOCK,
-            tools=(tool,),
-            call=(tool, argument, thing),
-        )
+        written_lookup(i, tool, tools[tool], argument, thing, ADDED_FOR_STOCK)
         for i, thing in enumerate(things)
     )
 
