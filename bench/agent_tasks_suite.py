@@ -20,8 +20,10 @@ typed by hand, except where the request itself gives it. A turn passes when:
   by a distinct call of the same tool whose key arguments agree (numbers within 1 %, names and
   units as the tool itself resolves them, a calculator expression by its value, a text by its
   word count); further calls are allowed (they show in "mean calls");
-* a `no_tool` turn made no call at all;
-* a summary is shorter than the text it summarises.
+* a `no_tool` turn made no call at all, and when it expects a number, that number is the last
+  one the answer states (so "0 °C ... so about 100.0 Celsius" fails: it ends on a wrong claim);
+* an answer about a pasted text (a summary, or a figure, name or date pulled out of it) is
+  shorter than that text: repeating the text back is no answer, though it holds every figure.
 
 A task passes when all its turns pass. The split is fixed: within each category every third task
 (positions 1, 4, 7, ...) is `held_out` and the rest `dev`; the held-out part is reported, never
@@ -100,7 +102,8 @@ class Turn:
         plans: alternative call plans (each a tuple of expected calls); one must be matched.
             Empty: no call is required (but calls are allowed, unless `no_tool`).
         no_tool: the right behaviour is to make no tool call.
-        source: for a summary, the text summarised: the answer must be shorter.
+        source: the text pasted with the request (to summarise, or to answer a question about):
+            the answer must be shorter than it.
     """
 
     text: str
@@ -758,10 +761,12 @@ EXTRACT = [
     Turn(
         f"Customer email below. What's the order number?\n\n{_EMAIL}",
         strings=(("A-20931",),),
+        source=_EMAIL,
     ),
     Turn(
         f"What's the total due on this invoice?\n\n{_INVOICE}",
         numbers=(1416.0,),
+        source=_INVOICE,
     ),
     Turn(
         f"Summarise these notes in a sentence or two:\n\n{_MEETING}",
@@ -771,6 +776,7 @@ EXTRACT = [
     Turn(
         f"Who is the new head of logistics?\n\n{_PEOPLE}",
         strings=(("priya raman",),),
+        source=_PEOPLE,
     ),
     Turn(
         f"tl;dr this review please:\n\n{_REVIEW}",
@@ -780,6 +786,7 @@ EXTRACT = [
     Turn(
         f"When's the deadline for the drafts?\n\n{_DEADLINE}",
         strings=(("march 28", "28 march", "28th of march", "march 28th", "03-28"),),
+        source=_DEADLINE,
     ),
     Turn(
         f"Give me a short summary of this:\n\n{_NEWS}",
@@ -789,6 +796,7 @@ EXTRACT = [
     Turn(
         f"How many runners took part this year?\n\n{_EVENT}",
         numbers=(1240.0,),
+        source=_EVENT,
     ),
 ]
 
@@ -918,12 +926,19 @@ def check_turn(turn: Turn, answer: str, calls: Sequence[dict[str, Any]]) -> list
     for value in turn.numbers:
         if not any(close(f, value) for f in found):
             reasons.append(f"expected {value:g} in the answer")
+    if (
+        turn.no_tool
+        and turn.numbers
+        and found
+        and not any(close(found[-1], v) for v in turn.numbers)
+    ):
+        reasons.append(f"the answer ends on {found[-1]:g}, not on the expected figure")
     lowered = answer.lower()
     for alternatives in turn.strings:
         if not any(a.lower() in lowered for a in alternatives):
             reasons.append(f"expected {' or '.join(map(repr, alternatives))} in the answer")
     if turn.source is not None and len(answer.strip()) >= len(turn.source):
-        reasons.append(f"summary of {len(answer.strip())} chars, not shorter than the text")
+        reasons.append(f"answer of {len(answer.strip())} chars, not shorter than the pasted text")
     if not answer.strip():
         reasons.append("empty answer")
     return reasons
