@@ -47,7 +47,7 @@ class ToolCallRecord:
     error_id: str = ""
 
 
-StepSource = Literal["tool", "verified", "summary", "extract", "model"]
+StepSource = Literal["tool", "verified", "summary", "extract", "quote", "model"]
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,9 @@ class StepOutcome:
         source: where the result comes from: "tool" (a tool call that worked), "verified" (a
             reasoned result a check passed), "summary" (an extractive summary of the request's
             text), "extract" (an identifier the request's text writes where the question says:
-            lamina.layers.reasoning.identifiers) or "model" (the model's own text, nothing
-            checked it).
+            lamina.layers.reasoning.identifiers), "quote" (the sentences of the request's text
+            closest to its question: lamina.layers.reasoning.quotes; nothing checked that they
+            answer it) or "model" (the model's own text, nothing checked it).
         tool_calls: the step's tool calls, in order.
         model: the model that worked on the step (None when none did).
     """
@@ -90,6 +91,8 @@ class StepOutcome:
             source = "summary"
         elif data.get("extracted"):
             source = "extract"
+        elif data.get("quote"):
+            source = "quote"
         model = data.get("model")
         return cls(
             index=index,

@@ -29,6 +29,9 @@ on its structure, never on how its answer reads:
   (`trust_model_answers=True`): asked what blue and yellow paint make, SmolLM2-135M answered "a
   shade of blue"; asked the price of a product a tool knows, it answered "a small price"
   (`unverified`);
+* an answer that quotes the request's text for a question about it (the sentences closest to
+  the question, :mod:`lamina.layers.reasoning.quotes`) holds only the text's words, but nothing
+  checked that they answer the question (`unverified`);
 * a run paused for approval, or without an answer, has no answer yet.
 """
 
@@ -102,6 +105,13 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
                     f"{tool} needs {', '.join(args)}" for tool, args in result["uncallable"].items()
                 ),
             )
+    if any(r.get("quote") for r in results):
+        return RunError(
+            "unverified",
+            "The answer quotes the sentences of the request's text closest to its question; "
+            "nothing checked that they answer it. Read the quote, or, with a model you trust, "
+            "pass trust_model_answers=True to have the model answer.",
+        )
     unused = _unused_inputs(state)
     if unused:
         return RunError(

@@ -65,12 +65,8 @@ from lamina.layers.reasoning.owed_steps import step_still_owed
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.layers.reasoning.planning import make_plan
 from lamina.layers.reasoning.prompts import PromptSet, load_prompts
-from lamina.layers.reasoning.rc_loop import (
-    RC_ITERATIONS,
-    RCResult,
-    Tally,
-    rc_solve,
-)
+from lamina.layers.reasoning.quotes import quote_update
+from lamina.layers.reasoning.rc_loop import RC_ITERATIONS, RCResult, Tally, rc_solve
 from lamina.layers.reasoning.summarise import summary_update
 from lamina.layers.reasoning.task_split import explicit_steps, task_preamble
 from lamina.layers.reasoning.thread import counted_earlier, earlier_answer, task_of
@@ -227,6 +223,9 @@ def make_reasoning_node(
                     evaluated=outcome.prompt_tokens_evaluated,
                 )
             plan = [_routed(ctx, state, s, len(outcome.steps)) for s in outcome.steps]
+            quoted = None if trust_model_answers else quote_update(task, plan, start)
+            if quoted is not None:
+                return quoted  # a question about a text the request gives: its own sentences
             step_index = 0
             update["plan"] = [s.to_dict() for s in plan]
             data["plan_source"] = outcome.source

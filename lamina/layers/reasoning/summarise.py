@@ -50,6 +50,7 @@ __all__ = [
     "extractive_summary",
     "opens_contrast",
     "requested_sentences",
+    "sentences_of",
     "split_request",
     "summary_update",
 ]
@@ -142,6 +143,11 @@ def opens_contrast(sentence: str) -> bool:
     return _CONTRAST.search(sentence.strip()) is not None
 
 
+def sentences_of(text: str) -> list[str]:
+    """The sentences of `text`, split after ".", "!" or "?" where the next one starts."""
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
 def extractive_summary(
     text: str,
     encoder: SummaryEncoder,
@@ -153,7 +159,7 @@ def extractive_summary(
     """The best sentences of `text` by centroid, position and contrast, in order:
     `sentences_asked` of them when given (fewer than the text has), else about `share` of them
     (at least one, and two of four or more)."""
-    sentences = [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+    sentences = sentences_of(text)
     if len(sentences) <= 1:
         return Summary(text.strip(), len(sentences), (0,) if sentences else ())
     import numpy as np
