@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from lamina.guards.noun_phrases import without_article
 from lamina.guards.numbers import NUMBER_BODY, number_words, plain, written_numbers
 
 __all__ = [
@@ -239,13 +240,12 @@ things (no figure: that is a threshold), or the comparative after the things."""
 
 def _thing(text: str) -> str:
     """A thing as a lookup takes it: no article, no time words ("a webcam" → webcam)."""
-    side = _ARTICLES.sub("", _LEADING.sub("", text.strip(" ,").strip()))
+    side = without_article(_LEADING.sub("", text.strip(" ,").strip()))
     return _TRAILING.sub("", side)
 
 
 _LEADING = re.compile(r"^(?:(?:in|at|for|of|between|is|are|it|right\s+now|now|today)\b\s*)+", re.I)
 _TRAILING = re.compile(r"(?:\s+(?:right\s+now|now|today|at\s+the\s+moment))+$", re.I)
-_ARTICLES = re.compile(r"^(?:a|an|the)\s+", re.IGNORECASE)
 
 
 def _alternatives(text: str) -> tuple[str, ...]:

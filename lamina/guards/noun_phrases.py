@@ -8,7 +8,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["FUNCTION_WORDS", "PROPER_NAME", "head_of", "next_head", "noun_phrase", "singular"]
+__all__ = [
+    "ARTICLE",
+    "FUNCTION_WORDS",
+    "PROPER_NAME",
+    "head_of",
+    "next_head",
+    "noun_phrase",
+    "singular",
+    "without_article",
+]
+
+ARTICLE = r"(?:a|an|the)\s+"
+"""An article and the space after it, as a regular expression."""
+
+_LEADING_ARTICLE = re.compile(rf"^{ARTICLE}", re.IGNORECASE)
 
 PROPER_NAME = re.compile(
     r"(?<![.!?:]\s)(?<!^)(?<![\n\"'“])\b(?P<name>[A-Z][a-z]{2,})\b(?=\s+(?P<next>[^\W\d_]+))?"
@@ -132,3 +146,8 @@ def singular(word: str) -> str:
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us")):
         return word[:-1]
     return word
+
+
+def without_article(phrase: str) -> str:
+    """`phrase` without the article it opens with, stripped ("a webcam" → webcam)."""
+    return _LEADING_ARTICLE.sub("", phrase.strip())

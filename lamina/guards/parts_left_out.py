@@ -15,7 +15,13 @@ from lamina.core.context import ToolWeigher
 from lamina.core.records import call_args, successful_calls
 from lamina.guards.comparisons import asked_comparison
 from lamina.guards.dates import CALENDAR_WORDS
-from lamina.guards.noun_phrases import FUNCTION_WORDS, PROPER_NAME, singular
+from lamina.guards.noun_phrases import (
+    ARTICLE,
+    FUNCTION_WORDS,
+    PROPER_NAME,
+    singular,
+    without_article,
+)
 from lamina.guards.numbers import canonical
 from lamina.guards.quantities import REQUEST, asks_for_a_part, quantities_of_run
 from lamina.guards.tool_calls import description_text
@@ -130,7 +136,6 @@ def names_left_out(
     return found
 
 
-_ARTICLE = r"(?:a|an|the)\s+"
 _AND = r"(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|&)\s+)"
 """What joins coordinated things: "and", "or", "&", or a list's comma ("a monitor, a webcam and
 a backpack")."""
@@ -142,15 +147,15 @@ def coordinated_with(request: str, value: str) -> list[str]:
     monitor and a webcam": "monitor" for "webcam"; a list's neighbours, "a monitor, a webcam
     and a backpack"), or, without articles, plurals with plurals ("desk lamps and backpacks"),
     without function words at their end."""
-    bare = re.sub(rf"^{_ARTICLE}", "", str(value).strip().lower())
+    bare = without_article(str(value).lower())
     thing = re.escape(bare)
     plural = _plural_forms(bare)
     text = request.lower()
     found = [
         m["other"]
         for pattern in (
-            rf"\b{_ARTICLE}{_CONJUNCT}{_AND}{_ARTICLE}{thing}\b",
-            rf"\b{_ARTICLE}{thing}{_AND}{_ARTICLE}{_CONJUNCT}",
+            rf"\b{ARTICLE}{_CONJUNCT}{_AND}{ARTICLE}{thing}\b",
+            rf"\b{ARTICLE}{thing}{_AND}{ARTICLE}{_CONJUNCT}",
         )
         for m in re.finditer(pattern, text)
     ]

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from lamina.core.records import call_args, single_string_argument
 from lamina.guards.comparisons import asked_choice
-from lamina.guards.noun_phrases import noun_phrase
+from lamina.guards.noun_phrases import noun_phrase, without_article
 from lamina.guards.numbers import canonical, written_numbers
 from lamina.guards.passages import takes_a_text
 from lamina.guards.quantities import figures_returned, says_it_counts
@@ -68,7 +68,6 @@ _NOUNS = {
 }
 """What a dimension's figure of a thing is called ("the price of a monitor")."""
 
-_ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.IGNORECASE)
 _LOOKUPS = (ADDED_FOR_NAME, ADDED_FOR_CHOICE, ADDED_FOR_STOCK)
 
 
@@ -125,7 +124,7 @@ def _name_of(call: Mapping[str, Any], tools: Mapping[str, BaseTool]) -> str:
     names = [v for v in call_args(call).values() if isinstance(v, str)]
     if len(names) != 1 or len(call_args(call)) != 1:
         return ""
-    return _ARTICLE.sub("", names[0].strip())
+    return without_article(names[0])
 
 
 def lookups_listed(plan: Sequence[PlanStep], results: Sequence[Mapping[str, Any]]) -> str | None:
@@ -147,7 +146,7 @@ def lookups_listed(plan: Sequence[PlanStep], results: Sequence[Mapping[str, Any]
             continue
         names = [v for v in call_args(worked[-1]).values() if isinstance(v, str)]
         figure = str(worked[-1]["result"]).strip()
-        name = _ARTICLE.sub("", names[0].strip()) if len(names) == 1 else ""
+        name = without_article(names[0]) if len(names) == 1 else ""
         listed.append(figure if name.lower() in figure.lower() else f"{name}: {figure}")
     listed = list(dict.fromkeys(listed))
     return "; ".join(listed) if len(listed) > 1 else None
