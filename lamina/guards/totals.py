@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lamina.core.records import call_args
-from lamina.guards.numbers import is_number, plain, written_numbers
+from lamina.guards.noun_phrases import FUNCTION_WORDS, singular
+from lamina.guards.numbers import is_number, number_words, plain, written_numbers
 from lamina.guards.quantities import REQUEST, quantities_of_run, same_value, used_later
-from lamina.guards.units import Unit
+from lamina.guards.units import Unit, units_named
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-__all__ = ["addends", "asked_total"]
+__all__ = ["Item", "addends", "asked_total", "basket"]
 
 _TOTAL = re.compile(
     r"\b(?:(?:all\s+)?together|altogether|combined|in\s+total|total|sum\s+of|in\s+all|"
@@ -77,3 +79,86 @@ def addends(
     if len(found) < 2 or len({unit for _, unit in found}) != 1:
         return []
     return found
+
+
+@dataclass(frozen=True)
+class Item:
+    """A thing of a basket and how many of it.
+
+    Attributes:
+        count: how many ("5 phone cases": 5; "a backpack": 1).
+        thing: the thing, without its count or article ("phone cases", "backpack").
+        written: the count as the request writes it ("5", "two"; "" for an article).
+    """
+
+    count: float
+    thing: str
+    written: str = ""
+
+
+_COUNT = r"(?:\d+|[a-z]+)"
+_ITEM = re.compile(
+    rf"\b(?:(?P<article>an?)|(?P<count>{_COUNT}))\s+"
+    r"(?P<thing>[^\W\d_][\w-]*(?:\s+[^\W\d_][\w-]*){0,3})",
+    re.IGNORECASE,
+)
+_JOIN = re.compile(r"(?:\s*,\s*(?:and\s+|plus\s+)?|\s+(?:and|plus|&)\s+)", re.IGNORECASE)
+_FRAME = frozenset(
+    {"cost", "costs", "come", "comes", "set", "run", "total", "altogether", "together"}
+    | {"combined", "please", "now", "plus"}
+)
+"""Words of the question around a basket, never part of a thing ("what do a webcam and a lamp
+cost altogether")."""
+
+
+def basket(request: str) -> list[Item]:
+    """The things a request coordinates, each with its count: "5 phone cases and 2 water
+    bottles" → [5 phone cases, 2 water bottles]; "10 usb-c cables and a backpack" and "a webcam
+    plus a desk lamp" too; a list ("3 monitors, 2 webcams and a keyboard"). At least two
+    things, each with a count or "a"/"an"; else [].
+
+    >>> [(i.count, i.thing) for i in basket("What do 5 phone cases and 2 water bottles cost?")]
+    [(5.0, 'phone cases'), (2.0, 'water bottles')]
+    >>> basket("How much are 5 phone cases?")
+    []
+    """
+    words = {w.lower(): v for w, v in number_words(request)}
+    best: list[Item] = []
+    for start in re.finditer(r"\b\w", request):
+        items: list[Item] = []
+        at = start.start()
+        while (found := _ITEM.match(request, at)) is not None:
+            item = _item(found, words)
+            if item is None:
+                break
+            items.append(item)
+            end = found.start("thing") + len(item.thing)
+            join = _JOIN.match(request, end)
+            if join is None:
+                break
+            at = join.end()
+        if len(items) >= 2 and len(items) > len(best):
+            best = items
+    return best
+
+
+def _item(found: re.Match[str], words: Mapping[str, float]) -> Item | None:
+    """The item a match of `_ITEM` reads, its thing cut at a function word, a question's word,
+    or (after a count of two or more) its first plural word; None when it is no item."""
+    written = found["count"] or ""
+    if written:
+        value = float(written) if written.isdigit() else words.get(written.lower())
+        if value is None or value < 1:
+            return None
+    else:
+        value = 1.0
+    kept: list[str] = []
+    for word in found["thing"].split():
+        if word.lower() in FUNCTION_WORDS or word.lower() in _FRAME:
+            break
+        kept.append(word)
+        if value > 1 and singular(word) != word.lower():
+            break
+    if not kept or units_named(" ".join(kept)):
+        return None  # "4 kg and 2 kg": amounts, not things
+    return Item(value, " ".join(kept), written)

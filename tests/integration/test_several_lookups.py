@@ -1,6 +1,7 @@
 """Requests about several things, with the real model on the numeric path the run uses: a pick
-between two things by a comparative, a total of two prices, a list of two stock levels, and a
-percentage on a product, our own stock. The answers are asserted: right and ok, or not ok."""
+between two things by a comparative, a total of two prices, a basket of things with counts, a
+list of two stock levels, and a percentage on a product, our own stock. The answers are
+asserted: right and ok, or not ok."""
 
 from __future__ import annotations
 
@@ -85,16 +86,27 @@ def test_a_pick_by_temperature_reads_the_temperature_not_the_wind(tools_agent: A
     ), result.answer
 
 
-def test_two_prices_together_are_added(tools_agent: Any, answer_figures: Any) -> None:
+def test_two_prices_together_are_planned_and_added(tools_agent: Any) -> None:
+    # no model decides: a basket of two things, one price each, then their sum
     result = tools_agent.run("A desk lamp and an office chair together cost how much?")
-    if result.ok:
-        assert answer_figures(result.answer)[-1] == 183.9, result.answer
-        assert ("calculator", {"expression": "34.9 + 149"}) in _done(result) or (
-            "calculator",
-            {"expression": "149 + 34.9"},
-        ) in _done(result), _done(result)
-    else:
-        assert result.error is not None
+    assert result.ok, (result.error, result.answer)
+    assert _done(result) == [
+        ("unit_price", {"product": "desk lamp"}),
+        ("unit_price", {"product": "office chair"}),
+        ("calculator", {"expression": "34.9 + 149"}),
+    ]
+    assert result.answer.endswith("Answer: 183.9 EUR"), result.answer
+
+
+def test_a_basket_is_each_price_times_its_count_added(tools_agent: Any) -> None:
+    result = tools_agent.run("What would 2 desk lamps and an office chair cost in total?")
+    assert result.ok, (result.error, result.answer)
+    assert _done(result) == [
+        ("unit_price", {"product": "desk lamp"}),
+        ("unit_price", {"product": "office chair"}),
+        ("calculator", {"expression": "2 * 34.9 + 149"}),
+    ]
+    assert result.answer.endswith("Answer: 218.8 EUR"), result.answer
 
 
 def test_two_stock_levels_are_planned_and_both_answered(tools_agent: Any) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lamina.guards.comparisons import asked_comparison
+from lamina.layers.reasoning.baskets import basket_step
 from lamina.layers.reasoning.combination import (
     awaits_a_tool,
     combination_step,
@@ -50,18 +51,19 @@ def step_still_owed(
     """The one step an answer still owes, or None, in this order:
 
     1. the same lookup for a name the request gives too (:func:`name_lookup_step`);
-    2. the product of a value and a count (:func:`combination_step`; not while a tool that
+    2. what a basket of things costs, once each is priced (:func:`basket_step`);
+    3. the product of a value and a count (:func:`combination_step`; not while a tool that
        takes a number fits the request and was not called, :func:`awaits_a_tool`, unless the
        plan counted the things a rate is per; nor for a request that asks what is left);
-    3. the sum of what the lookups returned, when the request asks for a total
+    4. the sum of what the lookups returned, when the request asks for a total
        (:func:`total_step`);
-    4. the conversion into the unit asked for (:func:`conversion_step`);
-    5. the lookup a combination needs (:func:`lookup_step`); when a lookup was not combined,
+    5. the conversion into the unit asked for (:func:`conversion_step`);
+    6. the lookup a combination needs (:func:`lookup_step`); when a lookup was not combined,
        `found` (what `unfinished_request` found) gets an entry saying so, and the run is
        unfinished;
-    6. a percentage on top or off (:func:`percent_step`);
-    7. a share (:func:`share_step`);
-    8. a difference or a ratio (:func:`comparison_step`).
+    7. a percentage on top or off (:func:`percent_step`);
+    8. a share (:func:`share_step`);
+    9. a difference or a ratio (:func:`comparison_step`).
 
     Args:
         convert: the `finish_conversions` guard.
@@ -77,6 +79,8 @@ def step_still_owed(
     # a count the plan made for a rate is what the rate multiplies, whatever else fits
     counted = any(s.added_for == ADDED_FOR_COUNT for s in plan)
     awaited = not counted and awaits_a_tool(fit, tools, calls)
+    if added is None and combine:
+        added = basket_step(task, calls, plan, tools)
     if added is None and combine and not what_is_left and not awaited:
         given = f"{counted_before}. {task}" if counted_before else task
         added = combination_step(given, calls, plan, tools)

@@ -25,6 +25,7 @@ PlanSource = Literal[
     "combination",
     "choice",
     "stock",
+    "basket",
 ]
 
 
@@ -114,7 +115,9 @@ class PlanOutcome:
             product first, see lamina.layers.reasoning.combination) or "choice" (a question
             that picks one of two things by a comparative: one lookup per thing, see
             lamina.layers.reasoning.lookup_answers) or "stock" (a question how many of a thing
-            we have: one count per thing, same module).
+            we have: one count per thing, same module) or "basket" (a question what several
+            things cost, each with its count: one price lookup per thing, see
+            lamina.layers.reasoning.baskets).
         cached: whether the model's plan came from the step cache (None: no model call).
         tokens: tokens spent (miss) or saved (hit) on the model call.
         note: why the fallback was taken ("" otherwise).

@@ -33,6 +33,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from lamina.core.context import AgentContext, StepCacheLike, ToolWeigher
 from lamina.errors import ConfigError
 from lamina.guards.tool_shortlist import step_needs_tool, tool_names
+from lamina.layers.reasoning.baskets import planned_basket
 from lamina.layers.reasoning.combination import awaits_a_tool
 from lamina.layers.reasoning.continuation import input_conversion_step, requested_conversion
 from lamina.layers.reasoning.counted_text import planned_count
@@ -193,6 +194,9 @@ def make_plan(
         conversion = requested_conversion(task, by_name) if convert_inputs and tools else None
         if conversion is not None:
             return PlanOutcome(steps=(conversion,), source="conversion")
+        prices = planned_basket(task, by_name, fit_of) if combine and tools else ()
+        if prices:  # several things with their counts: a price each, before any product
+            return PlanOutcome(steps=prices, source="basket")
         fit = fit_of(task)
         step = PlanStep(0, task.strip(), step_needs_tool(task, tools, fit=fit))
         product = planned_product(task, fit, by_name) if combine and tools else None
