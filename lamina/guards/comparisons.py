@@ -93,6 +93,13 @@ _THRESHOLD = re.compile(
 )
 """A yes-or-no question whether a figure is past a limit ("Is it above 50 Fahrenheit in Berlin
 right now?"), asked at the start of a sentence."""
+_ENOUGH = re.compile(
+    r"^\s*(?:is|are|do|does|have|has|will|would|can)\b[^.?!]*?\benough\b[^.?!]*?\bfor\s+"
+    rf"(?:(?:an?|the)\s+)?(?:[^\W\d_]+\s+of\s+)?(?P<limit>{NUMBER_BODY})(?!\s*%)",
+    re.IGNORECASE | re.MULTILINE,
+)
+"""A yes-or-no question whether there is enough of something for a figure ("Do we have enough
+wireless mice for an order of 150?"): a threshold the figure reaches from above."""
 _REMAINDER = re.compile(
     r"\bhow\s+(?:many|much)\b[^.?!]*\b(?:left|remain|remains|remaining|left\s+over)\b",
     re.IGNORECASE,
@@ -127,6 +134,10 @@ def asked_comparison(request: str) -> Comparison | None:
         # what is left once a count goes: "How many monitors are left in the warehouse?"
         # gives no count that goes, and asks for the stock
         return Comparison("remainder", None, _to_sentence_end(request, remainder))
+    enough = _ENOUGH.search(request)
+    if enough is not None:
+        limit = float(plain(enough["limit"]))
+        return Comparison("threshold", None, _to_sentence_end(request, enough), True, limit)
     threshold = _THRESHOLD.search(request)
     if threshold is not None:
         word = threshold["word"].lower().split()[0]

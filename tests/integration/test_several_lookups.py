@@ -135,3 +135,24 @@ def test_a_percentage_goes_on_the_product_of_a_count_and_a_price(
         assert answer_figures(result.answer)[-1] == 125.64, result.answer
     else:
         assert result.error is not None
+
+
+def test_a_price_is_looked_up_for_a_threshold_and_answered_yes_or_no(tools_agent: Any) -> None:
+    # no model decides: the desk lamp's price, then its difference from the limit
+    result = tools_agent.run("Is a desk lamp more than 30 euros?")
+    assert result.ok, (result.error, result.answer)
+    assert _done(result) == [
+        ("unit_price", {"product": "desk lamp"}),
+        ("calculator", {"expression": "34.9 - 30"}),
+    ]
+    assert result.answer.endswith("Answer: Yes: 34.9 EUR is 4.9 EUR above 30 EUR."), result.answer
+
+
+def test_enough_stock_for_an_order_is_counted_and_compared(tools_agent: Any) -> None:
+    result = tools_agent.run("Do we have enough office chairs for an order of 20?")
+    assert result.ok, (result.error, result.answer)
+    assert _done(result) == [
+        ("units_in_stock", {"product": "office chair"}),
+        ("calculator", {"expression": "20 - 12"}),
+    ]
+    assert result.answer.endswith("Answer: No: 12 is 8 below 20."), result.answer

@@ -39,7 +39,13 @@ if TYPE_CHECKING:
     from lamina.guards.tool_relevance import ToolFit
     from lamina.guards.units import Unit
 
-__all__ = ["ADDED_FOR_BASKET", "ADDED_FOR_PRICE", "basket_step", "planned_basket"]
+__all__ = [
+    "ADDED_FOR_BASKET",
+    "ADDED_FOR_PRICE",
+    "basket_step",
+    "planned_basket",
+    "price_tool",
+]
 
 _COST = re.compile(r"\b(?:costs?|prices?|priced|pay|spend|how\s+much)\b", re.IGNORECASE)
 """Words that ask what something costs."""
@@ -63,7 +69,7 @@ def planned_basket(
     names = [_lookup_name(item) for item in items]
     if len(set(names)) != len(names):
         return ()
-    tool = _price_tool([f"the price of {name}" for name in names], tools, fit_of)
+    tool = price_tool([f"the price of {name}" for name in names], tools, fit_of)
     argument = single_string_argument(tools[tool]) if tool else None
     if tool is None or argument is None:
         return ()
@@ -115,7 +121,7 @@ def _key(name: str) -> str:
     return " ".join(singular(w) for w in without_article(name).lower().split())
 
 
-def _price_tool(
+def price_tool(
     phrases: Sequence[str], tools: Mapping[str, BaseTool], fit_of: Callable[[str], ToolFit | None]
 ) -> str | None:
     """The tool that prices things: of the tools that take one string (no text to work on)

@@ -138,8 +138,10 @@ def comparison_step(
         return None
     done = successful_calls(calls, tools)
     operands = _measures(task, done, tools, asked.dimension)
-    if len(operands) != 2 and asked.kind == "remainder":
+    if len(operands) != 2 and asked.kind in ("remainder", "threshold"):
         operands = _counts_of_one_thing(task, done, tools)
+    if len(operands) != 2 and asked.kind == "threshold" and asked.limit is not None:
+        operands = _count_and_limit(task, done, tools, asked.limit)
     if len(operands) != 2:
         return None
     (small, unit), (big, other) = sorted(operands, key=lambda operand: operand[0])
@@ -260,6 +262,16 @@ def _counts_of_one_thing(
         return []
     returned_count, given_count = pairs[0]
     return [(returned_count.value, None), (given_count.value, None)]
+
+
+def _count_and_limit(
+    task: str, done: Sequence[Mapping[str, Any]], tools: Mapping[str, BaseTool], limit: float
+) -> list[Operand]:
+    """The one count a lookup returned and the threshold's limit, when the run has exactly
+    one such count ("Do we have enough wireless mice for an order of 150?": the stock, 150)."""
+    counts = [q for q in quantities_of_run(task, done, tools) if q.counts and q.unit is None]
+    returned = {q.value for q in counts if q.origin != REQUEST and not used_later(q, done)}
+    return [(returned.pop(), None), (limit, None)] if len(returned) == 1 else []
 
 
 def total_step(

@@ -48,6 +48,7 @@ __all__ = [
     "ADDED_FOR_CHOICE",
     "ADDED_FOR_STOCK",
     "choice_answer",
+    "counting_tool",
     "lookups_listed",
     "planned_choice",
     "planned_stock",
@@ -201,6 +202,21 @@ def planned_stock(
     if not asks_about_our_stock(task) or written_numbers(task):
         return ()
     things = _things_asked(task)
+    tool = counting_tool(things[0], tools, fit_of) if things else None
+    argument = single_string_argument(tools[tool]) if tool else None
+    if tool is None or argument is None:
+        return ()
+    return tuple(
+        written_lookup(i, tool, tools[tool], argument, thing, ADDED_FOR_STOCK)
+        for i, thing in enumerate(things)
+    )
+
+
+def counting_tool(
+    thing: str, tools: Mapping[str, BaseTool], fit_of: Callable[[str], ToolFit | None]
+) -> str | None:
+    """The tool that counts our stock of `thing`: of those that say they count and take one
+    string that is no text to work on, the closest to "how many <thing> are in stock"."""
     counters = [
         name
         for name, t in tools.items()
@@ -208,17 +224,10 @@ def planned_stock(
         and (argument := single_string_argument(t)) is not None
         and not takes_a_text(argument, (t.args or {}).get(argument) or {})
     ]
-    fit = fit_of(f"how many {things[0]} are in stock") if things and counters else None
+    fit = fit_of(f"how many {thing} are in stock") if counters else None
     if fit is None:
-        return ()
-    tool = max(counters, key=lambda name: float(fit.scores.get(name, -1.0)))
-    argument = single_string_argument(tools[tool])
-    if argument is None:
-        return ()
-    return tuple(
-        written_lookup(i, tool, tools[tool], argument, thing, ADDED_FOR_STOCK)
-        for i, thing in enumerate(things)
-    )
+        return None
+    return max(counters, key=lambda name: float(fit.scores.get(name, -1.0)))
 
 
 def _things_asked(task: str) -> list[str]:

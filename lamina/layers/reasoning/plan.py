@@ -26,6 +26,7 @@ PlanSource = Literal[
     "choice",
     "stock",
     "basket",
+    "threshold",
 ]
 
 
@@ -117,7 +118,9 @@ class PlanOutcome:
             lamina.layers.reasoning.lookup_answers) or "stock" (a question how many of a thing
             we have: one count per thing, same module) or "basket" (a question what several
             things cost, each with its count: one price lookup per thing, see
-            lamina.layers.reasoning.baskets).
+            lamina.layers.reasoning.baskets) or "threshold" (a yes-or-no question whether a
+            thing's price or our stock of it passes a limit: its lookup, see
+            lamina.layers.reasoning.threshold_lookups).
         cached: whether the model's plan came from the step cache (None: no model call).
         tokens: tokens spent (miss) or saved (hit) on the model call.
         note: why the fallback was taken ("" otherwise).

@@ -50,6 +50,7 @@ from lamina.layers.reasoning.task_split import (
     explicit_steps,
     split_task,
 )
+from lamina.layers.reasoning.threshold_lookups import planned_threshold
 from lamina.stores.step_cache import structured_call
 
 if TYPE_CHECKING:
@@ -197,6 +198,9 @@ def make_plan(
         prices = planned_basket(task, by_name, fit_of) if combine and tools else ()
         if prices:  # several things with their counts: a price each, before any product
             return PlanOutcome(steps=prices, source="basket")
+        looked_up = planned_threshold(task, by_name, fit_of) if combine and tools else ()
+        if looked_up:  # "Is a standing desk more than 300 euros?": its price, then the limit
+            return PlanOutcome(steps=looked_up, source="threshold")
         fit = fit_of(task)
         step = PlanStep(0, task.strip(), step_needs_tool(task, tools, fit=fit))
         product = planned_product(task, fit, by_name) if combine and tools else None
