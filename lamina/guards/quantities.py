@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
 __all__ = [
+    "ASKS_AN_AMOUNT",
     "REQUEST",
     "Quantity",
     "asks_for_a_part",
@@ -216,6 +217,11 @@ def used_later(quantity: Quantity, calls: Sequence[Mapping[str, Any]]) -> bool:
                 if any(same_value(float(plain(n)), quantity.value) for n in numbers):
                     return True
     return False
+
+
+ASKS_AN_AMOUNT = frozenset({"pay", "cost", "costs", "spend", "price", "charge", "owe"})
+"""Words that ask for an amount of money ("what do I pay?"): a call that returned money
+accounts for them."""
 
 
 def figures_returned(

@@ -26,7 +26,7 @@ from lamina.guards.units import Unit, units_named
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-__all__ = ["Item", "addends", "asked_total", "basket"]
+__all__ = ["Item", "addends", "asked_total", "basket", "items_named"]
 
 _TOTAL = re.compile(
     r"\b(?:(?:all\s+)?together|altogether|combined|in\s+total|total|sum\s+of|in\s+all|"
@@ -98,14 +98,14 @@ class Item:
 
 _COUNT = r"(?:\d+|[a-z]+)"
 _ITEM = re.compile(
-    rf"\b(?:(?P<article>an?)|(?P<count>{_COUNT}))\s+"
+    rf"\b(?:(?P<article>an?|the)|(?P<count>{_COUNT}))\s+"
     r"(?P<thing>[^\W\d_][\w-]*(?:\s+[^\W\d_][\w-]*){0,3})",
     re.IGNORECASE,
 )
 _JOIN = re.compile(r"(?:\s*,\s*(?:and\s+|plus\s+)?|\s+(?:and|plus|&)\s+)", re.IGNORECASE)
 _FRAME = frozenset(
     {"cost", "costs", "come", "comes", "set", "run", "total", "altogether", "together"}
-    | {"combined", "please", "now", "plus"}
+    | {"combined", "please", "now", "plus", "price", "prices", "amount"}
 )
 """Words of the question around a basket, never part of a thing ("what do a webcam and a lamp
 cost altogether")."""
@@ -115,7 +115,7 @@ def basket(request: str) -> list[Item]:
     """The things a request coordinates, each with its count: "5 phone cases and 2 water
     bottles" → [5 phone cases, 2 water bottles]; "10 usb-c cables and a backpack" and "a webcam
     plus a desk lamp" too; a list ("3 monitors, 2 webcams and a keyboard"). At least two
-    things, each with a count or "a"/"an"; else [].
+    things, each with a count or "a", "an" or "the"; else [].
 
     >>> [(i.count, i.thing) for i in basket("What do 5 phone cases and 2 water bottles cost?")]
     [(5.0, 'phone cases'), (2.0, 'water bottles')]
@@ -140,6 +140,21 @@ def basket(request: str) -> list[Item]:
         if len(items) >= 2 and len(items) > len(best):
             best = items
     return best
+
+
+def items_named(request: str) -> list[Item]:
+    """Every thing the request names with a count or an article, coordinated or not, in order
+    ("What's 40% off a monitor?" → [1 monitor])."""
+    words = {w.lower(): v for w, v in number_words(request)}
+    found: list[Item] = []
+    after = 0
+    for start in re.finditer(r"\b\w", request):
+        match = _ITEM.match(request, start.start()) if start.start() >= after else None
+        item = _item(match, words) if match else None
+        if match is not None and item is not None:
+            found.append(item)
+            after = match.start("thing") + len(item.thing)
+    return found
 
 
 def _item(found: re.Match[str], words: Mapping[str, float]) -> Item | None:

@@ -6,16 +6,18 @@ answer: asked "What does the desk lamp cost in dollars?", SmolLM2-135M called
 pounds", it passed 50 as `weight_kg`. Both runs had a tool result behind every figure, so no
 other check saw anything wrong.
 
-What gives them away is a word of the request that nothing done accounts for and that points
-to a tool nobody called. The words accounted for are those of the successful calls: their tool
-names, argument names and values, and the called tools' descriptions (`mentioned` forms
-count: "km" for "kilometres"). Each remaining word (three letters or more) is scored against
-every tool with the encoder of :mod:`lamina.guards.tool_relevance`; a word whose closest tool
-was *not* called, at least `supports_above` from it (the similarity from which a word counts as
-evidence for a tool, 0.30), means the request asked for more than was done: "dollars" is 0.41
-from `convert_currency`, "kelvin" 0.38 from `convert_units`. A word closest to a tool that was
-called is accounted for: "cost" (0.38 from `product_price`, 0.38 from `shipping_cost`) in "What
-does the desk lamp cost in dollars?" once the price was looked up and converted.
+What gives them away is a word of the request that nothing done accounts for and that points to
+a tool nobody called. The words accounted for are those of the successful calls: their tool
+names, argument names and values, and the called tools' descriptions (`mentioned` forms count:
+"km" for "kilometres"). Each remaining word (three letters or more) is scored against every tool
+with the encoder of :mod:`lamina.guards.tool_relevance`; a word whose closest tool was *not*
+called, at least `supports_above` from it (the similarity from which a word counts as evidence
+for a tool, 0.30), means the request asked for more than was done: "dollars" is 0.41 from
+`convert_currency`, "kelvin" 0.38 from `convert_units`. A word closest to a tool that was called
+is accounted for: "cost" (0.38 from `product_price`, 0.38 from `shipping_cost`) in "What does
+the desk lamp cost in dollars?" once the price was looked up and converted. A word that asks for
+an amount of money ("what do I pay?") is accounted for by a call that returned money: "pay" is
+0.44 from `add_tip`.
 
 Measured with `bench/agent_tasks.py` (SmolLM2-135M, after tool ranking): the check would flag 6
 of the 10 silently wrong `dev` answers and 2 of the 3 held-out ones, and none of the right
@@ -56,16 +58,14 @@ from lamina.guards.parts_left_out import (
     names_left_out,
     rates_left_unapplied,
 )
-from lamina.guards.quantities import ignored_values
+from lamina.guards.quantities import ASKS_AN_AMOUNT, figures_returned, ignored_values
 from lamina.guards.request_quantities import STATING_VERBS, request_quantities
+from lamina.guards.result_units import result_text
 from lamina.guards.shares import sharers_phrases
 from lamina.guards.tool_calls import description_text
 from lamina.guards.ungrounded import mentioned
 from lamina.guards.units import (
     Unit,
-    converted_to,
-    quantities,
-    returned_units,
     units_named,
     wrong_unit,
 )
@@ -77,7 +77,6 @@ __all__ = [
     "still_wanted",
     "unfinished_findings",
     "unhandled",
-    "with_result_units",
 ]
 
 _WORD = re.compile(r"[^\W\d_]{3,}")
@@ -124,6 +123,8 @@ def unhandled(
         return []
     number_units = _units_of_used_numbers(request, done)
     accounted = _vocabulary(done, tools) | number_units
+    if any(f[1].dimension == "money" for c in done for f in figures_returned(c, tools)):
+        accounted |= ASKS_AN_AMOUNT  # "15% off a backpack, what do I pay?": not add_tip (0.44)
     words = [w for w in dict.fromkeys(w.lower() for w in _WORD.findall(request))]
     left = [w for w in words if not _accounted(w, accounted)]
     valued: list[str] = []
@@ -173,7 +174,7 @@ def answered_in_another_unit(
     sources = [
         (
             str(getattr(tools.get(c["name"]), "description", "") or ""),
-            _result_text(c, tools, request),
+            result_text(c, tools, request),
         )
         for c in calls
         if c.get("error") is None and c.get("result") is not None
@@ -237,76 +238,6 @@ def calculations_left_out(
         if not used and not any(same_figure(text, value) for text, _ in last):
             found.append({"left_out": canonical(value), "tool": CALCULATOR_NAME})
     return found
-
-
-def with_result_units(
-    answer: str, calls: Iterable[Mapping[str, Any]], tools: Mapping[str, Any]
-) -> str:
-    """`answer` with the unit written after each bare figure a conversion returned ("The tool
-    returned 277.78." → "The tool returned 277.78 EUR." after `to_currency="EUR"`), so the
-    answer says what its figure is, and a follow-up ("and in yen?") knows what it converts.
-    A text that writes such a figure in another unit is wrong about it: the converted figure
-    with its unit ("69.8 F") answers instead."""
-    for call in calls:
-        result = str(call.get("result", "")).strip()
-        unit = _converted_unit(call, tools)
-        if call.get("error") is not None or unit is None or not is_figure(result):
-            continue
-        annotated = f"{result} {unit.name}"
-        figure = float(plain(result))
-        written = [units for value, units in quantities(answer) if value == figure]
-        if any(units and unit not in units for units in written):
-            # "The tool returned 69.8 degrees Celsius." after to_unit="F": the text is wrong
-            # about its own figure, so the figure in the unit it was converted to answers
-            return annotated
-        if any(not units for units in written):
-            pattern = rf"(?<![\w.,]){re.escape(result)}(?![\w°])(?![.,]\d)"
-            answer = re.sub(pattern, annotated, answer, count=1)
-    return answer
-
-
-def _converted_unit(call: Mapping[str, Any], tools: Mapping[str, Any]) -> Unit | None:
-    """The unit a call converted into (its target-unit argument), if any."""
-    properties = getattr(tools.get(call["name"]), "args", None) or {}
-    return converted_to(call.get("args") or {}, properties)
-
-
-def _result_text(call: Mapping[str, Any], tools: Mapping[str, Any], request: str = "") -> str:
-    """A call's result with units: a bare figure with the unit the call converted into
-    ("37.69 USD"); each bare figure of a tool that names no unit, with the currency of the
-    money the call took ("tip: 18.00 CHF, total: 138.00 CHF" for `add_tip(bill=120)` when the
-    request gave 120 CHF)."""
-    result = str(call.get("result", "")).strip()
-    unit = _converted_unit(call, tools)
-    if unit is not None:
-        return f"{result} {unit.name}" if is_figure(result) else result
-    money = _money_taken(call, tools, request)
-    if money is None:
-        return result
-    return _BARE_FIGURE.sub(lambda m: f"{m[0]} {money.name}", result)
-
-
-_BARE_FIGURE = re.compile(rf"(?<![\w.,]){NUMBER_BODY}(?![\w.,%°]|\s*(?:%|[^\W\d_]))")
-
-
-def _money_taken(call: Mapping[str, Any], tools: Mapping[str, Any], request: str) -> Unit | None:
-    """The one currency of the money a call took, when the request wrote each number it took
-    with that currency or with no unit, and its tool says it returns no unit of its own; else
-    None. What such a tool returns (a tip, a total) is in that currency."""
-    tool = tools.get(call["name"])
-    description = str(getattr(tool, "description", "") or "")
-    if not request or tool is None or returned_units(description):
-        return None
-    given = quantities(request)
-    found: set[Unit] = set()
-    for value in call_args(call).values():
-        if not is_number(value):
-            continue
-        for figure, units in given:
-            if same_figure(canonical(float(value)), figure) and units:
-                found |= set(units)
-    money = {u for u in found if u.dimension == "money"}
-    return next(iter(money)) if len(money) == 1 and found == money else None
 
 
 def _units_of(value: Any) -> set[Unit]:

@@ -161,7 +161,7 @@ CONVERTED = {
 
 
 def test_an_answer_says_the_unit_a_conversion_returned() -> None:
-    from lamina.guards.unfinished import with_result_units
+    from lamina.guards.result_units import with_result_units
 
     assert with_result_units("The tool returned 277.78.", [CONVERTED], TOOLS) == (
         "The tool returned 277.78 EUR."

@@ -129,7 +129,7 @@ def test_a_unit_word_is_accounted_for_by_the_unit_a_call_wrote_as_one_letter() -
 
 
 def test_a_text_wrong_about_the_unit_of_a_converted_figure_gives_way_to_the_figure() -> None:
-    from lamina.guards.unfinished import with_result_units
+    from lamina.guards.result_units import with_result_units
 
     tools = {"convert_temperature": convert_temperature}
     call = {
@@ -507,3 +507,30 @@ def test_the_thing_after_a_used_amount_s_unit_is_accounted_for() -> None:
     assert "bill" in [f["word"] for f in unhandled(task, [other], tools, RELEVANCE)]
     # 120 went into the division: "bill" says what the 120 euros are
     assert unhandled(task, [{**shared, "result": "30"}], tools, RELEVANCE) == []
+
+
+class _PayIsATip(_CloseToWeather):
+    def assess_each(self, texts: Any, tools: Any) -> list[Any]:
+        from lamina.guards.tool_relevance import ToolFit
+
+        return [
+            ToolFit({n: (0.5 if (n, t) == ("add_tip", "pay") else 0.0) for n in tools})
+            for t in texts
+        ]
+
+
+def test_a_word_that_asks_for_an_amount_is_accounted_for_by_money_a_call_returned() -> None:
+    @tool
+    def add_tip(bill: float, percent: float) -> str:
+        """Add a tip to a bill you pay."""
+        return ""
+
+    tools = {**TOOLS, "add_tip": add_tip}
+    # `pay` is close to add_tip alone: a price in euros accounts for it
+    assert (
+        unhandled("A lamp with a 15% discount, what do I pay?", [LOOKUP], tools, _PayIsATip()) == []
+    )
+    count = {"name": "convert_money", "args": {"amount": 3, "source": "a", "target": "b"}}
+    counted = {**count, "result": "3", "error": None}
+    found = unhandled("How many lamps? What do I pay?", [counted], tools, _PayIsATip())
+    assert [(f["word"], f["tool"]) for f in found] == [("pay", "add_tip")]

@@ -55,7 +55,8 @@ from lamina.core.state import AgentState, TraceEvent
 from lamina.core.text import render_memories, render_step_results
 from lamina.errors import ConfigError
 from lamina.guards.degenerate import degenerate, empty
-from lamina.guards.unfinished import left_out_values, unfinished_findings, with_result_units
+from lamina.guards.result_units import with_result_units
+from lamina.guards.unfinished import left_out_values, unfinished_findings
 from lamina.layers.escalation import fallback_chain, run_with_escalation, step_model
 from lamina.layers.reasoning.answer import budget_answer, final_answer, rests_on_the_model
 from lamina.layers.reasoning.checks import StepCheck, check_step

@@ -27,6 +27,7 @@ PlanSource = Literal[
     "stock",
     "basket",
     "threshold",
+    "percent",
 ]
 
 
@@ -120,7 +121,8 @@ class PlanOutcome:
             things cost, each with its count: one price lookup per thing, see
             lamina.layers.reasoning.baskets) or "threshold" (a yes-or-no question whether a
             thing's price or our stock of it passes a limit: its lookup, see
-            lamina.layers.reasoning.threshold_lookups).
+            lamina.layers.reasoning.thing_lookups) or "percent" (a percentage off or on a
+            thing's price: its lookup, same module).
         cached: whether the model's plan came from the step cache (None: no model call).
         tokens: tokens spent (miss) or saved (hit) on the model call.
         note: why the fallback was taken ("" otherwise).

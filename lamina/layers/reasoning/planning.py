@@ -50,7 +50,7 @@ from lamina.layers.reasoning.task_split import (
     explicit_steps,
     split_task,
 )
-from lamina.layers.reasoning.threshold_lookups import planned_threshold
+from lamina.layers.reasoning.thing_lookups import planned_percent, planned_threshold
 from lamina.stores.step_cache import structured_call
 
 if TYPE_CHECKING:
@@ -201,6 +201,9 @@ def make_plan(
         looked_up = planned_threshold(task, by_name, fit_of) if combine and tools else ()
         if looked_up:  # "Is a standing desk more than 300 euros?": its price, then the limit
             return PlanOutcome(steps=looked_up, source="threshold")
+        looked_up = planned_percent(task, by_name, fit_of) if combine and tools else ()
+        if looked_up:  # "What's 40% off a monitor?": its price, then the percentage
+            return PlanOutcome(steps=looked_up, source="percent")
         fit = fit_of(task)
         step = PlanStep(0, task.strip(), step_needs_tool(task, tools, fit=fit))
         product = planned_product(task, fit, by_name) if combine and tools else None

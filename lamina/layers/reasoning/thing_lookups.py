@@ -1,7 +1,9 @@
-"""A yes-or-no question whether a thing's figure passes a limit, planned as the lookup of that
-figure (:func:`planned_threshold`); the comparison with the limit and the yes or no follow as
-for any threshold (:func:`lamina.layers.reasoning.final_arithmetic.comparison_step`,
-:func:`~lamina.layers.reasoning.final_arithmetic.threshold_answer`).
+"""The lookup of one thing's figure that a question's own arithmetic needs, planned before it:
+a limit compares the figure (:func:`planned_threshold`), or a percentage changes it
+(:func:`planned_percent`). What follows is as for any run: the comparison with the limit and
+the yes or no (:func:`lamina.layers.reasoning.final_arithmetic.comparison_step`,
+:func:`~lamina.layers.reasoning.final_arithmetic.threshold_answer`), or the percentage on top or
+off (:func:`~lamina.layers.reasoning.final_arithmetic.percent_step`).
 
 "Is a standing desk more than 300 euros?": SmolLM2-135M made no call and wrote about posture;
 "Do we have enough wireless mice for an order of 150?": no call, "We don't have enough"
@@ -11,6 +13,11 @@ asks for the thing's price (the tool :func:`lamina.layers.reasoning.baskets.pric
 picks); "enough ... for N" asks for our stock of it
 (:func:`lamina.layers.reasoning.lookup_answers.counting_tool`). The thing is the noun phrase
 after "enough", or after the question's opening ("Is a", "Does the").
+
+"What's 40% off a monitor?" and "A backpack with a 15% discount, what do I pay?": no call, and
+SmolLM2-135M took 40% of 100. The request changes an amount by a percentage
+(:func:`lamina.guards.comparisons.percent_change`), gives no figure but the percentage, and
+names one thing with "a" or "the" outside the percentage's words: its price is looked up.
 """
 
 from __future__ import annotations
@@ -20,9 +27,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from lamina.core.records import single_string_argument
-from lamina.guards.comparisons import asked_comparison
+from lamina.guards.comparisons import asked_comparison, percent_change
 from lamina.guards.noun_phrases import FUNCTION_WORDS, singular
 from lamina.guards.numbers import number_words, same_figure, written_numbers
+from lamina.guards.totals import items_named
 from lamina.guards.units import quantities
 from lamina.layers.reasoning.baskets import price_tool
 from lamina.layers.reasoning.final_arithmetic import written_lookup
@@ -34,10 +42,13 @@ if TYPE_CHECKING:
 
     from lamina.guards.tool_relevance import ToolFit
 
-__all__ = ["ADDED_FOR_THRESHOLD", "planned_threshold"]
+__all__ = ["ADDED_FOR_PERCENT_BASE", "ADDED_FOR_THRESHOLD", "planned_percent", "planned_threshold"]
 
 ADDED_FOR_THRESHOLD = "threshold"
 """`PlanStep.added_for` of the lookup of the figure a threshold question compares."""
+
+ADDED_FOR_PERCENT_BASE = "percent base"
+"""`PlanStep.added_for` of the lookup of the price a percentage changes."""
 
 _ENOUGH_OF = re.compile(r"\benough\s+(?P<rest>[^.?!]*)", re.IGNORECASE)
 _OPENING = re.compile(
@@ -79,6 +90,26 @@ def planned_threshold(
     if tool is None or argument is None:
         return ()
     return (written_lookup(0, tool, tools[tool], argument, thing, ADDED_FOR_THRESHOLD),)
+
+
+def planned_percent(
+    task: str, tools: Mapping[str, BaseTool], fit_of: Callable[[str], ToolFit | None]
+) -> tuple[PlanStep, ...]:
+    """The price lookup of the one thing whose price a percentage changes, or () (see the
+    module docstring)."""
+    change = percent_change(task)
+    if change is None or len(written_numbers(task)) + len(number_words(task)) != 1:
+        return ()
+    rest = task.replace(change.text, " ")
+    items = items_named(rest)
+    if len(items) != 1 or items[0].count != 1:
+        return ()
+    thing = _thing(items[0].thing)
+    tool = price_tool([f"the price of {thing}"], tools, fit_of) if thing else None
+    argument = single_string_argument(tools[tool]) if tool else None
+    if tool is None or argument is None:
+        return ()
+    return (written_lookup(0, tool, tools[tool], argument, thing, ADDED_FOR_PERCENT_BASE),)
 
 
 def _thing(text: str) -> str:

@@ -1,6 +1,7 @@
-"""A yes-or-no question whether a thing's price or our stock of it passes a limit: "enough ...
+"""A yes-or-no question whether a thing's price or our stock of it passes a limit, and a
+percentage on or off a thing's price: "enough ...
 for N" as a threshold (lamina/guards/comparisons.py), the lookup planned for it
-(lamina/layers/reasoning/threshold_lookups.py) and the comparison of a count with the limit
+(lamina.layers.reasoning.thing_lookups.py) and the comparison of a count with the limit
 (lamina/layers/reasoning/final_arithmetic.py's `comparison_step`)."""
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from lamina.guards.comparisons import asked_comparison
 from lamina.guards.tool_relevance import ToolFit
 from lamina.layers.reasoning.final_arithmetic import comparison_step, threshold_answer
 from lamina.layers.reasoning.plan import PlanStep
-from lamina.layers.reasoning.threshold_lookups import ADDED_FOR_THRESHOLD, planned_threshold
+from lamina.layers.reasoning.thing_lookups import (
+    ADDED_FOR_PERCENT_BASE,
+    ADDED_FOR_THRESHOLD,
+    planned_percent,
+    planned_threshold,
+)
 from lamina.tools.calculator import calculator
 
 
@@ -106,3 +112,30 @@ def test_our_count_is_compared_with_the_limit_and_answered_yes_or_no() -> None:
     assert step is not None
     assert step.instruction == "Calculate 150 - 138."
     assert threshold_answer(task, step, "12") == "No: 138 is 12 below 150."
+
+
+@pytest.mark.parametrize(
+    ("request_text", "thing"),
+    [
+        ("What's 40% off a monitor?", "monitor"),
+        ("A backpack with a 15% discount, what do I pay?", "backpack"),
+        ("How much is the webcam with 20% tax?", "webcam"),
+    ],
+)
+def test_the_price_a_percentage_changes_is_looked_up(request_text: str, thing: str) -> None:
+    (step,) = planned_percent(request_text, TOOLS, fit)
+    assert step.call == ("product_price", "product", thing)
+    assert step.added_for == ADDED_FOR_PERCENT_BASE
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "How much are 3 desk lamps with 20% tax?",  # a count too
+        "What's 40% off 250 euros?",  # the amount is given
+        "What's 40% off a monitor and a webcam?",  # two things
+        "What's 40% of a monitor?",  # a share, not a change
+    ],
+)
+def test_no_price_lookup_for_a_percentage(request_text: str) -> None:
+    assert planned_percent(request_text, TOOLS, fit) == ()
