@@ -420,11 +420,12 @@ def test_tool_step_hands_over_to_execution(cache: StepCache) -> None:
 
 
 def test_tool_step_in_the_middle_of_a_plan(cache: StepCache) -> None:
-    task = "Compute 12 * 7, then write a haiku about the result."
+    # no clause refers back ("about the result" would make the clauses the plan, no model call)
+    task = "Compute 12 * 7, then write a haiku about numbers."
     plan_reply = {
         "steps": [
             {"instruction": "Compute 12 * 7.", "needs_tool": True},
-            {"instruction": "Write a haiku about the result.", "needs_tool": False},
+            {"instruction": "Write a haiku about numbers.", "needs_tool": False},
         ]
     }
     fake = FakeChatModel(responses=[plan_reply, "Eighty-four, a haiku.", "It is 84; haiku."])

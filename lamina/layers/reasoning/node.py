@@ -52,7 +52,6 @@ from lamina.config.options import Guards
 from lamina.core.context import AgentContext, StepCacheLike
 from lamina.core.nodes import LayerNode
 from lamina.core.state import AgentState, TraceEvent
-from lamina.core.text import render_memories, render_step_results
 from lamina.errors import ConfigError
 from lamina.guards.degenerate import degenerate, empty
 from lamina.guards.result_units import with_result_units
@@ -68,8 +67,9 @@ from lamina.layers.reasoning.planning import make_plan
 from lamina.layers.reasoning.prompts import PromptSet, load_prompts
 from lamina.layers.reasoning.quotes import quote_update
 from lamina.layers.reasoning.rc_loop import RC_ITERATIONS, RCResult, Tally, rc_solve
+from lamina.layers.reasoning.references import referenced_step
+from lamina.layers.reasoning.step_problem import step_problem
 from lamina.layers.reasoning.summarise import summary_update
-from lamina.layers.reasoning.task_split import explicit_steps, task_preamble
 from lamina.layers.reasoning.thread import counted_earlier, earlier_answer, task_of
 from lamina.layers.reasoning.verification import Verifier, default_verifiers
 
@@ -79,37 +79,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = ["make_reasoning_node"]
-
-
-def _step_problem(
-    task: str,
-    step: PlanStep,
-    total: int,
-    state: AgentState,
-    results: list[dict[str, Any]],
-    p: PromptSet,
-) -> str:
-    blocks = [render_memories(state.get("memories") or []), render_step_results(results)]
-    context = "".join(f"{b}\n\n" for b in blocks if b)
-    if total == 1:
-        goal = p.render("solve", "goal_single", task=task)
-    elif explicit_steps(task):
-        # The user's own list: the step depends on the text around the list and the earlier
-        # results, not on the other items, so the same step of another task is the same prompt
-        # (and a step-cache hit).
-        preamble = task_preamble(task)
-        given = p.render("solve", "given", preamble=preamble) if preamble else ""
-        goal = p.render("solve", "goal_list_step", given=given, instruction=step.instruction)
-    else:
-        goal = p.render(
-            "solve",
-            "goal_step",
-            task=task,
-            number=step.index + 1,
-            total=total,
-            instruction=step.instruction,
-        )
-    return p.render("solve", "problem", context=context, goal=goal)
 
 
 def make_reasoning_node(
@@ -246,10 +215,14 @@ def make_reasoning_node(
         else:
             while step_index < len(plan):
                 step = plan[step_index]
+                referenced = referenced_step(step, results, ctx.tools) if combine else None
+                if referenced is not None:  # "Double it" after 16.093 km: 16.093 * 2
+                    step = plan[step_index] = referenced
+                    update["plan"] = [s.to_dict() for s in plan]
                 if step.needs_tool and ctx.tools:
                     data["handoff"] = step.index  # execution runs it, then comes back
                     break
-                problem = _step_problem(task, step, len(plan), state, results, p)
+                problem = step_problem(task, step, len(plan), state, results, p)
                 step_first = step.model or model_name
 
                 def solve(

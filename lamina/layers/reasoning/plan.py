@@ -28,6 +28,7 @@ PlanSource = Literal[
     "basket",
     "threshold",
     "percent",
+    "clauses",
 ]
 
 
@@ -122,7 +123,8 @@ class PlanOutcome:
             lamina.layers.reasoning.baskets) or "threshold" (a yes-or-no question whether a
             thing's price or our stock of it passes a limit: its lookup, see
             lamina.layers.reasoning.thing_lookups) or "percent" (a percentage off or on a
-            thing's price: its lookup, same module).
+            thing's price: its lookup, same module) or "clauses" (the request's own clauses,
+            when a later one refers to what an earlier one gave: "..., then double it").
         cached: whether the model's plan came from the step cache (None: no model call).
         tokens: tokens spent (miss) or saved (hit) on the model call.
         note: why the fallback was taken ("" otherwise).

@@ -48,6 +48,7 @@ from lamina.layers.reasoning.plan import (
 from lamina.layers.reasoning.prompts import PromptSet, load_prompts
 from lamina.layers.reasoning.task_split import (
     explicit_steps,
+    refers_back,
     split_task,
 )
 from lamina.layers.reasoning.thing_lookups import planned_percent, planned_threshold
@@ -227,6 +228,11 @@ def make_plan(
     if explicit_steps(task):
         steps = tuple(PlanStep(i, text, needs_tool(text)) for i, text in enumerate(split))
         return PlanOutcome(steps=steps, source="list")
+    if refers_back(split):
+        # "Convert 10 miles to kilometres and then double it": SmolLM2-135M planned "Double 10
+        # miles." (20), and the answer was the conversion alone, ok. The clauses keep "it".
+        steps = tuple(PlanStep(i, text, needs_tool(text)) for i, text in enumerate(split))
+        return PlanOutcome(steps=steps, source="clauses")
     names = tool_names(tools)
     messages = _plan_messages(task, names, max_steps, prompts)
     schema = plan_schema(max_steps)

@@ -197,3 +197,12 @@ def task_preamble(task: str) -> str:
 def is_multi_step(task: str) -> bool:
     """True when the task has explicit sequencing (see :func:`split_task`)."""
     return len(split_task(task, max_steps=1_000)) >= 2
+
+
+_BACK = re.compile(r"\b(?:it|that|this|them|the\s+(?:result|answer|total))\b", re.IGNORECASE)
+
+
+def refers_back(steps: list[str]) -> bool:
+    """Does a step after the first refer to what an earlier one gave ("Double it", "Multiply
+    that by 3", "Convert the result to euros")?"""
+    return any(_BACK.search(step) for step in steps[1:])
