@@ -32,7 +32,7 @@ def test_halve_it_halves_the_price_the_first_clause_looked_up(tools_agent: Any) 
     calls = [(c.name, dict(c.arguments)) for c in result.tool_calls if c.error is None]
     if result.ok:
         assert calls[-1] == ("calculator", {"expression": "34.9 / 2"}), calls
-        assert result.answer.endswith("Answer: 17.45"), result.answer
+        assert result.answer.endswith("Answer: 17.45 EUR"), result.answer
     else:
         assert result.error is not None
 

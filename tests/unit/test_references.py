@@ -90,3 +90,25 @@ def test_the_clauses_are_the_plan_when_one_refers_back() -> None:
     outcome = make_plan(_NoModel(), "Convert 10 miles to kilometres and then double it")  # type: ignore[arg-type]
     assert outcome.source == "clauses"
     assert [s.instruction for s in outcome.steps] == ["Convert 10 miles to kilometres", "Double it"]
+
+
+def test_the_unit_is_the_one_the_earlier_call_returned_its_figure_in() -> None:
+    from langchain_core.tools import tool
+
+    @tool
+    def convert_units(value: float, from_unit: str, to_unit: str) -> float:
+        """Convert a value between units."""
+        return value
+
+    tools = {**TOOLS, convert_units.name: convert_units}
+    call = {
+        "name": "convert_units",
+        "args": {"value": 20, "from_unit": "km", "to_unit": "mi"},
+        "result": "12.427",
+        "error": None,
+    }
+    step = referenced_step(
+        PlanStep(1, "then double it", False), [{"result": "12.427", "tool_calls": [call]}], tools
+    )
+    assert step is not None
+    assert (step.instruction, step.unit) == ("Calculate 12.427 * 2.", "miles")

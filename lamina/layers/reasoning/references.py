@@ -9,7 +9,8 @@ it", was then solved by the model (32.186 once, "8.047" for "Multiply that by 3"
 The forms read here are the imperative ones a user writes for one operation on "it", "that",
 "this" or "the result": double, triple, halve; multiply or divide it by N; add N to it,
 subtract N from it; add N% to it, take N% off it. The figure is the one figure of the earlier
-step's result ("16.093 km"), with its unit; a result of several figures ("tip: 46.30, total:
+step's result ("16.093 km"), with its unit (the one its call returned the figure in, when
+the text leaves it out); a result of several figures ("tip: 46.30, total:
 277.78") leaves the step to the model.
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lamina.guards.numbers import NUMBER_BODY, canonical, plain
+from lamina.guards.quantities import figures_returned, same_value
 from lamina.guards.units import quantities
 from lamina.layers.reasoning.combination import calculation
 from lamina.layers.reasoning.plan import PlanStep
@@ -71,5 +73,11 @@ def referenced_step(
     value, units = figures[0]
     given = canonical(float(plain(match["n"]))) if "n" in match.re.groupindex else ""
     written = operation.format(v=canonical(value), n=given)
-    unit = units[0] if len(units) == 1 else None
+    calls = [c for c in earlier.get("tool_calls") or [] if c.get("name") in tools]
+    worked = [c for c in calls if c.get("error") is None and c.get("result") is not None]
+    # the unit the earlier call returned its figure in (a conversion's target, a price's
+    # currency), which its result text may leave out ("12.427" from convert_units(to_unit="mi"))
+    returned = figures_returned(worked[-1], tools) if worked else []
+    said = [unit for figure, unit in returned if same_value(figure, value)]
+    unit = said[0] if said else units[0] if len(units) == 1 else None
     return calculation(step.index, written, unit, added_for=ADDED_FOR_REFERENCE)
