@@ -29,7 +29,7 @@ from lamina.guards.tool_shortlist import asks_about_our_stock, asks_for_money, o
 from lamina.guards.totals import Item, asked_total, basket
 from lamina.guards.units import returned_units
 from lamina.layers.reasoning.combination import calculation
-from lamina.layers.reasoning.final_arithmetic import written_lookup
+from lamina.layers.reasoning.final_arithmetic import written_lookups
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import CALCULATOR_NAME
 
@@ -70,13 +70,7 @@ def planned_basket(
     if len(set(names)) != len(names):
         return ()
     tool = price_tool([f"the price of {name}" for name in names], tools, fit_of)
-    argument = single_string_argument(tools[tool]) if tool else None
-    if tool is None or argument is None:
-        return ()
-    return tuple(
-        written_lookup(i, tool, tools[tool], argument, name, ADDED_FOR_PRICE)
-        for i, name in enumerate(names)
-    )
+    return written_lookups(tool, tools, names, ADDED_FOR_PRICE)
 
 
 def basket_step(

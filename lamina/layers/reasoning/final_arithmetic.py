@@ -123,6 +123,20 @@ def written_lookup(
     )
 
 
+def written_lookups(
+    tool: str | None, tools: Mapping[str, BaseTool], values: Sequence[str], added_for: str
+) -> tuple[PlanStep, ...]:
+    """One step per value (:func:`written_lookup`) calling `tool` with it as its one string
+    argument; () when there is no tool or it takes no one string."""
+    argument = single_string_argument(tools[tool]) if tool else None
+    if tool is None or argument is None:
+        return ()
+    return tuple(
+        written_lookup(i, tool, tools[tool], argument, value, added_for)
+        for i, value in enumerate(values)
+    )
+
+
 def comparison_step(
     task: str,
     calls: Sequence[Mapping[str, Any]],

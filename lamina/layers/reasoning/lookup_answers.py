@@ -35,7 +35,7 @@ from lamina.guards.passages import takes_a_text
 from lamina.guards.quantities import figures_returned, says_it_counts
 from lamina.guards.tool_shortlist import asks_about_our_stock
 from lamina.guards.units import Unit, spelled_out
-from lamina.layers.reasoning.final_arithmetic import ADDED_FOR_NAME, written_lookup
+from lamina.layers.reasoning.final_arithmetic import ADDED_FOR_NAME, written_lookups
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import CALCULATOR_NAME
 
@@ -174,15 +174,9 @@ def planned_choice(
         for fit in fits
     }
     tool = next(iter(ranked)) if len(ranked) == 1 else None
-    if tool is None or tool not in tools:
+    if tool not in tools:
         return ()
-    argument = single_string_argument(tools[tool])
-    if argument is None:
-        return ()
-    return tuple(
-        written_lookup(i, tool, tools[tool], argument, thing, ADDED_FOR_CHOICE)
-        for i, thing in enumerate(asked.things)
-    )
+    return written_lookups(tool, tools, asked.things, ADDED_FOR_CHOICE)
 
 
 _ASKED_OF = re.compile(r"\bhow\s+many\s+|\b(?:have|got)\s+(?:any\s+)?", re.IGNORECASE)
@@ -203,13 +197,7 @@ def planned_stock(
         return ()
     things = _things_asked(task)
     tool = counting_tool(things[0], tools, fit_of) if things else None
-    argument = single_string_argument(tools[tool]) if tool else None
-    if tool is None or argument is None:
-        return ()
-    return tuple(
-        written_lookup(i, tool, tools[tool], argument, thing, ADDED_FOR_STOCK)
-        for i, thing in enumerate(things)
-    )
+    return written_lookups(tool, tools, things, ADDED_FOR_STOCK)
 
 
 def counting_tool(

@@ -26,14 +26,13 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from lamina.core.records import single_string_argument
 from lamina.guards.comparisons import asked_comparison, percent_change
 from lamina.guards.noun_phrases import FUNCTION_WORDS, singular
 from lamina.guards.numbers import number_words, same_figure, written_numbers
 from lamina.guards.totals import items_named
 from lamina.guards.units import quantities
 from lamina.layers.reasoning.baskets import price_tool
-from lamina.layers.reasoning.final_arithmetic import written_lookup
+from lamina.layers.reasoning.final_arithmetic import written_lookups
 from lamina.layers.reasoning.lookup_answers import counting_tool
 from lamina.layers.reasoning.plan import PlanStep
 
@@ -86,10 +85,7 @@ def planned_threshold(
         tool = counting_tool(thing, tools, fit_of) if thing else None
     else:
         return ()
-    argument = single_string_argument(tools[tool]) if tool else None
-    if tool is None or argument is None:
-        return ()
-    return (written_lookup(0, tool, tools[tool], argument, thing, ADDED_FOR_THRESHOLD),)
+    return written_lookups(tool, tools, [thing], ADDED_FOR_THRESHOLD)
 
 
 def planned_percent(
@@ -106,10 +102,7 @@ def planned_percent(
         return ()
     thing = _thing(items[0].thing)
     tool = price_tool([f"the price of {thing}"], tools, fit_of) if thing else None
-    argument = single_string_argument(tools[tool]) if tool else None
-    if tool is None or argument is None:
-        return ()
-    return (written_lookup(0, tool, tools[tool], argument, thing, ADDED_FOR_PERCENT_BASE),)
+    return written_lookups(tool, tools, [thing], ADDED_FOR_PERCENT_BASE)
 
 
 def _thing(text: str) -> str:
