@@ -133,6 +133,15 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
             None,
             tuple(unsupported),
         )
+    if state.get("answer_unchecked") and len(results) > 1:
+        last = results[-1]
+        return RunError(
+            "unverified",
+            f"The plan's last step ({last.get('instruction', '')!s}) was done by the model alone "
+            "and nothing checked it, so the answer rests on it and may be wrong. Give the agent "
+            "a tool for that step, or, with a model you trust, pass trust_model_answers=True.",
+            int(last.get("index", len(results) - 1)),
+        )
     if state.get("answer_unchecked"):
         return RunError(
             "unverified",

@@ -250,3 +250,23 @@ def test_the_plan_steps_are_typed_on_the_result() -> None:
     assert result.steps[1].tool_calls[0].error == "bad expression"
     assert result.steps[2].model == "m"
     assert result.to_dict()["steps"][0]["source"] == "tool"
+
+
+def test_a_plan_whose_last_step_the_model_did_alone_is_unverified() -> None:
+    from lamina.layers.reasoning.answer import rests_on_the_model
+
+    converted = {
+        "index": 0,
+        "instruction": "Convert 72 Fahrenheit to Celsius",
+        "result": "22.222",
+        "tool_calls": [{"name": "convert_units", "result": "22.222", "error": None}],
+    }
+    rounded = {"index": 1, "instruction": "Round it", "result": "22.222", "model": "m"}
+    assert rests_on_the_model([converted, rounded], "22.222 degrees celsius")
+    assert not rests_on_the_model([converted], "22.222 degrees celsius")
+    assert not rests_on_the_model([converted, {**rounded, "verified": True}], "22")
+    state = {"task": "Convert F to C, then round it", "step_results": [converted, rounded]}
+    error = judge_run({**state, "answer": "22.222 Celsius", "answer_unchecked": True})
+    assert error is not None
+    assert (error.kind, error.step) == ("unverified", 1)
+    assert "last step (Round it) was done by the model alone" in error.message
