@@ -26,7 +26,7 @@ from lamina.guards.units import Unit, units_named
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-__all__ = ["Item", "addends", "asked_total", "basket", "items_named"]
+__all__ = ["QUESTION_WORDS", "Item", "addends", "asked_total", "basket", "items_named"]
 
 _TOTAL = re.compile(
     r"\b(?:(?:all\s+)?together|altogether|combined|in\s+total|total|sum\s+of|in\s+all|"
@@ -103,7 +103,7 @@ _ITEM = re.compile(
     re.IGNORECASE,
 )
 _JOIN = re.compile(r"(?:\s*,\s*(?:and\s+|plus\s+)?|\s+(?:and|plus|&)\s+)", re.IGNORECASE)
-_FRAME = frozenset(
+QUESTION_WORDS = frozenset(
     {"cost", "costs", "come", "comes", "set", "run", "total", "altogether", "together"}
     | {"combined", "please", "now", "plus", "price", "prices", "amount"}
 )
@@ -169,7 +169,7 @@ def _item(found: re.Match[str], words: Mapping[str, float]) -> Item | None:
         value = 1.0
     kept: list[str] = []
     for word in found["thing"].split():
-        if word.lower() in FUNCTION_WORDS or word.lower() in _FRAME:
+        if word.lower() in FUNCTION_WORDS or word.lower() in QUESTION_WORDS:
             break
         kept.append(word)
         if value > 1 and singular(word) != word.lower():

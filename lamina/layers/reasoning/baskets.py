@@ -20,16 +20,15 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lamina.core.records import call_args, single_string_argument, successful_calls
+from lamina.core.records import call_args, successful_calls
 from lamina.guards.noun_phrases import singular, without_article
 from lamina.guards.numbers import canonical
-from lamina.guards.passages import takes_a_text
 from lamina.guards.quantities import figures_returned
 from lamina.guards.tool_shortlist import asks_about_our_stock, asks_for_money, only_counts
 from lamina.guards.totals import Item, asked_total, basket
 from lamina.guards.units import returned_units
 from lamina.layers.reasoning.combination import calculation
-from lamina.layers.reasoning.final_arithmetic import written_lookups
+from lamina.layers.reasoning.final_arithmetic import takes_one_name, written_lookups
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import CALCULATOR_NAME
 
@@ -125,8 +124,7 @@ def price_tool(
     candidates = [
         name
         for name, t in tools.items()
-        if (argument := single_string_argument(t)) is not None
-        and not takes_a_text(argument, (t.args or {}).get(argument) or {})
+        if takes_one_name(t)
         and any(u.dimension == "money" for u in returned_units(str(t.description or "")))
     ]
     fits = [fit for phrase in phrases if (fit := fit_of(phrase)) is not None]

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from lamina.core.records import call_args, single_string_argument, successful_calls
 from lamina.guards.comparisons import asked_comparison, percent_change
 from lamina.guards.numbers import NUMBER_BODY, canonical, is_number, plain
+from lamina.guards.passages import takes_a_text
 from lamina.guards.quantities import (
     REQUEST,
     Quantity,
@@ -120,6 +121,15 @@ def written_lookup(
         added_for=added_for,
         tools=(name,),
         call=(name, argument, value),
+    )
+
+
+def takes_one_name(tool: BaseTool) -> bool:
+    """Does `tool` take one string that is a name, not a text to work on (`product`, not
+    `word_count`'s `text`)?"""
+    argument = single_string_argument(tool)
+    return argument is not None and not takes_a_text(
+        argument, (tool.args or {}).get(argument) or {}
     )
 
 

@@ -15,11 +15,10 @@ leave the question to the model, whose answer the verdict marks unchecked.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.layers.reasoning.plan import PlanStep
+from lamina.layers.reasoning.one_step import answered_in_one_step
 
 __all__ = ["Identifier", "identifier_asked", "identifier_update"]
 
@@ -104,22 +103,5 @@ def identifier_update(task: str, start: float) -> dict[str, Any] | None:
     found = identifier_asked(task)
     if found is None:
         return None
-    step = PlanStep(index=0, instruction=task, needs_tool=False)
     extracted = {"noun": found.noun, "kind": found.kind, "value": found.value}
-    result = {
-        "index": 0,
-        "instruction": task,
-        "result": found.answer(),
-        "model": None,
-        "cached": False,
-        "tool_calls": [],
-        "extracted": extracted,
-    }
-    data = {"plan": [step.to_dict()], "steps": [], "extracted": extracted}
-    return {
-        "plan": [step.to_dict()],
-        "step_index": 1,
-        "step_results": [result],
-        "answer": found.answer(),
-        "trace": [{"layer": "reasoning", "seconds": time.perf_counter() - start, "data": data}],
-    }
+    return answered_in_one_step(task, found.answer(), start, "extracted", extracted)

@@ -27,15 +27,18 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lamina.core.records import call_args, single_string_argument
+from lamina.core.records import call_args
 from lamina.guards.comparisons import asked_choice
 from lamina.guards.noun_phrases import noun_phrase, without_article
 from lamina.guards.numbers import canonical, written_numbers
-from lamina.guards.passages import takes_a_text
 from lamina.guards.quantities import figures_returned, says_it_counts
 from lamina.guards.tool_shortlist import asks_about_our_stock
 from lamina.guards.units import Unit, spelled_out
-from lamina.layers.reasoning.final_arithmetic import ADDED_FOR_NAME, written_lookups
+from lamina.layers.reasoning.final_arithmetic import (
+    ADDED_FOR_NAME,
+    takes_one_name,
+    written_lookups,
+)
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import CALCULATOR_NAME
 
@@ -208,9 +211,7 @@ def counting_tool(
     counters = [
         name
         for name, t in tools.items()
-        if says_it_counts(str(t.description or ""))
-        and (argument := single_string_argument(t)) is not None
-        and not takes_a_text(argument, (t.args or {}).get(argument) or {})
+        if says_it_counts(str(t.description or "")) and takes_one_name(t)
     ]
     fit = fit_of(f"how many {thing} are in stock") if counters else None
     if fit is None:

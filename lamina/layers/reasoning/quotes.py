@@ -28,11 +28,11 @@ text. An agent that trusts its model (`trust_model_answers=True`) lets the model
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lamina.layers.reasoning.one_step import answered_in_one_step
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.layers.reasoning.summarise import SummaryEncoder, sentences_of
 
@@ -133,21 +133,4 @@ def quote_update(
 
         encoder = default_encoder()
     quote = quote_for(*asked, encoder)
-    step = PlanStep(index=0, instruction=task, needs_tool=False)
-    result = {
-        "index": 0,
-        "instruction": task,
-        "result": quote.answer(),
-        "model": None,
-        "cached": False,
-        "tool_calls": [],
-        "quote": quote.to_dict(),
-    }
-    data = {"plan": [step.to_dict()], "steps": [], "quote": quote.to_dict()}
-    return {
-        "plan": [step.to_dict()],
-        "step_index": 1,
-        "step_results": [result],
-        "answer": quote.answer(),
-        "trace": [{"layer": "reasoning", "seconds": time.perf_counter() - start, "data": data}],
-    }
+    return answered_in_one_step(task, quote.answer(), start, "quote", quote.to_dict())

@@ -32,13 +32,12 @@ keeps, on both splits.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lamina.guards.passages import after_instruction
-from lamina.layers.reasoning.plan import PlanStep
+from lamina.layers.reasoning.one_step import answered_in_one_step
 
 if TYPE_CHECKING:
     import numpy as np
@@ -193,21 +192,4 @@ def summary_update(task: str, start: float) -> dict[str, Any]:
     text = split_request(task)
     asked = requested_sentences(task[: len(task) - len(text)]) if text != task.strip() else None
     summary = extractive_summary(text, default_encoder(), sentences_asked=asked)
-    step = PlanStep(index=0, instruction=task, needs_tool=False)
-    result = {
-        "index": 0,
-        "instruction": task,
-        "result": summary.text,
-        "model": None,
-        "cached": False,
-        "tool_calls": [],
-        "summary": summary.to_dict(),
-    }
-    data = {"plan": [step.to_dict()], "steps": [], "summary": summary.to_dict()}
-    return {
-        "plan": [step.to_dict()],
-        "step_index": 1,
-        "step_results": [result],
-        "answer": summary.text,
-        "trace": [{"layer": "reasoning", "seconds": time.perf_counter() - start, "data": data}],
-    }
+    return answered_in_one_step(task, summary.text, start, "summary", summary.to_dict())

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from lamina.guards.comparisons import asked_comparison, percent_change
 from lamina.guards.noun_phrases import FUNCTION_WORDS, singular
 from lamina.guards.numbers import number_words, same_figure, written_numbers
-from lamina.guards.totals import items_named
+from lamina.guards.totals import QUESTION_WORDS, items_named
 from lamina.guards.units import quantities
 from lamina.layers.reasoning.baskets import price_tool
 from lamina.layers.reasoning.final_arithmetic import written_lookups
@@ -54,10 +54,22 @@ _OPENING = re.compile(
     r"^\s*(?:is|are|was|were|does|do|did|will|would)\s+(?:(?:a|an|the|one)\s+)?(?P<rest>[^.?!]*)",
     re.IGNORECASE | re.MULTILINE,
 )
-_NOT_OF_A_THING = frozenset(
-    {"cost", "costs", "priced", "sell", "sells", "go", "going", "above", "over", "below"}
-    | {"under", "enough", "cheaper", "dearer", "pricier", "worth", "still", "got"}
+_NOT_OF_A_THING = (
+    QUESTION_WORDS
+    | {"priced", "sell", "sells", "go", "going", "above", "over"}
+    | {
+        "below",
+        "under",
+        "enough",
+        "cheaper",
+        "dearer",
+        "pricier",
+        "worth",
+        "still",
+        "got",
+    }
 )
+"""Words that end a thing's name here: the question's ("cost") and the limit's ("under")."""
 
 
 def planned_threshold(
