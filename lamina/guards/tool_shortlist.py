@@ -16,8 +16,6 @@ from lamina.guards.numbers import (
     PACKS_OF,
     POWER,
     SHARE_OF,
-    WORD_OPERATION,
-    in_symbols,
     number_words,
     percentages,
 )
@@ -42,7 +40,6 @@ __all__ = [
     "step_needs_tool",
     "tool_arguments",
     "tool_names",
-    "written_expressions",
 ]
 
 
@@ -159,53 +156,6 @@ def named_tools(instruction: str, names: Sequence[str]) -> list[str]:
         if re.search(rf"\b{re.escape(name.lower())}\b", lowered)
         or name.lower().replace("_", " ") in lowered
     ]
-
-
-_EXPRESSION_RUN = re.compile(r"[\d(][\d\s.,+\-*/×÷^%()]*[\d)%]")
-_OPERATION = re.compile(r"\d\s*(?:[+*/×÷^]|\s-\s)\s*\(?\s*[-−]?\d")  # "11 - -3" too
-_DATE_LIKE = re.compile(r"\d{1,4}[/-]\d{1,2}[/-]\d{1,4}")
-
-
-def written_expressions(instruction: str, tools: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """`(tool, argument, arithmetic)` for each string argument whose own `pattern` takes the
-    step's arithmetic as written ("(1250 - 380) / 6" for the calculator's `expression`), in
-    the tools' order.
-
-    The step's arithmetic is each run of digits, operators and parentheses with an operator
-    between two digits (a minus with spaces round it: "2025-11-20" is a date, "10-15" a
-    range), and no date written with slashes in it. Offered every tool for "(1250 - 380) / 6
-    = ?" (no tool fits it by meaning), SmolLM2-135M called `add_tip` three times; offered the
-    calculator alone, it wrote `{1250} * {380}`.
-
-    A share of a figure is arithmetic too ("17.5% of 2,340", "a third of 96"), written without
-    its currency sign; a tool takes it only when its pattern allows the words. Offered the
-    calculator among others for "how much is a third of 96?", SmolLM2-135M called
-    `product_price("third")`. So are packs of things: "3 boxes of 24 eggs" is "3 * 24" (given
-    the calculator, SmolLM2 wrote "24 * 24"). So are operator words between figures: "19
-    times 21" is "19 * 21" (offered the bench's nine tools, SmolLM2-135M counted the words of
-    "What's 19 times 21", 4).
-    """
-    runs = [m.group().strip() for m in _EXPRESSION_RUN.finditer(instruction)]
-    runs = [r for r in runs if _OPERATION.search(r) and not _DATE_LIKE.search(r)]
-    runs += [f"{m['share']} of {m['figure']}" for m in SHARE_OF.finditer(instruction)]
-    runs += [f"{m['count']} * {m['each']}" for m in PACKS_OF.finditer(instruction)]
-    runs += [m.group() for m in POWER.finditer(instruction)]  # "7 squared", as written
-    runs += [in_symbols(m.group()) for m in WORD_OPERATION.finditer(instruction)]
-    shared = shared_amount(instruction)  # "Split a 120 euro bill between 4 people": 120 / 4
-    runs += [shared] if shared is not None else []
-    found = []
-    for name, tool in tools.items() if runs else ():
-        for arg, schema in (getattr(tool, "args", None) or {}).items():
-            if not isinstance(schema, Mapping) or schema.get("type") != "string":
-                continue
-            pattern = schema.get("pattern")
-            if not isinstance(pattern, str):
-                continue
-            try:
-                found += [(name, arg, run) for run in runs if re.fullmatch(pattern, run)]
-            except re.error:
-                continue
-    return found
 
 
 def step_needs_tool(

@@ -49,6 +49,7 @@ from lamina.tools.decorator import tool
 __all__ = [
     "CALCULATOR_NAME",
     "EXPRESSION_PATTERN",
+    "FUNCTION_NAMES",
     "MAX_EXPONENT",
     "MAX_EXPRESSION_CHARS",
     "calculator",
@@ -71,6 +72,8 @@ _FUNCTIONS: dict[str, Callable[..., Number]] = {
     "min": min,
     "max": max,
 }
+FUNCTION_NAMES: tuple[str, ...] = tuple(_FUNCTIONS)
+"""The functions an expression may call: `round(22.222, 1)`, `sqrt(144)`, `max(3, 9)`."""
 _ARITY: dict[str, tuple[int, int]] = {
     "sqrt": (1, 1),
     "abs": (1, 1),

@@ -21,7 +21,8 @@ from lamina.config.options import Guards
 from lamina.core.context import AgentContext, StaticModels
 from lamina.errors import ConfigError
 from lamina.guards.tool_relevance import ToolFit, ToolRelevance
-from lamina.guards.tool_shortlist import named_tools, step_needs_tool, written_expressions
+from lamina.guards.tool_shortlist import named_tools, step_needs_tool
+from lamina.guards.written_arithmetic import written_expressions
 from lamina.layers.execution import make_execution_node
 from lamina.layers.reasoning.planning import make_plan
 from lamina.models.testing import FakeChatModel, ToolCallScript
@@ -353,8 +354,17 @@ def test_arithmetic_written_in_the_step_goes_to_the_tool_whose_pattern_takes_it(
     assert written_expressions("1,200 divided by 4 plus 3", tools) == [
         ("calculator", "expression", "1200 / 4 + 3")
     ]
+    # a function call stays whole: from "round(22.222)" the run was "(22.222)", computed
+    # unrounded
+    assert written_expressions("Calculate round(22.222).", tools) == [
+        ("calculator", "expression", "round(22.222)")
+    ]
+    assert written_expressions("What is 2 * sqrt(16) + max(3, 9)?", tools) == [
+        ("calculator", "expression", "2 * sqrt(16) + max(3, 9)")
+    ]
     for no_arithmetic in (
         "I water it 5 times a day.",  # a frequency, not a product
+        "Walk around(3) blocks.",  # a function's name inside a word
         "It ships on 2025-11-20.",  # a date
         "Deliver on 03/04/2025.",
         "Order 10-15 boxes.",  # a range
@@ -393,6 +403,13 @@ def test_arithmetic_the_step_writes_is_the_first_call_as_written() -> None:
     )
     update = run_with_calculator(fake, "(1250 - 380) / 6 = ?", guards=Guards(grounding=False))
     assert update["step_results"][0]["tool_calls"][0]["args"] == {"expression": "1250 * 380"}
+
+
+def test_a_written_function_call_is_called_whole() -> None:
+    fake = FakeChatModel(responses=["It is 22."])
+    update = run_with_calculator(fake, "Calculate round(22.222).")
+    (call,) = update["step_results"][0]["tool_calls"]
+    assert (call["args"], call["result"]) == ({"expression": "round(22.222)"}, "22")
 
 
 def test_an_amount_asked_of_a_named_thing_needs_a_tool_whose_name_is_close() -> None:

@@ -10,12 +10,8 @@ from typing import TYPE_CHECKING
 from langchain_core.messages import AIMessage
 from langchain_core.tools import BaseTool
 
-from lamina.guards.tool_shortlist import (
-    by_name_words,
-    named_tools,
-    shortlist_tools,
-    written_expressions,
-)
+from lamina.guards.tool_shortlist import by_name_words, named_tools, shortlist_tools
+from lamina.guards.written_arithmetic import written_expressions
 from lamina.layers.execution.step_inputs import planned_call
 from lamina.models.tool_calls import to_openai_tool
 
