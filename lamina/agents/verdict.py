@@ -23,7 +23,9 @@ on its structure, never on how its answer reads:
   used (the reasoning layer's `unhandled`, see :mod:`lamina.guards.unfinished`): asked for a
   desk lamp's price "in dollars", SmolLM2 looked the price up in euros and stopped
   (`unfinished`); nor may the answer's figure be in another unit than the one the request
-  asks for ("how many weeks" answered in days), also `unfinished`;
+  asks for ("how many weeks" answered in days), also `unfinished`; nor may an answer to
+  "which is windier, Denver or Reykjavik?" pick neither (it listed both weather reports),
+  also `unfinished`;
 * an answer that rests on the model alone (no tool result, no verifier: the reasoning layer
   marks it `answer_unchecked`) is not trusted unless the agent trusts its model
   (`trust_model_answers=True`): asked what blue and yellow paint make, SmolLM2-135M answered "a
@@ -47,6 +49,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from lamina.core.records import ApprovalRequest, RunError
 from lamina.core.serialise import message_text
 from lamina.core.text import without_step_labels
+from lamina.guards.comparisons import asked_choice, picks_one
 from lamina.guards.numbers import (
     NUMBER_IDIOMS,
     grounded_numbers,
@@ -124,6 +127,15 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
     unfinished = _unfinished(state.get("unhandled") or [])
     if unfinished is not None:
         return unfinished
+    asked = asked_choice(str(state.get("task") or ""))
+    if asked is not None and asked.things and not picks_one(asked, answer):
+        return RunError(
+            "unfinished",
+            f"The request asks which is {asked.word}, {' or '.join(asked.things)}, and the "
+            "answer picks neither: it gives what was found without comparing it.",
+            None,
+            asked.things,
+        )
     unsupported = _unsupported_figures(answer, state)
     if unsupported:
         return RunError(

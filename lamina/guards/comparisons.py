@@ -26,6 +26,7 @@ __all__ = [
     "asked_choice",
     "asked_comparison",
     "percent_change",
+    "picks_one",
 ]
 
 ComparisonKind = Literal["difference", "ratio", "remainder", "threshold"]
@@ -166,6 +167,9 @@ class Choice:
             plain: more than four words, or figures.
         claimed: the thing a yes-or-no question says wins ("Berlin" in "Is Berlin warmer than
             Oslo?"), else None.
+        label: for a comparative that names no dimension, the start of the word a figure is
+            labelled with ("wind" for "windier", which picks "wind 32 km/h" among a weather
+            report's figures; "humid" for "more humid"), else None.
     """
 
     word: str
@@ -173,12 +177,20 @@ class Choice:
     larger: bool
     things: tuple[str, ...] = ()
     claimed: str | None = None
+    label: str | None = None
 
 
 _MORE_OR_LESS = r"(?:more|less)\s+(?:expensive|costly)|costs?\s+(?:more|less)"
+_OTHER_COMPARATIVE = r"(?<=is\s)[^\W\d_]{2,}ier|(?<=it\s)[^\W\d_]{2,}ier"
+"""A comparative in -ier that names no dimension, after "is" or "it" ("is windier", not
+"courier")."""
+_COMPARED_BY = re.compile(r"^\s+(?P<label>[^\W\d_]{3,})\s*,")
+"""The word "more" or "less" compares by, when a comma follows it ("more humid, Mumbai or
+Cairo?"; not "more backpacks or webcams?", where it is one of the things)."""
 _CHOICE = re.compile(
     rf"(?:^|[.!?]\s+)(?:which|what|where|who|is|are|was|were|does|do)\b[^.?!]*?"
-    rf"\b(?P<word>{_MORE_OR_LESS}|{_COMPARATIVE})\b(?![^.?!]*\bthan\b)[^.?!]*?\bor\b[^.?!]*\?",
+    rf"\b(?P<word>{_MORE_OR_LESS}|{_OTHER_COMPARATIVE}|{_COMPARATIVE})\b"
+    r"(?![^.?!]*\bthan\b)[^.?!]*?\bor\b[^.?!]*\?",
     re.IGNORECASE,
 )
 """A question that picks one of two things by a comparative and says "or" ("Is it warmer in
@@ -198,13 +210,17 @@ def asked_choice(request: str) -> Choice | None:
     'Berlin'
     >>> asked_choice("Is Berlin warmer than 10 C?") is None
     True
+    >>> asked_choice("Which city is windier, Denver or Reykjavik?").label
+    'wind'
     """
     if asked_comparison(request) is not None:
         return None
     found = _CHOICE.search(request)
     if found is not None:
-        things = _alternatives(request[found.end("word") : found.end()])
-        return _choice(found["word"], things)
+        after = request[found.end("word") : found.end()]
+        by = _COMPARED_BY.match(after) if found["word"].lower() in ("more", "less") else None
+        word = f"{found['word']} {by['label']}" if by else found["word"]
+        return _choice(word, _alternatives(after))
     for pattern in _CHOICES_WRITTEN:
         found = pattern.search(request)
         if found is not None:
@@ -216,14 +232,36 @@ def asked_choice(request: str) -> Choice | None:
     return None
 
 
+def picks_one(asked: Choice, answer: str) -> bool:
+    """Does `answer` pick one of the things `asked` picks from: does its last line say the
+    comparative ("Denver is windier than Reykjavik"), yes or no, or name one of the things
+    and not the other? A list of both things' lookups picks none ("Denver: 8 °C, windy, wind
+    32 km/h; Reykjavik: 2 °C, ...", which SmolLM2's run gave for "Which city is windier,
+    Denver or Reykjavik?", ok)."""
+    last = (answer.strip().splitlines() or [""])[-1].lower()
+    last = last.rpartition("answer:")[2]
+    if re.search(rf"\b{re.escape(asked.word.split()[-1].lower())}\b", last):
+        return True
+    if re.match(r"\s*(?:yes|no)\b", last):
+        return True
+    named = [t for t in asked.things if re.search(rf"\b{re.escape(t.lower())}\b", last)]
+    return len(named) == 1
+
+
 def _choice(written: str, things: tuple[str, ...], claimed: str | None = None) -> Choice:
     word = " ".join(written.lower().split())
     first, last = word.split()[0], word.split()[-1]
     if last in ("expensive", "costly") or first.startswith("cost"):
         more = (last if first.startswith("cost") else first) == "more"
         return Choice(word, "money", larger=more, things=things, claimed=claimed)
-    larger = word not in _SMALLER
-    return Choice(word, _COMPARATIVES.get(word), larger=larger, things=things, claimed=claimed)
+    larger = word not in _SMALLER and first not in _DOWN
+    dimension = _COMPARATIVES.get(word)
+    label = None
+    if dimension is None and first in ("more", "less") and len(word.split()) == 2:
+        label = last  # "more humid": the figure labelled "humidity"
+    elif dimension is None and word.endswith("ier") and word not in _COMPARATIVES:
+        label = word[:-3]  # "windier": the figure labelled "wind"
+    return Choice(word, dimension, larger=larger, things=things, claimed=claimed, label=label)
 
 
 _THING = r"[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,4}"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from langchain_core.tools import tool
 
-from lamina.guards.comparisons import asked_choice
+from lamina.guards.comparisons import asked_choice, picks_one
 from lamina.guards.tool_relevance import ToolFit
 from lamina.guards.tool_shortlist import step_needs_tool
 from lamina.layers.reasoning.lookup_answers import (
@@ -102,6 +102,16 @@ TOOLS = {t.name: t for t in (product_price, stock_level, weather, shipping_cost,
         ),
         # figures given are no things to look up
         ("Which is heavier, a 2 kg bag or a 3 lb bag?", "heavier", "mass", True, ()),
+        # comparatives that name no dimension: the figure's label decides
+        (
+            "Which city is windier, Denver or Reykjavik?",
+            "windier",
+            None,
+            True,
+            ("Denver", "Reykjavik"),
+        ),
+        ("Which is less humid, Mumbai or Cairo?", "less humid", None, False, ("Mumbai", "Cairo")),
+        ("Do we have more backpacks or webcams?", "more", None, True, ("backpacks", "webcams")),
     ],
 )
 def test_what_a_choice_picks_from(
@@ -149,6 +159,7 @@ def test_a_choice_written_around_its_things(
         "Do I have more or less than 5?",
         "How much more is a monitor?",
         "Which is warmer in Lisbon.",  # no question
+        "Which courier ships it, DHL or UPS?",  # -ier inside a noun is no comparative
     ],
 )
 def test_no_choice(request_text: str) -> None:
@@ -192,6 +203,36 @@ def test_the_smaller_figure_picks_for_cheaper() -> None:
     assert answer == "Webcam is cheaper than monitor (219 EUR): 64.5 EUR."
     costs = choice_answer("Which costs more: a monitor or a webcam?", prices, TOOLS)
     assert costs == "Monitor costs more than webcam (64.5 EUR): 219 EUR."
+
+
+DENVER = call("weather", "Denver: 8 °C, windy, wind 32 km/h, humidity 30 %", city="Denver")
+REYKJAVIK = call("weather", "Reykjavik: 2 °C, rain, wind 27 km/h, humidity 90 %", city="Reykjavik")
+
+
+def test_a_comparative_without_a_dimension_picks_by_the_figure_it_labels() -> None:
+    results = results_of(DENVER, REYKJAVIK)
+    windier = choice_answer("Which city is windier, Denver or Reykjavik?", results, TOOLS)
+    assert windier == "Denver is windier than Reykjavik (27 km/h): 32 km/h."
+    humid = choice_answer("Which is less humid, Denver or Reykjavik?", results, TOOLS)
+    assert humid == "Denver is less humid than Reykjavik (90 %): 30 %."
+    # "sunnier" labels no figure ("windy" is no label either: no figure follows it)
+    assert choice_answer("Is it sunnier in Denver or in Reykjavik?", results, TOOLS) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "picks"),
+    [
+        ("Denver is windier than Reykjavik (27 km/h): 32 km/h.", True),
+        ("Denver.", True),
+        ("- Step 1 (...): 8 °C\nAnswer: Reykjavik", True),
+        ("Denver: 8 °C, windy, wind 32 km/h; Reykjavik: 2 °C, rain, wind 27 km/h", False),
+        ("The tool returned 32.", False),
+    ],
+)
+def test_an_answer_picks_one_thing_or_says_the_comparative(answer: str, picks: bool) -> None:
+    asked = asked_choice("Which city is windier, Denver or Reykjavik?")
+    assert asked is not None
+    assert picks_one(asked, answer) is picks
 
 
 @pytest.mark.parametrize(

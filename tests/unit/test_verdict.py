@@ -270,3 +270,27 @@ def test_a_plan_whose_last_step_the_model_did_alone_is_unverified() -> None:
     assert error is not None
     assert (error.kind, error.step) == ("unverified", 1)
     assert "last step (Round it) was done by the model alone" in error.message
+
+
+def test_an_answer_that_picks_neither_thing_of_a_choice_is_unfinished() -> None:
+    task = "Which city is windier, Denver or Reykjavik?"
+    listed = "Denver: 8 °C, windy, wind 32 km/h; Reykjavik: 2 °C, rain, wind 27 km/h"
+    calls = [
+        {"name": "weather", "args": {"city": c}, "result": r, "error": None}
+        for c, r in zip(("Denver", "Reykjavik"), listed.split("; "), strict=True)
+    ]
+    steps = [
+        {"index": i, "instruction": "", "result": c["result"], "tool_calls": [c], "status": "ok"}
+        for i, c in enumerate(calls)
+    ]
+    state = {
+        "task": task,
+        "answer": listed,
+        "messages": [HumanMessage(task)],
+        "step_results": steps,
+    }
+    error = judge_run(state)
+    assert error is not None
+    assert (error.kind, error.tried) == ("unfinished", ("Denver", "Reykjavik"))
+    picked = "Denver is windier than Reykjavik (27 km/h): 32 km/h."
+    assert judge_run({**state, "answer": picked}) is None

@@ -28,12 +28,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lamina.core.records import call_args
-from lamina.guards.comparisons import asked_choice
+from lamina.guards.comparisons import Choice, asked_choice
 from lamina.guards.noun_phrases import noun_phrase, without_article
-from lamina.guards.numbers import canonical, written_numbers
+from lamina.guards.numbers import NUMBER_BODY, canonical, plain, written_numbers
 from lamina.guards.quantities import figures_returned, says_it_counts
 from lamina.guards.tool_shortlist import asks_about_our_stock
-from lamina.guards.units import Unit, spelled_out
+from lamina.guards.units import spelled_out
 from lamina.layers.reasoning.final_arithmetic import (
     ADDED_FOR_NAME,
     takes_one_name,
@@ -84,26 +84,21 @@ def choice_answer(
     if asked is None:
         return None
     things = {thing.lower() for thing in asked.things}
-    figures: dict[str, tuple[float, Unit]] = {}
+    figures: dict[str, tuple[float, str]] = {}
     for result in results:
         for call in result.get("tool_calls") or []:
             name = _name_of(call, tools)
             if not name or (asked.things and name.lower() not in things):
                 continue  # a lookup of something else than what the question picks from
-            found = [
-                f
-                for f in figures_returned(call, tools)
-                if asked.dimension is None or f[1].dimension == asked.dimension
-            ]
-            if len(found) == 1:
-                figures[name] = found[0]
+            figure = _compared_figure(call, tools, asked)
+            if figure is not None:
+                figures[name] = figure
     if len(figures) < 2 or len({unit for _, unit in figures.values()}) != 1:
         return None
     ranked = sorted(figures.items(), key=lambda item: item[1][0], reverse=asked.larger)
-    (first, (best, unit)), (_, (runner_up, _)) = ranked[0], ranked[1]
+    (first, (best, written)), (_, (runner_up, _)) = ranked[0], ranked[1]
     if best == runner_up:
         return None
-    written = spelled_out(unit.name)
     others = " and ".join(
         f"{name} ({canonical(value)} {written})" for name, (value, _) in ranked[1:]
     )
@@ -116,6 +111,39 @@ def choice_answer(
         return picked
     # "Is Berlin warmer than Oslo?": yes or no, then the pick
     return f"{'Yes' if first.lower() == asked.claimed.lower() else 'No'}: {picked}"
+
+
+def _compared_figure(
+    call: Mapping[str, Any], tools: Mapping[str, BaseTool], asked: Choice
+) -> tuple[float, str] | None:
+    """The one figure of a lookup that a choice compares, with its unit as the answer writes
+    it: the figure labelled by the comparative's word ("windier": of "8 °C, windy, wind 32
+    km/h, humidity 30 %", 32 km/h), else the one figure of the dimension it names."""
+    if asked.label is not None:
+        labelled = _labelled(str(call["result"]), asked.label)
+        if len(labelled) == 1:
+            return labelled[0]
+    found = [
+        f
+        for f in figures_returned(call, tools)
+        if asked.dimension is None or f[1].dimension == asked.dimension
+    ]
+    return (found[0][0], spelled_out(found[0][1].name)) if len(found) == 1 else None
+
+
+_UNIT_WRITTEN = r"(?P<unit>%|°?[^\W\d_]+(?:/[^\W\d_]+)?)?"
+
+
+def _labelled(text: str, label: str) -> list[tuple[float, str]]:
+    """The figures `text` writes right after a word that starts with `label`, with the unit
+    written after them ("wind 32 km/h": (32, "km/h"); "humidity: 30 %" for "humid"; not
+    "windy, wind 32", where "windy" is not followed by a figure)."""
+    found = re.finditer(
+        rf"\b{re.escape(label)}\w*\s*:?\s*(?P<figure>{NUMBER_BODY})\s*{_UNIT_WRITTEN}",
+        text,
+        re.IGNORECASE,
+    )
+    return [(float(plain(m["figure"])), m["unit"] or "") for m in found]
 
 
 def _name_of(call: Mapping[str, Any], tools: Mapping[str, BaseTool]) -> str:
