@@ -131,8 +131,8 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
     if asked is not None and asked.things and not picks_one(asked, answer):
         return RunError(
             "unfinished",
-            f"The request asks which is {asked.word}, {' or '.join(asked.things)}, and the "
-            "answer picks neither: it gives what was found without comparing it.",
+            f"The request asks to pick between {' and '.join(asked.things)} ({asked.word!r}), "
+            "and the answer picks neither: it gives what was found without comparing it.",
             None,
             asked.things,
         )

@@ -184,9 +184,9 @@ _MORE_OR_LESS = r"(?:more|less)\s+(?:expensive|costly)|costs?\s+(?:more|less)"
 _OTHER_COMPARATIVE = r"(?<=is\s)[^\W\d_]{2,}ier|(?<=it\s)[^\W\d_]{2,}ier"
 """A comparative in -ier that names no dimension, after "is" or "it" ("is windier", not
 "courier")."""
-_COMPARED_BY = re.compile(r"^\s+(?P<label>[^\W\d_]{3,})\s*,")
-"""The word "more" or "less" compares by, when a comma follows it ("more humid, Mumbai or
-Cairo?"; not "more backpacks or webcams?", where it is one of the things)."""
+_COMPARED_BY = re.compile(r"^\s+(?P<label>[^\W\d_]{3,})\b(?!\s+or\b)")
+"""The word "more" or "less" compares by ("more humid, Mumbai or Cairo?", "more humid in Mumbai
+or in Cairo?"; not "more backpacks or webcams?", where it is one of the things)."""
 _CHOICE = re.compile(
     rf"(?:^|[.!?]\s+)(?:which|what|where|who|is|are|was|were|does|do)\b[^.?!]*?"
     rf"\b(?P<word>{_MORE_OR_LESS}|{_OTHER_COMPARATIVE}|{_COMPARATIVE})\b"
@@ -220,7 +220,7 @@ def asked_choice(request: str) -> Choice | None:
         after = request[found.end("word") : found.end()]
         by = _COMPARED_BY.match(after) if found["word"].lower() in ("more", "less") else None
         word = f"{found['word']} {by['label']}" if by else found["word"]
-        return _choice(word, _alternatives(after))
+        return _choice(word, _alternatives(after[by.end() :] if by else after))
     for pattern in _CHOICES_WRITTEN:
         found = pattern.search(request)
         if found is not None:

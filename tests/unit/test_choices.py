@@ -111,6 +111,7 @@ TOOLS = {t.name: t for t in (product_price, stock_level, weather, shipping_cost,
             ("Denver", "Reykjavik"),
         ),
         ("Which is less humid, Mumbai or Cairo?", "less humid", None, False, ("Mumbai", "Cairo")),
+        ("Is it more humid in Mumbai or in Cairo?", "more humid", None, True, ("Mumbai", "Cairo")),
         ("Do we have more backpacks or webcams?", "more", None, True, ("backpacks", "webcams")),
     ],
 )
