@@ -49,25 +49,33 @@ PACKS_OF = re.compile(
 """Packs of things, a product: "3 boxes of 24 eggs" is 3 * 24 eggs."""
 
 POWER = re.compile(
-    rf"(?<![\w.,])(?:{NUMBER_BODY})\s+(?:squared|cubed|to\s+the\s+power\s+of\s+(?:{NUMBER_BODY}))\b",
+    rf"(?<![\w.,])(?:{NUMBER_BODY})\s+(?:squared|cubed|to\s+the\s+power\s+of\s+(?:{NUMBER_BODY}))\b"
+    rf"|\bsquare\s+root\s+of\s+(?:{NUMBER_BODY})(?![\w%]|[.,]\d)",
     re.IGNORECASE,
 )
-"""A power written in words: "7 squared", "2 to the power of 10"."""
+"""A power written in words: "7 squared", "2 to the power of 10", "the square root of 196"."""
 
+_OPERATOR_WORD = r"(?:times|multiplied\s+by|divided\s+by|plus|minus)"
 WORD_OPERATION = re.compile(
     rf"(?<![\w.,])(?:{NUMBER_BODY})"
-    rf"(?:\s+(?:times|multiplied\s+by|divided\s+by|plus|minus)\s+(?:{NUMBER_BODY}))+"
+    rf"(?:,?\s+{_OPERATOR_WORD}\s+(?:{NUMBER_BODY}))+"
     r"(?![\w%]|[.,]\d)",
     re.IGNORECASE,
 )
 """Arithmetic written with operator words between figures: "19 times 21", "144 divided by 12",
-"7 plus 5 minus 2" (not "5 times a day")."""
+"7 plus 5 minus 2", "1200 divided by 16, times 3" (not "5 times a day")."""
+_THEN = re.compile(rf",\s*(?={_OPERATOR_WORD}\b)", re.IGNORECASE)
 
 
 def in_symbols(operation: str) -> str:
     """A `WORD_OPERATION` in symbols, without thousands separators, as lamina's calculator
-    reads it: "1,200 times 3" → "1200 * 3"."""
-    return " ".join(normalise_expression(operation).split())
+    reads it: "1,200 times 3" → "1200 * 3". A comma before an operator word closes what comes
+    before it: "2 plus 3, times 4" → "(2 + 3) * 4"."""
+    pieces = _THEN.split(operation)
+    text = pieces[0]
+    for piece in pieces[1:]:
+        text = f"({text}) {piece}"
+    return " ".join(normalise_expression(text).split())
 
 
 DIGITS = re.compile(r"\d+(?:\.\d+)?")

@@ -18,7 +18,7 @@ Leniency, applied before parsing (each a deliberate choice):
   `17.5 / 100 * 2340`; `half of 96`, `a third of 96` and `a quarter of 96` are `(1 / 2) * 96`,
   `(1 / 3) * 96` and `(1 / 4) * 96`. A `%` not followed by "of" is still the remainder.
 * Powers in words: `7 squared` is `7 ** 2`, `5 cubed` is `5 ** 3`, `2 to the power of 10` is
-  `2 ** 10`.
+  `2 ** 10`; `the square root of 196` is `sqrt(196)`.
 * A trailing `=` or `?` and a leading "what is"/"calculate"/"compute" are dropped (`12 * 7 =`).
 * Thousands separators: `1,200` and `1,234,567.5` are read as numbers when the expression calls no
   function. In an expression with a function call, commas separate arguments (`max(1,200)` is
@@ -109,7 +109,8 @@ _WORDS = [
         (r"\b(?:(?:a|one)\s+)?half\s+of\b", "(1 / 2) * "),
         (r"\b(?:a|one)\s+third\s+of\b", "(1 / 3) * "),
         (r"\b(?:a|one)\s+quarter\s+of\b", "(1 / 4) * "),
-        # powers in words: "7 squared", "2 to the power of 10"
+        # powers and roots in words: "7 squared", "2 to the power of 10", "square root of 196"
+        (r"\b(?:the\s+)?square\s+root\s+of\s+([\d.,]*\d)", r"sqrt(\1)"),
         (r"\bsquared\b", " ** 2"),
         (r"\bcubed\b", " ** 3"),
         (r"\bto\s+the\s+power\s+of\b", " ** "),

@@ -75,6 +75,8 @@ def test_evaluates_arithmetic(expression: str, expected: float) -> None:
         ("one quarter of 96", 24),
         ("10 % 3", 1),  # a % not followed by "of" is still the remainder
         ("7 squared", 49),
+        ("the square root of 196", 14),
+        ("square root of 2.25", 1.5),
         ("5 cubed", 125),
         ("2 to the power of 10", 1024),
     ],

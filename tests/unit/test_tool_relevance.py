@@ -359,6 +359,16 @@ def test_arithmetic_written_in_the_step_goes_to_the_tool_whose_pattern_takes_it(
     assert written_expressions("Calculate round(22.222).", tools) == [
         ("calculator", "expression", "round(22.222)")
     ]
+    # a comma before an operator word closes what comes before it
+    assert written_expressions("What's 1200 divided by 16, times 3?", tools) == [
+        ("calculator", "expression", "(1200 / 16) * 3")
+    ]
+    assert written_expressions("2 plus 3, times 4", tools) == [
+        ("calculator", "expression", "(2 + 3) * 4")
+    ]
+    assert written_expressions("What is the square root of 196?", tools) == [
+        ("calculator", "expression", "square root of 196")
+    ]
     assert written_expressions("What is 2 * sqrt(16) + max(3, 9)?", tools) == [
         ("calculator", "expression", "2 * sqrt(16) + max(3, 9)")
     ]
