@@ -312,14 +312,25 @@ _OUR_STOCK = re.compile(
     r"|\b(?:do|have)\s+we\s+(?:still\s+)?(?:have|got)\s+(?:any\s+)?[^\W\d_]+",
     re.IGNORECASE,
 )
+_LEFT = re.compile(
+    r"\bhow\s+many\s+(?P<what>[^\W\d_][^.?!\d]*?)\s+(?:are|is)\s+(?:still\s+)?"
+    r"(?:left|remaining)\b",
+    re.IGNORECASE,
+)
+""""how many mechanical keyboards are left" (SmolLM2-135M answered 19 without a call); not
+"how many days are left", a count of a unit."""
 
 
 def asks_about_our_stock(instruction: str) -> bool:
     """Does the step ask how many of something we have in stock ("How many webcams do we
     have?", "How many monitors are left in the warehouse?", "Do we still have water
-    bottles?")? Such a count is the user's own: only a tool knows it. "How many legs does a
-    spider have?" and "How many days do I have left?" ask no such thing."""
-    return bool(_OUR_STOCK.search(instruction))
+    bottles?", "How many keyboards are left?")? Such a count is the user's own: only a tool
+    knows it. "How many legs does a spider have?" and "How many days do I have left?" ask no
+    such thing."""
+    if _OUR_STOCK.search(instruction):
+        return True
+    left = _LEFT.search(instruction)
+    return left is not None and not units_named(left["what"])
 
 
 def _counts(tools: Sequence[Any] | Mapping[str, Any]) -> bool:
