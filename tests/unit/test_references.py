@@ -42,6 +42,10 @@ def test_a_clause_that_refers_back(request_text: str, back: bool) -> None:
         ("Subtract 2.5 from that", "10", "Calculate 10 - 2.5.", None),
         ("Add 20% to it.", "231.48 EUR", "Calculate 231.48 * (1 + 20 / 100).", "EUR"),
         ("Take 15% off it", "59.9", "Calculate 59.9 * (1 - 15 / 100).", None),
+        # no object: the figure before is all there is to work on
+        ("Add 2", "1.361 kg", "Calculate 1.361 + 2.", "kilograms"),
+        ("Multiply by 4", "1.524 m", "Calculate 1.524 * 4.", "metres"),
+        ("then double", "12", "Calculate 12 * 2.", None),
     ],
 )
 def test_a_step_on_the_earlier_figure_is_a_calculation_of_it(
@@ -84,12 +88,27 @@ class _NoModel:
         raise AssertionError(f"the model was used ({name})")
 
 
-def test_the_clauses_are_the_plan_when_one_refers_back() -> None:
+@pytest.mark.parametrize(
+    ("request_text", "clauses"),
+    [
+        (
+            "Convert 10 miles to kilometres and then double it",
+            ["Convert 10 miles to kilometres", "Double it"],
+        ),
+        (
+            "Convert 3 pounds to kilograms and then add 2",
+            ["Convert 3 pounds to kilograms", "Add 2"],
+        ),
+    ],
+)
+def test_the_clauses_are_the_plan_when_one_refers_back(
+    request_text: str, clauses: list[str]
+) -> None:
     from lamina.layers.reasoning.planning import make_plan
 
-    outcome = make_plan(_NoModel(), "Convert 10 miles to kilometres and then double it")  # type: ignore[arg-type]
+    outcome = make_plan(_NoModel(), request_text)  # type: ignore[arg-type]
     assert outcome.source == "clauses"
-    assert [s.instruction for s in outcome.steps] == ["Convert 10 miles to kilometres", "Double it"]
+    assert [s.instruction for s in outcome.steps] == clauses
 
 
 def test_the_unit_is_the_one_the_earlier_call_returned_its_figure_in() -> None:

@@ -46,6 +46,7 @@ from lamina.layers.reasoning.plan import (
     plan_schema,
 )
 from lamina.layers.reasoning.prompts import PromptSet, load_prompts
+from lamina.layers.reasoning.references import operates_on_the_last
 from lamina.layers.reasoning.task_split import (
     explicit_steps,
     refers_back,
@@ -228,9 +229,10 @@ def make_plan(
     if explicit_steps(task):
         steps = tuple(PlanStep(i, text, needs_tool(text)) for i, text in enumerate(split))
         return PlanOutcome(steps=steps, source="list")
-    if refers_back(split):
+    if refers_back(split) or operates_on_the_last(split):
         # "Convert 10 miles to kilometres and then double it": SmolLM2-135M planned "Double 10
-        # miles." (20), and the answer was the conversion alone, ok. The clauses keep "it".
+        # miles." (20), and the answer was the conversion alone, ok. The clauses keep "it"
+        # (and "then add 2" its figure before: references.operates_on_the_last).
         steps = tuple(PlanStep(i, text, needs_tool(text)) for i, text in enumerate(split))
         return PlanOutcome(steps=steps, source="clauses")
     names = tool_names(tools)

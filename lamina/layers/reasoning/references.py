@@ -7,10 +7,10 @@ miles." (20), and the answer was the conversion alone, ok. The request's own cla
 reference (:func:`lamina.layers.reasoning.task_split.refers_back`); their second clause, "Double
 it", was then solved by the model (32.186 once, "8.047" for "Multiply that by 3", unchanged).
 The forms read here are the imperative ones a user writes for one operation on "it", "that",
-"this" or "the result": double, triple, halve; multiply or divide it by N; add N to it,
-subtract N from it; add N% to it, take N% off it. The figure is the one figure of the earlier
-step's result ("16.093 km"), with its unit (the one its call returned the figure in, when
-the text leaves it out); a result of several figures ("tip: 46.30, total:
+"this" or "the result", or on nothing named ("then add 2"): double, triple, halve; multiply or
+divide it by N; add N to it, subtract N from it; add N% to it, take N% off it. The figure is the
+one figure of the earlier step's result ("16.093 km"), with its unit (the one its call returned
+the figure in, when the text leaves it out); a result of several figures ("tip: 46.30, total:
 277.78") leaves the step to the model.
 """
 
@@ -30,7 +30,7 @@ from lamina.tools.calculator import CALCULATOR_NAME
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-__all__ = ["ADDED_FOR_REFERENCE", "referenced_step"]
+__all__ = ["ADDED_FOR_REFERENCE", "operates_on_the_last", "referenced_step"]
 
 ADDED_FOR_REFERENCE = "reference"
 """`PlanStep.added_for` of a step rewritten as a calculation of the figure it refers to."""
@@ -40,17 +40,26 @@ _N = rf"(?P<n>{NUMBER_BODY})"
 _FORMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(rf"^\s*(?:then\s+|and\s+)*{pattern}\s*[.!]?\s*$", re.IGNORECASE), operation)
     for pattern, operation in (
-        (rf"double\s+{_IT}", "{v} * 2"),
-        (rf"triple\s+{_IT}", "{v} * 3"),
-        (rf"halve\s+{_IT}", "{v} / 2"),
-        (rf"multiply\s+{_IT}\s+by\s+{_N}", "{v} * {n}"),
-        (rf"divide\s+{_IT}\s+by\s+{_N}", "{v} / {n}"),
-        (rf"add\s+{_N}\s+to\s+{_IT}", "{v} + {n}"),
-        (rf"subtract\s+{_N}\s+from\s+{_IT}", "{v} - {n}"),
-        (rf"add\s+{_N}\s*%\s+to\s+{_IT}", "{v} * (1 + {n} / 100)"),
-        (rf"take\s+{_N}\s*%\s+off\s+{_IT}", "{v} * (1 - {n} / 100)"),
+        (rf"double(?:\s+{_IT})?", "{v} * 2"),
+        (rf"triple(?:\s+{_IT})?", "{v} * 3"),
+        (rf"halve(?:\s+{_IT})?", "{v} / 2"),
+        (rf"multiply(?:\s+{_IT})?\s+by\s+{_N}", "{v} * {n}"),
+        (rf"divide(?:\s+{_IT})?\s+by\s+{_N}", "{v} / {n}"),
+        (rf"add\s+{_N}\s*%(?:\s+to\s+{_IT})?", "{v} * (1 + {n} / 100)"),
+        (rf"take\s+{_N}\s*%\s+off(?:\s+{_IT})?", "{v} * (1 - {n} / 100)"),
+        (rf"add\s+{_N}(?:\s+to\s+{_IT})?", "{v} + {n}"),
+        (rf"subtract\s+{_N}(?:\s+from\s+{_IT})?", "{v} - {n}"),
     )
 )
+"""The operations on the figure before, with "it" or without an object: a clause that only
+says "add 2" ("Convert 3 pounds to kilograms and then add 2") has nothing else to add it to;
+SmolLM2-135M's plan made it "Add 2 pounds to kilograms." and converted 1.361 lb again."""
+
+
+def operates_on_the_last(steps: Sequence[str]) -> bool:
+    """Is a step after the first one of the operations on the figure before it ("Add 2",
+    "Double it", "Multiply by 4")?"""
+    return any(p.match(step) for step in steps[1:] for p, _ in _FORMS)
 
 
 def referenced_step(
