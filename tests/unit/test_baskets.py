@@ -19,12 +19,7 @@ from lamina.layers.reasoning.baskets import (
 )
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import calculator
-
-
-@tool
-def product_price(product: str) -> float:
-    """Look up the unit price in euros of a product in our shop."""
-    return 1.0
+from tests.unit.shop_stubs import product_price
 
 
 @tool

@@ -19,18 +19,7 @@ from lamina.layers.reasoning.lookup_answers import (
     planned_choice,
 )
 from lamina.tools.calculator import calculator
-
-
-@tool
-def product_price(product: str) -> float:
-    """Look up the unit price in euros of a product in our shop."""
-    return 1.0
-
-
-@tool
-def stock_level(product: str) -> int:
-    """How many units of a product are in stock in our warehouse."""
-    return 1
+from tests.unit.shop_stubs import product_price, stock_level
 
 
 @tool

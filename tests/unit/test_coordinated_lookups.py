@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.tools import tool
 
 from lamina.guards.parts_left_out import coordinated_with
 from lamina.guards.quantities import ignored_values
@@ -16,13 +15,7 @@ from lamina.layers.reasoning.final_arithmetic import ADDED_FOR_NAME
 from lamina.layers.reasoning.lookup_answers import lookups_listed
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import calculator
-
-
-@tool
-def product_price(product: str) -> float:
-    """Look up the unit price in euros of a product in our shop."""
-    return 1.0
-
+from tests.unit.shop_stubs import product_price
 
 TOOLS = {t.name: t for t in (product_price, calculator)}
 

@@ -14,24 +14,13 @@ from lamina.guards.tool_relevance import ToolFit
 from lamina.guards.tool_shortlist import asks_about_our_stock, step_needs_tool
 from lamina.guards.ungrounded import ungrounded_strings
 from lamina.layers.reasoning.lookup_answers import ADDED_FOR_STOCK, planned_stock
-
-
-@tool
-def stock_level(product: str) -> int:
-    """How many units of a product are in stock in our warehouse."""
-    return 1
+from tests.unit.shop_stubs import product_price, stock_level
 
 
 @tool
 def word_count(text: str) -> int:
     """Count the words in a piece of text."""
     return 1
-
-
-@tool
-def product_price(product: str) -> float:
-    """Look up the unit price in euros of a product in our shop."""
-    return 1.0
 
 
 TOOLS = {t.name: t for t in (word_count, product_price, stock_level)}

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.tools import tool
 
 from lamina.guards.comparisons import asked_comparison
 from lamina.guards.tool_relevance import ToolFit
@@ -22,19 +21,7 @@ from lamina.layers.reasoning.thing_lookups import (
     planned_threshold,
 )
 from lamina.tools.calculator import calculator
-
-
-@tool
-def product_price(product: str) -> float:
-    """Look up the unit price in euros of a product in our shop."""
-    return 1.0
-
-
-@tool
-def stock_level(product: str) -> int:
-    """How many units of a product are in stock in our warehouse."""
-    return 1
-
+from tests.unit.shop_stubs import product_price, stock_level
 
 TOOLS: dict[str, Any] = {t.name: t for t in (product_price, stock_level, calculator)}
 

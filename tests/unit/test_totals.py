@@ -13,18 +13,7 @@ from lamina.layers.reasoning.final_arithmetic import ADDED_FOR_TOTAL, total_step
 from lamina.layers.reasoning.owed_steps import step_still_owed
 from lamina.layers.reasoning.plan import PlanStep
 from lamina.tools.calculator import calculator
-
-
-@tool
-def product_price(product: str) -> float:
-    """Look up the unit price in euros of a product in our shop."""
-    return 1.0
-
-
-@tool
-def stock_level(product: str) -> int:
-    """How many units of a product are in stock in our warehouse."""
-    return 1
+from tests.unit.shop_stubs import product_price, stock_level
 
 
 @tool
