@@ -34,6 +34,8 @@ on its structure, never on how its answer reads:
 * an answer that quotes the request's text for a question about it (the sentences closest to
   the question, :mod:`lamina.layers.reasoning.quotes`) holds only the text's words, but nothing
   checked that they answer the question (`unverified`);
+* an answer whose date lies on the wrong side of the date the request counts from ("10 days
+  before 2026-01-05" answered 2026-01-15: SmolLM2 added the days) is `contradicted`;
 * a run paused for approval, or without an answer, has no answer yet.
 """
 
@@ -50,6 +52,7 @@ from lamina.core.records import ApprovalRequest, RunError
 from lamina.core.serialise import message_text
 from lamina.core.text import without_step_labels
 from lamina.guards.comparisons import asked_choice, picks_one
+from lamina.guards.dates import wrong_way_in_time
 from lamina.guards.numbers import (
     NUMBER_IDIOMS,
     grounded_numbers,
@@ -114,6 +117,13 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
             "The answer quotes the sentences of the request's text closest to its question; "
             "nothing checked that they answer it. Read the quote, or, with a model you trust, "
             "pass trust_model_answers=True to have the model answer.",
+        )
+    wrong_way = wrong_way_in_time(str(state.get("task") or ""), answer)
+    if wrong_way is not None:
+        return RunError(
+            "contradicted",
+            f"{wrong_way}: a step went the wrong way in time (a span added instead of taken "
+            "off, or the other way round), so the answer is wrong.",
         )
     unused = _unused_inputs(state)
     if unused:

@@ -34,6 +34,7 @@ RunErrorKind = Literal[
     "unused_input",
     "unfinished",
     "unverified",
+    "contradicted",
     "awaiting_approval",
     "no_answer",
 ]
@@ -52,7 +53,8 @@ class RunError:
             points to a tool no successful call used: "in dollars" after a price lookup in
             euros), `unverified` (no tool result and
             no check supports the answer: the model's own, see `trust_model_answers`),
-            `awaiting_approval` (the run is
+            `contradicted` (the answer contradicts the request: a date "10 days before
+            2026-01-05" that is after it), `awaiting_approval` (the run is
             paused for a human), `no_answer`.
         message: what failed and why, in a sentence.
         step: the plan step (0-based) it concerns, when one does.

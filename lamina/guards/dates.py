@@ -30,6 +30,7 @@ __all__ = [
     "repeated_date",
     "takes_a_date",
     "written_dates",
+    "wrong_way_in_time",
 ]
 
 _MONTHS = {
@@ -243,3 +244,39 @@ def takes_a_date(name: str, prop: Mapping[str, Any]) -> bool:
     "between June 1st 2025 and Christmas Day 2025"."""
     described = f"{name} {prop.get('description', '')} {prop.get('format', '')}".lower()
     return bool(re.search(r"\bdate\b|yyyy", described.replace("_", " ")))
+
+
+_COUNT = r"(?:\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_SPAN_OF_TIME = rf"\b{_COUNT}\s+(?:days?|weeks?|months?|years?)\s+"
+_BACK = re.compile(
+    rf"{_SPAN_OF_TIME}(?:before|earlier\s+than|prior\s+to)\s+(?P<date>[^?!;]+)", re.I
+)
+_FORWARD = re.compile(rf"{_SPAN_OF_TIME}(?:after|later\s+than|from)\s+(?P<date>[^?!;]+)", re.I)
+
+
+def wrong_way_in_time(request: str, answer: str) -> str | None:
+    """A finding when the answer's date lies on the wrong side of the date the request counts
+    from ("10 days before 2026-01-05" answered 2026-01-15), else None: the answer's date is the
+    one date its last line writes that the request does not.
+
+    SmolLM2-135M called `add_days("2026-01-05", 10)` for "What's the date 10 days before
+    2026-01-05?" and, for "3 weeks prior to 2026-04-01", converted 3 weeks to 21 days and
+    added them; both answers were a tool's result, ok."""
+    found = [(m, -1) for m in _BACK.finditer(request)]
+    found += [(m, 1) for m in _FORWARD.finditer(request)]
+    if len(found) != 1:
+        return None
+    match, way = found[0]
+    counted_from = written_dates([match["date"]]).full
+    last = (answer.strip().splitlines() or [""])[-1]
+    answered = written_dates([last]).full - written_dates([request]).full
+    if len(counted_from) != 1 or len(answered) != 1:
+        return None
+    (start,), (end,) = counted_from, answered
+    if (end > start) == (way > 0) and end != start:
+        return None
+    side = "before" if way < 0 else "after"
+    return (
+        f"The request asks for a date {side} {_iso(start)}, but the answer's date {_iso(end)} "
+        f"is not {side} it"
+    )

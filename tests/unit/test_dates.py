@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from lamina.guards.dates import repeated_date, written_dates
+import pytest
+
+from lamina.guards.dates import repeated_date, written_dates, wrong_way_in_time
 
 
 def test_given_dates_in_iso_form() -> None:
@@ -39,3 +41,22 @@ def test_a_holiday_on_a_fixed_day_is_that_date() -> None:
     # a movable holiday is no date; nor is a holiday without any year given
     assert written_dates(["Easter 2025"]).iso() == []
     assert written_dates(["How long until Christmas?"]).iso() == []
+
+
+@pytest.mark.parametrize(
+    ("request_text", "answer", "wrong"),
+    [
+        ("What's the date 10 days before 2026-01-05?", "The tool returned 2026-01-15.", True),
+        ("Which day was 3 weeks prior to 2026-04-01?", "- Step 2: ...\nAnswer: 2026-04-22", True),
+        ("What date is 45 days after March 10, 2026?", "2026-01-24", True),
+        ("What's the date 10 days before 2026-01-05?", "The tool returned 2025-12-26.", False),
+        ("What date is 2 weeks from 2026-03-10?", "2026-03-24", False),
+        # no date counted from, or no date answered: nothing to say
+        ("How many days between 2026-01-01 and 2026-02-01?", "31", False),
+        ("What was the date 3 days ago?", "2026-12-04", False),
+    ],
+)
+def test_a_date_on_the_wrong_side_of_the_one_counted_from(
+    request_text: str, answer: str, wrong: bool
+) -> None:
+    assert (wrong_way_in_time(request_text, answer) is not None) is wrong

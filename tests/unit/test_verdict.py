@@ -294,3 +294,21 @@ def test_an_answer_that_picks_neither_thing_of_a_choice_is_unfinished() -> None:
     assert (error.kind, error.tried) == ("unfinished", ("Denver", "Reykjavik"))
     picked = "Denver is windier than Reykjavik (27 km/h): 32 km/h."
     assert judge_run({**state, "answer": picked}) is None
+
+
+def test_a_date_on_the_wrong_side_of_the_date_counted_from_is_contradicted() -> None:
+    task = "What's the date 10 days before 2026-01-05?"
+    call = {"name": "add_days", "args": {"date": "2026-01-05", "days": 10}}
+    steps = [{"index": 0, "instruction": task, "status": "ok", "tool_calls": [call]}]
+    state = {"task": task, "messages": [HumanMessage(task)], "step_results": steps}
+    added = "The tool returned 2026-01-15."
+    steps[0] |= {"result": added}
+    call |= {"result": "2026-01-15"}
+    error = judge_run({**state, "answer": added})
+    assert error is not None
+    assert error.kind == "contradicted"
+    assert "2026-01-15 is not before" in error.message
+    taken_off = "The tool returned 2025-12-26."
+    steps[0] |= {"result": taken_off}
+    call |= {"args": {"date": "2026-01-05", "days": -10}, "result": "2025-12-26"}
+    assert judge_run({**state, "answer": taken_off}) is None
