@@ -240,6 +240,8 @@ def picks_one(asked: Choice, answer: str) -> bool:
     Denver or Reykjavik?", ok)."""
     last = (answer.strip().splitlines() or [""])[-1].lower()
     last = last.rpartition("answer:")[2]
+    if len(re.findall(r"[^;:]+:[^;]+", last)) > 1 and ";" in last:
+        return False  # "monitors: 18; standing desks: 12": a list of what was found
     if re.search(rf"\b{re.escape(asked.word.split()[-1].lower())}\b", last):
         return True
     if re.match(r"\s*(?:yes|no)\b", last):
@@ -294,7 +296,11 @@ def _thing(text: str) -> str:
 
 
 _LEADING = re.compile(r"^(?:(?:in|at|for|of|between|is|are|it|right\s+now|now|today)\b\s*)+", re.I)
-_TRAILING = re.compile(r"(?:\s+(?:right\s+now|now|today|at\s+the\s+moment))+$", re.I)
+_TRAILING = re.compile(
+    r"(?:\s+(?:right\s+now|now|today|at\s+the\s+moment|in\s+stock|left"
+    r"|in\s+(?:the|our)\s+(?:warehouse|shop|store)))+$",
+    re.I,
+)
 
 
 def _alternatives(text: str) -> tuple[str, ...]:

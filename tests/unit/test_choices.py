@@ -102,6 +102,13 @@ TOOLS = {t.name: t for t in (product_price, stock_level, weather, shipping_cost,
         ("Which is less humid, Mumbai or Cairo?", "less humid", None, False, ("Mumbai", "Cairo")),
         ("Is it more humid in Mumbai or in Cairo?", "more humid", None, True, ("Mumbai", "Cairo")),
         ("Do we have more backpacks or webcams?", "more", None, True, ("backpacks", "webcams")),
+        (
+            "Do we have more monitors or standing desks in stock?",
+            "more",
+            None,
+            True,
+            ("monitors", "standing desks"),
+        ),
     ],
 )
 def test_what_a_choice_picks_from(
@@ -209,6 +216,24 @@ def test_a_comparative_without_a_dimension_picks_by_the_figure_it_labels() -> No
     assert choice_answer("Is it sunnier in Denver or in Reykjavik?", results, TOOLS) is None
 
 
+def test_a_comparative_alone_compares_how_many_there_are() -> None:
+    counts = results_of(
+        call("stock_level", "18", product="monitors"),
+        call("stock_level", "12", product="standing desks"),
+    )
+    more = choice_answer("Do we have more monitors or standing desks in stock?", counts, TOOLS)
+    assert more == "More monitors than standing desks (12): 18."
+    fewer = choice_answer("Which do we have fewer of, monitors or standing desks?", counts, TOOLS)
+    assert fewer == "Fewer standing desks than monitors (18): 12."
+    # counts of two tools are not one measure
+    mixed = results_of(
+        call("stock_level", "18", product="monitors"),
+        call("word_count", "12", product="standing desks"),
+    )
+    tools = {**TOOLS, "word_count": stock_level}
+    assert choice_answer("Do we have more monitors or standing desks?", mixed, tools) is None
+
+
 @pytest.mark.parametrize(
     ("answer", "picks"),
     [
@@ -217,6 +242,7 @@ def test_a_comparative_without_a_dimension_picks_by_the_figure_it_labels() -> No
         ("- Step 1 (...): 8 °C\nAnswer: Reykjavik", True),
         ("Denver: 8 °C, windy, wind 32 km/h; Reykjavik: 2 °C, rain, wind 27 km/h", False),
         ("The tool returned 32.", False),
+        ("Denver: 32 km/h; Reykjavik: 27 km/h", False),  # a list names both
     ],
 )
 def test_an_answer_picks_one_thing_or_says_the_comparative(answer: str, picks: bool) -> None:

@@ -31,7 +31,7 @@ from lamina.core.records import call_args
 from lamina.guards.comparisons import Choice, asked_choice
 from lamina.guards.noun_phrases import noun_phrase, without_article
 from lamina.guards.numbers import NUMBER_BODY, canonical, plain, written_numbers
-from lamina.guards.quantities import figures_returned, says_it_counts
+from lamina.guards.quantities import figures_returned, returns_figure, says_it_counts
 from lamina.guards.tool_shortlist import asks_about_our_stock
 from lamina.guards.units import spelled_out
 from lamina.layers.reasoning.final_arithmetic import (
@@ -85,6 +85,7 @@ def choice_answer(
         return None
     things = {thing.lower() for thing in asked.things}
     figures: dict[str, tuple[float, str]] = {}
+    counters: set[str] = set()  # the tools whose bare counts are compared
     for result in results:
         for call in result.get("tool_calls") or []:
             name = _name_of(call, tools)
@@ -93,20 +94,21 @@ def choice_answer(
             figure = _compared_figure(call, tools, asked)
             if figure is not None:
                 figures[name] = figure
-    if len(figures) < 2 or len({unit for _, unit in figures.values()}) != 1:
+                counters |= {str(call["name"])} if not figure[1] else set()
+    if len(figures) < 2 or len({unit for _, unit in figures.values()}) != 1 or len(counters) > 1:
         return None
     ranked = sorted(figures.items(), key=lambda item: item[1][0], reverse=asked.larger)
     (first, (best, written)), (_, (runner_up, _)) = ranked[0], ranked[1]
     if best == runner_up:
         return None
-    others = " and ".join(
-        f"{name} ({canonical(value)} {written})" for name, (value, _) in ranked[1:]
-    )
+    others = " and ".join(f"{name} ({_amount(value, written)})" for name, (value, _) in ranked[1:])
+    # the pick's own figure last: a follow-up ("and in dollars?") takes the last one
+    if not written:  # "Do we have more monitors or standing desks?"
+        return f"{asked.word.capitalize()} {first} than {others}: {_amount(best, written)}."
     verb = asked.word if asked.word.startswith("cost") else f"is {asked.word}"
     verb = re.sub(r"^cost\b", "costs", verb)  # "costs more"; "is cheaper"
     winner = f"{first[:1].upper()}{first[1:]}"
-    # the pick's own figure last: a follow-up ("and in dollars?") takes the last one
-    picked = f"{winner} {verb} than {others}: {canonical(best)} {written}."
+    picked = f"{winner} {verb} than {others}: {_amount(best, written)}."
     if asked.claimed is None:
         return picked
     # "Is Berlin warmer than Oslo?": yes or no, then the pick
@@ -128,7 +130,20 @@ def _compared_figure(
         for f in figures_returned(call, tools)
         if asked.dimension is None or f[1].dimension == asked.dimension
     ]
-    return (found[0][0], spelled_out(found[0][1].name)) if len(found) == 1 else None
+    if len(found) == 1:
+        return found[0][0], spelled_out(found[0][1].name)
+    if asked.word in _COUNTED and not found and returns_figure(call):
+        return float(plain(str(call["result"]))), ""  # a count: stock_level("monitors") = 18
+    return None
+
+
+_COUNTED = frozenset({"more", "fewer", "less"})
+"""Comparatives alone, which compare how many of the things there are ("Do we have more
+monitors or standing desks in stock?")."""
+
+
+def _amount(value: float, written: str) -> str:
+    return f"{canonical(value)} {written}".strip()
 
 
 _UNIT_WRITTEN = r"(?P<unit>%|°?[^\W\d_]+(?:/[^\W\d_]+)?)?"
