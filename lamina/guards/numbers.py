@@ -56,14 +56,16 @@ POWER = re.compile(
 """A power written in words: "7 squared", "2 to the power of 10", "the square root of 196"."""
 
 _OPERATOR_WORD = r"(?:times|multiplied\s+by|divided\s+by|plus|minus)"
+_OPERAND = rf"(?:{NUMBER_BODY})(?:\s+(?:squared|cubed)\b)?"
 WORD_OPERATION = re.compile(
-    rf"(?<![\w.,])(?:{NUMBER_BODY})"
-    rf"(?:,?\s+{_OPERATOR_WORD}\s+(?:{NUMBER_BODY}))+"
+    rf"(?<![\w.,]){_OPERAND}"
+    rf"(?:,?\s+{_OPERATOR_WORD}\s+{_OPERAND})+"
     r"(?![\w%]|[.,]\d)",
     re.IGNORECASE,
 )
 """Arithmetic written with operator words between figures: "19 times 21", "144 divided by 12",
-"7 plus 5 minus 2", "1200 divided by 16, times 3" (not "5 times a day")."""
+"7 plus 5 minus 2", "1200 divided by 16, times 3", "7 squared minus 9" (not "5 times a
+day")."""
 _THEN = re.compile(rf",\s*(?={_OPERATOR_WORD}\b)", re.IGNORECASE)
 
 

@@ -45,12 +45,24 @@ def written_expressions(instruction: str, tools: Mapping[str, Any]) -> list[tupl
     times 21" is "19 * 21" (offered the bench's nine tools, SmolLM2-135M counted the words of
     "What's 19 times 21", 4).
     """
-    runs = [m.group().strip() for m in _EXPRESSION_RUN.finditer(instruction)]
-    runs = [r for r in runs if _OPERATION.search(r) and not _DATE_LIKE.search(r)]
-    runs += [f"{m['share']} of {m['figure']}" for m in SHARE_OF.finditer(instruction)]
-    runs += [f"{m['count']} * {m['each']}" for m in PACKS_OF.finditer(instruction)]
-    runs += [m.group() for m in POWER.finditer(instruction)]  # "7 squared", as written
-    runs += [in_symbols(m.group()) for m in WORD_OPERATION.finditer(instruction)]
+    placed: list[tuple[re.Match[str], str]] = [
+        (m, m.group().strip())
+        for m in _EXPRESSION_RUN.finditer(instruction)
+        if _OPERATION.search(m.group()) and not _DATE_LIKE.search(m.group())
+    ]
+    placed += [(m, f"{m['share']} of {m['figure']}") for m in SHARE_OF.finditer(instruction)]
+    placed += [(m, f"{m['count']} * {m['each']}") for m in PACKS_OF.finditer(instruction)]
+    placed += [(m, m.group()) for m in POWER.finditer(instruction)]  # "7 squared", as written
+    placed += [(m, in_symbols(m.group())) for m in WORD_OPERATION.finditer(instruction)]
+    # a run inside a longer one is part of it: "7 squared" of "7 squared minus 9"
+    runs = [
+        run
+        for m, run in placed
+        if not any(
+            o.start() <= m.start() and m.end() <= o.end() and o.end() - o.start() > len(m[0])
+            for o, _ in placed
+        )
+    ]
     shared = shared_amount(instruction)  # "Split a 120 euro bill between 4 people": 120 / 4
     runs += [shared] if shared is not None else []
     found = []
