@@ -184,9 +184,12 @@ _MORE_OR_LESS = r"(?:more|less)\s+(?:expensive|costly)|costs?\s+(?:more|less)"
 _OTHER_COMPARATIVE = r"(?<=is\s)[^\W\d_]{2,}ier|(?<=it\s)[^\W\d_]{2,}ier"
 """A comparative in -ier that names no dimension, after "is" or "it" ("is windier", not
 "courier")."""
-_COMPARED_BY = re.compile(r"^\s+(?P<label>[^\W\d_]{3,})\b(?!\s+or\b)")
-"""The word "more" or "less" compares by ("more humid, Mumbai or Cairo?", "more humid in Mumbai
-or in Cairo?"; not "more backpacks or webcams?", where it is one of the things)."""
+_COMPARED_BY = re.compile(
+    r"^\s+(?P<label>[^\W\d_]{3,})(?=\s*,|\s+(?:in|at|on|for|of|between)\b)", re.IGNORECASE
+)
+"""The word "more" or "less" compares by: one word before a comma or a preposition ("more
+humid, Mumbai or Cairo?", "more humid in Mumbai or in Cairo?"; not "more backpacks or
+webcams?" nor "more desk lamps or office chairs", where it begins one of the things)."""
 _CHOICE = re.compile(
     rf"(?:^|[.!?]\s+)(?:which|what|where|who|is|are|was|were|does|do)\b[^.?!]*?"
     rf"\b(?P<word>{_MORE_OR_LESS}|{_OTHER_COMPARATIVE}|{_COMPARATIVE})\b"

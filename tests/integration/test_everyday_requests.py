@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langchain_core.tools import tool
 
 _CELSIUS = {"helsinki": -4.0, "rome": 18.0}
@@ -155,6 +156,22 @@ def test_a_power_in_words_is_worked_out_by_the_calculator(
     result = tools_agent.run("What is 2 to the power of 10?")
     assert result.ok, (result.error, result.answer)
     assert answer_figures(result.answer)[-1] == 1024, result.answer
+
+
+@pytest.mark.parametrize(
+    ("request_text", "figure"),
+    [
+        ("What's 7 squared minus 9?", 40),
+        ("What is the square root of 196?", 14),
+        ("What's 1200 divided by 16, times 3?", 225),
+    ],
+)
+def test_arithmetic_written_in_words_is_worked_out_as_written(
+    tools_agent: Any, answer_figures: Any, request_text: str, figure: float
+) -> None:
+    result = tools_agent.run(request_text)
+    assert result.ok, (result.error, result.answer)
+    assert answer_figures(result.answer)[-1] == figure, result.answer
 
 
 def test_the_identifier_a_pasted_email_gives_is_read_where_it_stands(tools_agent: Any) -> None:

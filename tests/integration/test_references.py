@@ -43,3 +43,13 @@ def test_the_plan_keeps_the_reference(tools_agent: Any) -> None:
     expressions = [c.arguments.get("expression") for c in result.tool_calls if c.error is None]
     assert expressions[-1] == "84 + 16", expressions
     assert result.answer.endswith("Answer: 100"), result.answer
+
+
+def test_a_clause_that_only_says_the_operation_works_on_the_figure_before(
+    tools_agent: Any,
+) -> None:
+    result = tools_agent.run("What is 12 times 7? Then add 16.")
+    assert result.ok, (result.error, result.answer)
+    expressions = [c.arguments.get("expression") for c in result.tool_calls if c.error is None]
+    assert expressions[-1] == "84 + 16", expressions
+    assert result.answer.endswith("Answer: 100"), result.answer

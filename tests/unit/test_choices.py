@@ -103,6 +103,13 @@ TOOLS = {t.name: t for t in (product_price, stock_level, weather, shipping_cost,
         ("Is it more humid in Mumbai or in Cairo?", "more humid", None, True, ("Mumbai", "Cairo")),
         ("Do we have more backpacks or webcams?", "more", None, True, ("backpacks", "webcams")),
         (
+            "Do we have more desk lamps or office chairs?",
+            "more",
+            None,
+            True,
+            ("desk lamps", "office chairs"),
+        ),
+        (
             "Do we have more monitors or standing desks in stock?",
             "more",
             None,
