@@ -27,6 +27,7 @@ __all__ = [
     "date_roles",
     "dates_for",
     "dates_swapped",
+    "only_in_dates",
     "repeated_date",
     "takes_a_date",
     "written_dates",
@@ -280,3 +281,18 @@ def wrong_way_in_time(request: str, answer: str) -> str | None:
         f"The request asks for a date {side} {_iso(start)}, but the answer's date {_iso(end)} "
         f"is not {side} it"
     )
+
+
+_ISO_DATE = re.compile(r"(?<![\d.])(\d{4})-(\d{1,2})-(\d{1,2})(?!\d|\.\d)")
+_NUMBER_WRITTEN = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+
+
+def only_in_dates(texts: Iterable[str]) -> frozenset[float]:
+    """The values `texts` write only as the year, month or day of a date written YYYY-MM-DD
+    ("2026-05-20": 2026, 5 and 20, unless a text writes one of them elsewhere)."""
+    texts = list(texts)
+    parts = {float(p) for text in texts for m in _ISO_DATE.finditer(text) for p in m.groups()}
+    elsewhere = {
+        float(n) for text in texts for n in _NUMBER_WRITTEN.findall(_ISO_DATE.sub(" ", text))
+    }
+    return frozenset(parts - elsewhere)

@@ -49,7 +49,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lamina.guards.dates import date_roles, dates_for, takes_a_date, written_dates
+from lamina.guards.dates import date_roles, dates_for, only_in_dates, takes_a_date, written_dates
 from lamina.guards.noun_phrases import singular
 from lamina.guards.numbers import (
     canonical,
@@ -82,7 +82,6 @@ __all__ = [
     "grounded_numbers",
     "grounded_spans",
     "number_words",
-    "repeated_while_unused",
     "written_numbers",
 ]
 
@@ -145,6 +144,9 @@ class Grounding:
             percentage does not take them, and one that is does not take their fractions.
         passages: the texts the step gives for a tool to work on (see
             :mod:`lamina.guards.passages`); a result or an earlier answer gives none.
+        date_parts: values written only as the year, month or day of a date ("2026-05-20":
+            2026, 5, 20): only an argument named for that part takes them. Offered 2026 for
+            `add_days(days=...)` after "Calculate 2 * 7." gave 14, SmolLM2-135M took 2026.
     """
 
     numbers: tuple[float, ...]
@@ -158,6 +160,7 @@ class Grounding:
     percentages: frozenset[float] = frozenset()
     passages: tuple[str, ...] = ()
     date_roles: Mapping[str, set[str]] = field(default_factory=dict)
+    date_parts: frozenset[float] = frozenset()
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Grounding:
@@ -190,6 +193,7 @@ class Grounding:
             _only_percentages(texts),
             tuple(given_passages(texts[:1])),  # the step's own: not "tip: 9.60, total: 73.60"
             date_roles(texts[0]) if texts else {},
+            only_in_dates(texts),
         )
 
     def unit_values(self, name: str, prop: Mapping[str, Any]) -> list[Any] | None:
@@ -304,6 +308,7 @@ class Grounding:
                     and self.fits_unit(v, unit, bool(counts))
                     and (unit is not None or self.fits_dimensions(v, converted))
                     and v not in self.only_in_arithmetic  # `percent=100` for "a 10% tip"
+                    and (v not in self.date_parts or name.lower() in _DATE_PART_NAMES)
                     and self.fits_percent(v, name, prop)
                 ]
             elif kind == "string" and (units := self.unit_values(name, prop)):
@@ -341,6 +346,9 @@ class Grounding:
         return schema
 
 
+_DATE_PART_NAMES = frozenset({"year", "month", "day", "yyyy", "mm", "dd"})
+
+
 def _only_percentages(texts: Sequence[str]) -> frozenset[float]:
     """The values `texts` write only as percentages ("20%", not also "20 EUR")."""
     written = Counter(value for text in texts for _, value in written_numbers(text))
@@ -360,41 +368,3 @@ def _listed_as_written(listed: Collection[str], spans: Iterable[Any]) -> list[st
 
 def _singular_words(text: str) -> tuple[str, ...]:
     return tuple(singular(word) for word in text.lower().split())
-
-
-def repeated_while_unused(args: Mapping[str, Any], step: str) -> str | None:
-    """A call that uses one of the step's numbers twice while another goes unused, as a
-    finding ("15 + 15" for "Compute 84 plus 15"), or None.
-
-    Grounding lets each given number occur any number of times; a small model steered away
-    from its first choice sometimes repeats the number it just wrote. Sent back, the call is
-    decoded again with the failure in view (the identical call is never resent).
-    """
-    wanted = {canonical(v) for v in grounded_numbers([step])[0]}
-    if len(wanted) < 2:
-        return None
-    used: list[str] = []
-
-    def visit(value: Any) -> None:
-        if isinstance(value, bool):
-            return
-        if isinstance(value, int | float):
-            used.append(canonical(float(value)))
-        elif isinstance(value, str):
-            used.extend(canonical(v) for _, v in written_numbers(value))
-        elif isinstance(value, Mapping):
-            for item in value.values():
-                visit(item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                visit(item)
-
-    visit(dict(args))
-    twice = sorted({u for u in used if used.count(u) > 1 and u in wanted})
-    unused = sorted(wanted - set(used))
-    if twice and unused:
-        return (
-            f"{', '.join(twice)} is used twice while {', '.join(unused)} from the step is not "
-            "used at all"
-        )
-    return None

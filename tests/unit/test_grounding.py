@@ -412,3 +412,29 @@ def test_a_conversion_takes_a_quantity_of_the_dimension_it_converts_into() -> No
     offered = Grounding.from_texts(given).narrow(plain)
     assert offered is not None
     assert offered["properties"]["value"]["enum"] == [-4, 9]
+
+
+def test_the_parts_of_a_date_go_only_to_an_argument_named_for_them() -> None:
+    # offered 2026 for `days` after "Calculate 2 * 7." gave 14, SmolLM2-135M took 2026
+    given = Grounding.from_texts(
+        ["Add 14 days to 2026-05-20.", "What day is 2 weeks after 2026-05-20?"]
+    )
+    assert given.date_parts == {2026.0, 5.0, 20.0}
+    shift = {
+        "type": "object",
+        "properties": {"date": {"type": "string"}, "days": {"type": "integer"}},
+        "required": ["date", "days"],
+    }
+    narrowed = given.narrow(shift)
+    assert narrowed is not None
+    assert narrowed["properties"]["days"]["enum"] == [14]
+    parts = {"type": "object", "properties": {"year": {"type": "integer"}}}
+    by_part = given.narrow(parts)
+    assert by_part is not None
+    assert 2026 in by_part["properties"]["year"]["enum"]
+    # a figure written outside the date too is a figure of its own
+    twenty = Grounding.from_texts(["What date is 20 days after 2026-05-20?"])
+    assert twenty.date_parts == {2026.0, 5.0}
+    narrowed = twenty.narrow(shift)
+    assert narrowed is not None
+    assert narrowed["properties"]["days"]["enum"] == [20]

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from lamina.core.serialise import json_safe
 from lamina.guards.dates import dates_swapped, repeated_date
-from lamina.guards.grounding import repeated_while_unused
+from lamina.guards.repeated_numbers import repeated_while_unused
 from lamina.guards.tool_calls import copied_example
 from lamina.guards.ungrounded import ungrounded_strings
 from lamina.guards.units import Unit, unit_role, units_named
@@ -148,7 +148,7 @@ def check_converts(t: BaseTool, args: dict[str, Any]) -> None:
 
 def check_uses_the_step(t: BaseTool, args: dict[str, Any], step: str) -> None:
     """Send back a call that repeats one of the step's numbers while leaving another unused
-    (:func:`~lamina.guards.grounding.repeated_while_unused`), or fills two arguments with a
+    (:func:`~lamina.guards.repeated_numbers.repeated_while_unused`), or fills two arguments with a
     date the step writes once (:func:`~lamina.guards.dates.repeated_date`), or gives a
     period's end date to its start (:func:`~lamina.guards.dates.dates_swapped`), as a failed
     call."""
