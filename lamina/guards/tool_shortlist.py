@@ -314,7 +314,7 @@ _OUR_STOCK = re.compile(
 )
 _LEFT = re.compile(
     r"\bhow\s+many\s+(?P<what>[^\W\d_][^.?!\d]*?)\s+(?:are|is)\s+(?:still\s+)?"
-    r"(?:left|remaining)\b",
+    r"(?:left|remaining|available)\b",
     re.IGNORECASE,
 )
 """"how many mechanical keyboards are left" (SmolLM2-135M answered 19 without a call); not

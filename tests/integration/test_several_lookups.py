@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langchain_core.tools import tool
 
 _CELSIUS = {"helsinki": -4.0, "rome": 18.0}
@@ -100,8 +101,15 @@ def test_a_pick_by_a_comparative_without_a_dimension_reads_the_figure_it_labels(
     )
 
 
-def test_a_pick_of_more_compares_the_counts(tools_agent: Any) -> None:
-    result = tools_agent.run("Do we have more desk lamps or office chairs in stock?")
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "Do we have more desk lamps or office chairs in stock?",
+        "Which has more in stock, desk lamps or office chairs?",
+    ],
+)
+def test_a_pick_of_more_compares_the_counts(tools_agent: Any, request_text: str) -> None:
+    result = tools_agent.run(request_text)
     assert result.ok, (result.error, result.answer)
     assert [name for name, _ in _done(result)] == ["units_in_stock", "units_in_stock"]
     assert result.answer.endswith("Answer: More desk lamps than office chairs (12): 75."), (
@@ -150,9 +158,12 @@ def test_our_own_count_is_looked_up_not_guessed(tools_agent: Any) -> None:
     assert result.answer == "12", result.answer
 
 
-def test_how_many_are_left_is_our_own_count(tools_agent: Any) -> None:
+@pytest.mark.parametrize(
+    "request_text", ["how many desk lamps are left", "How many desk lamps are still available?"]
+)
+def test_how_many_are_left_is_our_own_count(tools_agent: Any, request_text: str) -> None:
     # SmolLM2 answered a count of its own, with no call
-    result = tools_agent.run("how many desk lamps are left")
+    result = tools_agent.run(request_text)
     assert result.ok, (result.error, result.answer)
     assert _done(result) == [("units_in_stock", {"product": "desk lamps"})]
     assert result.answer == "75", result.answer

@@ -313,6 +313,21 @@ def test_a_choice_is_planned_as_one_lookup_per_thing() -> None:
     assert all(s.needs_tool and s.tools == ("product_price",) for s in steps)
 
 
+def test_a_choice_of_more_is_planned_as_one_count_per_thing() -> None:
+    def fit_of(text: str) -> ToolFit:
+        return fit({"stock_level": 0.3, "product_price": 0.2})
+
+    request = "Which has more in stock, usb-c cables or phone cases?"
+    steps = planned_choice(request, TOOLS, fit_of)
+    assert [s.call for s in steps] == [
+        ("stock_level", "product", "usb-c cables"),
+        ("stock_level", "product", "phone cases"),
+    ]
+    # no tool says it counts: nothing planned
+    no_counter = {k: v for k, v in TOOLS.items() if k != "stock_level"}
+    assert planned_choice(request, no_counter, fit_of) == ()
+
+
 @pytest.mark.parametrize(
     "scores",
     [

@@ -36,6 +36,7 @@ TOOLS = {t.name: t for t in (word_count, product_price, stock_level)}
         ("How many legs does a spider have?", False),
         ("How many days do I have left until Christmas?", False),
         ("how many mechanical keyboards are left", True),
+        ("How many wireless mice are still available?", True),
         ("How many days are left until Christmas?", False),  # a count of a unit
         ("How many people live in Paris?", False),
     ],

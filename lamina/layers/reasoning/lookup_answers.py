@@ -208,8 +208,13 @@ def planned_choice(
     to need a tool, and SmolLM2-135M answered from its own knowledge. The question asks for a
     figure of each thing: "the price of monitor" is closest to `product_price` (`fit_of`: its
     description at least `supports_above`, or else its name, as for a step that asks for a
-    figure), a tool that takes one string, so the plan calls it for each thing."""
+    figure), a tool that takes one string, so the plan calls it for each thing. "More" or
+    "fewer" alone asks how many there are of each: the tool that counts them."""
     asked = asked_choice(task)
+    if asked is not None and asked.word in _COUNTED and len(asked.things) == 2:
+        # "Which has more in stock, usb-c cables or phone cases?": a count of each
+        tool = counting_tool(asked.things[0], tools, fit_of)
+        return written_lookups(tool, tools, asked.things, ADDED_FOR_CHOICE)
     if asked is None or asked.dimension not in _NOUNS or len(asked.things) != 2:
         return ()
     fits = [fit_of(f"the {_NOUNS[asked.dimension]} of {thing}") for thing in asked.things]
