@@ -56,7 +56,10 @@ POWER = re.compile(
 """A power written in words: "7 squared", "2 to the power of 10", "the square root of 196"."""
 
 _OPERATOR_WORD = r"(?:times|multiplied\s+by|divided\s+by|plus|minus)"
-_OPERAND = rf"(?:{NUMBER_BODY})(?:\s+(?:squared|cubed)\b)?"
+_OPERAND = (
+    rf"(?:{NUMBER_BODY})(?:\s*(?:%|percent\b|per\s?cent\b)\s+of\s+(?:{NUMBER_BODY}))?"
+    r"(?:\s+(?:squared|cubed)\b)?"
+)
 WORD_OPERATION = re.compile(
     rf"(?<![\w.,]){_OPERAND}"
     rf"(?:,?\s+{_OPERATOR_WORD}\s+{_OPERAND})+"
@@ -64,8 +67,8 @@ WORD_OPERATION = re.compile(
     re.IGNORECASE,
 )
 """Arithmetic written with operator words between figures: "19 times 21", "144 divided by 12",
-"7 plus 5 minus 2", "1200 divided by 16, times 3", "7 squared minus 9" (not "5 times a
-day")."""
+"7 plus 5 minus 2", "1200 divided by 16, times 3", "7 squared minus 9", "15 percent of 80,
+plus 4" (not "5 times a day")."""
 _THEN = re.compile(rf",\s*(?={_OPERATOR_WORD}\b)", re.IGNORECASE)
 
 

@@ -366,6 +366,10 @@ def test_arithmetic_written_in_the_step_goes_to_the_tool_whose_pattern_takes_it(
     assert written_expressions("2 plus 3, times 4", tools) == [
         ("calculator", "expression", "(2 + 3) * 4")
     ]
+    # a share inside operator words is one run too
+    assert written_expressions("What is 15 percent of 80, plus 4?", tools) == [
+        ("calculator", "expression", "(15 / 100 * 80) + 4")
+    ]
     # a power inside operator words is one run, not two
     assert written_expressions("What's 7 squared minus 9?", tools) == [
         ("calculator", "expression", "7 ** 2 - 9")
