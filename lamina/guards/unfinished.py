@@ -45,7 +45,9 @@ from lamina.core.records import call_args, successful_calls
 from lamina.guards.comparisons import asked_comparison, percent_change
 from lamina.guards.numbers import (
     NUMBER_BODY,
+    POWER,
     SHARE_OF,
+    WORD_OPERATION,
     canonical,
     is_figure,
     is_number,
@@ -305,6 +307,13 @@ def _units_of_used_numbers(request: str, calls: Sequence[Mapping[str, Any]]) -> 
     operator = "/" if compared is not None and compared.kind == "ratio" else "-"
     if compared is not None and any(operator in v for v in arithmetic):
         sharing.add(compared.text)
+    # "7 squared minus 9" once a call computed 7 ** 2 - 9: its words are the operators
+    sharing |= {
+        m.group()
+        for pattern in (WORD_OPERATION, POWER)
+        for m in pattern.finditer(request)
+        if arithmetic and all(plain(n) in used for n in re.findall(NUMBER_BODY, m.group()))
+    }
     phrases = after | stated | stating | sharing
     return {w.lower() for phrase in phrases for w in _WORD.findall(phrase)}
 

@@ -534,3 +534,21 @@ def test_a_word_that_asks_for_an_amount_is_accounted_for_by_money_a_call_returne
     counted = {**count, "result": "3", "error": None}
     found = unhandled("How many lamps? What do I pay?", [counted], tools, _PayIsATip())
     assert [(f["word"], f["tool"]) for f in found] == [("pay", "add_tip")]
+
+
+def test_operator_words_of_arithmetic_a_call_computed_are_accounted_for() -> None:
+    from lamina.tools.calculator import calculator
+
+    @tool
+    def minus_days(date: str, days: int) -> str:
+        """Minus days."""
+        return date
+
+    tools = {t.name: t for t in (calculator, minus_days)}
+    computed = {"name": "calculator", "args": {"expression": "7 ** 2 - 9"}, "error": None}
+    # "minus" pointed to the date tool (0.35 against the bench's add_days), though the
+    # calculator did the subtraction
+    assert unhandled("What's 7 squared minus 9?", [computed], tools, RELEVANCE) == []
+    other = {"name": "calculator", "args": {"expression": "7 ** 2"}, "error": None}
+    found = unhandled("What's 7 squared minus 9?", [other], tools, RELEVANCE)
+    assert [f["word"] for f in found] == ["minus"]
