@@ -174,6 +174,18 @@ def test_arithmetic_written_in_words_is_worked_out_as_written(
     assert answer_figures(result.answer)[-1] == figure, result.answer
 
 
+def test_round_it_rounds_the_earlier_figure_with_the_calculator(
+    tools_agent: Any, answer_figures: Any
+) -> None:
+    # the model had done "Round it" alone and answered 22.222, ok; then the calculator
+    # dropped round() from "round(22.222)"
+    result = tools_agent.run("Convert 72 Fahrenheit to Celsius, then round it")
+    assert result.ok, (result.error, result.answer)
+    expressions = [c.arguments.get("expression") for c in result.tool_calls if c.error is None]
+    assert expressions[-1] == "round(22.22)", expressions
+    assert answer_figures(result.answer)[-1] == 22, result.answer
+
+
 def test_the_identifier_a_pasted_email_gives_is_read_where_it_stands(tools_agent: Any) -> None:
     # SmolLM2 had answered "The order number is 12 Harbour Lane, Cork.": no model decides now
     result = tools_agent.run(

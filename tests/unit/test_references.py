@@ -46,6 +46,9 @@ def test_a_clause_that_refers_back(request_text: str, back: bool) -> None:
         ("Add 2", "1.361 kg", "Calculate 1.361 + 2.", "kilograms"),
         ("Multiply by 4", "1.524 m", "Calculate 1.524 * 4.", "metres"),
         ("then double", "12", "Calculate 12 * 2.", None),
+        # the calculator computes round() as written (lamina/guards/written_arithmetic.py)
+        ("then round it", "22.222 Celsius", "Calculate round(22.222).", "degrees celsius"),
+        ("Round it to 1 decimal place", "22.222", "Calculate round(22.222, 1).", None),
     ],
 )
 def test_a_step_on_the_earlier_figure_is_a_calculation_of_it(

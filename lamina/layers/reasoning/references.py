@@ -47,6 +47,8 @@ _FORMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (rf"divide(?:\s+{_IT})?\s+by\s+{_N}", "{v} / {n}"),
         (rf"add\s+{_N}\s*%(?:\s+to\s+{_IT})?", "{v} * (1 + {n} / 100)"),
         (rf"take\s+{_N}\s*%\s+off(?:\s+{_IT})?", "{v} * (1 - {n} / 100)"),
+        (rf"round(?:\s+{_IT})?\s+to\s+{_N}\s+decimals?(?:\s+places?)?", "round({v}, {n})"),
+        (rf"round(?:\s+{_IT})?(?:\s+to\s+(?:a|the\s+nearest)\s+whole\s+number)?", "round({v})"),
         (rf"add\s+{_N}(?:\s+to\s+{_IT})?", "{v} + {n}"),
         (rf"subtract\s+{_N}(?:\s+from\s+{_IT})?", "{v} - {n}"),
     )
