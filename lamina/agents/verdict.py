@@ -118,7 +118,8 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
             "nothing checked that they answer it. Read the quote, or, with a model you trust, "
             "pass trust_model_answers=True to have the model answer.",
         )
-    wrong_way = wrong_way_in_time(str(state.get("task") or ""), answer)
+    task = str(state.get("task") or "")
+    wrong_way = wrong_way_in_time(task, answer)
     if wrong_way is not None:
         return RunError(
             "contradicted",
@@ -137,7 +138,7 @@ def judge_run(state: Mapping[str, Any], pending: ApprovalRequest | None = None) 
     unfinished = _unfinished(state.get("unhandled") or [])
     if unfinished is not None:
         return unfinished
-    asked = asked_choice(str(state.get("task") or ""))
+    asked = asked_choice(task)
     if asked is not None and asked.things and not picks_one(asked, answer):
         return RunError(
             "unfinished",

@@ -6,7 +6,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["render_memories", "render_step_results", "resolve_references", "without_step_labels"]
+__all__ = [
+    "answer_line",
+    "render_memories",
+    "render_step_results",
+    "resolve_references",
+    "without_step_labels",
+]
 
 
 def render_memories(memories: Sequence[Mapping[str, Any]]) -> str:
@@ -43,6 +49,14 @@ def without_step_labels(text: str) -> str:
     count steps, and are no figure a later turn can take ("And in dollars?" after an answer
     listing two steps: SmolLM2 converted 1 USD, from "Step 1", ok)."""
     return _STEP_LABEL.sub("- ", text)
+
+
+def answer_line(answer: str) -> str:
+    """The line `answer` ends on, after its "Answer:" label when it lists its steps first
+    ("- Step 1 (...): 8 °C\nAnswer: Denver is windier ..." → "Denver is windier ...")."""
+    last = (answer.strip().splitlines() or [""])[-1]
+    label = re.match(r"\s*answer:\s*", last, re.IGNORECASE)
+    return last[label.end() :] if label else last
 
 
 _REFERENCE = re.compile(

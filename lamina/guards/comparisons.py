@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from lamina.core.text import answer_line
 from lamina.guards.noun_phrases import without_article
 from lamina.guards.numbers import NUMBER_BODY, number_words, plain, written_numbers
 
@@ -241,8 +242,7 @@ def picks_one(asked: Choice, answer: str) -> bool:
     and not the other? A list of both things' lookups picks none ("Denver: 8 °C, windy, wind
     32 km/h; Reykjavik: 2 °C, ...", which SmolLM2's run gave for "Which city is windier,
     Denver or Reykjavik?", ok)."""
-    last = (answer.strip().splitlines() or [""])[-1].lower()
-    last = last.rpartition("answer:")[2]
+    last = answer_line(answer).lower()
     if len(re.findall(r"[^;:]+:[^;]+", last)) > 1 and ";" in last:
         return False  # "monitors: 18; standing desks: 12": a list of what was found
     if re.search(rf"\b{re.escape(asked.word.split()[-1].lower())}\b", last):

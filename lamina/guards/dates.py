@@ -20,6 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lamina.core.text import answer_line
+from lamina.guards.numbers import written_numbers
+
 __all__ = [
     "CALENDAR_WORDS",
     "FIXED_HOLIDAYS",
@@ -269,8 +272,7 @@ def wrong_way_in_time(request: str, answer: str) -> str | None:
         return None
     match, way = found[0]
     counted_from = written_dates([match["date"]]).full
-    last = (answer.strip().splitlines() or [""])[-1]
-    answered = written_dates([last]).full - written_dates([request]).full
+    answered = written_dates([answer_line(answer)]).full - written_dates([request]).full
     if len(counted_from) != 1 or len(answered) != 1:
         return None
     (start,), (end,) = counted_from, answered
@@ -284,7 +286,6 @@ def wrong_way_in_time(request: str, answer: str) -> str | None:
 
 
 _ISO_DATE = re.compile(r"(?<![\d.])(\d{4})-(\d{1,2})-(\d{1,2})(?!\d|\.\d)")
-_NUMBER_WRITTEN = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 
 
 def only_in_dates(texts: Iterable[str]) -> frozenset[float]:
@@ -292,7 +293,5 @@ def only_in_dates(texts: Iterable[str]) -> frozenset[float]:
     ("2026-05-20": 2026, 5 and 20, unless a text writes one of them elsewhere)."""
     texts = list(texts)
     parts = {float(p) for text in texts for m in _ISO_DATE.finditer(text) for p in m.groups()}
-    elsewhere = {
-        float(n) for text in texts for n in _NUMBER_WRITTEN.findall(_ISO_DATE.sub(" ", text))
-    }
+    elsewhere = {value for text in texts for _, value in written_numbers(_ISO_DATE.sub(" ", text))}
     return frozenset(parts - elsewhere)
